@@ -1,0 +1,389 @@
+/* cli — see cli.h. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <math.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cxr_progname = "cxr";
+volatile sig_atomic_t cxr_stop_signal;
+
+/* Uncommitted outputs, so that die and signals can remove them. The list
+ * is small (a tool has a few outputs) and fixed-size so that the signal
+ * handler can walk it without locks. */
+#define MAX_OUTS 16
+struct cxr_out {
+	FILE *f;
+	char *path;        /* final name, NULL for stdout */
+	char tmp[PATH_MAX];
+	int slot;
+};
+static char out_tmp_names[MAX_OUTS][PATH_MAX];
+static volatile sig_atomic_t out_tmp_used[MAX_OUTS];
+
+static void remove_uncommitted(void)
+{
+	for (int i = 0; i < MAX_OUTS; i++)
+		if (out_tmp_used[i]) {
+			unlink(out_tmp_names[i]);
+			out_tmp_used[i] = 0;
+		}
+}
+
+static void on_signal(int sig)
+{
+	remove_uncommitted();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void on_signal_deferred(int sig)
+{
+	if (cxr_stop_signal) { /* a second signal: stop now */
+		remove_uncommitted();
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	cxr_stop_signal = sig;
+}
+
+void cxr_init(int argc, char **argv, int deferred)
+{
+	(void)argc;
+	if (argv && argv[0]) {
+		const char *s = strrchr(argv[0], '/');
+		cxr_progname = s ? s + 1 : argv[0];
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = deferred ? on_signal_deferred : on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* A closed pipe is a write error we report (or exit quietly on). */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+noreturn void cxr_exit_signal(void)
+{
+	int sig = cxr_stop_signal ? cxr_stop_signal : SIGTERM;
+	remove_uncommitted();
+	exit(128 + sig);
+}
+
+static void vwarn(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", cxr_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cxr_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+noreturn void cxr_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	remove_uncommitted();
+	exit(status);
+}
+
+noreturn void cxr_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", cxr_progname);
+	remove_uncommitted();
+	exit(CXR_EXIT_USAGE);
+}
+
+noreturn void cxr_version(void)
+{
+	printf("%s %s\n", cxr_progname, CXR_VERSION);
+	exit(0);
+}
+
+static __thread char errbuf[1024];
+
+void cxr_seterr(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	va_end(ap);
+}
+
+const char *cxr_errmsg(void) { return errbuf[0] ? errbuf : "unknown error"; }
+
+noreturn void cxr_die_err(void) { cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg()); }
+
+long cxr_parse_long(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end)
+		cxr_usage_error("%s: '%s' is not an integer", opt, s);
+	if (v < min || v > max)
+		cxr_usage_error("%s: %ld is out of range [%ld, %ld]", opt, v, min, max);
+	return v;
+}
+
+double cxr_parse_double(const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		cxr_usage_error("%s: '%s' is not a number", opt, s);
+	if (v < min || v > max)
+		cxr_usage_error("%s: %g is out of range [%g, %g]", opt, v, min, max);
+	return v;
+}
+
+int cxr_ncores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+void *cxr_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		cxr_die(CXR_EXIT_DATA, "out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *cxr_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		cxr_die(CXR_EXIT_DATA, "out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+void *cxr_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		cxr_die(CXR_EXIT_DATA, "out of memory (%zu bytes)", n);
+	return p;
+}
+
+char *cxr_xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		cxr_die(CXR_EXIT_DATA, "out of memory");
+	return p;
+}
+
+void *cxr_alloc_array(size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		cxr_seterr("allocation of %zu x %zu bytes overflows", n, size);
+		return NULL;
+	}
+	void *p = malloc(n * size > 0 ? n * size : 1);
+	if (!p)
+		cxr_seterr("out of memory (%zu bytes)", n * size);
+	return p;
+}
+
+/* The process umask, so that outputs get the usual 0666 & ~umask mode
+ * although mkstemp creates them 0600. */
+static mode_t umask_get(void)
+{
+	mode_t m = umask(022);
+	umask(m);
+	return m;
+}
+
+static int is_stdio(const char *path) { return !path || !strcmp(path, "-"); }
+
+const char *cxr_name(const char *path) { return is_stdio(path) ? "stdin" : path; }
+
+FILE *cxr_open_in(const char *path)
+{
+	if (is_stdio(path))
+		return stdin;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		cxr_die(CXR_EXIT_DATA, "%s: %s", path, strerror(errno));
+	return f;
+}
+
+cxr_out *cxr_out_open(const char *path, int binary)
+{
+	cxr_out *o = cxr_xcalloc(1, sizeof *o);
+	o->slot = -1;
+	if (is_stdio(path)) {
+		if (binary && isatty(STDOUT_FILENO))
+			cxr_usage_error("refusing to write binary data to a terminal; use -o FILE or a pipe");
+		o->f = stdout;
+		return o;
+	}
+	o->path = cxr_xstrdup(path);
+	if (snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", path) >= (int)sizeof o->tmp)
+		cxr_die(CXR_EXIT_DATA, "%s: file name too long", path);
+	for (int i = 0; i < MAX_OUTS; i++)
+		if (!out_tmp_used[i]) {
+			o->slot = i;
+			break;
+		}
+	if (o->slot < 0)
+		cxr_die(CXR_EXIT_DATA, "%s: too many open outputs", path);
+	int fd = mkstemp(o->tmp);
+	if (fd < 0)
+		cxr_die(CXR_EXIT_DATA, "%s: cannot create temporary file: %s", path, strerror(errno));
+	fchmod(fd, 0666 & ~umask_get());
+	strcpy(out_tmp_names[o->slot], o->tmp);
+	out_tmp_used[o->slot] = 1;
+	o->f = fdopen(fd, "wb");
+	if (!o->f)
+		cxr_die(CXR_EXIT_DATA, "%s: %s", path, strerror(errno));
+	return o;
+}
+
+FILE *cxr_out_file(cxr_out *o) { return o->f; }
+
+const char *cxr_out_name(cxr_out *o) { return o->path ? o->path : "stdout"; }
+
+void cxr_out_commit(cxr_out *o)
+{
+	if (!o->path) {
+		if (fflush(o->f) || ferror(o->f)) {
+			if (errno == EPIPE)
+				exit(CXR_EXIT_DATA);
+			cxr_die(CXR_EXIT_DATA, "stdout: write error: %s", strerror(errno));
+		}
+		free(o);
+		return;
+	}
+	if (fflush(o->f) || ferror(o->f) || fsync(fileno(o->f)))
+		cxr_die(CXR_EXIT_DATA, "%s: write error: %s", o->path, strerror(errno));
+	if (fclose(o->f))
+		cxr_die(CXR_EXIT_DATA, "%s: write error: %s", o->path, strerror(errno));
+	if (rename(o->tmp, o->path))
+		cxr_die(CXR_EXIT_DATA, "%s: cannot rename %s into place: %s", o->path, o->tmp,
+			strerror(errno));
+	out_tmp_used[o->slot] = 0;
+	free(o->path);
+	free(o);
+}
+
+void cxr_out_abort(cxr_out *o)
+{
+	if (o->path) {
+		fclose(o->f);
+		unlink(o->tmp);
+		out_tmp_used[o->slot] = 0;
+		free(o->path);
+	}
+	free(o);
+}
+
+int cxr_write_file_atomic(const char *path, const void *buf, size_t n)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+		cxr_seterr("%s: file name too long", path);
+		return -1;
+	}
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		cxr_seterr("%s: cannot create temporary file: %s", path, strerror(errno));
+		return -1;
+	}
+	fchmod(fd, 0666 & ~umask_get());
+	const char *p = buf;
+	size_t left = n;
+	while (left) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fsync(fd) || close(fd)) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path)) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	cxr_seterr("%s: write error: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+double cxr_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cxr_progress_start(cxr_progress *p, const char *what, long total, int quiet)
+{
+	memset(p, 0, sizeof *p);
+	p->what = what;
+	p->total = total;
+	p->start = cxr_now();
+	p->on = !quiet && isatty(STDERR_FILENO);
+}
+
+void cxr_progress_update(cxr_progress *p, long done)
+{
+	p->done = done;
+	if (!p->on)
+		return;
+	double t = cxr_now();
+	if (t - p->last < 0.25 && done != p->total)
+		return;
+	p->last = t;
+	double el = t - p->start, rate = el > 0 ? done / el : 0;
+	if (p->total > 0) {
+		double eta = rate > 0 ? (p->total - done) / rate : 0;
+		fprintf(stderr, "\r%s: %s %ld/%ld (%.0f%%) %.1f/s ETA %dm%02ds ", cxr_progname,
+			p->what, done, p->total, 100.0 * done / p->total, rate, (int)eta / 60,
+			(int)eta % 60);
+	} else {
+		fprintf(stderr, "\r%s: %s %ld %.1f/s ", cxr_progname, p->what, done, rate);
+	}
+}
+
+void cxr_progress_end(cxr_progress *p)
+{
+	if (p->on)
+		fputs("\r\033[K", stderr);
+	p->on = 0;
+}

@@ -1,0 +1,37 @@
+/* Shared helpers for the Check suites: where fixtures live, temp dirs. */
+#ifndef CXR_TESTUTIL_H
+#define CXR_TESTUTIL_H
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Path of a file under tests/data, valid until the next call. */
+static inline const char *test_data(const char *name)
+{
+	static char buf[4096];
+	const char *top = getenv("CXR_TOP");
+	snprintf(buf, sizeof buf, "%s/tests/data/%s", top ? top : ".", name);
+	return buf;
+}
+
+/* A fresh temporary directory, removed by the caller (or left in /tmp). */
+static inline const char *test_tmpdir(void)
+{
+	static char buf[64];
+	strcpy(buf, "/tmp/cxr-test-XXXXXX");
+	if (!mkdtemp(buf))
+		abort();
+	return buf;
+}
+
+/* Runs one suite and returns the exit status for main. */
+static inline int test_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+#endif
