@@ -41,11 +41,12 @@ MANS      := $(sort $(wildcard man/*.[157]))
 all: lib/libcxr.a $(TOOLS)  ## build the library and every tool into bin/
 
 lib/%.o: lib/%.c $(wildcard lib/*.h)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -c -o $@.$$$$.o $< && mv -f $@.$$$$.o $@
 
+# Built under a unique name and renamed, so a link running beside a rebuild
+# never sees a half-written archive.
 lib/libcxr.a: $(LIB_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@.$$$$ $^ && mv -f $@.$$$$ $@
 
 bin/%: tools/%.c lib/libcxr.a
 	@mkdir -p bin

@@ -1,0 +1,302 @@
+/* packer — see packer.h. */
+#include "packer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "png.h"
+#include "rng.h"
+#include "stream.h"
+
+/* ---- a set of image names, to refuse duplicates ---- */
+
+typedef struct nameset {
+	char **slot;
+	size_t cap, n;
+} nameset;
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* Adds s; returns 0 if it was new, 1 if already there. */
+static int nameset_add(nameset *set, const char *s)
+{
+	if (2 * (set->n + 1) > set->cap) {
+		nameset big = {cxr_xcalloc(set->cap ? 2 * set->cap : 1024, sizeof(char *)),
+			       set->cap ? 2 * set->cap : 1024, 0};
+		for (size_t i = 0; i < set->cap; i++)
+			if (set->slot[i])
+				nameset_add(&big, set->slot[i]);
+		free(set->slot);
+		*set = big;
+	}
+	size_t i = hash_str(s) & (set->cap - 1);
+	for (; set->slot[i]; i = (i + 1) & (set->cap - 1))
+		if (!strcmp(set->slot[i], s))
+			return 1;
+	set->slot[i] = cxr_xstrdup(s);
+	set->n++;
+	return 0;
+}
+
+static void nameset_free(nameset *set)
+{
+	for (size_t i = 0; i < set->cap; i++)
+		free(set->slot[i]);
+	free(set->slot);
+}
+
+/* ---- build ---- */
+
+typedef struct first_shape {
+	int set, dtype, ndim;
+	uint32_t dims[CXR_MAX_DIMS];
+	char where[512];
+} first_shape;
+
+static int same_shape(first_shape *fs, const cxr_record *r, const char *where)
+{
+	if (!fs->set) {
+		fs->set = 1;
+		fs->dtype = r->dtype;
+		fs->ndim = r->ndim;
+		memcpy(fs->dims, r->dims, sizeof fs->dims);
+		snprintf(fs->where, sizeof fs->where, "%s", where);
+		return 1;
+	}
+	if (fs->dtype != r->dtype || fs->ndim != r->ndim)
+		return 0;
+	for (int i = 0; i < r->ndim; i++)
+		if (fs->dims[i] != r->dims[i])
+			return 0;
+	return 1;
+}
+
+long long cxr_pack_build(const char *const *inputs, int ninputs, const char *out,
+			 const cxr_pack_opts *o)
+{
+	static const char *stdin_only[] = {"-"};
+	if (!ninputs) {
+		inputs = stdin_only;
+		ninputs = 1;
+	}
+	/* Shuffling needs every record before writing the first: they wait in
+	 * a spool file beside the output (fast level), read back by index. */
+	char spool[PATH_MAX] = "";
+	cxr_out *dst = cxr_out_open(o->shuffle ? NULL : out, 1);
+	FILE *spool_f = NULL;
+	if (o->shuffle) {
+		cxr_out_abort(dst);
+		dst = NULL;
+		snprintf(spool, sizeof spool, "%s.spool.XXXXXX", out);
+		int fd = mkstemp(spool);
+		if (fd < 0) {
+			cxr_seterr("%s: cannot create spool file: %s", out, strerror(errno));
+			return -1;
+		}
+		spool_f = fdopen(fd, "wb");
+	}
+	cxr_writer *w = cxr_writer_open(o->shuffle ? spool_f : cxr_out_file(dst),
+					o->shuffle ? spool : out, o->shuffle ? 1 : o->level);
+	nameset names = {0};
+	first_shape fs = {0};
+	cxr_record r;
+	cxr_record_init(&r);
+	cxr_progress prog;
+	cxr_progress_start(&prog, "records", 0, o->quiet);
+	long long n = 0, rc = -1;
+	for (int i = 0; i < ninputs; i++) {
+		FILE *f = cxr_open_in(inputs[i]);
+		cxr_reader *rd = cxr_reader_open(f, inputs[i]);
+		int got;
+		while ((got = cxr_reader_next(rd, &r)) == 1) {
+			char where[512];
+			snprintf(where, sizeof where, "%s: record %llu (%s)", cxr_name(inputs[i]),
+				 (unsigned long long)cxr_reader_count(rd), r.meta.image);
+			if (!same_shape(&fs, &r, where)) {
+				char a[64], b[64];
+				cxr_record tmp = {.ndim = fs.ndim};
+				memcpy(tmp.dims, fs.dims, sizeof fs.dims);
+				cxr_shape_str(&r, a, sizeof a);
+				cxr_shape_str(&tmp, b, sizeof b);
+				cxr_seterr("%s: %s %s differs from %s %s of %s", where,
+					   cxr_dtype_name(r.dtype), a, cxr_dtype_name(fs.dtype), b,
+					   fs.where);
+				got = -2;
+				break;
+			}
+			if (!o->allow_duplicates && nameset_add(&names, r.meta.image)) {
+				cxr_seterr("%s: image name seen before (a pack holds each image once)",
+					   where);
+				got = -2;
+				break;
+			}
+			if (cxr_writer_put(w, &r)) {
+				got = -2;
+				break;
+			}
+			cxr_progress_update(&prog, ++n);
+			if (cxr_stop_signal)
+				break;
+		}
+		cxr_reader_close(rd);
+		if (f != stdin)
+			fclose(f);
+		if (got < 0)
+			goto fail;
+	}
+	cxr_progress_end(&prog);
+	if (!o->shuffle) {
+		if (cxr_writer_close(w, 1))
+			goto fail_closed;
+		cxr_out_commit(dst);
+		rc = n;
+		goto done;
+	}
+	if (cxr_writer_close(w, 1) || fflush(spool_f) || fclose(spool_f)) {
+		spool_f = NULL;
+		goto fail_closed;
+	}
+	spool_f = NULL;
+	cxr_pack *sp = cxr_pack_open(spool);
+	if (!sp)
+		goto fail_closed;
+	uint64_t *order = cxr_xmalloc((n ? (size_t)n : 1) * sizeof *order);
+	for (long long k = 0; k < n; k++)
+		order[k] = (uint64_t)k;
+	cxr_rng rng;
+	cxr_rng_seed(&rng, o->seed);
+	cxr_rng_shuffle(&rng, order, (uint64_t)n);
+	dst = cxr_out_open(out, 1);
+	w = cxr_writer_open(cxr_out_file(dst), out, o->level);
+	cxr_progress_start(&prog, "shuffled records", n, o->quiet);
+	for (long long k = 0; k < n; k++) {
+		if (cxr_pack_get(sp, order[k], &r) || cxr_writer_put(w, &r)) {
+			free(order);
+			cxr_pack_close(sp);
+			goto fail;
+		}
+		cxr_progress_update(&prog, k + 1);
+	}
+	cxr_progress_end(&prog);
+	free(order);
+	cxr_pack_close(sp);
+	if (cxr_writer_close(w, 1))
+		goto fail_closed;
+	cxr_out_commit(dst);
+	rc = n;
+	goto done;
+fail:
+	cxr_writer_close(w, 0);
+fail_closed:
+	cxr_progress_end(&prog);
+	if (dst)
+		cxr_out_abort(dst);
+	if (spool_f)
+		fclose(spool_f);
+done:
+	if (spool[0])
+		unlink(spool);
+	cxr_record_free(&r);
+	nameset_free(&names);
+	return rc;
+}
+
+/* ---- list ---- */
+
+int cxr_pack_list(const char *path, FILE *out)
+{
+	FILE *f = cxr_open_in(path);
+	cxr_reader *rd = cxr_reader_open(f, path);
+	cxr_record r;
+	cxr_record_init(&r);
+	fputs(CXR_MANIFEST_HEADER "\tshape\n", out);
+	int got;
+	while ((got = cxr_reader_next(rd, &r)) == 1) {
+		char shape[64];
+		cxr_shape_str(&r, shape, sizeof shape);
+		cxr_meta_print(out, &r.meta);
+		fprintf(out, "\t%s\n", shape);
+	}
+	cxr_record_free(&r);
+	cxr_reader_close(rd);
+	if (f != stdin)
+		fclose(f);
+	return got < 0 ? -1 : 0;
+}
+
+/* ---- extract ---- */
+
+/* An image name is a plain file name: no directory part, not "." or "..",
+ * so nothing is written outside the directory. */
+static int safe_name(const char *s)
+{
+	return *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+long long cxr_pack_extract(const char *path, const char *dir, int force, int quiet)
+{
+	if (mkdir(dir, 0777) && errno != EEXIST) {
+		cxr_seterr("%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	FILE *f = cxr_open_in(path);
+	cxr_reader *rd = cxr_reader_open(f, path);
+	cxr_record r;
+	cxr_record_init(&r);
+	cxr_progress prog;
+	cxr_progress_start(&prog, "images", 0, quiet);
+	long long n = 0;
+	int got;
+	while ((got = cxr_reader_next(rd, &r)) == 1) {
+		unsigned long long k = cxr_reader_count(rd);
+		const char *name = r.meta.image ? r.meta.image : "";
+		if (!safe_name(name)) {
+			cxr_seterr("%s: record %llu: image name '%s' would be written outside %s",
+				   cxr_name(path), k, name, dir);
+			got = -1;
+			break;
+		}
+		int gray = r.dtype == CXR_U8 &&
+			   (r.ndim == 2 || (r.ndim == 3 && r.dims[0] == 1));
+		if (!gray) {
+			cxr_seterr("%s: record %llu (%s): not a 1-channel u8 image", cxr_name(path),
+				   k, name);
+			got = -1;
+			break;
+		}
+		char file[PATH_MAX];
+		snprintf(file, sizeof file, "%s/%s", dir, name);
+		if (!force && access(file, F_OK) == 0) {
+			cxr_seterr("%s: exists (use -f to overwrite)", file);
+			got = -1;
+			break;
+		}
+		cxr_out *o = cxr_out_open(file, 1);
+		if (cxr_png_write_gray(cxr_out_file(o), file, r.data, r.dims[r.ndim - 1],
+				       r.dims[r.ndim - 2], 6)) {
+			cxr_out_abort(o);
+			got = -1;
+			break;
+		}
+		cxr_out_commit(o);
+		cxr_progress_update(&prog, ++n);
+	}
+	cxr_progress_end(&prog);
+	cxr_record_free(&r);
+	cxr_reader_close(rd);
+	if (f != stdin)
+		fclose(f);
+	return got < 0 ? -1 : n;
+}

@@ -1,0 +1,286 @@
+/* The tensor stream: round trips, concatenation, and every way a stream
+ * can be damaged (cut at each byte, flipped bytes, missing end marker)
+ * read as an error that names the record, never as data. */
+#include <math.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "stream.h"
+#include "testutil.h"
+
+#define H 13
+#define W 17
+
+static void make_record(cxr_record *r, int i)
+{
+	cxr_record_init(r);
+	r->name = cxr_xstrdup("image");
+	r->dtype = CXR_U8;
+	r->ndim = 3;
+	r->dims[0] = 1, r->dims[1] = H, r->dims[2] = W;
+	r->nbytes = H * W;
+	r->data = cxr_xmalloc(r->nbytes);
+	for (int k = 0; k < H * W; k++)
+		((unsigned char *)r->data)[k] = (unsigned char)(k * 7 + i * 31 + (k * k) % 13);
+	char name[64];
+	snprintf(name, sizeof name, "%08d_%03d.png", i, i % 3);
+	r->meta.image = cxr_xstrdup(name);
+	r->meta.label = i % 3 == 2 ? CXR_LABEL_UNKNOWN : i % 2;
+	r->meta.findings = cxr_xstrdup(i % 2 ? "Effusion|Mass" : "No Finding");
+	r->meta.patient = cxr_xstrdup("42");
+	r->meta.followup = i;
+	r->meta.age = i % 4 ? 30.5 + i : NAN;
+	r->meta.sex = i % 2 ? CXR_SEX_F : CXR_SEX_M;
+	r->meta.view = cxr_xstrdup("PA");
+}
+
+/* Writes n records to a memory buffer; returns it (caller frees). */
+static char *write_stream(int n, int first, int index, size_t *len, const char *path)
+{
+	char *mem = NULL;
+	FILE *f = path ? fopen(path, "wb") : open_memstream(&mem, len);
+	ck_assert_ptr_nonnull(f);
+	cxr_writer *w = cxr_writer_open(f, "mem", 3);
+	ck_assert_ptr_nonnull(w);
+	for (int i = 0; i < n; i++) {
+		cxr_record r;
+		make_record(&r, first + i);
+		ck_assert_int_eq(cxr_writer_put(w, &r), 0);
+		cxr_record_free(&r);
+	}
+	ck_assert_int_eq(cxr_writer_close(w, index), 0);
+	fclose(f);
+	return mem;
+}
+
+static void assert_same(const cxr_record *a, const cxr_record *b)
+{
+	ck_assert_str_eq(a->name, b->name);
+	ck_assert_int_eq(a->dtype, b->dtype);
+	ck_assert_int_eq(a->ndim, b->ndim);
+	for (int i = 0; i < a->ndim; i++)
+		ck_assert_uint_eq(a->dims[i], b->dims[i]);
+	ck_assert_uint_eq(a->nbytes, b->nbytes);
+	ck_assert(!memcmp(a->data, b->data, a->nbytes));
+	ck_assert_str_eq(a->meta.image, b->meta.image);
+	ck_assert_int_eq(a->meta.label, b->meta.label);
+	ck_assert_str_eq(a->meta.findings, b->meta.findings);
+	ck_assert_str_eq(a->meta.patient, b->meta.patient);
+	ck_assert_int_eq(a->meta.followup, b->meta.followup);
+	ck_assert(isnan(a->meta.age) ? isnan(b->meta.age) : a->meta.age == b->meta.age);
+	ck_assert_int_eq(a->meta.sex, b->meta.sex);
+	ck_assert_str_eq(a->meta.view, b->meta.view);
+}
+
+/* Reads a buffer; returns records read, or -1 - records on error. */
+static int read_all(const char *mem, size_t len, int first)
+{
+	FILE *f = fmemopen((void *)mem, len, "rb");
+	if (!len)
+		f = fopen("/dev/null", "rb");
+	cxr_reader *rd = cxr_reader_open(f, "mem");
+	cxr_record r, want;
+	cxr_record_init(&r);
+	int n = 0, rc;
+	while ((rc = cxr_reader_next(rd, &r)) == 1) {
+		make_record(&want, first + n);
+		assert_same(&r, &want);
+		cxr_record_free(&want);
+		n++;
+	}
+	cxr_record_free(&r);
+	cxr_reader_close(rd);
+	fclose(f);
+	return rc < 0 ? -1 - n : n;
+}
+
+START_TEST(round_trip)
+{
+	size_t len;
+	char *mem = write_stream(5, 0, 0, &len, NULL);
+	ck_assert_int_eq(read_all(mem, len, 0), 5);
+	free(mem);
+}
+END_TEST
+
+START_TEST(empty_stream_is_valid)
+{
+	size_t len;
+	char *mem = write_stream(0, 0, 0, &len, NULL);
+	ck_assert_int_eq(read_all(mem, len, 0), 0);
+	free(mem);
+}
+END_TEST
+
+START_TEST(empty_input_is_an_error)
+{
+	ck_assert_int_eq(read_all("", 0, 0), -1);
+	ck_assert_str_eq(cxr_errmsg(), "mem: empty input (not a cxr stream)");
+}
+END_TEST
+
+START_TEST(concatenated_streams_read_as_one)
+{
+	size_t l1, l2;
+	char *a = write_stream(3, 0, 0, &l1, NULL), *b = write_stream(4, 3, 1, &l2, NULL);
+	char *ab = malloc(l1 + l2);
+	memcpy(ab, a, l1);
+	memcpy(ab + l1, b, l2);
+	/* the second carries an index frame, which a plain reader skips */
+	ck_assert_int_eq(read_all(ab, l1 + l2, 0), 7);
+	free(a), free(b), free(ab);
+}
+END_TEST
+
+START_TEST(every_truncation_is_an_error)
+{
+	size_t len;
+	char *mem = write_stream(3, 0, 0, &len, NULL);
+	for (size_t cut = 0; cut < len; cut++) {
+		int rc = read_all(mem, cut, 0);
+		ck_assert_msg(rc < 0, "cut at %zu of %zu read as %d records", cut, len, rc);
+		ck_assert_msg(strstr(cxr_errmsg(), "truncated") || strstr(cxr_errmsg(), "empty") ||
+				      strstr(cxr_errmsg(), "corrupt"),
+			      "cut at %zu: %s", cut, cxr_errmsg());
+	}
+	free(mem);
+}
+END_TEST
+
+START_TEST(cut_between_records_names_the_record)
+{
+	/* A writer that dies after two records leaves no end marker. */
+	char *mem = NULL;
+	size_t len;
+	FILE *f = open_memstream(&mem, &len);
+	cxr_writer *w = cxr_writer_open(f, "mem", 3);
+	for (int i = 0; i < 2; i++) {
+		cxr_record r;
+		make_record(&r, i);
+		cxr_writer_put(w, &r);
+		cxr_record_free(&r);
+	}
+	fflush(f);
+	ck_assert_int_eq(read_all(mem, len, 0), -3);
+	ck_assert_str_eq(cxr_errmsg(),
+			 "mem: truncated: stream ends after record 2 without its end marker");
+	fclose(f);
+	free(mem);
+}
+END_TEST
+
+START_TEST(flipped_bytes_are_errors)
+{
+	size_t len;
+	char *mem = write_stream(3, 0, 0, &len, NULL);
+	int caught = 0;
+	for (size_t at = 0; at < len; at += 7) {
+		mem[at] ^= 0x20;
+		int rc = read_all(mem, len, 0);
+		mem[at] ^= 0x20;
+		/* The stream must never yield different data: assert_same in
+		 * read_all fails on that; an error is what we expect. */
+		caught += rc < 0;
+	}
+	ck_assert_int_gt(caught, 0);
+	free(mem);
+}
+END_TEST
+
+START_TEST(pack_random_access)
+{
+	const char *dir = test_tmpdir();
+	char path[256];
+	snprintf(path, sizeof path, "%s/p.cxp", dir);
+	write_stream(9, 0, 1, NULL, path);
+	cxr_pack *p = cxr_pack_open(path);
+	ck_assert_msg(p != NULL, "%s", cxr_errmsg());
+	ck_assert_uint_eq(cxr_pack_count(p), 9);
+	cxr_record r, want;
+	cxr_record_init(&r);
+	int order[] = {8, 0, 4, 4, 1};
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(cxr_pack_get(p, (uint64_t)order[i], &r), 0);
+		make_record(&want, order[i]);
+		assert_same(&r, &want);
+		cxr_record_free(&want);
+	}
+	ck_assert_int_eq(cxr_pack_get(p, 9, &r), -1);
+	cxr_record_free(&r);
+	cxr_pack_close(p);
+	/* A plain stream has no index. */
+	write_stream(2, 0, 0, NULL, path);
+	ck_assert_ptr_null(cxr_pack_open(path));
+	ck_assert(strstr(cxr_errmsg(), "no seek index"));
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(writer_refuses_bad_shapes)
+{
+	char *mem = NULL;
+	size_t len;
+	FILE *f = open_memstream(&mem, &len);
+	cxr_writer *w = cxr_writer_open(f, "mem", 1);
+	cxr_record r;
+	make_record(&r, 0);
+	r.nbytes--;
+	ck_assert_int_eq(cxr_writer_put(w, &r), -1);
+	r.nbytes++;
+	r.dims[1] = 0;
+	ck_assert_int_eq(cxr_writer_put(w, &r), -1);
+	cxr_record_free(&r);
+	cxr_writer_close(w, 0);
+	fclose(f);
+	free(mem);
+}
+END_TEST
+
+START_TEST(float_tensors_round_trip)
+{
+	char *mem = NULL;
+	size_t len;
+	FILE *f = open_memstream(&mem, &len);
+	cxr_writer *w = cxr_writer_open(f, "mem", 1);
+	cxr_record r, back;
+	cxr_record_init(&r);
+	cxr_record_init(&back);
+	r.dtype = CXR_F32, r.ndim = 2, r.dims[0] = 3, r.dims[1] = 5, r.nbytes = 60;
+	float v[15];
+	for (int i = 0; i < 15; i++)
+		v[i] = (float)i / 7 - 1;
+	r.data = v;
+	ck_assert_int_eq(cxr_writer_put(w, &r), 0);
+	cxr_writer_close(w, 0);
+	fclose(f);
+	f = fmemopen(mem, len, "rb");
+	cxr_reader *rd = cxr_reader_open(f, "mem");
+	ck_assert_int_eq(cxr_reader_next(rd, &back), 1);
+	ck_assert(!memcmp(back.data, v, 60));
+	ck_assert_str_eq(back.name, "image");
+	ck_assert_int_eq(cxr_reader_next(rd, &back), 0);
+	cxr_reader_close(rd);
+	cxr_record_free(&back);
+	fclose(f);
+	free(mem);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("stream");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, empty_stream_is_valid);
+	tcase_add_test(tc, empty_input_is_an_error);
+	tcase_add_test(tc, concatenated_streams_read_as_one);
+	tcase_add_test(tc, every_truncation_is_an_error);
+	tcase_add_test(tc, cut_between_records_names_the_record);
+	tcase_add_test(tc, flipped_bytes_are_errors);
+	tcase_add_test(tc, pack_random_access);
+	tcase_add_test(tc, writer_refuses_bad_shapes);
+	tcase_add_test(tc, float_tensors_round_trip);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}

@@ -1,0 +1,364 @@
+/* cxr-split — NIH label CSV to train, validation and test manifests,
+ * split by patient with exact counts (see man/cxr-split.1). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "meta.h"
+#include "nihcsv.h"
+#include "split.h"
+
+/* Pools the draw takes from (values of set[] before drawing). */
+enum { POOL_LIST = 100, POOL_REST };
+
+struct cmdline {
+	long want[CXR_NSETS];
+	int test_given;
+	unsigned long seed;
+	const char *test_list;
+	char **views; /* (nviews) */
+	int nviews;
+	const char *views_arg;
+	const char *outdir;
+	const char *input;
+	int skip_bad, quiet;
+};
+
+static void usage(void)
+{
+	printf("usage: %s [-q] [--train N] [--val N] [--test N] [--seed S]\n"
+	       "           [--test-list FILE] [--views PA,AP] [--skip-bad] -o DIR [CSV|-]\n"
+	       "Splits an NIH Data_Entry CSV by patient into DIR/train.tsv, DIR/val.tsv\n"
+	       "and DIR/test.tsv manifests with exactly the counts asked for.\n"
+	       "  --train N        training images (default 20000)\n"
+	       "  --val N          validation images (default 5000)\n"
+	       "  --test N         test images (default 10000; with --test-list, all listed)\n"
+	       "  --seed S         seed of the patient draw (default 1)\n"
+	       "  --test-list FILE the test set from a list of image names, one a line\n"
+	       "  --views LIST     keep only these View Positions, e.g. PA or PA,AP\n"
+	       "  --skip-bad       skip malformed rows instead of stopping\n"
+	       "  -o DIR           output directory, created if needed\n"
+	       "  -q               no report on stderr\n"
+	       "  -j N             accepted for uniformity; the split is single-threaded\n"
+	       "  --help, --version\n", cxr_progname);
+	exit(0);
+}
+
+static void parse_views(struct cmdline *c, const char *arg)
+{
+	char *s = cxr_xstrdup(arg), *save = NULL;
+	for (const char *p = arg;; p++) { /* empty names: ",PA", "PA,,AP", "" */
+		if (*p == ',' || !*p) {
+			if (p == arg || p[-1] == ',')
+				cxr_usage_error("--views: empty view name in '%s'", arg);
+			if (!*p)
+				break;
+		}
+	}
+	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		c->views = cxr_xrealloc(c->views, (c->nviews + 1) * sizeof *c->views);
+		c->views[c->nviews++] = t;
+	}
+}
+
+static void parse_args(struct cmdline *c, int argc, char **argv)
+{
+	enum { O_TRAIN = 256, O_VAL, O_TEST, O_SEED, O_LIST, O_VIEWS, O_SKIP, O_HELP, O_VERSION };
+	static const struct option opts[] = {
+		{"train", required_argument, NULL, O_TRAIN},
+		{"val", required_argument, NULL, O_VAL},
+		{"test", required_argument, NULL, O_TEST},
+		{"seed", required_argument, NULL, O_SEED},
+		{"test-list", required_argument, NULL, O_LIST},
+		{"views", required_argument, NULL, O_VIEWS},
+		{"skip-bad", no_argument, NULL, O_SKIP},
+		{"help", no_argument, NULL, O_HELP},
+		{"version", no_argument, NULL, O_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	*c = (struct cmdline){.want = {[CXR_SET_TEST] = 10000, [CXR_SET_VAL] = 5000,
+				       [CXR_SET_TRAIN] = 20000}, .seed = 1};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "o:qj:", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_TRAIN: c->want[CXR_SET_TRAIN] = cxr_parse_long("--train", optarg, 0, 1L << 40); break;
+		case O_VAL: c->want[CXR_SET_VAL] = cxr_parse_long("--val", optarg, 0, 1L << 40); break;
+		case O_TEST:
+			c->want[CXR_SET_TEST] = cxr_parse_long("--test", optarg, 0, 1L << 40);
+			c->test_given = 1;
+			break;
+		case O_SEED: c->seed = cxr_parse_long("--seed", optarg, 0, LONG_MAX); break;
+		case O_LIST: c->test_list = optarg; break;
+		case O_VIEWS:
+			c->views_arg = optarg;
+			parse_views(c, optarg);
+			break;
+		case O_SKIP: c->skip_bad = 1; break;
+		case 'o': c->outdir = optarg; break;
+		case 'q': c->quiet = 1; break;
+		case 'j': cxr_parse_long("-j", optarg, 1, 4096); break;
+		case O_HELP: usage();
+		case O_VERSION: cxr_version();
+		default: cxr_usage_error("unknown option");
+		}
+	}
+	if (!c->outdir)
+		cxr_usage_error("no output directory (-o DIR)");
+	if (argc - optind > 1)
+		cxr_usage_error("one CSV at most, got %d", argc - optind);
+	c->input = optind < argc ? argv[optind] : NULL;
+}
+
+/* ---- reading ---- */
+
+static int meta_cmp(const void *a, const void *b)
+{
+	return strcmp(((const cxr_meta *)a)->image, ((const cxr_meta *)b)->image);
+}
+
+static cxr_meta *read_csv(const struct cmdline *c, size_t *np)
+{
+	FILE *f = cxr_open_in(c->input);
+	int flags = c->skip_bad ? CXR_NIHCSV_SKIP_BAD : 0;
+	cxr_nihcsv *r = cxr_nihcsv_open(f, c->input, flags);
+	if (!r)
+		cxr_die_err();
+	size_t n = 0, cap = 1024;
+	cxr_meta *rows = cxr_xmalloc(cap * sizeof *rows);
+	cxr_meta_init(&rows[0]);
+	int rc;
+	while ((rc = cxr_nihcsv_next(r, &rows[n])) == 1) {
+		if (++n == cap)
+			rows = cxr_xrealloc(rows, (cap *= 2) * sizeof *rows);
+		cxr_meta_init(&rows[n]);
+	}
+	if (rc < 0)
+		cxr_die_err();
+	cxr_meta_free(&rows[n]);
+	if (!c->quiet && cxr_nihcsv_nskipped(r))
+		cxr_warn("%s: %ld malformed rows skipped", cxr_name(c->input),
+			 cxr_nihcsv_nskipped(r));
+	cxr_nihcsv_close(r);
+	if (f != stdin)
+		fclose(f);
+	/* Sorted by image name: the order of every output, and the lookup
+	 * for the test list. */
+	qsort(rows, n, sizeof *rows, meta_cmp);
+	*np = n;
+	return rows;
+}
+
+static cxr_meta *find_image(cxr_meta *rows, size_t n, const char *name)
+{
+	cxr_meta key = {.image = (char *)name};
+	return bsearch(&key, rows, n, sizeof *rows, meta_cmp);
+}
+
+static int strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Marks listed images POOL_LIST and the other images of their patients
+ * CXR_SET_NONE; the rest stay POOL_REST. */
+static void apply_test_list(const struct cmdline *c, cxr_meta *rows, size_t n, int *set)
+{
+	FILE *f = cxr_open_in(c->test_list);
+	const char *name = cxr_name(c->test_list);
+	long *first = cxr_xcalloc(n ? n : 1, sizeof *first); /* list line of each row */
+	char **pat = NULL;
+	size_t npat = 0;
+	char *line = NULL;
+	size_t lcap = 0;
+	long ln = 0;
+	ssize_t len;
+	while ((len = getline(&line, &lcap, f)) >= 0) {
+		ln++;
+		char *s = line, *e = line + len;
+		while (s < e && strchr(" \t\r\n", *s))
+			s++;
+		while (e > s && strchr(" \t\r\n", e[-1]))
+			e--;
+		*e = 0;
+		if (!*s)
+			continue;
+		cxr_meta *m = find_image(rows, n, s);
+		if (!m)
+			cxr_die(CXR_EXIT_DATA, "%s: line %ld: image %s is not in %s",
+				name, ln, s, cxr_name(c->input));
+		size_t i = m - rows;
+		if (first[i])
+			cxr_die(CXR_EXIT_DATA, "%s: line %ld: image %s listed again "
+				"(first on line %ld)", name, ln, s, first[i]);
+		first[i] = ln;
+		pat = cxr_xrealloc(pat, (npat + 1) * sizeof *pat);
+		pat[npat++] = m->patient;
+	}
+	if (ferror(f))
+		cxr_die(CXR_EXIT_DATA, "%s: %s", name, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	free(line);
+	qsort(pat, npat, sizeof *pat, strp_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (first[i])
+			set[i] = set[i] == POOL_REST ? POOL_LIST : CXR_SET_NONE;
+		else if (bsearch(&rows[i].patient, pat, npat, sizeof *pat, strp_cmp))
+			set[i] = CXR_SET_NONE;
+	}
+	free(pat);
+	free(first);
+}
+
+/* ---- drawing, writing, reporting ---- */
+
+static void draw(const struct cmdline *c, cxr_meta *rows, size_t n, int *set)
+{
+	const char **pat = cxr_xmalloc((n ? n : 1) * sizeof *pat);
+	const char **img = cxr_xmalloc((n ? n : 1) * sizeof *img);
+	for (size_t i = 0; i < n; i++) {
+		pat[i] = rows[i].patient;
+		img[i] = rows[i].image;
+	}
+	const char *in = cxr_name(c->input);
+	const char *vw = c->nviews ? " after --views" : "";
+	if (!c->test_list) {
+		int sets[] = {CXR_SET_TEST, CXR_SET_VAL, CXR_SET_TRAIN};
+		if (cxr_split_draw(n, pat, img, set, POOL_REST, 3, sets, c->want, c->seed) < 0)
+			cxr_die(CXR_EXIT_DATA, "%s%s: %s", in, vw, cxr_errmsg());
+	} else {
+		int ts[] = {CXR_SET_TEST};
+		long tw[] = {c->test_given ? c->want[CXR_SET_TEST] : -1};
+		if (cxr_split_draw(n, pat, img, set, POOL_LIST, 1, ts, tw, c->seed) < 0)
+			cxr_die(CXR_EXIT_DATA, "%s%s: test set from %s: %s", in, vw,
+				cxr_name(c->test_list), cxr_errmsg());
+		int sets[] = {CXR_SET_VAL, CXR_SET_TRAIN};
+		long want[] = {c->want[CXR_SET_VAL], c->want[CXR_SET_TRAIN]};
+		if (cxr_split_draw(n, pat, img, set, POOL_REST, 2, sets, want, c->seed) < 0)
+			cxr_die(CXR_EXIT_DATA, "%s%s: patients not in %s: %s", in, vw,
+				cxr_name(c->test_list), cxr_errmsg());
+	}
+	free(pat);
+	free(img);
+}
+
+static void write_sets(const struct cmdline *c, const cxr_meta *rows, size_t n, const int *set)
+{
+	if (mkdir(c->outdir, 0777) < 0 && errno != EEXIST) {
+		/* create the parents too, as mkdir -p */
+		char *p = cxr_xstrdup(c->outdir);
+		for (char *s = p + 1; *s; s++)
+			if (*s == '/') {
+				*s = 0;
+				if (mkdir(p, 0777) < 0 && errno != EEXIST)
+					cxr_die(CXR_EXIT_DATA, "%s: %s", p, strerror(errno));
+				*s = '/';
+			}
+		if (mkdir(p, 0777) < 0 && errno != EEXIST)
+			cxr_die(CXR_EXIT_DATA, "%s: %s", p, strerror(errno));
+		free(p);
+	}
+	cxr_out *out[CXR_NSETS];
+	for (int s = 0; s < CXR_NSETS; s++) {
+		size_t len = strlen(c->outdir) + 16;
+		char *path = cxr_xmalloc(len);
+		snprintf(path, len, "%s/%s.tsv", c->outdir, cxr_set_name[s]);
+		out[s] = cxr_out_open(path, 0);
+		free(path);
+		fputs(CXR_MANIFEST_HEADER "\n", cxr_out_file(out[s]));
+	}
+	for (size_t i = 0; i < n; i++)
+		if (set[i] >= 0) {
+			FILE *f = cxr_out_file(out[set[i]]);
+			cxr_meta_print(f, &rows[i]);
+			fputc('\n', f);
+		}
+	/* All three are whole before any replaces an older one. */
+	for (int s = 0; s < CXR_NSETS; s++)
+		cxr_out_commit(out[s]);
+}
+
+static size_t count_patients(const char **p, size_t k)
+{
+	qsort(p, k, sizeof *p, strp_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		u += !i || strcmp(p[i], p[i - 1]);
+	return u;
+}
+
+static void report(const struct cmdline *c, const cxr_meta *rows, size_t n,
+		   size_t nread, const int *set)
+{
+	const char **p = cxr_xmalloc((n ? n : 1) * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = rows[i].patient;
+	size_t npat = count_patients(p, n);
+	if (c->nviews)
+		cxr_warn("%s: %zu rows; %zu of views %s, of %zu patients",
+			 cxr_name(c->input), nread, n, c->views_arg, npat);
+	else
+		cxr_warn("%s: %zu rows of %zu patients", cxr_name(c->input), n, npat);
+	size_t used = 0;
+	for (int s = CXR_NSETS - 1; s >= 0; s--) {
+		size_t k = 0, pos = 0, neg = 0;
+		for (size_t i = 0; i < n; i++)
+			if (set[i] == s) {
+				p[k++] = rows[i].patient;
+				pos += rows[i].label == 1;
+				neg += rows[i].label == 0;
+			}
+		used += k;
+		double prev = pos + neg ? (double)pos / (pos + neg) : 0;
+		char unk[64] = "";
+		if (k - pos - neg)
+			snprintf(unk, sizeof unk, ", %zu unlabelled", k - pos - neg);
+		cxr_warn("%-5s %6zu images %6zu patients  prevalence %.4f (%zu abnormal%s)",
+			 cxr_set_name[s], k, count_patients(p, k), prev, pos, unk);
+	}
+	cxr_warn("%zu images in no set", n - used);
+	free(p);
+}
+
+int main(int argc, char **argv)
+{
+	cxr_init(argc, argv, 0);
+	struct cmdline c;
+	parse_args(&c, argc, argv);
+	size_t nread;
+	cxr_meta *rows = read_csv(&c, &nread);
+	int *set = cxr_xmalloc((nread ? nread : 1) * sizeof *set);
+	for (size_t i = 0; i < nread; i++)
+		set[i] = POOL_REST;
+	if (c.test_list)
+		apply_test_list(&c, rows, nread, set);
+	/* The view filter comes before the draw: filtered rows leave the
+	 * pool (their patients may still be drawn through other views). */
+	size_t n = 0;
+	for (size_t i = 0; i < nread; i++) {
+		int keep = !c.nviews;
+		for (int v = 0; v < c.nviews && !keep; v++)
+			keep = rows[i].view && !strcasecmp(rows[i].view, c.views[v]);
+		if (keep) {
+			cxr_meta t = rows[n];
+			rows[n] = rows[i];
+			rows[i] = t;
+			set[n++] = set[i];
+		}
+	}
+	draw(&c, rows, n, set);
+	write_sets(&c, rows, n, set);
+	if (!c.quiet)
+		report(&c, rows, n, nread, set);
+	for (size_t i = 0; i < nread; i++)
+		cxr_meta_free(&rows[i]);
+	free(rows);
+	free(set);
+	free(c.views);
+	return 0;
+}
