@@ -50,7 +50,7 @@ lib/libcxr.a: $(LIB_OBJ)
 
 bin/%: tools/%.c lib/libcxr.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $< lib/libcxr.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@.$$$$ $< lib/libcxr.a $(LDLIBS) && mv -f $@.$$$$ $@
 
 bench/bin/%: bench/%.c lib/libcxr.a
 	@mkdir -p bench/bin
@@ -60,7 +60,7 @@ bench-bin: $(BENCHES)  ## build the benchmark programs into bench/bin/
 
 tests/bin/%: tests/%.c tests/testutil.h lib/libcxr.a
 	@mkdir -p tests/bin
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< lib/libcxr.a $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@.$$$$ $< lib/libcxr.a $(CHECK_LIBS) $(LDLIBS) && mv -f $@.$$$$ $@
 
 # `make check` — Check suites then shell tests; a summary line at the end.
 # CK_RUN_SUITE / T= narrow it; CK_TAGS_EXCLUDE=slow is the default.

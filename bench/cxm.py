@@ -109,7 +109,10 @@ def save(path, meta, tensors, level=3):
     """Writes path atomically (temporary file in the same directory, then
     rename)."""
     content = encode(meta, tensors)
-    comp = subprocess.run(["zstd", "-q", "-c", "--check", "-%d" % level],
+    # --stream-size puts the content size in the frame header: the C
+    # reader then allocates once
+    comp = subprocess.run(["zstd", "-q", "-c", "--check", "-%d" % level,
+                           "--stream-size=%d" % len(content)],
                           input=content, stdout=subprocess.PIPE, check=True).stdout
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", dir=d)

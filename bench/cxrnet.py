@@ -99,8 +99,10 @@ class CxrNet(nn.Module):
 
 
 def state_tensors(model):
-    """The state_dict as float32 numpy arrays, without num_batches_tracked."""
-    return {k: v.detach().cpu().float().contiguous().numpy()
+    """The state_dict as float32 numpy arrays, without num_batches_tracked:
+    copies, which later in-place updates (optimizer steps, BN running
+    statistics) leave alone."""
+    return {k: v.detach().cpu().float().contiguous().numpy().copy()
             for k, v in model.state_dict().items()
             if not k.endswith("num_batches_tracked")}
 

@@ -25,9 +25,27 @@ struct cxr_out {
 	char *path;        /* final name, NULL for stdout */
 	char tmp[PATH_MAX];
 	int slot;
+	int direct;        /* written in place (not a regular file) */
 };
 static char out_tmp_names[MAX_OUTS][PATH_MAX];
 static volatile sig_atomic_t out_tmp_used[MAX_OUTS];
+
+int cxr_tmp_track(const char *path)
+{
+	for (int i = 0; i < MAX_OUTS; i++)
+		if (!out_tmp_used[i] && strlen(path) < PATH_MAX) {
+			strcpy(out_tmp_names[i], path);
+			out_tmp_used[i] = 1;
+			return i;
+		}
+	return -1;
+}
+
+void cxr_tmp_untrack(int slot)
+{
+	if (slot >= 0 && slot < MAX_OUTS)
+		out_tmp_used[slot] = 0;
+}
 
 static void remove_uncommitted(void)
 {
@@ -244,6 +262,19 @@ cxr_out *cxr_out_open(const char *path, int binary)
 		o->f = stdout;
 		return o;
 	}
+	/* A device or a FIFO (-o /dev/null, -o /dev/stdout) is written in
+	 * place: renaming a file over it would replace the device. */
+	struct stat st;
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		o->f = fopen(path, "wb");
+		if (!o->f)
+			cxr_die(CXR_EXIT_DATA, "%s: %s", path, strerror(errno));
+		if (binary && isatty(fileno(o->f)))
+			cxr_usage_error("refusing to write binary data to a terminal");
+		o->path = NULL;
+		o->direct = 1;
+		return o;
+	}
 	o->path = cxr_xstrdup(path);
 	if (snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", path) >= (int)sizeof o->tmp)
 		cxr_die(CXR_EXIT_DATA, "%s: file name too long", path);
@@ -272,6 +303,12 @@ const char *cxr_out_name(cxr_out *o) { return o->path ? o->path : "stdout"; }
 
 void cxr_out_commit(cxr_out *o)
 {
+	if (o->direct) {
+		if (fclose(o->f))
+			cxr_die(CXR_EXIT_DATA, "write error: %s", strerror(errno));
+		free(o);
+		return;
+	}
 	if (!o->path) {
 		if (fflush(o->f) || ferror(o->f)) {
 			if (errno == EPIPE)
@@ -295,6 +332,8 @@ void cxr_out_commit(cxr_out *o)
 
 void cxr_out_abort(cxr_out *o)
 {
+	if (o->direct)
+		fclose(o->f);
 	if (o->path) {
 		fclose(o->f);
 		unlink(o->tmp);
@@ -379,6 +418,12 @@ void cxr_progress_update(cxr_progress *p, long done)
 	} else {
 		fprintf(stderr, "\r%s: %s %ld %.1f/s ", cxr_progname, p->what, done, rate);
 	}
+}
+
+void cxr_progress_clear(cxr_progress *p)
+{
+	if (p->on)
+		fputs("\r\033[K", stderr);
 }
 
 void cxr_progress_end(cxr_progress *p)

@@ -77,6 +77,11 @@ const char *cxr_out_name(cxr_out *o); /* the final name, for messages */
 void cxr_out_commit(cxr_out *o);      /* dies on a write error */
 void cxr_out_abort(cxr_out *o);       /* removes the temporary file */
 
+/* A temporary file that a die or a signal removes (a spool); untrack
+ * once it is removed or renamed. The slot, or -1 when the table is full. */
+int cxr_tmp_track(const char *path);
+void cxr_tmp_untrack(int slot);
+
 /* Writes a whole file atomically from a buffer (temp, fsync, rename). */
 int cxr_write_file_atomic(const char *path, const void *buf, size_t n);
 
@@ -91,6 +96,8 @@ typedef struct cxr_progress {
 void cxr_progress_start(cxr_progress *p, const char *what, long total, int quiet);
 void cxr_progress_update(cxr_progress *p, long done);
 void cxr_progress_end(cxr_progress *p);
+/* Clears the bar's line (before printing other text); it stays on. */
+void cxr_progress_clear(cxr_progress *p);
 
 /* Seconds on a monotonic clock. */
 double cxr_now(void);

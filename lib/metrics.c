@@ -23,6 +23,14 @@ static uint64_t sort_key(double x)
 	return (u >> 63) ? ~u : u | 0x8000000000000000ull;
 }
 
+static double key_value(uint64_t k)
+{
+	uint64_t u = (k >> 63) ? k & 0x7fffffffffffffffull : ~k;
+	double x;
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
 typedef struct keyed {
 	uint64_t key;
 	size_t idx;
@@ -30,59 +38,63 @@ typedef struct keyed {
 
 enum { RADIX_BITS = 11, RADIX = 1 << RADIX_BITS, RADIX_PASSES = 6 }; /* 6·11 >= 64 */
 
-/* LSD radix sort of (key, idx) pairs, stable; passes where every key
- * shares the digit are skipped (scores in [0,1] share their top bits). */
-static void radix_sort(keyed *a, keyed *tmp, size_t n)
-{
-	size_t *hist = cxr_xcalloc((size_t)RADIX_PASSES * RADIX, sizeof *hist);
-	for (size_t i = 0; i < n; i++)
-		for (int p = 0; p < RADIX_PASSES; p++)
-			hist[p * RADIX + ((a[i].key >> (p * RADIX_BITS)) & (RADIX - 1))]++;
-	keyed *src = a, *dst = tmp;
-	for (int p = 0; p < RADIX_PASSES; p++) {
-		size_t *h = hist + p * RADIX;
-		int shift = p * RADIX_BITS;
-		if (n == 0 || h[(src[0].key >> shift) & (RADIX - 1)] == n)
-			continue;
-		size_t sum = 0;
-		for (int d = 0; d < RADIX; d++) {
-			size_t c = h[d];
-			h[d] = sum;
-			sum += c;
-		}
-		for (size_t i = 0; i < n; i++)
-			dst[h[(src[i].key >> shift) & (RADIX - 1)]++] = src[i];
-		keyed *t = src;
-		src = dst;
-		dst = t;
+/* LSD radix sort, stable, of records whose first member is the uint64
+ * key (KEY(x)); passes where every key shares the digit are skipped
+ * (scores in [0, 1] share their top bits, float32 scores their low ones). */
+#define DEFINE_RADIX(name, T, KEY)                                                  \
+	static void name(T *a, size_t n)                                            \
+	{                                                                           \
+		if (n < 2)                                                          \
+			return;                                                     \
+		T *tmp = cxr_xmalloc(n * sizeof *tmp);                              \
+		size_t *hist = cxr_xcalloc((size_t)RADIX_PASSES * RADIX, sizeof *hist); \
+		for (size_t i = 0; i < n; i++)                                      \
+			for (int p = 0; p < RADIX_PASSES; p++)                      \
+				hist[p * RADIX + ((KEY(a[i]) >> (p * RADIX_BITS)) & (RADIX - 1))]++; \
+		T *src = a, *dst = tmp;                                             \
+		for (int p = 0; p < RADIX_PASSES; p++) {                            \
+			size_t *h = hist + p * RADIX;                               \
+			int shift = p * RADIX_BITS;                                 \
+			if (h[(KEY(src[0]) >> shift) & (RADIX - 1)] == n)           \
+				continue;                                           \
+			size_t sum = 0;                                             \
+			for (int d = 0; d < RADIX; d++) {                           \
+				size_t c = h[d];                                    \
+				h[d] = sum;                                         \
+				sum += c;                                           \
+			}                                                           \
+			for (size_t i = 0; i < n; i++)                              \
+				dst[h[(KEY(src[i]) >> shift) & (RADIX - 1)]++] = src[i]; \
+			T *t = src;                                                 \
+			src = dst;                                                  \
+			dst = t;                                                    \
+		}                                                                   \
+		if (src != a)                                                       \
+			memcpy(a, src, n * sizeof *a);                              \
+		free(hist);                                                         \
+		free(tmp);                                                          \
 	}
-	if (src != a)
-		memcpy(a, src, n * sizeof *a);
-	free(hist);
-}
+#define KEYED_KEY(x) ((x).key)
+#define PLAIN_KEY(x) (x)
+DEFINE_RADIX(radix_sort, keyed, KEYED_KEY)
+DEFINE_RADIX(radix_sort_u64, uint64_t, PLAIN_KEY)
 
 /* Sorted (key, idx) pairs of the scores, or NULL with a message. */
 static keyed *sorted_keys(const double *score, size_t n)
 {
 	keyed *a = cxr_alloc_array(n, sizeof *a);
-	keyed *tmp = cxr_alloc_array(n, sizeof *tmp);
-	if (!a || !tmp) {
-		free(a);
-		free(tmp);
+	if (!a)
 		return NULL;
-	}
 	for (size_t i = 0; i < n; i++) {
 		if (!isfinite(score[i])) {
 			cxr_seterr("score %zu is %g, not a finite number", i + 1, score[i]);
 			free(a);
-			free(tmp);
 			return NULL;
 		}
 		a[i].key = sort_key(score[i]);
 		a[i].idx = i;
 	}
-	radix_sort(a, tmp, n);
-	free(tmp);
+	radix_sort(a, n);
 	return a;
 }
 
@@ -95,6 +107,54 @@ int cxr_argsort(const double *score, size_t n, size_t *order)
 		order[i] = a[i].idx;
 	free(a);
 	return 0;
+}
+
+/* The sort keys of the positives' and of the negatives' scores, each
+ * ascending: the ROC curve, the AUC and the bootstrap need only the tie
+ * blocks of their merge, not which sample is where, and two arrays of
+ * bare keys sort twice as fast as (key, index) pairs. */
+typedef struct class_keys {
+	uint64_t *p, *n; /* (pos), (neg) */
+	long pos, neg;
+} class_keys;
+
+static int class_keys_sort(class_keys *k, const double *score, const int *label, size_t n)
+{
+	memset(k, 0, sizeof *k);
+	for (size_t i = 0; i < n; i++) {
+		if (label[i] != 0 && label[i] != 1) {
+			cxr_seterr("label %zu is %d, not 0 or 1", i + 1, label[i]);
+			return -1;
+		}
+		if (!isfinite(score[i])) {
+			cxr_seterr("score %zu is %g, not a finite number", i + 1, score[i]);
+			return -1;
+		}
+		k->pos += label[i];
+	}
+	k->neg = (long)n - k->pos;
+	k->p = cxr_alloc_array(k->pos ? k->pos : 1, sizeof *k->p);
+	k->n = cxr_alloc_array(k->neg ? k->neg : 1, sizeof *k->n);
+	if (!k->p || !k->n) {
+		free(k->p);
+		free(k->n);
+		return -1;
+	}
+	long ip = 0, in = 0;
+	for (size_t i = 0; i < n; i++)
+		if (label[i])
+			k->p[ip++] = sort_key(score[i]);
+		else
+			k->n[in++] = sort_key(score[i]);
+	radix_sort_u64(k->p, k->pos);
+	radix_sort_u64(k->n, k->neg);
+	return 0;
+}
+
+static void class_keys_free(class_keys *k)
+{
+	free(k->p);
+	free(k->n);
 }
 
 static int count_classes(const int *label, size_t n, long *pos, long *neg)
@@ -117,32 +177,64 @@ static int count_classes(const int *label, size_t n, long *pos, long *neg)
 int cxr_roc_build(cxr_roc *r, const double *score, const int *label, size_t n)
 {
 	memset(r, 0, sizeof *r);
-	if (count_classes(label, n, &r->pos, &r->neg))
+	class_keys k;
+	if (class_keys_sort(&k, score, label, n))
 		return -1;
-	keyed *a = sorted_keys(score, n);
-	if (!a)
-		return -1;
+	r->pos = k.pos;
+	r->neg = k.neg;
 	r->p = cxr_xmalloc((n + 1) * sizeof *r->p);
 	double P = r->pos ? (double)r->pos : NAN, N = r->neg ? (double)r->neg : NAN;
 	r->p[0] = (cxr_roc_point){INFINITY, 0, 0, 0, 0};
 	size_t np = 1;
-	long tp = 0, fp = 0;
-	/* Walk tie blocks from the highest score down. */
-	for (size_t j = n; j > 0;) {
-		size_t i = j;
-		while (i > 0 && a[i - 1].key == a[j - 1].key) {
-			i--;
-			if (label[a[i].idx])
-				tp++;
-			else
-				fp++;
-		}
-		r->p[np++] = (cxr_roc_point){score[a[j - 1].idx], fp / N, tp / P, tp, fp};
-		j = i;
+	/* Merge the two sorted key arrays from the top: each distinct score
+	 * takes all positives and negatives that have it. */
+	long ip = k.pos, in = k.neg, tp = 0, fp = 0;
+	while (ip > 0 || in > 0) {
+		uint64_t top = ip == 0 ? k.n[in - 1]
+			     : in == 0 ? k.p[ip - 1]
+			     : k.p[ip - 1] > k.n[in - 1] ? k.p[ip - 1] : k.n[in - 1];
+		while (ip > 0 && k.p[ip - 1] == top)
+			ip--, tp++;
+		while (in > 0 && k.n[in - 1] == top)
+			in--, fp++;
+		r->p[np++] = (cxr_roc_point){key_value(top), fp / N, tp / P, tp, fp};
 	}
 	r->npoints = np;
-	free(a);
+	class_keys_free(&k);
 	return 0;
+}
+
+void cxr_auc_from_roc(const cxr_roc *r, cxr_auc *a)
+{
+	long pos = r->pos, neg = r->neg;
+	a->pos = pos;
+	a->neg = neg;
+	a->auc = a->var = NAN;
+	if (!pos || !neg)
+		return;
+	/* Point k is the tie block of one score: bp positives, bn negatives,
+	 * neg - fp_k negatives below, tp_(k-1) positives above. Each positive
+	 * there has DeLong component V10 = (below + bn/2)/neg, each negative
+	 * V01 = (above + bp/2)/pos (Sun & Xu 2014, eq. 5), so the AUC (their
+	 * mean) and variances are sums over blocks. Twice the Mann–Whitney U
+	 * is summed in integers, so the AUC is exact. */
+	uint64_t u2 = 0;
+	for (size_t k = 1; k < r->npoints; k++) {
+		uint64_t bp = r->p[k].tp - r->p[k - 1].tp, bn = r->p[k].fp - r->p[k - 1].fp;
+		u2 += bp * (2 * (uint64_t)(neg - r->p[k].fp) + bn);
+	}
+	a->auc = (double)u2 / (2.0 * (double)pos * (double)neg);
+	if (pos < 2 || neg < 2)
+		return;
+	double s10 = 0, s01 = 0;
+	for (size_t k = 1; k < r->npoints; k++) {
+		long bp = r->p[k].tp - r->p[k - 1].tp, bn = r->p[k].fp - r->p[k - 1].fp;
+		double v10 = (neg - r->p[k].fp + 0.5 * bn) / neg - a->auc;
+		double v01 = (r->p[k - 1].tp + 0.5 * bp) / pos - a->auc;
+		s10 += bp * v10 * v10;
+		s01 += bn * v01 * v01;
+	}
+	a->var = s10 / (pos - 1) / pos + s01 / (neg - 1) / neg;
 }
 
 void cxr_roc_free(cxr_roc *r)
@@ -208,12 +300,12 @@ int cxr_delong_components(const double *score, const int *label, size_t n, doubl
 
 int cxr_auc_delong(const double *score, const int *label, size_t n, cxr_auc *a)
 {
-	double *v = cxr_alloc_array(n, sizeof *v);
-	if (!v)
+	cxr_roc r;
+	if (cxr_roc_build(&r, score, label, n))
 		return -1;
-	int rc = cxr_delong_components(score, label, n, v, a);
-	free(v);
-	return rc;
+	cxr_auc_from_roc(&r, a);
+	cxr_roc_free(&r);
+	return 0;
 }
 
 int cxr_delong_paired(const double *score_a, const double *score_b, const int *label,
@@ -305,33 +397,32 @@ int cxr_auc_bootstrap(const double *score, const int *label, size_t n, long reps
 		      uint64_t seed, double level, int nthreads, double *lo, double *hi,
 		      double *aucs_out)
 {
-	long pos, neg;
 	*lo = *hi = NAN;
-	if (count_classes(label, n, &pos, &neg))
+	class_keys ck;
+	if (class_keys_sort(&ck, score, label, n))
 		return -1;
-	if (!pos || !neg || reps < 1)
+	long pos = ck.pos, neg = ck.neg;
+	if (!pos || !neg || reps < 1) {
+		class_keys_free(&ck);
 		return 0;
-	keyed *a = sorted_keys(score, n);
-	if (!a)
-		return -1;
+	}
 	/* A replicate only needs how many draws land in each tie block, so
-	 * each sample is reduced to its block number once. */
+	 * each sample is reduced to its block number once (ascending). */
 	uint32_t *pblock = cxr_xmalloc(pos * sizeof *pblock);
 	uint32_t *nblock = cxr_xmalloc(neg * sizeof *nblock);
 	size_t nb = 0;
 	long ip = 0, in = 0;
-	for (size_t i = 0; i < n; nb++) {
-		size_t j = i;
-		while (j < n && a[j].key == a[i].key) {
-			if (label[a[j].idx])
-				pblock[ip++] = (uint32_t)nb;
-			else
-				nblock[in++] = (uint32_t)nb;
-			j++;
-		}
-		i = j;
+	while (ip < pos || in < neg) {
+		uint64_t low = ip == pos ? ck.n[in]
+			     : in == neg ? ck.p[ip]
+			     : ck.p[ip] < ck.n[in] ? ck.p[ip] : ck.n[in];
+		while (ip < pos && ck.p[ip] == low)
+			pblock[ip++] = (uint32_t)nb;
+		while (in < neg && ck.n[in] == low)
+			nblock[in++] = (uint32_t)nb;
+		nb++;
 	}
-	free(a);
+	class_keys_free(&ck);
 	double *aucs = cxr_xmalloc(reps * sizeof *aucs);
 	double denom = 2.0 * (double)pos * (double)neg;
 	if (nthreads <= 0)
@@ -426,6 +517,42 @@ double cxr_threshold_sensitivity(const cxr_roc *r, double sens)
 		if (r->p[k].tp >= need)
 			return r->p[k].threshold;
 	return r->p[r->npoints - 1].threshold;
+}
+
+int cxr_threshold_rule_parse(const char *s, cxr_threshold_rule *r)
+{
+	char *end;
+	r->value = NAN;
+	if (!strcmp(s, "youden")) {
+		r->kind = CXR_THR_YOUDEN;
+		return 0;
+	}
+	if (!strncmp(s, "sens=", 5)) {
+		r->kind = CXR_THR_SENS;
+		r->value = strtod(s + 5, &end);
+		if (end == s + 5 || *end || !(r->value > 0 && r->value <= 1)) {
+			cxr_seterr("'%s': the sensitivity must be in (0, 1]", s);
+			return -1;
+		}
+		return 0;
+	}
+	r->kind = CXR_THR_VALUE;
+	r->value = strtod(s, &end);
+	if (end == s || *end || !isfinite(r->value)) {
+		cxr_seterr("'%s' is not a number, youden or sens=X", s);
+		return -1;
+	}
+	return 0;
+}
+
+double cxr_threshold_choose(const cxr_threshold_rule *r, const cxr_roc *roc, double stored)
+{
+	switch (r->kind) {
+	case CXR_THR_VALUE: return r->value;
+	case CXR_THR_YOUDEN: return cxr_threshold_youden(roc);
+	case CXR_THR_SENS: return cxr_threshold_sensitivity(roc, r->value);
+	default: return isnan(stored) ? 0.5 : stored;
+	}
 }
 
 /* ---- calibration ------------------------------------------------------ */

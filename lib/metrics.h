@@ -49,6 +49,8 @@ typedef struct cxr_auc {
 	long pos, neg;
 } cxr_auc;
 int cxr_auc_delong(const double *score, const int *label, size_t n, cxr_auc *a);
+/* The same from a built curve (its points are the tie blocks): O(points). */
+void cxr_auc_from_roc(const cxr_roc *r, cxr_auc *a);
 
 /* DeLong's structural components: for each positive i, v[i] = fraction of
  * negatives scored below it (ties half); for each negative j, v[j] =
@@ -104,6 +106,19 @@ void cxr_confusion_at(const double *score, const int *label, size_t n, double t,
  * curve is empty or a class missing. */
 double cxr_threshold_youden(const cxr_roc *r);
 double cxr_threshold_sensitivity(const cxr_roc *r, double sens);
+
+/* How a tool picks its decision threshold (cxr-roc, cxr-bias
+ * --threshold): the model's stored one (the scores' threshold column,
+ * else 0.5), a number, "youden", or "sens=X". */
+typedef struct cxr_threshold_rule {
+	enum { CXR_THR_STORED, CXR_THR_VALUE, CXR_THR_YOUDEN, CXR_THR_SENS } kind;
+	double value; /* the number, or X of sens=X */
+} cxr_threshold_rule;
+/* 0, or -1 with a message when s is none of those forms. */
+int cxr_threshold_rule_parse(const char *s, cxr_threshold_rule *r);
+/* The threshold the rule gives on this curve; stored is the scores'
+ * threshold column (NaN without one). NaN where undefined. */
+double cxr_threshold_choose(const cxr_threshold_rule *r, const cxr_roc *roc, double stored);
 
 /* Calibration over nbins equal-width bins of [0, 1]: bin b holds scores
  * in [b/nbins, (b+1)/nbins), the last also 1. ECE = Σ n_b/n · |mean score

@@ -94,7 +94,8 @@ long long cxr_pack_build(const char *const *inputs, int ninputs, const char *out
 	/* Shuffling needs every record before writing the first: they wait in
 	 * a spool file beside the output (fast level), read back by index. */
 	char spool[PATH_MAX] = "";
-	cxr_out *dst = cxr_out_open(o->shuffle ? NULL : out, 1);
+	int spool_slot = -1;
+	cxr_out *dst = cxr_out_open(o->shuffle ? NULL : out, !o->shuffle);
 	FILE *spool_f = NULL;
 	if (o->shuffle) {
 		cxr_out_abort(dst);
@@ -106,6 +107,7 @@ long long cxr_pack_build(const char *const *inputs, int ninputs, const char *out
 			return -1;
 		}
 		spool_f = fdopen(fd, "wb");
+		spool_slot = cxr_tmp_track(spool);
 	}
 	cxr_writer *w = cxr_writer_open(o->shuffle ? spool_f : cxr_out_file(dst),
 					o->shuffle ? spool : out, o->shuffle ? 1 : o->level);
@@ -208,6 +210,7 @@ fail_closed:
 done:
 	if (spool[0])
 		unlink(spool);
+	cxr_tmp_untrack(spool_slot);
 	cxr_record_free(&r);
 	nameset_free(&names);
 	return rc;

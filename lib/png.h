@@ -21,8 +21,8 @@
 #include <stdio.h>
 
 /* Limits, checked from the header before any pixel memory is allocated. */
-#define CXR_PNG_MAX_DIM 16384u          /* width or height */
-#define CXR_PNG_MAX_PIXELS (1u << 28)   /* width x height */
+#define CXR_PNG_MAX_DIM 32768u          /* width or height */
+#define CXR_PNG_MAX_PIXELS (1u << 28)   /* width x height: 256 MiB of gray */
 
 typedef struct cxr_gray {
 	uint32_t w, h;

@@ -15,6 +15,16 @@ typedef struct cxr_scores_opt {
 	int ngroup;
 } cxr_scores_opt;
 
+/* A text column with its values interned: rows hold small integers. */
+typedef struct cxr_column {
+	int *id;          /* (rows) index into value */
+	char **value;     /* (nvalue) distinct values, in order of appearance */
+	long *line;       /* (nvalue) the line where each value first appears */
+	int nvalue;
+	int *slot;        /* hash table over value: -1 empty */
+	size_t nslot;
+} cxr_column;
+
 typedef struct cxr_scores {
 	char *path;       /* for messages ("stdin" for -) */
 	size_t n;         /* rows kept: label 0 or 1 */
@@ -22,7 +32,7 @@ typedef struct cxr_scores {
 	int *label;       /* (n) 0 or 1 */
 	long *line;       /* (n) line number of each row in the file */
 	char **image;     /* (n) with want_image, else NULL */
-	char ***group;    /* (ngroup)(n) values of the group columns */
+	cxr_column *group; /* (ngroup) the group columns, for the n rows kept */
 	int ngroup;
 	long skipped;     /* rows whose label is "-" */
 	double threshold; /* the "threshold" column's value; NaN without one */
@@ -37,6 +47,17 @@ typedef struct cxr_scores {
  * but no labelled row reads as n = 0. */
 int cxr_scores_read(cxr_scores *s, FILE *f, const char *path, const cxr_scores_opt *o);
 void cxr_scores_free(cxr_scores *s);
+/* cxr_scores_read on a named file ("-" or NULL: stdin), closing it. */
+int cxr_scores_load(cxr_scores *s, const char *path, const cxr_scores_opt *o);
+/* -1 with a message unless s has at least one row of each class (an AUC
+ * and a ROC curve need both). */
+int cxr_scores_need_both(const cxr_scores *s);
+
+/* Pairs the rows of two scorings of the same images (cxr-roc a.tsv b.tsv):
+ * b_of_a[i] is the row of b with a's image i. -1 with a message naming
+ * the image if an image appears twice in a file or in one file only, or
+ * if its labels differ. Both need want_image. */
+int cxr_scores_match(const cxr_scores *a, const cxr_scores *b, size_t *b_of_a /* (a->n) */);
 
 /* Groups for cxr-bias --by COLUMN[:WIDTH]. Without a width (width <= 0)
  * each distinct value is a group, ordered by strcmp. With a width, values

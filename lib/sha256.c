@@ -1,6 +1,13 @@
-/* sha256 — a plain FIPS 180-4 implementation: portable C, about 200 MB/s
- * here, which keeps the checksum of a full-size model under half a second. */
+/* sha256 — FIPS 180-4: portable C (about 200 MB/s here), and the x86 SHA
+ * extensions where the CPU has them (chosen at run time; about 1.5 GB/s),
+ * since every model load checksums the whole content. */
+#include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHANI 1
+#endif
 
 #include "sha256.h"
 
@@ -18,7 +25,7 @@ static const uint32_t K[64] = {
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
 /* p: blocks of 64 bytes, nblocks of them */
-static void compress(uint32_t h[8], const unsigned char *p, size_t nblocks)
+static void compress_c(uint32_t h[8], const unsigned char *p, size_t nblocks)
 {
 	for (; nblocks--; p += 64) {
 		uint32_t w[64];
@@ -55,6 +62,66 @@ static void compress(uint32_t h[8], const unsigned char *p, size_t nblocks)
 		h[6] += g;
 		h[7] += hh;
 	}
+}
+
+#ifdef HAVE_SHANI
+/* The same with the SHA-NI instructions: the state kept as ABEF and CDGH,
+ * four rounds per pair of sha256rnds2. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_ni(uint32_t h[8],
+								    const unsigned char *p,
+								    size_t nblocks)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xb1); /* CDAB */
+	__m128i st1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1b); /* EFGH */
+	__m128i st0 = _mm_alignr_epi8(tmp, st1, 8);                                       /* ABEF */
+	st1 = _mm_blend_epi16(st1, tmp, 0xf0);                                            /* CDGH */
+	for (; nblocks--; p += 64) {
+		__m128i abef = st0, cdgh = st1, w[4];
+#pragma GCC unroll 16
+		for (int i = 0; i < 16; i++) {
+			if (i < 4)
+				w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+			else
+				w[i % 4] = _mm_sha256msg2_epu32(
+					_mm_add_epi32(_mm_sha256msg1_epu32(w[i % 4], w[(i + 1) % 4]),
+						      _mm_alignr_epi8(w[(i + 3) % 4], w[(i + 2) % 4], 4)),
+					w[(i + 3) % 4]);
+			__m128i msg = _mm_add_epi32(w[i % 4], _mm_loadu_si128((const __m128i *)&K[4 * i]));
+			st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+			st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(msg, 0x0e));
+		}
+		st0 = _mm_add_epi32(st0, abef);
+		st1 = _mm_add_epi32(st1, cdgh);
+	}
+	tmp = _mm_shuffle_epi32(st0, 0x1b);                                     /* FEBA */
+	st1 = _mm_shuffle_epi32(st1, 0xb1);                                     /* DCHG */
+	_mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(tmp, st1, 0xf0));    /* DCBA */
+	_mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(st1, tmp, 8));       /* HGFE */
+}
+
+static int have_shani(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		unsigned a, b, c, d;
+		int ok = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) && (c & bit_SSSE3);
+		ok = ok && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+		known = ok;
+	}
+	return known && !getenv("CXR_NO_SHANI"); /* for tests of the C path */
+}
+#endif
+
+static void compress(uint32_t h[8], const unsigned char *p, size_t nblocks)
+{
+#ifdef HAVE_SHANI
+	if (have_shani()) {
+		compress_ni(h, p, nblocks);
+		return;
+	}
+#endif
+	compress_c(h, p, nblocks);
 }
 
 void cxr_sha256_init(cxr_sha256 *s)

@@ -24,12 +24,14 @@ struct cmdline {
 	char **views; /* (nviews) */
 	int nviews;
 	const char *views_arg;
+	char *views_buf; /* the names of views[] point into it */
 	const char *outdir;
 	const char *input;
 	int skip_bad, quiet;
+	size_t nlisted, nlisted_patients; /* the test list, for the report */
 };
 
-static void usage(void)
+static noreturn void usage(void)
 {
 	printf("usage: %s [-q] [--train N] [--val N] [--test N] [--seed S]\n"
 	       "           [--test-list FILE] [--views PA,AP] [--skip-bad] -o DIR [CSV|-]\n"
@@ -51,7 +53,7 @@ static void usage(void)
 
 static void parse_views(struct cmdline *c, const char *arg)
 {
-	char *s = cxr_xstrdup(arg), *save = NULL;
+	char *s = c->views_buf = cxr_xstrdup(arg), *save = NULL;
 	for (const char *p = arg;; p++) { /* empty names: ",PA", "PA,,AP", "" */
 		if (*p == ',' || !*p) {
 			if (p == arg || p[-1] == ',')
@@ -112,6 +114,8 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 	if (argc - optind > 1)
 		cxr_usage_error("one CSV at most, got %d", argc - optind);
 	c->input = optind < argc ? argv[optind] : NULL;
+	if (c->test_list && !strcmp(c->test_list, "-") && (!c->input || !strcmp(c->input, "-")))
+		cxr_usage_error("the CSV and --test-list cannot both be the standard input");
 }
 
 /* ---- reading ---- */
@@ -164,9 +168,19 @@ static int strp_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Sorts p, then counts its distinct strings. */
+static size_t count_patients(const char **p, size_t k)
+{
+	qsort(p, k, sizeof *p, strp_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		u += !i || strcmp(p[i], p[i - 1]);
+	return u;
+}
+
 /* Marks listed images POOL_LIST and the other images of their patients
  * CXR_SET_NONE; the rest stay POOL_REST. */
-static void apply_test_list(const struct cmdline *c, cxr_meta *rows, size_t n, int *set)
+static void apply_test_list(struct cmdline *c, cxr_meta *rows, size_t n, int *set)
 {
 	FILE *f = cxr_open_in(c->test_list);
 	const char *name = cxr_name(c->test_list);
@@ -204,7 +218,8 @@ static void apply_test_list(const struct cmdline *c, cxr_meta *rows, size_t n, i
 	if (f != stdin)
 		fclose(f);
 	free(line);
-	qsort(pat, npat, sizeof *pat, strp_cmp);
+	c->nlisted = npat;
+	c->nlisted_patients = count_patients((const char **)pat, npat);
 	for (size_t i = 0; i < n; i++) {
 		if (first[i])
 			set[i] = set[i] == POOL_REST ? POOL_LIST : CXR_SET_NONE;
@@ -213,6 +228,26 @@ static void apply_test_list(const struct cmdline *c, cxr_meta *rows, size_t n, i
 	}
 	free(pat);
 	free(first);
+}
+
+/* The view filter comes before the draw: the rows of other views move to
+ * the end, out of the pool (their patients may still be drawn through
+ * other views), keeping the rest in order. Returns the rows kept. */
+static size_t filter_views(const struct cmdline *c, cxr_meta *rows, size_t n, int *set)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		int keep = !c->nviews;
+		for (int v = 0; v < c->nviews && !keep; v++)
+			keep = rows[i].view && !strcasecmp(rows[i].view, c->views[v]);
+		if (keep) {
+			cxr_meta t = rows[k];
+			rows[k] = rows[i];
+			rows[i] = t;
+			set[k++] = set[i];
+		}
+	}
+	return k;
 }
 
 /* ---- drawing, writing, reporting ---- */
@@ -283,15 +318,6 @@ static void write_sets(const struct cmdline *c, const cxr_meta *rows, size_t n, 
 		cxr_out_commit(out[s]);
 }
 
-static size_t count_patients(const char **p, size_t k)
-{
-	qsort(p, k, sizeof *p, strp_cmp);
-	size_t u = 0;
-	for (size_t i = 0; i < k; i++)
-		u += !i || strcmp(p[i], p[i - 1]);
-	return u;
-}
-
 static void report(const struct cmdline *c, const cxr_meta *rows, size_t n,
 		   size_t nread, const int *set)
 {
@@ -304,6 +330,10 @@ static void report(const struct cmdline *c, const cxr_meta *rows, size_t n,
 			 cxr_name(c->input), nread, n, c->views_arg, npat);
 	else
 		cxr_warn("%s: %zu rows of %zu patients", cxr_name(c->input), n, npat);
+	if (c->test_list)
+		cxr_warn("%s: %zu images of %zu patients listed; "
+			 "no image of theirs in train or val",
+			 cxr_name(c->test_list), c->nlisted, c->nlisted_patients);
 	size_t used = 0;
 	for (int s = CXR_NSETS - 1; s >= 0; s--) {
 		size_t k = 0, pos = 0, neg = 0;
@@ -314,11 +344,13 @@ static void report(const struct cmdline *c, const cxr_meta *rows, size_t n,
 				neg += rows[i].label == 0;
 			}
 		used += k;
-		double prev = pos + neg ? (double)pos / (pos + neg) : 0;
+		char prev[32] = "-"; /* the fraction of labelled images with label 1 */
+		if (pos + neg)
+			snprintf(prev, sizeof prev, "%.4f", (double)pos / (pos + neg));
 		char unk[64] = "";
 		if (k - pos - neg)
 			snprintf(unk, sizeof unk, ", %zu unlabelled", k - pos - neg);
-		cxr_warn("%-5s %6zu images %6zu patients  prevalence %.4f (%zu abnormal%s)",
+		cxr_warn("%-5s %6zu images %6zu patients  prevalence %s (%zu abnormal%s)",
 			 cxr_set_name[s], k, count_patients(p, k), prev, pos, unk);
 	}
 	cxr_warn("%zu images in no set", n - used);
@@ -337,20 +369,7 @@ int main(int argc, char **argv)
 		set[i] = POOL_REST;
 	if (c.test_list)
 		apply_test_list(&c, rows, nread, set);
-	/* The view filter comes before the draw: filtered rows leave the
-	 * pool (their patients may still be drawn through other views). */
-	size_t n = 0;
-	for (size_t i = 0; i < nread; i++) {
-		int keep = !c.nviews;
-		for (int v = 0; v < c.nviews && !keep; v++)
-			keep = rows[i].view && !strcasecmp(rows[i].view, c.views[v]);
-		if (keep) {
-			cxr_meta t = rows[n];
-			rows[n] = rows[i];
-			rows[i] = t;
-			set[n++] = set[i];
-		}
-	}
+	size_t n = filter_views(&c, rows, nread, set);
 	draw(&c, rows, n, set);
 	write_sets(&c, rows, n, set);
 	if (!c.quiet)
@@ -360,5 +379,6 @@ int main(int argc, char **argv)
 	free(rows);
 	free(set);
 	free(c.views);
+	free(c.views_buf);
 	return 0;
 }

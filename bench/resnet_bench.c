@@ -1,0 +1,186 @@
+/* resnet_bench — speed of lib/resnet: training steps (forward, backward,
+ * Adam) and inference, in images per second, peak memory, and where the
+ * time goes (achieved GFLOP/s per layer kind against the machine's sgemm
+ * ceiling, measured here with one large cblas_sgemm).
+ *
+ *	resnet_bench [-j 2] [-W 1] [-s 256] [-t 16,32] [-i 1,8,32] [-r 2]
+ *
+ * Each mode runs in its own process (so its peak RSS is its own): one
+ * warm-up step, then -r timed steps. Output is TSV: a header, one line per
+ * mode, then the per-kind profile of each mode's last step. */
+#include <cblas.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "optim.h"
+#include "parallel.h"
+#include "resnet.h"
+
+static double sgemm_ceiling(void)
+{
+	const int n = 2048;
+	float *a = cxr_xmalloc((size_t)n * n * sizeof *a), *b = cxr_xmalloc((size_t)n * n * sizeof *b);
+	float *c = cxr_xmalloc((size_t)n * n * sizeof *c);
+	for (size_t i = 0; i < (size_t)n * n; i++)
+		a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+	double best = 0;
+	for (int r = 0; r < 3; r++) {
+		double t0 = cxr_now();
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+		double g = 2.0 * n * n * n / (cxr_now() - t0) / 1e9;
+		best = g > best ? g : best;
+	}
+	free(a), free(b), free(c);
+	return best;
+}
+
+static double peak_rss_mb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss / 1024.0;
+}
+
+static void profile_lines(cxr_resnet *net, const char *mode, int batch, double ceiling)
+{
+	double tsec = 0, tflop = 0;
+	for (int k = 0; k < CXR_PROF_N; k++) {
+		const cxr_resnet_prof *p = cxr_resnet_profile_get(net, k);
+		for (int ph = 0; ph < 2; ph++) {
+			if (p->sec[ph] == 0)
+				continue;
+			double g = p->flop[ph] / p->sec[ph] / 1e9;
+			printf("#\t%s\t%d\t%s\t%s\t%.1f", mode, batch, p->name, ph ? "bwd" : "fwd",
+			       p->sec[ph] * 1e3);
+			if (p->flop[ph] > 0)
+				printf("\t%.1f\t%.2f\n", g, g / ceiling);
+			else
+				printf("\t-\t-\n");
+			tsec += p->sec[ph], tflop += p->flop[ph];
+		}
+	}
+	printf("#\t%s\t%d\ttotal\tall\t%.1f\t%.1f\t%.2f\n", mode, batch, tsec * 1e3,
+	       tflop / tsec / 1e9, tflop / tsec / 1e9 / ceiling);
+}
+
+static void run_mode(const cxr_resnet_config *cfg, int train, int batch, int reps, double ceiling)
+{
+	cxr_resnet *net = cxr_resnet_create(cfg, batch);
+	if (!net)
+		cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg());
+	cxr_resnet_init(net, 1);
+	size_t hw = (size_t)cfg->height * cfg->width * cfg->in_channels;
+	float *x = cxr_xmalloc(batch * hw * sizeof *x), *t = cxr_xmalloc(batch * sizeof *t);
+	for (size_t i = 0; i < batch * hw; i++)
+		x[i] = (float)((i * 2654435761u >> 8) & 255) / 255.0f;
+	for (int i = 0; i < batch; i++)
+		t[i] = (float)(i & 1);
+	size_t np = cxr_resnet_num_params(net);
+	float *mom = train ? cxr_xcalloc(2 * np, sizeof *mom) : NULL;
+	cxr_adam_cfg adam = cxr_adam_defaults();
+	double best = 1e30, sum = 0;
+	for (int r = 0; r <= reps; r++) {
+		if (r == reps)
+			cxr_resnet_profile(net, 1);
+		double t0 = cxr_now();
+		if (train) {
+			cxr_resnet_zero_grads(net);
+			if (!cxr_resnet_forward(net, x, batch, 1))
+				cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg());
+			cxr_resnet_loss(net, t);
+			cxr_resnet_backward(net);
+			cxr_adam_step(cxr_resnet_params(net), cxr_resnet_grads(net), mom, mom + np, np,
+				      &adam, r + 1);
+			cxr_resnet_params_changed(net);
+		} else if (!cxr_resnet_forward(net, x, batch, 0)) {
+			cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg());
+		}
+		double dt = cxr_now() - t0;
+		if (r > 0 && r < reps + 1 && !(r == reps && reps > 1)) {
+			best = dt < best ? dt : best;
+			sum += dt;
+		}
+		if (reps == 1 && r == 1)
+			best = dt, sum = dt;
+	}
+	const char *mode = train ? "train" : "infer";
+	int timed = reps > 1 ? reps - 1 : 1;
+	printf("%s\t%d\t%.2f\t%.2f\t%.0f\t%.1f\n", mode, batch, batch / best,
+	       batch * timed / sum, peak_rss_mb(), cxr_resnet_flops(net, train) * batch / best / 1e9);
+	profile_lines(net, mode, batch, ceiling);
+	fflush(stdout);
+	free(x), free(t), free(mom);
+	cxr_resnet_free(net);
+}
+
+static int parse_list(const char *opt, const char *s, int *v, int max)
+{
+	int n = 0;
+	char *copy = cxr_xstrdup(s), *save = NULL;
+	for (char *p = strtok_r(copy, ",", &save); p && n < max; p = strtok_r(NULL, ",", &save))
+		v[n++] = (int)cxr_parse_long(opt, p, 1, 4096);
+	free(copy);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	cxr_blas_prefer_avx512(argv);
+	cxr_init(argc, argv, 0);
+	cxr_resnet_config cfg;
+	cxr_resnet_default_config(&cfg);
+	int threads = 2, reps = 2, tb[8] = {16, 32}, ib[8] = {1, 8, 32}, nt = 2, ni = 3, c;
+	while ((c = getopt(argc, argv, "j:W:s:t:i:r:")) != -1) {
+		switch (c) {
+		case 'j':
+			threads = (int)cxr_parse_long("-j", optarg, 1, 1024);
+			break;
+		case 'W':
+			cfg.width_mult = cxr_parse_double("-W", optarg, 1e-3, 4);
+			break;
+		case 's':
+			cfg.height = cfg.width = (int)cxr_parse_long("-s", optarg, 16, 4096);
+			break;
+		case 't':
+			nt = strcmp(optarg, "-") ? parse_list("-t", optarg, tb, 8) : 0;
+			break;
+		case 'i':
+			ni = strcmp(optarg, "-") ? parse_list("-i", optarg, ib, 8) : 0;
+			break;
+		case 'r':
+			reps = (int)cxr_parse_long("-r", optarg, 1, 100);
+			break;
+		default:
+			cxr_usage_error("usage: resnet_bench [-j N] [-W W] [-s SIZE] [-t B,..] [-i B,..] [-r N]");
+		}
+	}
+	cxr_resnet_set_threads(threads);
+	double ceiling = sgemm_ceiling();
+	printf("# resnet_bench: width %g, %dx%d input, %d threads, OpenBLAS %s, sgemm ceiling %.1f GFLOP/s\n",
+	       cfg.width_mult, cfg.height, cfg.width, threads, cxr_blas_core(), ceiling);
+	printf("mode\tbatch\timg_per_s\tmean_img_per_s\tpeak_rss_mb\tgflops\n");
+	fflush(stdout);
+	for (int i = 0; i < nt + ni; i++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			cxr_die(CXR_EXIT_DATA, "fork: failed");
+		if (pid == 0) {
+			cxr_resnet_set_threads(threads);
+			run_mode(&cfg, i < nt, i < nt ? tb[i] : ib[i - nt], reps, ceiling);
+			_exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			cxr_die(CXR_EXIT_DATA, "mode %d failed", i);
+	}
+	printf("# profile lines: # mode batch kind phase ms gflops fraction_of_ceiling\n");
+	return 0;
+}

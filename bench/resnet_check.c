@@ -1,0 +1,63 @@
+/* resnet_check — lib/resnet against a golden file of PyTorch's results
+ * (tests/golden/make_golden.py, e.g. a full-size one from --full):
+ * prints the normwise relative error ||a-b||/||b|| of the logits, the
+ * loss, every gradient, the BN running statistics, an Adam step and the
+ * eval logits, one line each, and exits 1 if any is above its bound.
+ *
+ *	resnet_check [-q] [-j N] [-g TOL] [-l TOL] GOLDEN.cxm...
+ *
+ * Bounds: 1e-5 for logits, loss and running statistics, -g (1e-3, the
+ * full-size bound) for gradients and the Adam step. -q prints only the
+ * worst of each kind. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "parallel.h"
+#include "../tests/resnet_golden.h"
+
+int main(int argc, char **argv)
+{
+	cxr_blas_prefer_avx512(argv);
+	cxr_init(argc, argv, 0);
+	golden_tol tol = {1e-5, 1e-5, 1e-3, 1e-5, 1e-3, 1e-5};
+	int quiet = 0, threads = 0, c;
+	while ((c = getopt(argc, argv, "qj:g:l:")) != -1) {
+		switch (c) {
+		case 'q':
+			quiet = 1;
+			break;
+		case 'j':
+			threads = (int)cxr_parse_long("-j", optarg, 1, 1024);
+			break;
+		case 'g':
+			tol.grad = tol.adam = cxr_parse_double("-g", optarg, 0, 1);
+			break;
+		case 'l':
+			tol.logits = tol.loss = tol.eval = cxr_parse_double("-l", optarg, 0, 1);
+			break;
+		default:
+			cxr_usage_error("usage: resnet_check [-q] [-j N] [-g TOL] [-l TOL] GOLDEN...");
+		}
+	}
+	if (optind >= argc)
+		cxr_usage_error("usage: resnet_check [-q] [-j N] [-g TOL] [-l TOL] GOLDEN...");
+	cxr_resnet_set_threads(threads);
+	int failed = 0;
+	for (int i = optind; i < argc; i++) {
+		golden_report r;
+		double t0 = cxr_now();
+		printf("%s (OpenBLAS %s, %d threads)\n", argv[i], cxr_blas_core(), cxr_par_threads());
+		if (golden_run(argv[i], &tol, quiet ? NULL : stdout, &r))
+			cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg());
+		printf("logits %.3g  loss %.3g  eval %.3g (unfolded %.3g)\n", r.logits, r.loss,
+		       r.eval_logits, r.eval_unfolded);
+		printf("worst gradient %.3g (%s)  running stats %.3g (%s)  adam %.3g (%s)\n", r.grad,
+		       r.grad_name, r.stats, r.stats_name, r.adam, r.adam_name);
+		printf("%d of %d comparisons above bound, %.1f s\n", r.failed, r.compared,
+		       cxr_now() - t0);
+		failed += r.failed;
+	}
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,51 @@
+/* activation — ReLU, dropout, binary cross-entropy (see activation.h). */
+#include "activation.h"
+
+#include <math.h>
+
+void relu_forward(float *out, const float *in, size_t n)
+{
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++)
+		out[i] = in[i] > 0 ? in[i] : 0.0f;
+}
+
+void relu_backward(float *din, const float *dout, const float *out, size_t n)
+{
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++)
+		din[i] += out[i] > 0 ? dout[i] : 0.0f;
+}
+
+void dropout_mask(float *mask, size_t n, float p, cxr_rng *rng)
+{
+	float keep = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
+	for (size_t i = 0; i < n; i++)
+		mask[i] = cxr_rng_uniform(rng) < p ? 0.0f : keep;
+}
+
+void dropout_forward(float *out, const float *in, const float *mask, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = in[i] * mask[i];
+}
+
+void dropout_backward(float *din, const float *dout, const float *mask, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		din[i] += dout[i] * mask[i];
+}
+
+double bce_logits(float *dlogits, const float *logits, const float *targets, int n)
+{
+	double loss = 0;
+	for (int i = 0; i < n; i++) {
+		double z = logits[i], t = targets[i];
+		loss += (z > 0 ? z : 0) - z * t + log1p(exp(-fabs(z)));
+		if (dlogits) {
+			double s = z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+			dlogits[i] = (float)((s - t) / n);
+		}
+	}
+	return n > 0 ? loss / n : 0;
+}

@@ -1,0 +1,42 @@
+/* batchnorm — batch normalisation over the rows of an NHWC activation
+ * (m = N*H*W rows of c channels), fused with what follows it in the
+ * network: an optional residual add and an optional ReLU, so a bottleneck
+ * block's tail relu(bn3(x) + shortcut) is one pass over memory.
+ *
+ * As PyTorch: eps 1e-5, normalisation by the biased batch variance, the
+ * running variance updated with the unbiased one,
+ * running = (1 - momentum) * running + momentum * batch. Sums are in
+ * double; per-thread partial sums are added in thread order, so results
+ * depend on the thread count but not on scheduling. */
+#ifndef CXR_BATCHNORM_H
+#define CXR_BATCHNORM_H
+#include <stddef.h>
+
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+
+/* Training mode: out = [relu](gamma * (in - mean) * invstd + beta [+ res])
+ * with the batch's statistics, saved in mean and invstd for backward;
+ * run_mean/run_var (c) updated. out may equal in or res.
+ * out, in, res (m,c); res NULL for none; mean, invstd, gamma, beta (c) */
+void bn_forward_train(float *out, float *mean, float *invstd, float *run_mean, float *run_var,
+		      const float *in, const float *gamma, const float *beta, const float *res,
+		      int relu, size_t m, int c, float momentum, float eps);
+/* Inference mode: the same with the running statistics. */
+void bn_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
+		     const float *run_mean, const float *run_var, const float *res, int relu,
+		     size_t m, int c, float eps);
+/* din += dL/din, dgamma += dL/dgamma, dbeta += dL/dbeta for the training
+ * forward. out: the forward's output after its ReLU, whose zeros mask
+ * dout, or NULL when the forward had no ReLU (the residual's gradient
+ * is that masked dout: relu_backward of activation.h).
+ * din, dout, out, in (m,c); dgamma, dbeta, mean, invstd, gamma (c) */
+void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
+		 const float *in, const float *mean, const float *invstd, const float *gamma,
+		 size_t m, int c);
+/* The inference-mode transform as a per-channel affine map
+ * y = x * scale + shift, for folding into a convolution. */
+void bn_fold(float *scale, float *shift, const float *gamma, const float *beta,
+	     const float *run_mean, const float *run_var, int c, float eps);
+
+#endif

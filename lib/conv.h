@@ -1,0 +1,58 @@
+/* conv — 2-D convolution without bias on channels-last activations.
+ *
+ * Layout: activations are NHWC, weights (O, KH, KW, C). Channels-last is
+ * the faster layout for im2col + GEMM on a CPU: each kernel tap of an
+ * output pixel is one contiguous run of C floats (a memcpy, not a strided
+ * gather); a 1x1 stride-1 convolution needs no im2col at all, since the
+ * activation already is the (N*H*W, C) matrix; the GEMM's (N*OH*OW, O)
+ * result is directly the next layer's NHWC input; and batch norm, ReLU
+ * and the residual add stream over rows with per-channel constants in
+ * registers. PyTorch tensors (O, C, KH, KW) are permuted on load/save.
+ *
+ * conv_forward/conv_backward are the im2col + cblas_sgemm path (plain
+ * GEMM for 1x1 stride 1): the reference the faster paths (winograd.h) are
+ * tested against. The im2col matrix is built in chunks of output rows so
+ * that one workspace of conv_workspace() floats serves any batch. */
+#ifndef CXR_CONV_H
+#define CXR_CONV_H
+#include <stddef.h>
+
+typedef struct conv_dims {
+	int n, h, w, c;   /* input (N,H,W,C) */
+	int o, kh, kw;    /* output channels, kernel size */
+	int stride, pad;
+	int oh, ow;       /* output size, set by conv_dims_set */
+} conv_dims;
+
+void conv_dims_set(conv_dims *d, int n, int h, int w, int c, int o, int k, int stride, int pad);
+/* A 1x1 stride-1 unpadded convolution: a plain GEMM. */
+int conv_is_pointwise(const conv_dims *d);
+/* Floats of workspace conv_forward/conv_backward need for d. */
+size_t conv_workspace(const conv_dims *d);
+/* Floats of one im2col chunk (tests lower it to exercise chunking). */
+void conv_set_chunk(size_t floats);
+
+enum {
+	CONV_ACCUM = 1, /* out += conv(in) instead of out = conv(in) */
+	CONV_RELU = 2,  /* then out = max(out, 0) */
+};
+
+/* out (N,OH,OW,O) = conv(in) [+ out if CONV_ACCUM] [+ bias] [ReLU]
+ * in (N,H,W,C), weight (O,KH,KW,C), bias (O) or NULL, ws conv_workspace(d) */
+void conv_forward(float *out, const float *in, const float *weight, const float *bias,
+		  const conv_dims *d, float *ws, int flags);
+/* din (N,H,W,C) += dconv/din, dweight (O,KH,KW,C) += dconv/dweight.
+ * din may be NULL (the network's input needs no gradient).
+ * dout (N,OH,OW,O), in (N,H,W,C), weight (O,KH,KW,C), ws conv_workspace(d) */
+void conv_backward(float *din, float *dweight, const float *dout, const float *in,
+		   const float *weight, const conv_dims *d, float *ws);
+
+/* The pieces, for winograd.c and the tests. */
+/* col ((r1-r0)*OW, KH*KW*C): im2col of output rows [r0, r1) of N*OH. */
+void conv_im2col(float *col, const float *in, const conv_dims *d, int r0, int r1);
+/* din += col2im(dcol) for output rows [r0, r1). */
+void conv_col2im(float *din, const float *dcol, const conv_dims *d, int r0, int r1);
+/* x (m, o) += bias, then ReLU if relu; threaded. */
+void conv_bias_relu(float *x, const float *bias, int relu, size_t m, int o);
+
+#endif

@@ -1,0 +1,26 @@
+/* parallel — one thread count for both kinds of work in the network:
+ * OpenBLAS's own pthreads run the matrix products, OpenMP runs the
+ * element-wise passes (batch norm, ReLU, pooling, im2col). The two pools
+ * never run at once: products are called from the main thread only,
+ * outside any OpenMP region. */
+#ifndef CXR_PARALLEL_H
+#define CXR_PARALLEL_H
+
+/* Sets both pools to n threads (n < 1: all cores). */
+void cxr_par_set_threads(int n);
+int cxr_par_threads(void);
+
+/* OpenBLAS 0.3.21 (Debian 12) does not know AMD Zen 4/5 and runs its
+ * Haswell (AVX2) kernels there at a third of the speed of its SkylakeX
+ * (AVX-512) kernels, which these CPUs execute correctly. The kernel set
+ * is chosen from OPENBLAS_CORETYPE when the library loads, before main,
+ * so the only way to pick it is to set the variable and re-execute the
+ * program: call this first thing in main. It does nothing when the
+ * variable is already set, when OpenBLAS already chose an AVX-512 set,
+ * or when the CPU lacks AVX-512 (F, CD, BW, DQ, VL); if the re-exec fails
+ * the program goes on with the kernels it has. */
+void cxr_blas_prefer_avx512(char **argv);
+/* OpenBLAS's kernel set, e.g. "Haswell", "SkylakeX". */
+const char *cxr_blas_core(void);
+
+#endif

@@ -1,0 +1,101 @@
+/* pool — max pooling and global max pooling, NHWC (see pool.h). */
+#include "pool.h"
+
+#include <float.h>
+#include <stddef.h>
+
+int pool_out_size(int n, int k, int s, int p)
+{
+	return (n + 2 * p - k) / s + 1;
+}
+
+void maxpool_forward(float *out, int32_t *idx, const float *in, int n, int h, int w, int c,
+		     int k, int s, int p)
+{
+	const int oh = pool_out_size(h, k, s, p), ow = pool_out_size(w, k, s, p);
+	const long np = (long)n * oh * ow;
+#pragma omp parallel for schedule(static)
+	for (long q = 0; q < np; q++) {
+		int b = (int)(q / ((long)oh * ow)), oy = (int)(q / ow % oh), ox = (int)(q % ow);
+		float *y = out + q * c;
+		int32_t *ix = idx ? idx + q * c : 0;
+		for (int j = 0; j < c; j++)
+			y[j] = -FLT_MAX;
+		int first = 1;
+		for (int ky = 0; ky < k; ky++) {
+			int iy = oy * s - p + ky;
+			if (iy < 0 || iy >= h)
+				continue;
+			for (int kx = 0; kx < k; kx++) {
+				int ixx = ox * s - p + kx;
+				if (ixx < 0 || ixx >= w)
+					continue;
+				int pos = iy * w + ixx;
+				const float *x = in + ((size_t)b * h * w + pos) * c;
+				if (first) {
+					for (int j = 0; j < c; j++)
+						y[j] = x[j];
+					if (ix)
+						for (int j = 0; j < c; j++)
+							ix[j] = pos;
+					first = 0;
+				} else if (ix) {
+					for (int j = 0; j < c; j++)
+						if (x[j] > y[j])
+							y[j] = x[j], ix[j] = pos;
+				} else {
+					for (int j = 0; j < c; j++)
+						y[j] = x[j] > y[j] ? x[j] : y[j];
+				}
+			}
+		}
+	}
+}
+
+void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int h, int w,
+		      int c, int oh, int ow)
+{
+	/* each image's outputs scatter into that image only */
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < n; b++) {
+		float *dx = din + (size_t)b * h * w * c;
+		const float *dy = dout + (size_t)b * oh * ow * c;
+		const int32_t *ix = idx + (size_t)b * oh * ow * c;
+		for (long q = 0; q < (long)oh * ow; q++)
+			for (int j = 0; j < c; j++)
+				dx[(size_t)ix[q * c + j] * c + j] += dy[q * c + j];
+	}
+}
+
+void gmaxpool_forward(float *out, int32_t *idx, const float *in, int n, int hw, int c)
+{
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < n; b++) {
+		const float *x = in + (size_t)b * hw * c;
+		float *y = out + (size_t)b * c;
+		int32_t *ix = idx ? idx + (size_t)b * c : 0;
+		for (int j = 0; j < c; j++)
+			y[j] = x[j];
+		if (ix)
+			for (int j = 0; j < c; j++)
+				ix[j] = 0;
+		for (int q = 1; q < hw; q++) {
+			const float *xr = x + (size_t)q * c;
+			if (ix) {
+				for (int j = 0; j < c; j++)
+					if (xr[j] > y[j])
+						y[j] = xr[j], ix[j] = q;
+			} else {
+				for (int j = 0; j < c; j++)
+					y[j] = xr[j] > y[j] ? xr[j] : y[j];
+			}
+		}
+	}
+}
+
+void gmaxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int hw, int c)
+{
+	for (int b = 0; b < n; b++)
+		for (int j = 0; j < c; j++)
+			din[((size_t)b * hw + idx[(size_t)b * c + j]) * c + j] += dout[(size_t)b * c + j];
+}

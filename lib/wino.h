@@ -1,0 +1,62 @@
+/* wino — 3x3, stride 1, pad 1 convolutions by Winograd F(4x4,3x3).
+ *
+ * Activations are channels-last: x (N,H,W,C), y (N,H,W,K), any H, W >= 1.
+ * The output is cut into 4x4 tiles, each needing a 6x6 input patch; in the
+ * transformed domain a convolution becomes 36 independent matrix products
+ * (tiles x C) * (C x K), 2.25 multiplies per output instead of 9. The
+ * interpolation points are 0, +-1, +-2 and infinity (Lavin and Gray 2016).
+ * Against a float64 direct convolution the normwise relative error is about
+ * 1e-6 for the forward and data gradient (direct fp32 im2col: ~4e-8), about
+ * 3e-6 for the weight gradient; tests/check_wino.c bounds both at 1e-5.
+ *
+ * Work runs on omp_get_max_threads() OpenMP threads (at most the number of
+ * processors the workspace was sized for, omp_get_num_procs()); the matrix
+ * products are this module's own AVX-512 / AVX2+FMA / SSE2 kernels, chosen
+ * at run time, so OpenBLAS is not called.
+ *
+ * Sizes are in floats. Buffers need no particular alignment. Results
+ * depend on the thread count and the instruction set only through the
+ * order of floating-point sums (deterministic for a fixed -j and CPU). */
+#ifndef CXR_WINO_H
+#define CXR_WINO_H
+#include <stddef.h>
+
+/* Floats of a transformed weight set for C input and K output channels. */
+size_t cxr_wino_weights_size(int C, int K);
+
+/* U (cxr_wino_weights_size(C, K)) = transform of w (K,C,3,3), the PyTorch
+ * layout. Done once per weight update. */
+void cxr_wino_transform_weights(float *U, const float *w, int C, int K);
+
+/* U (cxr_wino_weights_size(K, C)) = transform of the data-gradient
+ * weights: w (K,C,3,3) rotated by 180 degrees with C and K swapped. Then
+ *   cxr_wino_forward(dx, dy, U, N, H, W, K, C, ws, accumulate)
+ * sets (or, with accumulate, adds to) dx (N,H,W,C) the gradient of the
+ * loss w.r.t. the input x of y = conv(x, w), given dy (N,H,W,K). */
+void cxr_wino_transform_weights_backward(float *U, const float *w, int C, int K);
+
+/* Floats of workspace for cxr_wino_forward with (C, K) or (K, C) and for
+ * cxr_wino_backward_weights with (C, K): one size serves all three calls
+ * of a layer. */
+size_t cxr_wino_workspace_size(int N, int H, int W, int C, int K);
+
+/* y (N,H,W,K) = conv3x3(x (N,H,W,C)), stride 1, pad 1, no bias; with
+ * accumulate, y += conv3x3(x). U from cxr_wino_transform_weights(.., C, K).
+ * ws: cxr_wino_workspace_size(N, H, W, C, K) floats. x and y must not
+ * overlap. */
+void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, int W,
+		      int C, int K, float *ws, int accumulate);
+
+/* dw (K,C,3,3) += dL/dw of y = conv3x3(x, w), given x (N,H,W,C) and
+ * dy (N,H,W,K); dw is in the PyTorch layout and is added to, never
+ * overwritten. ws: cxr_wino_workspace_size(N, H, W, C, K) floats. */
+void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N, int H,
+			       int W, int C, int K, float *ws);
+
+/* The instruction set in use: "avx512", "avx2" or "sse2". Tests and
+ * benchmarks may force a lower one with cxr_wino_set_isa(name) (returns
+ * -1 if the CPU lacks it or the name is unknown; NULL restores the best). */
+const char *cxr_wino_isa(void);
+int cxr_wino_set_isa(const char *name);
+
+#endif

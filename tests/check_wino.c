@@ -1,0 +1,321 @@
+/* Winograd F(4x4,3x3) convolutions against a direct convolution in double.
+ *
+ * Inputs at the magnitudes of the network: activations after a ReLU
+ * (max(0, N(0,1))), He-initialised weights N(0, 2/(9C)), output gradients
+ * N(0,1). Error is normwise, |a-b|_2 / |b|_2 over the whole tensor; the
+ * bound is 1e-5 for every path (measured: ~1e-6 forward and data
+ * gradient, ~2e-6 weight gradient). Every instruction set the CPU has is
+ * tried, with 1 and 2 threads, and the workspace is fenced to catch
+ * writes past cxr_wino_workspace_size(). */
+#include "testutil.h"
+#include "wino.h"
+
+#include <math.h>
+#include <omp.h>
+
+#define BOUND 1e-5
+#define FENCE 64
+
+static unsigned long long rs = 88172645463325252ULL;
+
+static double urand(void)
+{
+	rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+	return (rs >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double nrand(void)
+{
+	return sqrt(-2 * log(1 - urand())) * cos(6.283185307179586 * urand());
+}
+
+static float *relu_normal(size_t n)
+{
+	float *p = malloc(n * sizeof *p + 1);
+	for (size_t i = 0; i < n; i++)
+		p[i] = fmax(0, nrand());
+	return p;
+}
+
+static float *normal(size_t n, double sd)
+{
+	float *p = malloc(n * sizeof *p + 1);
+	for (size_t i = 0; i < n; i++)
+		p[i] = sd * nrand();
+	return p;
+}
+
+/* A workspace with a fence of NaNs after it; fence_ok checks it. */
+static float *ws_alloc(size_t n)
+{
+	float *p = malloc((n + FENCE) * sizeof *p);
+	for (size_t i = 0; i < n + FENCE; i++)
+		p[i] = NAN;
+	return p;
+}
+
+static int fence_ok(const float *p, size_t n)
+{
+	for (size_t i = n; i < n + FENCE; i++)
+		if (!isnan(p[i]))
+			return 0;
+	return 1;
+}
+
+/* y (N,H,W,K) = direct 3x3 stride-1 pad-1 conv of x (N,H,W,C), w (K,C,3,3) */
+static void ref_forward(double *y, const float *x, const float *w, int N, int H, int W, int C,
+			int K)
+{
+	for (int n = 0; n < N; n++)
+		for (int oy = 0; oy < H; oy++)
+			for (int ox = 0; ox < W; ox++)
+				for (int k = 0; k < K; k++) {
+					double s = 0;
+					for (int i = 0; i < 3; i++)
+						for (int j = 0; j < 3; j++) {
+							int iy = oy + i - 1, ix = ox + j - 1;
+							if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+								continue;
+							const float *xp = x + (((size_t)n * H + iy) * W + ix) * C;
+							for (int c = 0; c < C; c++)
+								s += (double)xp[c] * w[((size_t)k * C + c) * 9 + i * 3 + j];
+						}
+					y[(((size_t)n * H + oy) * W + ox) * K + k] = s;
+				}
+}
+
+/* dx (N,H,W,C) = gradient of the conv w.r.t. x, given dy (N,H,W,K) */
+static void ref_dgrad(double *dx, const float *dy, const float *w, int N, int H, int W, int C,
+		      int K)
+{
+	memset(dx, 0, (size_t)N * H * W * C * sizeof *dx);
+	for (int n = 0; n < N; n++)
+		for (int oy = 0; oy < H; oy++)
+			for (int ox = 0; ox < W; ox++)
+				for (int i = 0; i < 3; i++)
+					for (int j = 0; j < 3; j++) {
+						int iy = oy + i - 1, ix = ox + j - 1;
+						if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+							continue;
+						const float *g = dy + (((size_t)n * H + oy) * W + ox) * K;
+						double *d = dx + (((size_t)n * H + iy) * W + ix) * C;
+						for (int k = 0; k < K; k++)
+							for (int c = 0; c < C; c++)
+								d[c] += (double)g[k] * w[((size_t)k * C + c) * 9 + i * 3 + j];
+					}
+}
+
+/* dw (K,C,3,3) = gradient of the conv w.r.t. w */
+static void ref_wgrad(double *dw, const float *x, const float *dy, int N, int H, int W, int C,
+		      int K)
+{
+	memset(dw, 0, (size_t)K * C * 9 * sizeof *dw);
+	for (int n = 0; n < N; n++)
+		for (int oy = 0; oy < H; oy++)
+			for (int ox = 0; ox < W; ox++)
+				for (int i = 0; i < 3; i++)
+					for (int j = 0; j < 3; j++) {
+						int iy = oy + i - 1, ix = ox + j - 1;
+						if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+							continue;
+						const float *g = dy + (((size_t)n * H + oy) * W + ox) * K;
+						const float *xp = x + (((size_t)n * H + iy) * W + ix) * C;
+						for (int k = 0; k < K; k++)
+							for (int c = 0; c < C; c++)
+								dw[((size_t)k * C + c) * 9 + i * 3 + j] +=
+									(double)g[k] * xp[c];
+					}
+}
+
+/* |a - (base + b)| / |base + b|, base may be NULL */
+static double relerr(const float *a, const double *b, const float *base, size_t n)
+{
+	double num = 0, den = 0;
+	for (size_t i = 0; i < n; i++) {
+		double r = b[i] + (base ? base[i] : 0);
+		num += (a[i] - r) * (a[i] - r);
+		den += r * r;
+	}
+	return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+typedef struct shape {
+	int n, h, w, c, k;
+} shape;
+
+/* Odd sizes, channel counts off the vector width, a tile cut by every
+ * border, and one shape wide enough for realistic rounding. */
+static const shape shapes[] = {
+	{ 1, 7, 7, 3, 5 },    { 2, 5, 9, 17, 18 }, { 3, 1, 1, 4, 33 },  { 1, 2, 3, 16, 16 },
+	{ 2, 8, 8, 32, 40 },  { 1, 13, 6, 40, 7 }, { 3, 4, 4, 1, 1 },   { 2, 11, 12, 48, 64 },
+	{ 1, 16, 16, 256, 32 },
+};
+#define NSHAPES (int)(sizeof shapes / sizeof *shapes)
+
+static const char *isas[] = { "avx512", "avx2", "sse2" };
+
+/* One shape's data and float64 reference, made once and checked under
+ * every instruction set the CPU has, 1 and 2 threads, accumulate off and
+ * on. */
+typedef struct kase {
+	shape s;
+	float *in, *dout, *w, *base;  /* x or dy, dy, w, the accumulated-into start */
+	double *ref;
+	size_t nin, nout;
+} kase;
+
+enum { FWD, DGRAD, WGRAD };
+
+static void kase_make(kase *k, const shape *s, int what)
+{
+	k->s = *s;
+	size_t nx = (size_t)s->n * s->h * s->w * s->c, ny = (size_t)s->n * s->h * s->w * s->k;
+	size_t nw = (size_t)s->k * s->c * 9;
+	k->w = normal(nw, sqrt(2.0 / (9 * s->c)));
+	switch (what) {
+	case FWD:
+		k->in = relu_normal(nx), k->dout = NULL, k->nout = ny;
+		k->ref = malloc(ny * sizeof *k->ref + 1);
+		ref_forward(k->ref, k->in, k->w, s->n, s->h, s->w, s->c, s->k);
+		k->base = normal(ny, 1);
+		break;
+	case DGRAD:
+		k->in = normal(ny, 1), k->dout = NULL, k->nout = nx;
+		k->ref = malloc(nx * sizeof *k->ref + 1);
+		ref_dgrad(k->ref, k->in, k->w, s->n, s->h, s->w, s->c, s->k);
+		k->base = normal(nx, 1);
+		break;
+	case WGRAD:
+		k->in = relu_normal(nx), k->dout = normal(ny, 1), k->nout = nw;
+		k->ref = malloc(nw * sizeof *k->ref + 1);
+		ref_wgrad(k->ref, k->in, k->dout, s->n, s->h, s->w, s->c, s->k);
+		/* dw starts from values of the gradient's own size */
+		k->base = normal(nw, sqrt((double)s->n * s->h * s->w));
+		break;
+	}
+}
+
+static void kase_free(kase *k)
+{
+	free(k->in), free(k->dout), free(k->w), free(k->base), free(k->ref);
+}
+
+/* The relative error of one run. */
+static double kase_run(const kase *k, int what, int acc)
+{
+	const shape *s = &k->s;
+	size_t nws = cxr_wino_workspace_size(s->n, s->h, s->w, s->c, s->k);
+	float *ws = ws_alloc(nws), *out = malloc(k->nout * sizeof *out + 1), *U = NULL;
+	size_t nu = 0;
+	if (acc || what == WGRAD)
+		memcpy(out, k->base, k->nout * sizeof *out);
+	else
+		for (size_t i = 0; i < k->nout; i++)
+			out[i] = NAN;  /* accumulate off must overwrite */
+	switch (what) {
+	case FWD:
+		U = ws_alloc(nu = cxr_wino_weights_size(s->c, s->k));
+		cxr_wino_transform_weights(U, k->w, s->c, s->k);
+		cxr_wino_forward(out, k->in, U, s->n, s->h, s->w, s->c, s->k, ws, acc);
+		break;
+	case DGRAD:
+		/* the data gradient is a forward call with C and K swapped */
+		U = ws_alloc(nu = cxr_wino_weights_size(s->k, s->c));
+		cxr_wino_transform_weights_backward(U, k->w, s->c, s->k);
+		cxr_wino_forward(out, k->in, U, s->n, s->h, s->w, s->k, s->c, ws, acc);
+		break;
+	case WGRAD:
+		if (!acc)
+			memset(out, 0, k->nout * sizeof *out);
+		cxr_wino_backward_weights(out, k->in, k->dout, s->n, s->h, s->w, s->c, s->k, ws);
+		break;
+	}
+	ck_assert_msg(fence_ok(ws, nws), "workspace overrun");
+	ck_assert_msg(!U || fence_ok(U, nu), "weights overrun");
+	double e = relerr(out, k->ref, acc ? k->base : NULL, k->nout);
+	free(ws), free(out), free(U);
+	return e;
+}
+
+static void for_all(int what, const char *name)
+{
+	double worst = 0;
+	for (int i = 0; i < NSHAPES; i++) {
+		kase k;
+		kase_make(&k, &shapes[i], what);
+		for (int a = 0; a < 3; a++) {
+			if (cxr_wino_set_isa(isas[a]) < 0)
+				continue;
+			for (int t = 1; t <= 2; t++) {
+				omp_set_num_threads(t);
+				for (int acc = 0; acc < 2; acc++) {
+					double e = kase_run(&k, what, acc);
+					ck_assert_msg(e < BOUND,
+						      "%s %s threads %d shape %dx%dx%dx%d->%d acc %d: "
+						      "relative error %g",
+						      name, isas[a], t, shapes[i].n, shapes[i].h,
+						      shapes[i].w, shapes[i].c, shapes[i].k, acc, e);
+					if (e > worst)
+						worst = e;
+				}
+			}
+		}
+		kase_free(&k);
+	}
+	cxr_wino_set_isa(NULL);
+	omp_set_num_threads(omp_get_num_procs());
+	printf("%s: worst normwise relative error %.3g (best isa %s)\n", name, worst,
+	       cxr_wino_isa());
+}
+
+START_TEST(test_forward)
+{
+	for_all(FWD, "forward");
+}
+END_TEST
+
+START_TEST(test_dgrad)
+{
+	for_all(DGRAD, "data gradient");
+}
+END_TEST
+
+START_TEST(test_wgrad)
+{
+	for_all(WGRAD, "weight gradient");
+}
+END_TEST
+
+/* A zero-size batch is a no-op, and an image of one pixel sees only the
+ * centre tap. */
+START_TEST(test_edges)
+{
+	float x[2] = { 3, -1 }, w[2 * 2 * 9], y[2] = { 7, 7 }, ws1[1] = { 0 };
+	for (int i = 0; i < 2 * 2 * 9; i++)
+		w[i] = i;
+	size_t nu = cxr_wino_weights_size(2, 2), nws = cxr_wino_workspace_size(1, 1, 1, 2, 2);
+	float *U = malloc(nu * sizeof *U), *ws = malloc(nws * sizeof *ws);
+	cxr_wino_transform_weights(U, w, 2, 2);
+	cxr_wino_forward(y, x, U, 0, 1, 1, 2, 2, ws1, 0);
+	ck_assert(y[0] == 7 && y[1] == 7);
+	cxr_wino_forward(y, x, U, 1, 1, 1, 2, 2, ws, 0);
+	/* y[k] = sum_c x[c] * w[k][c][1][1] */
+	ck_assert_float_eq_tol(y[0], 3 * 4 - 1 * 13, 1e-4);
+	ck_assert_float_eq_tol(y[1], 3 * 22 - 1 * 31, 1e-4);
+	ck_assert_int_eq(cxr_wino_set_isa("no-such"), -1);
+	free(U), free(ws);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("wino");
+	TCase *tc = tcase_create("wino");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_forward);
+	tcase_add_test(tc, test_dgrad);
+	tcase_add_test(tc, test_wgrad);
+	tcase_add_test(tc, test_edges);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}

@@ -1,0 +1,204 @@
+/* resnet_golden — runs lib/resnet on a golden file written by
+ * tests/golden/make_golden.py and measures, tensor by tensor, the
+ * normwise relative error ||a - b||2 / ||b||2 against PyTorch: the train
+ * forward's logits and loss (with the golden's dropout mask), every
+ * parameter gradient, the BN running statistics after that forward, one
+ * Adam(W) step (lib/optim, hyper-parameters from the golden's metadata),
+ * and the eval forward (weights before the step, running statistics
+ * after the train forward), with batch norm folded and not.
+ *
+ * Shared by tests/check_resnet.c and bench/resnet_check.c. */
+#ifndef CXR_RESNET_GOLDEN_H
+#define CXR_RESNET_GOLDEN_H
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "model.h"
+#include "optim.h"
+#include "resnet.h"
+#include "stream.h"
+
+typedef struct golden_tol {
+	double logits, loss, grad, stats, adam, eval;
+} golden_tol;
+
+typedef struct golden_report {
+	int failed;            /* comparisons above their bound */
+	int compared;
+	double logits, loss, eval_logits, eval_unfolded;
+	double grad, stats, adam; /* the worst of each kind */
+	char grad_name[128], stats_name[128], adam_name[128];
+} golden_report;
+
+static double golden_err(const float *a, const float *b, size_t n)
+{
+	double s = 0, t = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)a[i] - b[i];
+		s += d * d, t += (double)b[i] * b[i];
+	}
+	return t > 0 ? sqrt(s / t) : sqrt(s);
+}
+
+/* Records one comparison; prints it when out is given (always when it
+ * fails). */
+static void golden_note(golden_report *r, FILE *out, const char *what, double e, double tol,
+			double *worst, char *worst_name)
+{
+	int bad = !(e < tol);
+	r->compared++;
+	r->failed += bad;
+	if (worst && (e > *worst || isnan(e))) {
+		*worst = e;
+		snprintf(worst_name, 128, "%s", what);
+	}
+	if (out || bad)
+		fprintf(out ? out : stderr, "%-48s %10.3g %s\n", what, e, bad ? "FAIL" : "ok");
+}
+
+static const float *golden_find(const cxr_model *m, const char *name, size_t numel)
+{
+	const cxr_tensor *t = cxr_model_find(m, name);
+	if (!t || t->dtype != CXR_F32 || t->nbytes != numel * sizeof(float)) {
+		cxr_seterr("%s: golden tensor %s missing or of the wrong size",
+			   cxr_model_path(m) ? cxr_model_path(m) : "golden", name);
+		return NULL;
+	}
+	return t->data;
+}
+
+/* Runs the comparisons of golden file path; out (or NULL) gets one line
+ * per tensor. -1 with cxr_errmsg() set when the file cannot be used. */
+static int golden_run(const char *path, const golden_tol *tol, FILE *out, golden_report *r)
+{
+	memset(r, 0, sizeof *r);
+	cxr_model *m = cxr_model_load(path);
+	if (!m)
+		return -1;
+	int rc = -1;
+	cxr_resnet *net = NULL;
+	float *buf = NULL, *mom = NULL;
+	const cxr_tensor *in = cxr_model_find(m, "input");
+	if (!in || in->ndim != 4) {
+		cxr_seterr("%s: no input [N,C,H,W]", path);
+		goto done;
+	}
+	const int n = (int)in->dims[0];
+	if (!(net = cxr_resnet_from_model(m, n)))
+		goto done;
+	const int hid = cxr_resnet_get_config(net)->head_hidden;
+	const float *mask = golden_find(m, "dropout_mask", (size_t)n * hid);
+	const float *target = golden_find(m, "target", n);
+	const float *logits = golden_find(m, "logits", n);
+	const float *loss = golden_find(m, "loss", 1);
+	const float *eval_logits = golden_find(m, "eval_logits", n);
+	if (!mask || !target || !logits || !loss || !eval_logits)
+		goto done;
+
+	/* train forward and backward */
+	cxr_resnet_set_dropout_mask(net, mask);
+	const float *y = cxr_resnet_forward(net, in->data, n, 1);
+	if (!y)
+		goto done;
+	r->logits = golden_err(y, logits, n);
+	golden_note(r, out, "logits", r->logits, tol->logits, NULL, NULL);
+	float l = cxr_resnet_loss(net, target);
+	r->loss = golden_err(&l, loss, 1);
+	golden_note(r, out, "loss", r->loss, tol->loss, NULL, NULL);
+	cxr_resnet_zero_grads(net);
+	if (cxr_resnet_backward(net))
+		goto done;
+
+	size_t np = cxr_resnet_num_params(net), big = 0;
+	for (int i = 0; i < cxr_resnet_ntensors(net); i++)
+		if (cxr_resnet_tensor_at(net, i)->numel > big)
+			big = cxr_resnet_tensor_at(net, i)->numel;
+	buf = cxr_xmalloc(big * sizeof *buf);
+	char name[160];
+	for (int i = 0; i < cxr_resnet_ntensors(net); i++) {
+		const cxr_resnet_tensor *t = cxr_resnet_tensor_at(net, i);
+		snprintf(name, sizeof name, "%s/%s", t->trainable ? "grad" : "after_train", t->name);
+		const float *ref = golden_find(m, name, t->numel);
+		if (!ref)
+			goto done;
+		cxr_resnet_tensor_export(t, buf, t->trainable ? cxr_resnet_grads(net)
+							       : cxr_resnet_buffers(net));
+		double e = golden_err(buf, ref, t->numel);
+		if (t->trainable)
+			golden_note(r, out, name, e, tol->grad, &r->grad, r->grad_name);
+		else
+			golden_note(r, out, name, e, tol->stats, &r->stats, r->stats_name);
+	}
+
+	/* one optimizer step, when the golden has one */
+	const char *opt = cxr_model_get_meta(m, "golden.optimizer");
+	if (opt && (!strcmp(opt, "adam") || !strcmp(opt, "adamw"))) {
+		cxr_adam_cfg cfg = cxr_adam_defaults();
+		const char *v;
+		if ((v = cxr_model_get_meta(m, "golden.lr")))
+			cfg.lr = atof(v);
+		if ((v = cxr_model_get_meta(m, "golden.beta1")))
+			cfg.beta1 = atof(v);
+		if ((v = cxr_model_get_meta(m, "golden.beta2")))
+			cfg.beta2 = atof(v);
+		if ((v = cxr_model_get_meta(m, "golden.eps")))
+			cfg.eps = atof(v);
+		if ((v = cxr_model_get_meta(m, "golden.weight_decay")))
+			cfg.weight_decay = atof(v);
+		cfg.decoupled = !strcmp(opt, "adamw");
+		mom = cxr_xcalloc(2 * np, sizeof *mom);
+		float *p = cxr_xmalloc(np * sizeof *p);
+		memcpy(p, cxr_resnet_params(net), np * sizeof *p);
+		cxr_adam_step(p, cxr_resnet_grads(net), mom, mom + np, np, &cfg, 1);
+		for (int i = 0; i < cxr_resnet_ntensors(net); i++) {
+			const cxr_resnet_tensor *t = cxr_resnet_tensor_at(net, i);
+			if (!t->trainable)
+				continue;
+			snprintf(name, sizeof name, "adam/%s", t->name);
+			const float *ref = golden_find(m, name, t->numel);
+			if (!ref) {
+				free(p);
+				goto done;
+			}
+			cxr_resnet_tensor_export(t, buf, p);
+			golden_note(r, out, name, golden_err(buf, ref, t->numel), tol->adam, &r->adam,
+				    r->adam_name);
+		}
+		free(p);
+	}
+
+	/* eval forward: initial weights, running statistics after training */
+	if (cxr_resnet_load_tensors(net, m))
+		goto done;
+	for (int i = 0; i < cxr_resnet_ntensors(net); i++) {
+		const cxr_resnet_tensor *t = cxr_resnet_tensor_at(net, i);
+		if (t->trainable)
+			continue;
+		snprintf(name, sizeof name, "after_train/%s", t->name);
+		cxr_resnet_tensor_import(t, cxr_resnet_buffers(net), golden_find(m, name, t->numel));
+	}
+	cxr_resnet_params_changed(net);
+	if (!(y = cxr_resnet_forward(net, in->data, n, 0)))
+		goto done;
+	r->eval_logits = golden_err(y, eval_logits, n);
+	golden_note(r, out, "eval_logits (batch norm folded)", r->eval_logits, tol->eval, NULL,
+		    NULL);
+	cxr_resnet_set_fold(net, 0);
+	if (!(y = cxr_resnet_forward(net, in->data, n, 0)))
+		goto done;
+	r->eval_unfolded = golden_err(y, eval_logits, n);
+	golden_note(r, out, "eval_logits (batch norm apart)", r->eval_unfolded, tol->eval, NULL,
+		    NULL);
+	rc = 0;
+done:
+	free(buf);
+	free(mom);
+	cxr_resnet_free(net);
+	cxr_model_free(m);
+	return rc;
+}
+
+#endif

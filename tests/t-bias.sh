@@ -1,0 +1,121 @@
+#!/bin/sh
+# cxr-bias: per-group AUCs equal scikit-learn's and their DeLong intervals
+# tests/delong_ref.py's; TPR, FPR and error rates equal a count done here
+# with awk at the common threshold; gaps are group minus all; groups too
+# small for an AUC print "-" with a note; errors and exit statuses.
+set -u
+D=$CXR_TOP/tests/data/scores
+T=$(mktemp -d /tmp/cxr-t-bias.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { printf 'ok - %s\n' "$1"; }
+no() { printf 'not ok - %s\n' "$1"; fail=1; }
+check() { if [ "$1" = 0 ]; then ok "$2"; else no "$2"; fi; }
+near() { awk -v a="$1" -v b="$2" -v t="${3:-1e-9}" 'BEGIN { d = a - b; exit !(d <= t && -d <= t) }'; }
+refv() { awk -F'\t' -v f="$2" -v k="$3" '$1 == f && $2 == k { print $3 }' "$1"; }
+# field (by header name) of the row for column $2, group $3
+cell() { awk -F'\t' -v c="$2" -v g="$3" -v f="$4" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+	$1 == c && $2 == g { print $(h[f]) }' "$1"; }
+
+cxr-bias "$D/ties.tsv" > "$T/def" 2> "$T/err"
+check $? "default run"
+head -1 "$T/def" | grep -q "^column	group	n	positives	auc	ci_low	ci_high	error_rate	tpr	fpr	tpr_gap	fpr_gap$"
+check $? "header line"
+[ "$(cut -f1 "$T/def" | sort -u | tr '\n' ' ')" = "age all column sex " ]
+check $? "default tables: --by sex --by age:10 (and the whole population)"
+[ "$(awk -F'\t' '$1 == "age" { printf "%s ", $2 }' "$T/def")" = "0 10 20 30 40 50 60 70 80 90+ - " ]
+check $? "age buckets 0..80, 90+, unknown last"
+grep -q "skipped 14 rows whose label is '-'" "$T/err"
+check $? "skipped rows counted on stderr"
+
+# AUC per group = sklearn; DeLong interval = delong_ref.py.
+cxr-bias -q --by sex --by age:10 --by view "$D/ties.tsv" > "$T/all"
+bad=0
+for key in $(awk -F'\t' '$1 == "ties" && $2 ~ /^auc\.(sex|age|view)\./ { print $2 }' "$D/sklearn.ref"); do
+	col=${key#auc.} grp=${col#*.} col=${col%%.*}
+	want=$(refv "$D/sklearn.ref" ties "$key") got=$(cell "$T/all" "$col" "$grp" auc)
+	near "$got" "$want" || { echo "  $col $grp: auc $got, sklearn $want"; bad=1; }
+done
+check $bad "per-group AUC = sklearn roc_auc_score (sex, age:10, view)"
+bad=0
+for key in $(awk -F'\t' '$1 == "ties" && $2 ~ /^(sex|age)\..*\.ci_low$/ { print $2 }' "$D/delong.ref"); do
+	cg=${key%.ci_low} col=${cg%%.*} grp=${cg#*.}
+	for c in ci_low ci_high; do
+		want=$(refv "$D/delong.ref" ties "$cg.$c") got=$(cell "$T/all" "$col" "$grp" $c)
+		near "$got" "$want" 1e-12 || { echo "  $col $grp: $c $got, want $want"; bad=1; }
+	done
+done
+check $bad "per-group DeLong interval = delong_ref.py"
+
+# Rates at the common threshold, counted independently; gaps.
+awk -F'\t' -v t=0.5 'NR > 1 && $3 != "-" {
+		g = "sex\t" $6; p = $2 >= t
+		n[g]++; pos[g] += $3; tp[g] += p && $3 == 1; fp[g] += p && $3 == 0; er[g] += p != $3
+		g = "all\tall"; n[g]++; pos[g] += $3; tp[g] += p && $3 == 1; fp[g] += p && $3 == 0; er[g] += p != $3 }
+	END { for (g in n) printf "%s\t%d\t%d\t%.12f\t%.12f\t%.12f\n", g, n[g], pos[g], er[g] / n[g],
+		pos[g] ? tp[g] / pos[g] : -1, fp[g] / (n[g] - pos[g]) }' "$D/ties.tsv" | sort > "$T/count"
+awk -F'\t' '$1 == "all" || $1 == "sex" { printf "%s\t%s\t%d\t%d\t%.12f\t%.12f\t%.12f\n", $1, $2, $3, $4,
+	$8, $9 == "-" ? -1 : $9, $10 }' "$T/def" | sort > "$T/mine"
+cmp -s "$T/count" "$T/mine"
+check $? "n, positives, error rate, TPR, FPR at score >= 0.5 = an awk count"
+awk -F'\t' 'NR == 2 { t = $9; f = $10 } NR > 2 && $9 != "-" {
+	d = $11 - ($9 - t); e = $12 - ($10 - f); if (d * d > 1e-24 || e * e > 1e-24) bad = 1 }
+	END { exit bad }' "$T/def"
+check $? "gaps = group minus whole population"
+
+# The common threshold: --threshold, and the scores' threshold column.
+cxr-bias -q --by sex -t 0.7 "$D/ties.tsv" > "$T/t7"
+awk -F'\t' 'BEGIN { OFS = "\t" } { print $0, NR == 1 ? "threshold" : 0.7 }' "$D/ties.tsv" |
+	cxr-bias -q --by sex - | cmp -s - "$T/t7"
+check $? "threshold column = --threshold 0.7 (stdin as -)"
+cmp -s "$T/t7" "$(cxr-bias -q --by sex "$D/ties.tsv" > "$T/t5"; echo "$T/t5")"
+[ $? = 1 ]
+check $? "--threshold changes TPR and FPR"
+cxr-bias -q --by sex -t youden "$D/ties.tsv" | awk -F'\t' '$1 == "all"' > "$T/y"
+[ "$(cut -f9 "$T/y")" = "$(cxr-roc -q -t youden "$D/ties.tsv" | awk '$1 == "sensitivity" { print $2 }')" ]
+check $? "--threshold youden: the same threshold as cxr-roc"
+
+# --label: another reference standard.
+cxr-bias -q --by sex --label rad "$D/ties.tsv" > "$T/rad"
+near "$(cell "$T/rad" all all auc)" "$(refv "$D/sklearn.ref" ties auc.rad)"
+check $? "--label rad"
+
+# Too-small groups: "-" and a note, exit 0.
+printf 'image\tscore\tlabel\tsite\na\t0.1\t0\tx\nb\t0.9\t1\tx\nc\t0.2\t0\ty\nd\t0.3\t0\ty\ne\t0.8\t1\tz\n' > "$T/small.tsv"
+cxr-bias --by site "$T/small.tsv" > "$T/s" 2> "$T/err"
+check $? "small groups: exit 0"
+[ "$(cell "$T/s" site y auc)" = - ] && [ "$(cell "$T/s" site z auc)" = - ] &&
+	[ "$(cell "$T/s" site y tpr)" = - ] && [ "$(cell "$T/s" site y fpr)" = 0 ]
+check $? "no positives / no negatives: AUC and TPR are -"
+grep -q "site y: 2 rows, all negative; no AUC" "$T/err" && grep -q "site z: 1 rows, all positive" "$T/err"
+check $? "a note names each small group"
+[ "$(cell "$T/s" site x auc)" = 1 ] && [ "$(cell "$T/s" site x ci_low)" = - ]
+check $? "one of each class: AUC, but no DeLong interval"
+
+# SVG.
+cxr-bias -q --svg "$T/b.svg" "$D/ties.tsv" > /dev/null && grep -q '<svg' "$T/b.svg" &&
+	grep -q 'age 90+' "$T/b.svg" && { ! command -v xmllint > /dev/null || xmllint --noout "$T/b.svg"; }
+check $? "--svg writes a well-formed bar chart"
+
+# Errors.
+expect() { # status pattern description -- command...
+	st=$1 pat=$2 what=$3
+	shift 4
+	"$@" > /dev/null 2> "$T/err"
+	rc=$?
+	if [ $rc = "$st" ] && grep -q -- "$pat" "$T/err"; then ok "$what"; else
+		no "$what (exit $rc, stderr: $(cat "$T/err"))"; fi
+}
+expect 1 "ties.tsv: no 'site' column" "--by an absent column" -- cxr-bias --by site "$D/ties.tsv"
+expect 1 "ties.tsv: line 2: sex 'F' is not a number" "--by a text column with a width" -- cxr-bias --by sex:5 "$D/ties.tsv"
+printf 'score\tlabel\tage\n0.1\t0\t40\n0.2\t1\told\n' > "$T/age.tsv"
+expect 1 "age.tsv: line 3: age 'old' is not a number" "a bad age" -- cxr-bias --by age:10 "$T/age.tsv"
+printf 'score\tlabel\n0.1\t0\n' > "$T/one.tsv"
+expect 1 "one.tsv: all 1 labelled rows are negative" "one class only" -- cxr-bias --by label "$T/one.tsv"
+expect 2 "--by" "--by with width 0" -- cxr-bias --by age:0 "$D/ties.tsv"
+expect 2 "names no column" "--by empty" -- cxr-bias --by :10 "$D/ties.tsv"
+expect 2 "one scores file" "two files" -- cxr-bias "$D/ties.tsv" "$D/ties.tsv"
+cxr-bias --help > /dev/null && cxr-bias --version | grep -q '^cxr-bias '
+check $? "--help and --version"
+
+exit $fail

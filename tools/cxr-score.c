@@ -1,0 +1,69 @@
+/* cxr-score — score a tensor stream with a model: scores TSV on stdout. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "scorer.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cxr-score [-q] [-j N] [--batch N] [--threshold T] [--no-header]\n"
+		"                 -m MODEL [-o FILE] [STREAM|-]\n"
+		"\n"
+		"  -m, --model MODEL   the model file (.cxm) from cxr-train\n"
+		"  -o, --output FILE   write the scores here (whole or not at all)\n"
+		"      --batch N       images per forward pass (default 8)\n"
+		"      --threshold T   decision threshold for the pred column\n"
+		"                      (default: the one stored in the model)\n"
+		"      --no-header     no header line (to append to a scores file)\n"
+		"  -j, --threads N     threads (default: all cores)\n"
+		"  -q, --quiet         no progress\n"
+		"      --help, --version\n");
+}
+
+int main(int argc, char **argv)
+{
+	cxr_init(argc, argv, 1);
+	cxr_score_opts o = {.batch = 8, .threads = cxr_ncores(), .threshold = NAN, .header = 1};
+	const char *model = NULL, *out = NULL;
+	enum { O_BATCH = 256, O_THR, O_NOHEAD, O_HELP, O_VERSION };
+	static const struct option longs[] = {
+		{"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
+		{"batch", required_argument, 0, O_BATCH}, {"threshold", required_argument, 0, O_THR},
+		{"no-header", no_argument, 0, O_NOHEAD}, {"threads", required_argument, 0, 'j'},
+		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, O_HELP},
+		{"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "m:o:j:q", longs, NULL)) != -1) {
+		switch (c) {
+		case 'm': model = optarg; break;
+		case 'o': out = optarg; break;
+		case O_BATCH: o.batch = (int)cxr_parse_long("--batch", optarg, 1, 4096); break;
+		case O_THR: o.threshold = cxr_parse_double("--threshold", optarg, 0, 1); break;
+		case O_NOHEAD: o.header = 0; break;
+		case 'j': o.threads = (int)cxr_parse_long("-j", optarg, 1, 1024); break;
+		case 'q': o.quiet = 1; break;
+		case O_HELP: usage(stdout); return 0;
+		case O_VERSION: cxr_version();
+		default: cxr_usage_error("unknown option");
+		}
+	}
+	if (!model)
+		cxr_usage_error("no model: give -m MODEL");
+	if (argc - optind > 1)
+		cxr_usage_error("give at most one stream");
+	const char *in = optind < argc ? argv[optind] : "-";
+	FILE *f = cxr_open_in(in);
+	cxr_out *dst = cxr_out_open(out, 0);
+	long n = cxr_score_stream(model, f, in, cxr_out_file(dst), &o);
+	if (cxr_stop_signal)
+		cxr_exit_signal();
+	if (n < 0)
+		cxr_die_err();
+	cxr_out_commit(dst);
+	if (!o.quiet)
+		cxr_warn("%ld images scored", n);
+	return 0;
+}

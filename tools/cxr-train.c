@@ -1,0 +1,123 @@
+/* cxr-train — train the study's network on a pack, validating on another. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "train.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cxr-train [-q] [-j N] [--val FILE] [--epochs N] [--batch N] [--lr X]\n"
+		"                 [--width W] [--seed S] [--resume CKPT] -o MODEL TRAIN\n"
+		"\n"
+		"  -o, --output MODEL     the model (also MODEL.ckpt, MODEL.best, MODEL.log)\n"
+		"      --val FILE         validation pack: metrics each epoch, best model,\n"
+		"                         decision threshold\n"
+		"      --epochs N         epochs (default 10)\n"
+		"      --batch N          batch size (default 32)\n"
+		"      --lr X             learning rate (default 0.001)\n"
+		"      --min-lr X         floor of the schedule (default 0)\n"
+		"      --beta1 X, --beta2 X, --eps X   Adam (0.9, 0.999, 1e-8)\n"
+		"      --weight-decay X   (default 0.0001, decoupled as AdamW)\n"
+		"      --adam             L2 weight decay added to the gradient (torch Adam)\n"
+		"      --schedule S       cosine (default), plateau or constant\n"
+		"      --warmup N         epochs of linear warmup (cosine; default 0)\n"
+		"      --patience N       plateau: epochs without gain before lr x0.1 (2)\n"
+		"      --early-stop N     stop after N epochs without a better val AUC (off)\n"
+		"      --augment          small random shifts, scales and brightness\n"
+		"      --threshold-sens P pick the threshold for sensitivity P%% (default:\n"
+		"                         Youden's J on the validation set)\n"
+		"      --width W          width multiplier (default 1: ResNet-50)\n"
+		"      --seed S           seed for initialisation, order, dropout (default 1)\n"
+		"      --resume CKPT      continue a run from its checkpoint\n"
+		"      --max-steps N      stop (with a checkpoint) after N steps in all\n"
+		"      --log FILE         metrics log (default MODEL.log)\n"
+		"  -j, --threads N        threads (default: all cores)\n"
+		"  -q, --quiet            no progress, no metrics on stderr\n"
+		"      --help, --version\n");
+}
+
+int main(int argc, char **argv)
+{
+	cxr_init(argc, argv, 1);
+	cxr_train_cfg c;
+	cxr_train_defaults(&c);
+	c.threads = cxr_ncores();
+	enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_MINLR, O_B1, O_B2, O_EPS, O_WD, O_ADAM,
+	       O_SCHED, O_WARM, O_PAT, O_EARLY, O_AUG, O_SENS, O_WIDTH, O_SEED, O_RESUME,
+	       O_MAXSTEPS, O_LOG, O_HELP, O_VERSION };
+	static const struct option longs[] = {
+		{"output", required_argument, 0, 'o'}, {"val", required_argument, 0, O_VAL},
+		{"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
+		{"lr", required_argument, 0, O_LR}, {"min-lr", required_argument, 0, O_MINLR},
+		{"beta1", required_argument, 0, O_B1}, {"beta2", required_argument, 0, O_B2},
+		{"eps", required_argument, 0, O_EPS}, {"weight-decay", required_argument, 0, O_WD},
+		{"adam", no_argument, 0, O_ADAM}, {"schedule", required_argument, 0, O_SCHED},
+		{"warmup", required_argument, 0, O_WARM}, {"patience", required_argument, 0, O_PAT},
+		{"early-stop", required_argument, 0, O_EARLY}, {"augment", no_argument, 0, O_AUG},
+		{"threshold-sens", required_argument, 0, O_SENS},
+		{"width", required_argument, 0, O_WIDTH}, {"seed", required_argument, 0, O_SEED},
+		{"resume", required_argument, 0, O_RESUME},
+		{"max-steps", required_argument, 0, O_MAXSTEPS}, {"log", required_argument, 0, O_LOG},
+		{"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION},
+		{0, 0, 0, 0}};
+	int o;
+	while ((o = getopt_long(argc, argv, "o:j:q", longs, NULL)) != -1) {
+		switch (o) {
+		case 'o': c.out_path = optarg; break;
+		case O_VAL: c.val_path = optarg; break;
+		case O_EPOCHS: c.epochs = (int)cxr_parse_long("--epochs", optarg, 1, 100000); break;
+		case O_BATCH: c.batch = (int)cxr_parse_long("--batch", optarg, 1, 4096); break;
+		case O_LR: c.lr = cxr_parse_double("--lr", optarg, 0, 10); break;
+		case O_MINLR: c.min_lr = cxr_parse_double("--min-lr", optarg, 0, 10); break;
+		case O_B1: c.beta1 = cxr_parse_double("--beta1", optarg, 0, 0.999999); break;
+		case O_B2: c.beta2 = cxr_parse_double("--beta2", optarg, 0, 0.99999999); break;
+		case O_EPS: c.eps = cxr_parse_double("--eps", optarg, 0, 1); break;
+		case O_WD: c.weight_decay = cxr_parse_double("--weight-decay", optarg, 0, 10); break;
+		case O_ADAM: c.decoupled = 0; break;
+		case O_SCHED:
+			if (!strcmp(optarg, "cosine")) c.schedule = CXR_SCHED_COSINE;
+			else if (!strcmp(optarg, "plateau")) c.schedule = CXR_SCHED_PLATEAU;
+			else if (!strcmp(optarg, "constant")) c.schedule = CXR_SCHED_CONSTANT;
+			else cxr_usage_error("--schedule: '%s' is not cosine, plateau or constant", optarg);
+			break;
+		case O_WARM: c.warmup_epochs = (int)cxr_parse_long("--warmup", optarg, 0, 100000); break;
+		case O_PAT: c.plateau_patience = (int)cxr_parse_long("--patience", optarg, 0, 100000); break;
+		case O_EARLY: c.early_stop = (int)cxr_parse_long("--early-stop", optarg, 0, 100000); break;
+		case O_AUG: c.augment = 1; break;
+		case O_SENS: c.threshold_sens_pct = (int)cxr_parse_long("--threshold-sens", optarg, 1, 100); break;
+		case O_WIDTH: c.width_mult = cxr_parse_double("--width", optarg, 1e-3, 8); break;
+		case O_SEED: c.seed = (uint64_t)cxr_parse_long("--seed", optarg, 0, LONG_MAX); break;
+		case O_RESUME: c.resume_path = optarg; break;
+		case O_MAXSTEPS: c.max_steps = cxr_parse_long("--max-steps", optarg, 1, LONG_MAX); break;
+		case O_LOG: c.log_path = optarg; break;
+		case 'j': c.threads = (int)cxr_parse_long("-j", optarg, 1, 1024); break;
+		case 'q': c.quiet = 1; break;
+		case O_HELP: usage(stdout); return 0;
+		case O_VERSION: cxr_version();
+		default: cxr_usage_error("unknown option");
+		}
+	}
+	if (!c.out_path)
+		cxr_usage_error("no output: give -o MODEL");
+	if (optind != argc - 1)
+		cxr_usage_error("give one training pack (written by cxr-pack)");
+	c.train_path = argv[optind];
+	if (c.val_path == NULL && (c.early_stop || c.schedule == CXR_SCHED_PLATEAU))
+		cxr_usage_error("--early-stop and --schedule plateau need --val");
+	int rc = cxr_train_run(&c);
+	if (rc < 0)
+		cxr_die_err();
+	if (rc > 0) {
+		cxr_warn("stopped by signal %d; checkpoint written. Resume with:\n"
+			 "  cxr-train --resume %s.ckpt -o %s%s%s %s",
+			 rc, c.out_path, c.out_path, c.val_path ? " --val " : "",
+			 c.val_path ? c.val_path : "", c.train_path);
+		cxr_exit_signal();
+	}
+	return 0;
+}
