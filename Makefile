@@ -22,7 +22,9 @@ OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -fopenmp -Ilib \
             -DCXR_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(BLAS_CFLAGS)
-LDLIBS   += $(PKG_LIBS) -lcsv $(BLAS_LIBS) -fopenmp -pthread -lm
+# libgomp is linked statically so that lib/cli.c's early constructor can
+# set OMP_WAIT_POLICY before the OpenMP runtime reads it (see there).
+LDLIBS   += $(PKG_LIBS) -lcsv $(BLAS_LIBS) -Wl,-Bstatic -lgomp -Wl,-Bdynamic -ldl -pthread -lm
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_OBJ   := $(LIB_SRC:.c=.o)

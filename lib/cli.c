@@ -14,6 +14,19 @@
 #include <unistd.h>
 
 const char *cxr_progname = "cxr";
+
+/* OpenMP threads that finish a parallel region spin for a while before
+ * sleeping (libgomp's default). Between our element-wise passes and
+ * OpenBLAS's own threads, and on any machine shared with other work, that
+ * spinning steals the cores the next product needs: a small training step
+ * measured 10x slower. Sleeping at once costs microseconds per region.
+ * libgomp reads the variable when it starts; it is linked statically (see
+ * the Makefile) so this constructor, of higher priority, runs first. The
+ * user's own setting wins. */
+__attribute__((constructor(101))) static void omp_wait_passive(void)
+{
+	setenv("OMP_WAIT_POLICY", "passive", 0);
+}
 volatile sig_atomic_t cxr_stop_signal;
 
 /* Uncommitted outputs, so that die and signals can remove them. The list

@@ -381,11 +381,12 @@ INLINE void gemm_wg_body(const int mr, const int nv, float *Z, size_t zes, int l
 		(o)[2] = (1.0f / 6) * (s34_ - s12_) + (z5);                   \
 	} while (0)
 
-/* dw (K,C,3,3) channels [c0, c0+cw) += G' Z G, Z (36, >= K, ldz). */
-INLINE void zout_body(float *dw, const float *Z, size_t zes, int ldz, int K, int C, int c0,
-		      int cw)
+/* dw (K,C,3,3) rows [k0, k1), channels [c0, c0+cw) += G' Z G, with
+ * Z (36, >= k1, ldz) holding columns c0.. */
+INLINE void zout_body(float *dw, const float *Z, size_t zes, int ldz, int k0, int k1, int C,
+		      int c0, int cw)
 {
-	for (int k = 0; k < K; k++)
+	for (int k = k0; k < k1; k++)
 		for (int cc = 0; cc < cw; cc += VL) {
 			const float *zp = Z + (size_t)k * ldz + cc;
 			vf t[3][6], r[9];
@@ -464,7 +465,7 @@ typedef struct isa {
 			 int, int, int, int);
 	void (*gemm_wg)(float *, size_t, int, const float *, size_t, int, const float *, size_t,
 			int, int, int, int, int);
-	void (*zout)(float *, const float *, size_t, int, int, int, int, int);
+	void (*zout)(float *, const float *, size_t, int, int, int, int, int, int);
 	void (*wxf)(float *, const float *, int, int, int, int);
 } isa;
 
@@ -501,9 +502,9 @@ typedef struct isa {
 			     cwp, init);                                                \
 	}                                                                               \
 	TARGET static void zout_##sfx(float *dw, const float *Z, size_t zes, int ldz,   \
-				      int K, int C, int c0, int cw)                     \
+				      int k0, int k1, int C, int c0, int cw)            \
 	{                                                                               \
-		zout_body(dw, Z, zes, ldz, K, C, c0, cw);                               \
+		zout_body(dw, Z, zes, ldz, k0, k1, C, c0, cw);                          \
 	}                                                                               \
 	TARGET static void wxf_##sfx(float *U, const float *w, int C, int K, int rot,   \
 				     int c)                                             \
@@ -598,6 +599,7 @@ static int nthreads(void)
  * L3 or memory). Only the ranking matters; the numbers are of the order
  * measured on the 2-core AMD EPYC (Zen 5) this was tuned on. */
 #define FLOPS 9e10
+#define XF 7e-9  /* seconds a transform takes per tile and channel */
 #define L2FIT (768.0 * 1024)
 
 static double bw(double bytes)
@@ -605,12 +607,39 @@ static double bw(double bytes)
 	return bytes <= L2FIT ? 1e11 : bytes <= 16e6 ? 4e10 : 1.2e10;
 }
 
-/* Overrides for the benchmark's exploration: CXR_WINO_TB (tiles per
- * block), CXR_WINO_NS (forward output-channel slices). */
-static int tune(const char *name)
+/* Forced choices (cxr_wino_tune); 0 leaves them to the cost model. */
+static int force_tb, force_ns, force_mode;
+
+void cxr_wino_tune(int tiles, int slices, int wgrad_mode)
 {
-	const char *s = getenv(name);
-	return s ? atoi(s) : 0;
+	force_tb = tiles > 0 ? rup(tiles, TBQ) : 0;
+	force_ns = slices > 0 ? slices : 0;
+	force_mode = wgrad_mode == 1 || wgrad_mode == 2 ? wgrad_mode : 0;
+}
+
+/* The block sizes worth trying, largest first: for each number of blocks
+ * the smallest multiple of TBQ that holds the tiles, skipping repeats;
+ * or only the forced one. Returns 0 when there are no more. */
+static int next_block(const wdims *d, long *nblk, int *tb)
+{
+	const int all = rup((int)(d->nt < (1 << 24) ? d->nt : 1 << 24), TBQ);
+	if (force_tb) {
+		if (*nblk)
+			return 0;
+		*tb = imin(force_tb, all);
+		*nblk = (d->nt + *tb - 1) / *tb;
+		return 1;
+	}
+	if (*nblk && *tb == TBQ)
+		return 0;
+	for (long n = *nblk + 1;; n++) {
+		int t = rup((int)((d->nt + n - 1) / n), TBQ);
+		if (!*nblk || t < *tb) {
+			*nblk = (d->nt + t - 1) / t;
+			*tb = t;
+			return 1;
+		}
+	}
 }
 
 typedef struct fplan {
@@ -622,43 +651,40 @@ typedef struct fplan {
 	size_t per;  /* floats of workspace per thread */
 } fplan;
 
-/* Forward: work items are (block of tiles, slice of output channels); a
- * thread transforms a block's input (V), multiplies it by U's slice into
- * M and transforms M into y. Costs: the products (padding rows
- * included), U's slice streamed once per item, and V and M going through
- * L3 when a block does not fit L2. */
+/* Forward: work items are (block of tiles, slice of output channels),
+ * dealt to the threads in runs; a thread transforms a block's input (V)
+ * once for its run of that block's slices, multiplies it by U's slice
+ * into M and transforms M into y. Costs: products (padding rows
+ * included), transforms, U's slice streamed once per item, and V and M
+ * through L3 when a block does not fit L2. */
 static fplan plan_fwd(const wdims *d, int nthr)
 {
 	const int cp = rup(d->c, VL), kp = rup(d->k, VL);
-	const long maxblk = (d->nt + TBQ - 1) / TBQ;
-	const int ftb = tune("CXR_WINO_TB"), fns = tune("CXR_WINO_NS");
 	fplan best = { 0 };
 	double bestt = 1e300;
-	for (long nblk = 1; nblk <= maxblk; nblk++) {
-		int tb = rup((int)((d->nt + nblk - 1) / nblk), TBQ);
-		if (nblk > 1 && tb == rup((int)((d->nt + nblk - 2) / (nblk - 1)), TBQ))
-			continue;  /* same block size as one block fewer */
-		if (ftb && tb != rup(ftb, TBQ) && nblk != maxblk)
-			continue;
+	long nblk = 0;
+	int tb = 0;
+	while (next_block(d, &nblk, &tb)) {
 		for (int ns = 1; ns <= kp / VL; ns++) {
-			int ks = rup((kp + ns - 1) / ns, ns > 1 ? 2 * VL : VL);
-			if (ns > 1 && (ks * (ns - 1) >= kp || nthr == 1))
+			if (force_ns ? ns != imin(force_ns, kp / VL) : ns > 1 && nthr == 1)
 				continue;
-			if (fns && ns != fns)
-				continue;
+			int ks = ns > 1 ? rup((kp + ns - 1) / ns, 2 * VL) : kp;
+			if ((kp + ks - 1) / ks != ns && !force_ns)
+				continue;  /* the same as fewer slices */
+			ns = (kp + ks - 1) / ks;
 			long items = nblk * ns, rounds = (items + nthr - 1) / nthr;
+			long blocks = (rounds + ns - 1) / ns + (ns > 1);
 			double ub = 4.0 * NE * d->c * kp, blk = 4.0 * NE * tb * (cp + ks);
-			double t = 2.0 * NE * tb * d->c * ks / FLOPS + ub / ns / bw(ub);
+			double t = 2.0 * NE * tb * d->c * ks / FLOPS + ub / ns / bw(ub) +
+				   (double)tb * ks * XF;
 			if (blk > L2FIT)
 				t += 2 * blk / bw(blk * nthr);
-			t *= rounds;
+			t = t * rounds + (double)blocks * tb * cp * XF;
 			if (t < bestt * 0.999) {
 				bestt = t;
 				best = (fplan){ tb, ks, (kp + ks - 1) / ks, nblk, 0, 0, 0 };
 			}
 		}
-		if (tb == TBQ)
-			break;
 	}
 	best.ves = skew((size_t)best.tb * cp);
 	best.mes = skew((size_t)best.tb * best.ks);
@@ -668,49 +694,54 @@ static fplan plan_fwd(const wdims *d, int nthr)
 
 typedef struct wplan {
 	int tb;      /* tiles per block */
-	int cs;      /* input channels per thread slice, a multiple of 16 */
-	int ns;      /* slices (threads used) */
+	int cs;      /* input channels per slice, a multiple of 16 */
+	int ns;      /* slices of the input channels */
+	int split;   /* blocks are shared out among threads, each with its own Z */
 	int kz;      /* rows of Z: K rounded up to the kernel rows */
 	long nblk;
 	size_t ves, yes, zes;  /* element strides of V (tb, cs), Y (tb, kp), Z (kz, cs) */
 	size_t per;  /* floats of workspace per thread */
 } wplan;
 
-/* Weight gradient: each thread owns a slice of the input channels, and
- * so its slice of Z (36, K, cs), and goes through all tiles in blocks:
- * transform x's slice (V) and all of dy (Y), Z += Y' V. Costs: the
- * products, Z read and written once per block, and V and Y going
- * through L3 or memory when a block does not fit L2 (8x8 images with 512
- * channels: Z is 19 MB a thread, so one big block beats many small). */
+/* Weight gradient: a thread goes through blocks of tiles, transforms x's
+ * channels of its slice (V) and all of dy (Y), and adds Y' V into its Z
+ * (36, K, cs). Either the input channels are split among the threads,
+ * each owning a slice of Z but transforming all of dy (best when Z is
+ * big: 8x8 images with 512 channels make a 19 MB Z per thread), or the
+ * blocks are, each thread with a Z for all channels, summed at the end
+ * (best when Z is small: no transform is done twice). Costs: products,
+ * transforms, Z read and written once per block, V and Y through L3 or
+ * memory when a block and Z do not fit L2. */
 static wplan plan_wg(const wdims *d, int nthr)
 {
-	const int cp = rup(d->c, VL), kp = rup(d->k, VL);
+	const int cp = rup(d->c, VL), kp = rup(d->k, VL), kz = rup(d->k, TBQ);
 	wplan best = { 0 };
-	best.ns = imax(1, imin(nthr, cp / VL));
-	best.cs = rup((cp + best.ns - 1) / best.ns, VL);
-	best.ns = (cp + best.cs - 1) / best.cs;
-	best.kz = rup(d->k, TBQ);
-	const long maxblk = (d->nt + TBQ - 1) / TBQ;
-	const int ftb = tune("CXR_WINO_TB");
-	double bestt = 1e300, zb = 4.0 * NE * best.kz * best.cs;
-	for (long nblk = 1; nblk <= maxblk; nblk++) {
-		int tb = rup((int)((d->nt + nblk - 1) / nblk), TBQ);
-		if (nblk > 1 && tb == rup((int)((d->nt + nblk - 2) / (nblk - 1)), TBQ))
+	double bestt = 1e300;
+	for (int split = 0; split < 2; split++) {
+		if (force_mode && force_mode != split + 1)
 			continue;
-		if (ftb && tb != rup(ftb, TBQ) && nblk != maxblk)
-			continue;
-		double blk = 4.0 * NE * tb * (best.cs + kp);
-		double t = 2.0 * NE * tb * best.cs * kp / FLOPS + 2 * zb / bw(zb * best.ns);
-		if (blk + zb > L2FIT)
-			t += 2 * blk / bw(blk * best.ns);
-		t *= nblk;
-		if (t < bestt * 0.999) {
-			bestt = t;
-			best.tb = tb;
-			best.nblk = nblk;
+		int ns = split ? 1 : imax(1, imin(nthr, cp / VL));
+		int cs = rup((cp + ns - 1) / ns, VL);
+		ns = (cp + cs - 1) / cs;
+		double zb = 4.0 * NE * kz * cs;
+		long nblk = 0;
+		int tb = 0;
+		while (next_block(d, &nblk, &tb)) {
+			if (split && nblk < nthr && !force_mode)
+				continue;  /* a thread would sit idle */
+			double blk = 4.0 * NE * tb * (cs + kp);
+			double t = 2.0 * NE * tb * cs * kp / FLOPS + (double)tb * (cs + kp) * XF;
+			t += 2 * zb / bw(zb * nthr);
+			if (blk + zb > L2FIT)
+				t += 2 * blk / bw(blk * nthr);
+			t *= split ? (nblk + nthr - 1) / nthr : nblk;
+			if (split)  /* the sum of the threads' Z */
+				t += zb / bw(zb * nthr);
+			if (t < bestt * 0.999) {
+				bestt = t;
+				best = (wplan){ tb, cs, ns, split, kz, nblk, 0, 0, 0, 0 };
+			}
 		}
-		if (tb == TBQ)
-			break;
 	}
 	/* Y has slack: the kernel reads its last row up to kz */
 	best.ves = skew((size_t)best.tb * best.cs);
@@ -779,24 +810,49 @@ void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N
 	if (d.nt == 0 || C < 1 || K < 1)
 		return;
 	const isa *z = best();
-	const int kp = rup(K, VL);
-	const wplan p = plan_wg(&d, nthreads());
-	if (getenv("CXR_WINO_DEBUG")) fprintf(stderr, "wg plan: tb %d cs %d ns %d nblk %ld per %zu\n", p.tb, p.cs, p.ns, p.nblk, p.per);
+	const int kp = rup(K, VL), nthr = nthreads();
+	const wplan p = plan_wg(&d, nthr);
 	const size_t ves = p.ves, yes = p.yes, zes = p.zes;
-#pragma omp parallel num_threads(imin(nthreads(), p.ns))
-	for (int s = omp_get_thread_num(); s < p.ns; s += omp_get_num_threads()) {
-		float *V = ws + p.per * omp_get_thread_num(), *Y = V + NE * ves, *Z = Y + NE * yes;
-		int c0 = s * p.cs, cw = imin(p.cs, C - c0);
+	if (getenv("CXR_WINO_DEBUG"))
+		fprintf(stderr, "wg plan: tb %d cs %d ns %d split %d nblk %ld per %zu\n", p.tb, p.cs,
+			p.ns, p.split, p.nblk, p.per);
+#pragma omp parallel num_threads(p.split ? nthr : imin(nthr, p.ns))
+	{
+		const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+		float *V = ws + p.per * tid, *Y = V + NE * ves, *Z = Y + NE * yes;
 		for (int e = 0; e < NE; e++)  /* the kernel reads past the last row */
 			memset(Y + e * yes + (size_t)p.tb * kp, 0, 2 * VL * sizeof *Y);
-		for (long b = 0; b < p.nblk; b++) {
-			long t0 = b * p.tb;
-			int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
-			z->xin(V, ves, p.cs, x, &d, t0, nt, p.tb, c0, cw);
-			z->yin(Y, yes, kp, dy, &d, t0, nt, p.tb);
-			z->gemm_wg(Z, zes, p.cs, Y, yes, kp, V, ves, p.cs, p.tb, p.kz,
-				   rup(cw, VL), b == 0);
+		/* split: blocks [b0, b1) and all channels; else slices s, all blocks */
+		long b0 = p.split ? p.nblk * tid / nth : 0;
+		long b1 = p.split ? p.nblk * (tid + 1) / nth : p.nblk;
+		if (b0 == b1)  /* more threads than blocks (forced): add nothing */
+			memset(Z, 0, NE * zes * sizeof *Z);
+		for (int s = p.split ? 0 : tid; s < p.ns; s += p.split ? 1 : nth) {
+			int c0 = s * p.cs, cw = imin(p.cs, C - c0);
+			for (long b = b0; b < b1; b++) {
+				long t0 = b * p.tb;
+				int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
+				z->xin(V, ves, p.cs, x, &d, t0, nt, p.tb, c0, cw);
+				z->yin(Y, yes, kp, dy, &d, t0, nt, p.tb);
+				z->gemm_wg(Z, zes, p.cs, Y, yes, kp, V, ves, p.cs, p.tb, p.kz,
+					   rup(cw, VL), b == b0);
+			}
+			if (!p.split)
+				z->zout(dw, Z, zes, p.cs, 0, K, C, c0, cw);
 		}
-		z->zout(dw, Z, zes, p.cs, K, C, c0, cw);
+		if (p.split) {
+			/* Thread tid sums rows [k0, k1) of every thread's Z into
+			 * thread 0's, then transforms them. */
+			int k0 = (int)((long)K * tid / nth), k1 = (int)((long)K * (tid + 1) / nth);
+			float *Z0 = ws + NE * (ves + yes);
+#pragma omp barrier
+			for (int t = 1; t < nth; t++) {
+				const float *Zt = ws + p.per * t + NE * (ves + yes);
+				for (int e = 0; e < NE; e++)
+					for (size_t i = (size_t)k0 * p.cs; i < (size_t)k1 * p.cs; i++)
+						Z0[e * zes + i] += Zt[e * zes + i];
+			}
+			z->zout(dw, Z0, zes, p.cs, k0, k1, C, 0, C);
+		}
 	}
 }

@@ -59,4 +59,11 @@ void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N
 const char *cxr_wino_isa(void);
 int cxr_wino_set_isa(const char *name);
 
+/* For tests and benchmarks: force the tiles per block (rounded up to a
+ * multiple of 12), the forward's output-channel slices, and the weight
+ * gradient's sharing among threads (1: input channels, 2: blocks of
+ * tiles); 0 leaves a choice to the built-in cost model. Workspace sizes
+ * follow the forced choices: call this before cxr_wino_workspace_size. */
+void cxr_wino_tune(int tiles, int slices, int wgrad_mode);
+
 #endif

@@ -154,9 +154,17 @@ static const shape shapes[] = {
 
 static const char *isas[] = { "avx512", "avx2", "sse2" };
 
+/* cxr_wino_tune arguments: the cost model's plan (accumulate off, then
+ * on), then forced plans (accumulate on for the odd ones) */
+static const int tunes[][3] = {
+	{ 0, 0, 0 }, { 0, 0, 0 }, { 12, 2, 1 }, { 24, 3, 2 }, { 12, 0, 2 },
+};
+#define NTUNES (int)(sizeof tunes / sizeof *tunes)
+
 /* One shape's data and float64 reference, made once and checked under
  * every instruction set the CPU has, 1 and 2 threads, accumulate off and
- * on. */
+ * on, with the cost model's plan and with forced ones (small blocks,
+ * channel slices, both ways of sharing the weight gradient). */
 typedef struct kase {
 	shape s;
 	float *in, *dout, *w, *base;  /* x or dy, dy, w, the accumulated-into start */
@@ -246,23 +254,25 @@ static void for_all(int what, const char *name)
 		for (int a = 0; a < 3; a++) {
 			if (cxr_wino_set_isa(isas[a]) < 0)
 				continue;
-			for (int t = 1; t <= 2; t++) {
-				omp_set_num_threads(t);
-				for (int acc = 0; acc < 2; acc++) {
+			for (int t = 1; t <= 2; t++)
+				for (int f = 0; f < NTUNES; f++) {
+					omp_set_num_threads(t);
+					cxr_wino_tune(tunes[f][0], tunes[f][1], tunes[f][2]);
+					int acc = f % 2;
 					double e = kase_run(&k, what, acc);
 					ck_assert_msg(e < BOUND,
-						      "%s %s threads %d shape %dx%dx%dx%d->%d acc %d: "
-						      "relative error %g",
-						      name, isas[a], t, shapes[i].n, shapes[i].h,
+						      "%s %s threads %d tune %d shape %dx%dx%dx%d->%d "
+						      "acc %d: relative error %g",
+						      name, isas[a], t, f, shapes[i].n, shapes[i].h,
 						      shapes[i].w, shapes[i].c, shapes[i].k, acc, e);
 					if (e > worst)
 						worst = e;
 				}
-			}
 		}
 		kase_free(&k);
 	}
 	cxr_wino_set_isa(NULL);
+	cxr_wino_tune(0, 0, 0);
 	omp_set_num_threads(omp_get_num_procs());
 	printf("%s: worst normwise relative error %.3g (best isa %s)\n", name, worst,
 	       cxr_wino_isa());
