@@ -4,11 +4,12 @@
  * loss, every gradient, the BN running statistics, an Adam step and the
  * eval logits, one line each, and exits 1 if any is above its bound.
  *
- *	resnet_check [-q] [-j N] [-g TOL] [-l TOL] GOLDEN.cxm...
+ *	resnet_check [-q] [-I] [-j N] [-g TOL] [-l TOL] GOLDEN.cxm...
  *
  * Bounds: 1e-5 for logits, loss and running statistics, -g (1e-3, the
  * full-size bound) for gradients and the Adam step. -q prints only the
- * worst of each kind. */
+ * worst of each kind; -I runs every convolution by im2col + sgemm (the
+ * reference path) instead of Winograd for the 3x3 stride-1 ones. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +23,12 @@ int main(int argc, char **argv)
 	cxr_blas_prefer_avx512(argv);
 	cxr_init(argc, argv, 0);
 	golden_tol tol = {1e-5, 1e-5, 1e-3, 1e-5, 1e-3, 1e-5};
-	int quiet = 0, threads = 0, c;
-	while ((c = getopt(argc, argv, "qj:g:l:")) != -1) {
+	int quiet = 0, threads = 0, wino = 1, c;
+	while ((c = getopt(argc, argv, "qj:g:l:I")) != -1) {
 		switch (c) {
+		case 'I':
+			wino = 0;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -38,18 +42,19 @@ int main(int argc, char **argv)
 			tol.logits = tol.loss = tol.eval = cxr_parse_double("-l", optarg, 0, 1);
 			break;
 		default:
-			cxr_usage_error("usage: resnet_check [-q] [-j N] [-g TOL] [-l TOL] GOLDEN...");
+			cxr_usage_error("usage: resnet_check [-q] [-I] [-j N] [-g TOL] [-l TOL] GOLDEN...");
 		}
 	}
 	if (optind >= argc)
-		cxr_usage_error("usage: resnet_check [-q] [-j N] [-g TOL] [-l TOL] GOLDEN...");
+		cxr_usage_error("usage: resnet_check [-q] [-I] [-j N] [-g TOL] [-l TOL] GOLDEN...");
 	cxr_resnet_set_threads(threads);
 	int failed = 0;
 	for (int i = optind; i < argc; i++) {
 		golden_report r;
 		double t0 = cxr_now();
-		printf("%s (OpenBLAS %s, %d threads)\n", argv[i], cxr_blas_core(), cxr_par_threads());
-		if (golden_run(argv[i], &tol, quiet ? NULL : stdout, &r))
+		printf("%s (%s, OpenBLAS %s, %d threads)\n", argv[i],
+		       wino ? "Winograd 3x3" : "im2col only", cxr_blas_core(), cxr_par_threads());
+		if (golden_run(argv[i], wino, &tol, quiet ? NULL : stdout, &r))
 			cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg());
 		printf("logits %.3g  loss %.3g  eval %.3g (unfolded %.3g)\n", r.logits, r.loss,
 		       r.eval_logits, r.eval_unfolded);

@@ -25,7 +25,9 @@ Output on stdout, one TSV line per epoch after a header:
   epoch  steps  train_loss  val_loss  val_auc  lr  images_per_s  elapsed
 images_per_s is training images over the epoch's wall time, validation
 included, as cxr-train's log counts it.  With --steps N the losses of the
-first N steps are printed as "# step k loss lr" lines first.
+first N steps are printed as "# step k loss lr" lines first.  With --test,
+a last "# test" line gives the AUC on that stream of the model of the
+epoch with the best validation AUC (the model cxr-train keeps).
 
 usage: bench/torch_train.py [options] --val VAL.cxp TRAIN.cxp
 Needs /usr/bin/python3 with torch and numpy (Debian packages) and zstd.
@@ -112,6 +114,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("train", metavar="TRAIN.cxp")
     ap.add_argument("--val", required=True, metavar="VAL.cxp")
+    ap.add_argument("--test", metavar="STREAM",
+                    help="at the end, the AUC on STREAM of the best validation epoch's model")
     ap.add_argument("--width", type=float, default=1.0)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=32)
@@ -159,6 +163,7 @@ def main():
     print("epoch\tsteps\ttrain_loss\tval_loss\tval_auc\tlr\timages_per_s\telapsed", flush=True)
     gen = torch.Generator().manual_seed(a.seed)
     step = 0
+    best_auc, best_epoch, best_state = -1.0, 0, None
     t_start = time.time()
     for epoch in range(a.epochs):
         te = time.time()
@@ -187,6 +192,16 @@ def main():
             epoch + 1, step, loss_sum / n, vloss, vauc,
             lr_cosine(a.lr, a.min_lr, step, total, warmup), n / dt, time.time() - t_start),
             flush=True)
+        if a.test and (best_state is None or vauc > best_auc):
+            # the model cxr-train keeps: the best validation AUC's epoch
+            best_auc, best_epoch = vauc, epoch + 1
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    if a.test:
+        xte, yte = load(a.test)
+        model.load_state_dict(best_state)
+        tloss, tauc = evaluate(model, xte, yte, a.batch)
+        print("# test %s: %d images, auc %.6f, loss %.6f (model of epoch %d, val auc %.6f)"
+              % (a.test, len(xte), tauc, tloss, best_epoch, best_auc))
 
 
 if __name__ == "__main__":

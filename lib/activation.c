@@ -2,6 +2,9 @@
 #include "activation.h"
 
 #include <math.h>
+#include <omp.h>
+
+#include "parallel.h"
 
 void relu_forward(float *out, const float *in, size_t n)
 {
@@ -10,11 +13,28 @@ void relu_forward(float *out, const float *in, size_t n)
 		out[i] = in[i] > 0 ? in[i] : 0.0f;
 }
 
-void relu_backward(float *din, const float *dout, const float *out, size_t n)
+CXR_CLONES static void relu_bwd_range(float *din, const float *dout, const float *out, int acc,
+				      size_t i0, size_t i1)
 {
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++)
-		din[i] += out[i] > 0 ? dout[i] : 0.0f;
+	if (acc) {
+#pragma omp simd
+		for (size_t i = i0; i < i1; i++)
+			din[i] += out[i] > 0 ? dout[i] : 0.0f;
+	} else {
+#pragma omp simd
+		for (size_t i = i0; i < i1; i++)
+			din[i] = out[i] > 0 ? dout[i] : 0.0f;
+	}
+}
+
+void relu_backward(float *din, const float *dout, const float *out, size_t n, int acc)
+{
+#pragma omp parallel
+	{
+		size_t i0, i1;
+		cxr_par_range(n, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+		relu_bwd_range(din, dout, out, acc, i0, i1);
+	}
 }
 
 void dropout_mask(float *mask, size_t n, float p, cxr_rng *rng)

@@ -8,8 +8,9 @@
 
 /* out (n) = max(in, 0); out may equal in. */
 void relu_forward(float *out, const float *in, size_t n);
-/* din (n) += dout where the forward's output out (n) is positive. */
-void relu_backward(float *din, const float *dout, const float *out, size_t n);
+/* din (n) += dout where the forward's output out (n) is positive, else
+ * 0 (acc 1); with acc 0, din = that. */
+void relu_backward(float *din, const float *dout, const float *out, size_t n, int acc);
 
 /* mask (n): 0 with probability p, else 1/(1-p) (inverted dropout, as
  * PyTorch), drawn from rng in order. */

@@ -1,5 +1,6 @@
 /* batchnorm — training and inference batch norm with fused residual and
- * ReLU (see batchnorm.h). */
+ * ReLU (see batchnorm.h). Each pass is a row kernel (vectorised, cloned
+ * per instruction set) run on contiguous blocks of rows, one per thread. */
 #include "batchnorm.h"
 
 #include <math.h>
@@ -8,37 +9,65 @@
 #include <string.h>
 
 #include "cli.h"
+#include "parallel.h"
 
-/* s0[j] = sum_i a[i,j], s1[j] = sum_i a[i,j] * b[i,j] over m rows, where
- * a is zeroed where mask (if given) is not positive. Each thread sums a
- * contiguous block of rows; the blocks are added in order. */
-static void colsums(double *s0, double *s1, const float *a, const float *mask, const float *b,
+/* Which elements of dout pass the forward's ReLU: those where out (the
+ * forward's output) is positive, or, when the forward had no residual,
+ * where (x - mean) * scale + shift is (recomputed from x as the forward
+ * did, sparing a read of out); all when neither is given. */
+typedef struct relu_mask {
+	const float *out;
+	const float *mean, *scale, *shift;
+} relu_mask;
+
+/* p0[j] += sum_i dz[i,j], p1[j] += sum_i dz[i,j] * x[i,j] over rows
+ * [i0, i1), dz = dout masked by mk. */
+CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, const float *dout,
+				 const float *x, relu_mask mk, size_t i0, size_t i1, int c)
+{
+	const float *mean = mk.mean, *scale = mk.scale, *shift = mk.shift;
+	for (size_t i = i0; i < i1; i++) {
+		const float *ar = dout + i * c, *br = x + i * c;
+		if (mk.out) {
+			const float *mr = mk.out + i * c;
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				double v = mr[j] > 0 ? ar[j] : 0.0f;
+				p0[j] += v;
+				p1[j] += v * br[j];
+			}
+		} else if (scale) {
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				double v = (br[j] - mean[j]) * scale[j] + shift[j] > 0 ? ar[j] : 0.0f;
+				p0[j] += v;
+				p1[j] += v * br[j];
+			}
+		} else {
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				double v = ar[j];
+				p0[j] += v;
+				p1[j] += v * br[j];
+			}
+		}
+	}
+}
+
+/* s0, s1 (c) = the sums of rows_sums over all m rows. Thread t sums its
+ * block of rows; the blocks are added in thread order. */
+static void colsums(double *s0, double *s1, const float *dout, const float *x, relu_mask mk,
 		    size_t m, int c)
 {
 	int nt = omp_get_max_threads();
 	double *part = cxr_xcalloc((size_t)nt * 2 * c, sizeof *part);
 #pragma omp parallel num_threads(nt)
 	{
-		int t = omp_get_thread_num(), T = omp_get_num_threads();
-		double *p0 = part + (size_t)t * 2 * c, *p1 = p0 + c;
-		size_t i0 = m * t / T, i1 = m * (t + 1) / T;
-		for (size_t i = i0; i < i1; i++) {
-			const float *ar = a + i * c, *br = b + i * c;
-			if (mask) {
-				const float *mr = mask + i * c;
-				for (int j = 0; j < c; j++) {
-					double v = mr[j] > 0 ? ar[j] : 0.0f;
-					p0[j] += v;
-					p1[j] += v * br[j];
-				}
-			} else {
-				for (int j = 0; j < c; j++) {
-					double v = ar[j];
-					p0[j] += v;
-					p1[j] += v * br[j];
-				}
-			}
-		}
+		int t = omp_get_thread_num();
+		size_t i0, i1;
+		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
+		rows_sums(part + (size_t)t * 2 * c, part + (size_t)t * 2 * c + c, dout, x, mk, i0,
+			  i1, c);
 	}
 	for (int j = 0; j < c; j++) {
 		double a0 = 0, a1 = 0;
@@ -51,25 +80,39 @@ static void colsums(double *s0, double *s1, const float *a, const float *mask, c
 	free(part);
 }
 
-/* out = [relu]((in - mean) * scale + shift [+ res]) */
-static void affine(float *out, const float *in, const float *mean, const float *scale,
-		   const float *shift, const float *res, int relu, size_t m, int c)
+/* out = [relu]((in - mean) * scale + shift [+ res]) for rows [i0, i1) */
+CXR_CLONES static void rows_affine(float *out, const float *in, const float *restrict mean,
+				   const float *restrict scale, const float *restrict shift,
+				   const float *res, int relu, size_t i0, size_t i1, int c)
 {
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < m; i++) {
+	for (size_t i = i0; i < i1; i++) {
 		const float *x = in + i * c;
 		float *y = out + i * c;
 		if (res) {
 			const float *r = res + i * c;
-			for (int j = 0; j < c; j++)
-				y[j] = (x[j] - mean[j]) * scale[j] + shift[j] + r[j];
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				float v = (x[j] - mean[j]) * scale[j] + shift[j] + r[j];
+				y[j] = relu && v < 0 ? 0.0f : v;
+			}
 		} else {
-			for (int j = 0; j < c; j++)
-				y[j] = (x[j] - mean[j]) * scale[j] + shift[j];
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				float v = (x[j] - mean[j]) * scale[j] + shift[j];
+				y[j] = relu && v < 0 ? 0.0f : v;
+			}
 		}
-		if (relu)
-			for (int j = 0; j < c; j++)
-				y[j] = y[j] > 0 ? y[j] : 0;
+	}
+}
+
+static void affine(float *out, const float *in, const float *mean, const float *scale,
+		   const float *shift, const float *res, int relu, size_t m, int c)
+{
+#pragma omp parallel
+	{
+		size_t i0, i1;
+		cxr_par_range(m, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+		rows_affine(out, in, mean, scale, shift, res, relu, i0, i1, c);
 	}
 }
 
@@ -79,7 +122,8 @@ void bn_forward_train(float *out, float *mean, float *invstd, float *run_mean, f
 {
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
-	colsums(s0, s1, in, NULL, in, m, c);
+	relu_mask none = {0};
+	colsums(s0, s1, in, in, none, m, c);
 	for (int j = 0; j < c; j++) {
 		double mu = s0[j] / m, var = s1[j] / m - mu * mu;
 		if (var < 0)
@@ -116,13 +160,57 @@ void bn_forward_eval(float *out, const float *in, const float *gamma, const floa
 	free(scale);
 }
 
+/* din [+]= dz * k + (x - mean) * kx + k0, dz = dout masked by mk; with
+ * acc 0, din is written without being read. */
+CXR_CLONES static void rows_bwd(float *din, const float *dout, const float *in, relu_mask mk,
+				const float *restrict k, const float *restrict kx,
+				const float *restrict k0, int acc, size_t i0, size_t i1, int c)
+{
+	const float *mean = mk.mean, *scale = mk.scale, *shift = mk.shift;
+	for (size_t i = i0; i < i1; i++) {
+		const float *dy = dout + i * c, *x = in + i * c, *y = mk.out ? mk.out + i * c : NULL;
+		float *dx = din + i * c;
+		if (y) {
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				float v = (y[j] > 0 ? dy[j] : 0.0f) * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
+				dx[j] = acc ? dx[j] + v : v;
+			}
+		} else if (scale) {
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				float xm = x[j] - mean[j];
+				float dz = xm * scale[j] + shift[j] > 0 ? dy[j] : 0.0f;
+				float v = dz * k[j] + xm * kx[j] + k0[j];
+				dx[j] = acc ? dx[j] + v : v;
+			}
+		} else {
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				float v = dy[j] * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
+				dx[j] = acc ? dx[j] + v : v;
+			}
+		}
+	}
+}
+
 void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
 		 const float *in, const float *mean, const float *invstd, const float *gamma,
-		 size_t m, int c)
+		 const float *beta, int relu, size_t m, int c, int acc)
 {
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
-	float *k = cxr_xmalloc(3 * (size_t)c * sizeof *k), *kx = k + c, *k0 = kx + c;
-	colsums(s0, s1, dout, out, in, m, c);
+	float *k = cxr_xmalloc(4 * (size_t)c * sizeof *k), *kx = k + c, *k0 = kx + c;
+	float *scale = k0 + c;
+	relu_mask mk = {NULL, mean, NULL, NULL};
+	if (relu && out) {
+		mk.out = out;
+	} else if (relu) {
+		/* the forward's scale, computed as it did */
+		for (int j = 0; j < c; j++)
+			scale[j] = gamma[j] * invstd[j];
+		mk.scale = scale, mk.shift = beta;
+	}
+	colsums(s0, s1, dout, in, mk, m, c);
 	for (int j = 0; j < c; j++) {
 		/* sum dz*xhat, with xhat = (x - mean) * invstd */
 		double is = invstd[j], sdx = (s1[j] - mean[j] * s0[j]) * is;
@@ -134,20 +222,11 @@ void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, con
 		kx[j] = (float)(-g * is * sdx / m);
 		k0[j] = (float)(-g * s0[j] / m);
 	}
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < m; i++) {
-		const float *dy = dout + i * c, *x = in + i * c;
-		float *dx = din + i * c;
-		if (out) {
-			const float *y = out + i * c;
-			for (int j = 0; j < c; j++) {
-				float dz = y[j] > 0 ? dy[j] : 0.0f;
-				dx[j] += dz * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
-			}
-		} else {
-			for (int j = 0; j < c; j++)
-				dx[j] += dy[j] * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
-		}
+#pragma omp parallel
+	{
+		size_t i0, i1;
+		cxr_par_range(m, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+		rows_bwd(din, dout, in, mk, k, kx, k0, acc, i0, i1, c);
 	}
 	free(k);
 	free(s0);

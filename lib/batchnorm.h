@@ -26,14 +26,17 @@ void bn_forward_train(float *out, float *mean, float *invstd, float *run_mean, f
 void bn_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
 		     const float *run_mean, const float *run_var, const float *res, int relu,
 		     size_t m, int c, float eps);
-/* din += dL/din, dgamma += dL/dgamma, dbeta += dL/dbeta for the training
- * forward. out: the forward's output after its ReLU, whose zeros mask
- * dout, or NULL when the forward had no ReLU (the residual's gradient
- * is that masked dout: relu_backward of activation.h).
- * din, dout, out, in (m,c); dgamma, dbeta, mean, invstd, gamma (c) */
+/* din += dL/din (acc 1; acc 0: din = dL/din, not read), dgamma +=
+ * dL/dgamma, dbeta += dL/dbeta for the training forward. With relu, the
+ * forward's ReLU masks dout: where out, the forward's output, is
+ * positive; or, when out is NULL (allowed only if the forward had no
+ * residual), where its input to the ReLU was, recomputed from in (one
+ * array less to read). The residual's own gradient is the masked dout
+ * (relu_backward of activation.h).
+ * din, dout, out, in (m,c); dgamma, dbeta, mean, invstd, gamma, beta (c) */
 void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
 		 const float *in, const float *mean, const float *invstd, const float *gamma,
-		 size_t m, int c);
+		 const float *beta, int relu, size_t m, int c, int acc);
 /* The inference-mode transform as a per-channel affine map
  * y = x * scale + shift, for folding into a convolution. */
 void bn_fold(float *scale, float *shift, const float *gamma, const float *beta,

@@ -2,7 +2,10 @@
 #include "conv.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
+
+#include "parallel.h"
 
 /* One im2col chunk: 2M floats (8 MB) keeps the GEMM's M in the thousands
  * for every layer of the network while the workspace stays small. */
@@ -75,6 +78,13 @@ void conv_im2col(float *col, const float *in, const conv_dims *d, int r0, int r1
 	}
 }
 
+CXR_CLONES static void add_to(float *restrict d, const float *restrict s, int n)
+{
+#pragma omp simd
+	for (int i = 0; i < n; i++)
+		d[i] += s[i];
+}
+
 /* The adjoint of conv_im2col, as a gather: each thread owns whole input
  * rows and collects every tap that read them, so no two threads write
  * the same element. */
@@ -100,13 +110,32 @@ void conv_col2im(float *din, const float *dcol, const conv_dims *d, int r0, int 
 				int ix0 = ox * s - pad;
 				int k0 = ix0 < 0 ? -ix0 : 0;
 				int k1 = w - ix0 < kw ? w - ix0 : kw;
-				for (int kx = k0; kx < k1; kx++) {
-					float *dd = drow + (size_t)(ix0 + kx) * c;
-					const float *ss = src + (size_t)kx * c;
-					for (int i = 0; i < c; i++)
-						dd[i] += ss[i];
-				}
+				for (int kx = k0; kx < k1; kx++)
+					add_to(drow + (size_t)(ix0 + kx) * c, src + (size_t)kx * c, c);
 			}
+		}
+	}
+}
+
+CXR_CLONES static void rows_bias_relu(float *x, const float *restrict bias, int relu, size_t i0,
+				      size_t i1, int o)
+{
+	for (size_t i = i0; i < i1; i++) {
+		float *row = x + i * o;
+		if (bias && relu) {
+#pragma omp simd
+			for (int j = 0; j < o; j++) {
+				float v = row[j] + bias[j];
+				row[j] = v > 0 ? v : 0.0f;
+			}
+		} else if (bias) {
+#pragma omp simd
+			for (int j = 0; j < o; j++)
+				row[j] += bias[j];
+		} else {
+#pragma omp simd
+			for (int j = 0; j < o; j++)
+				row[j] = row[j] > 0 ? row[j] : 0.0f;
 		}
 	}
 }
@@ -115,15 +144,11 @@ void conv_bias_relu(float *x, const float *bias, int relu, size_t m, int o)
 {
 	if (!bias && !relu)
 		return;
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < m; i++) {
-		float *row = x + i * o;
-		if (bias)
-			for (int j = 0; j < o; j++)
-				row[j] += bias[j];
-		if (relu)
-			for (int j = 0; j < o; j++)
-				row[j] = row[j] > 0 ? row[j] : 0;
+#pragma omp parallel
+	{
+		size_t i0, i1;
+		cxr_par_range(m, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+		rows_bias_relu(x, bias, relu, i0, i1, o);
 	}
 }
 
@@ -153,7 +178,7 @@ void conv_forward(float *out, const float *in, const float *weight, const float 
 }
 
 void conv_backward(float *din, float *dweight, const float *dout, const float *in,
-		   const float *weight, const conv_dims *d, float *ws)
+		   const float *weight, const conv_dims *d, float *ws, int acc)
 {
 	const int o = d->o, K = d->kh * d->kw * d->c;
 	if (conv_is_pointwise(d)) {
@@ -164,10 +189,19 @@ void conv_backward(float *din, float *dweight, const float *dout, const float *i
 		/* din (M,C) += dout (M,O) W (O,C) */
 		if (din)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, K, o, 1.0f, dout,
-				    o, weight, K, 1.0f, din, K);
+				    o, weight, K, acc ? 1.0f : 0.0f, din, K);
 		return;
 	}
 	const int rows = d->n * d->oh, R = chunk_rows(d);
+	if (din && !acc) {
+		size_t nin = (size_t)d->n * d->h * d->w * d->c;
+#pragma omp parallel
+		{
+			size_t i0, i1;
+			cxr_par_range(nin, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+			memset(din + i0, 0, (i1 - i0) * sizeof *din);
+		}
+	}
 	for (int r0 = 0; r0 < rows; r0 += R) {
 		int r1 = r0 + R < rows ? r0 + R : rows;
 		int m = (r1 - r0) * d->ow;

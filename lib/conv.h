@@ -41,11 +41,12 @@ enum {
  * in (N,H,W,C), weight (O,KH,KW,C), bias (O) or NULL, ws conv_workspace(d) */
 void conv_forward(float *out, const float *in, const float *weight, const float *bias,
 		  const conv_dims *d, float *ws, int flags);
-/* din (N,H,W,C) += dconv/din, dweight (O,KH,KW,C) += dconv/dweight.
- * din may be NULL (the network's input needs no gradient).
+/* din (N,H,W,C) += dconv/din (acc 1; acc 0: din = dconv/din),
+ * dweight (O,KH,KW,C) += dconv/dweight. din may be NULL (the network's
+ * input needs no gradient).
  * dout (N,OH,OW,O), in (N,H,W,C), weight (O,KH,KW,C), ws conv_workspace(d) */
 void conv_backward(float *din, float *dweight, const float *dout, const float *in,
-		   const float *weight, const conv_dims *d, float *ws);
+		   const float *weight, const conv_dims *d, float *ws, int acc);
 
 /* The pieces, for winograd.c and the tests. */
 /* col ((r1-r0)*OW, KH*KW*C): im2col of output rows [r0, r1) of N*OH. */

@@ -5,6 +5,20 @@
  * outside any OpenMP region. */
 #ifndef CXR_PARALLEL_H
 #define CXR_PARALLEL_H
+#include <stddef.h>
+
+/* Hot element-wise loops are compiled for AVX-512, AVX2+FMA and baseline
+ * x86-64, and the best the CPU runs is picked when the program starts (the
+ * binaries themselves target any x86-64). Put it on a function whose inner
+ * loops carry "#pragma omp simd". */
+#define CXR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+/* Rows [*i0, *i1) of m for thread t of nt: contiguous blocks in order. */
+static inline void cxr_par_range(size_t m, int t, int nt, size_t *i0, size_t *i1)
+{
+	*i0 = m * t / nt;
+	*i1 = m * (t + 1) / nt;
+}
 
 /* Sets both pools to n threads (n < 1: all cores). */
 void cxr_par_set_threads(int n);

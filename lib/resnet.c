@@ -16,6 +16,7 @@
 #include "parallel.h"
 #include "pool.h"
 #include "stream.h"
+#include "wino.h"
 
 #define NONE ((size_t)-1)
 #define NSTAGES 4
@@ -33,6 +34,8 @@ typedef struct unit {
 	size_t fw, fb;            /* fold: weight with BN folded in, bias (O) */
 	size_t x, a, mean, istd;  /* activations (train): conv output (N,OH,OW,O),
 				   * BN+ReLU output or NONE, batch mean, inverse std (O) */
+	int wino;                 /* 3x3 stride 1 pad 1: Winograd can run it */
+	size_t uf;                /* its folded weights transformed, in wfold */
 } unit;
 
 typedef struct block {
@@ -71,8 +74,14 @@ struct cxr_resnet {
 	size_t x_in, g[4], feat_o, hid, logits;
 	size_t pool_o, pool_idx, gidx, hr, mask, hd, dhd, dhr, dh, dfeat;
 
-	float *ws;                  /* im2col workspace */
+	float *ws;                  /* im2col or Winograd workspace */
 	size_t ws_size;
+	/* Winograd (wino.h) for the 3x3 stride-1 convolutions: wtmp holds a
+	 * weight set in PyTorch's layout then its transform, made per pass in
+	 * training; wfold the transforms of the folded weights, made with them */
+	int wino_on;
+	float *wtmp, *wfold;
+	size_t wtmp_w, wtmp_size, nwfold;
 	cxr_rng rng;
 	int mask_given;
 	int last_n, last_train;
@@ -133,6 +142,17 @@ static void make_unit(cxr_resnet *net, unit *u, const char *conv, const char *bn
 	add_tensor(net, name, R_RVAR, u->rvar, 1, o, 0, 0, 0);
 	u->fw = net->nfold, net->nfold += nw;
 	u->fb = net->nfold, net->nfold += o;
+	u->wino = k == 3 && s == 1 && p == 1;
+	if (u->wino) {
+		u->uf = net->nwfold;
+		net->nwfold += (cxr_wino_weights_size(c, o) + 15) & ~(size_t)15;
+		if (nw > net->wtmp_w)
+			net->wtmp_w = nw;
+		size_t t = cxr_wino_weights_size(c, o), tb = cxr_wino_weights_size(o, c);
+		t = t > tb ? t : tb;
+		if (t > net->wtmp_size)
+			net->wtmp_size = t;
+	}
 	net->units[net->nunits++] = u;
 }
 
@@ -284,16 +304,24 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 
 	layout(net);
 	for (int i = 0; i < net->nunits; i++) {
-		size_t ws = conv_workspace(&net->units[i]->d);
+		const conv_dims *d = &net->units[i]->d;
+		size_t ws = conv_workspace(d);
+		if (net->units[i]->wino) {
+			size_t w2 = cxr_wino_workspace_size(d->n, d->h, d->w, d->c, d->o);
+			ws = w2 > ws ? w2 : ws;
+		}
 		if (ws > net->ws_size)
 			net->ws_size = ws;
 	}
+	net->wino_on = 1;
 	net->params = calloc(net->nparams, sizeof(float));
 	net->grads = calloc(net->nparams, sizeof(float));
 	net->buffers = calloc(net->nbuffers, sizeof(float));
 	net->dlogits = calloc(max_batch, sizeof(float));
 	net->ws = malloc((net->ws_size + 16) * sizeof(float));
-	if (!net->params || !net->grads || !net->buffers || !net->dlogits || !net->ws) {
+	net->wtmp = malloc((net->wtmp_w + net->wtmp_size + 32) * sizeof(float));
+	if (!net->params || !net->grads || !net->buffers || !net->dlogits || !net->ws ||
+	    !net->wtmp) {
 		cxr_seterr("out of memory for a network of %zu parameters", net->nparams);
 		cxr_resnet_free(net);
 		return NULL;
@@ -323,6 +351,8 @@ void cxr_resnet_free(cxr_resnet *net)
 	free(net->dlogits);
 	free(net->act);
 	free(net->ws);
+	free(net->wtmp);
+	free(net->wfold);
 	free(net);
 }
 
@@ -399,6 +429,11 @@ void cxr_resnet_set_fold(cxr_resnet *net, int fold)
 	net->fold_on = fold;
 }
 
+void cxr_resnet_set_winograd(cxr_resnet *net, int on)
+{
+	net->wino_on = on;
+}
+
 void cxr_resnet_set_threads(int n)
 {
 	cxr_par_set_threads(n);
@@ -464,10 +499,10 @@ const cxr_resnet_prof *cxr_resnet_profile_get(const cxr_resnet *net, int kind)
 }
 
 /* Runs stmt, charging its time and flops to kind in phase (0 fwd, 1 bwd). */
-#define TIMED(net, kind, phase, flops, stmt)                                   \
+#define TIMED(net, kind, phase, flops, ...)                                    \
 	do {                                                                   \
 		double t0_ = (net)->prof_on ? cxr_now() : 0;                   \
-		stmt;                                                          \
+		__VA_ARGS__;                                                   \
 		if ((net)->prof_on) {                                          \
 			(net)->prof[kind].sec[phase] += cxr_now() - t0_;       \
 			(net)->prof[kind].flop[phase] += (flops);              \
@@ -508,6 +543,45 @@ static conv_dims at_batch(const unit *u, int n)
 	return d;
 }
 
+/* dst (O,C,3,3) = src (O,3,3,C) */
+static void to_oc33(float *dst, const float *src, int o, int c)
+{
+	for (int j = 0; j < o; j++)
+		for (int k = 0; k < 9; k++)
+			for (int i = 0; i < c; i++)
+				dst[((size_t)j * c + i) * 9 + k] = src[((size_t)j * 9 + k) * c + i];
+}
+
+/* dst (O,3,3,C) += src (O,C,3,3) */
+static void add_from_oc33(float *dst, const float *src, int o, int c)
+{
+	for (int j = 0; j < o; j++)
+		for (int k = 0; k < 9; k++)
+			for (int i = 0; i < c; i++)
+				dst[((size_t)j * 9 + k) * c + i] += src[((size_t)j * c + i) * 9 + k];
+}
+
+static int use_wino(const cxr_resnet *net, const unit *u)
+{
+	return u->wino && net->wino_on;
+}
+
+/* out (N,OH,OW,O) = conv(in) with weight w (O,KH,KW,C) [+ out if accum]:
+ * Winograd where it applies, else im2col + sgemm. */
+static void unit_conv(cxr_resnet *net, const unit *u, float *out, const float *in,
+		      const float *w, int accum, int n)
+{
+	conv_dims d = at_batch(u, n);
+	if (use_wino(net, u)) {
+		float *U = net->wtmp + net->wtmp_w;
+		to_oc33(net->wtmp, w, d.o, d.c);
+		cxr_wino_transform_weights(U, net->wtmp, d.c, d.o);
+		cxr_wino_forward(out, in, U, n, d.h, d.w, d.c, d.o, net->ws, accum);
+	} else {
+		conv_forward(out, in, w, NULL, &d, net->ws, accum ? CONV_ACCUM : 0);
+	}
+}
+
 /* out = [relu](bn(conv(in)) [+ res]) in training mode. */
 static void unit_train(cxr_resnet *net, unit *u, const float *in, float *out, const float *res,
 		       int relu, int n)
@@ -515,28 +589,43 @@ static void unit_train(cxr_resnet *net, unit *u, const float *in, float *out, co
 	float *A = net->act, *P = net->params, *B = net->buffers;
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
-	TIMED(net, u->kind, 0, conv_flops(&d),
-	      conv_forward(A + u->x, in, P + u->w, NULL, &d, net->ws, 0));
+	TIMED(net, u->kind, 0, conv_flops(&d), unit_conv(net, u, A + u->x, in, P + u->w, 0, n));
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_train(out, A + u->mean, A + u->istd, B + u->rmean, B + u->rvar, A + u->x,
 			       P + u->gamma, P + u->beta, res, relu, m, d.o, BN_MOMENTUM, BN_EPS));
 }
 
-/* din += d(unit)/din given dout, the gradient of the unit's output out
- * (post-ReLU, masking dout; NULL when no ReLU). T: scratch of the conv
- * output's size. */
-static void unit_backward(cxr_resnet *net, unit *u, float *din, const float *in,
-			  const float *dout, const float *out, float *T, int n)
+/* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
+ * of the unit's output. relu: the unit ended in a ReLU, whose mask comes
+ * from out, the unit's output, or when NULL (no residual) from its input.
+ * T: scratch of the conv output's size. */
+static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const float *in,
+			  const float *dout, const float *out, int relu, float *T, int n)
 {
 	float *A = net->act, *P = net->params, *G = net->grads;
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
-	TIMED(net, CXR_PROF_OTHER, 1, 0, zero(T, m * d.o));
 	TIMED(net, CXR_PROF_BN, 1, 0,
 	      bn_backward(T, G + u->gamma, G + u->beta, dout, out, A + u->x, A + u->mean,
-			  A + u->istd, P + u->gamma, m, d.o));
-	TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d),
-	      conv_backward(din, G + u->w, T, in, P + u->w, &d, net->ws));
+			  A + u->istd, P + u->gamma, P + u->beta, relu, m, d.o, 0));
+	if (!use_wino(net, u)) {
+		TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d),
+		      conv_backward(din, G + u->w, T, in, P + u->w, &d, net->ws, acc));
+		return;
+	}
+	TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d), {
+		/* dW in PyTorch's layout, then added into ours */
+		float *dw = net->wtmp, *U = net->wtmp + net->wtmp_w;
+		memset(dw, 0, (size_t)d.o * 9 * d.c * sizeof *dw);
+		cxr_wino_backward_weights(dw, in, T, n, d.h, d.w, d.c, d.o, net->ws);
+		add_from_oc33(G + u->w, dw, d.o, d.c);
+		if (din) {
+			/* din += conv with the rotated, transposed kernel */
+			to_oc33(dw, P + u->w, d.o, d.c);
+			cxr_wino_transform_weights_backward(U, dw, d.c, d.o);
+			cxr_wino_forward(din, T, U, n, d.h, d.w, d.o, d.c, net->ws, acc);
+		}
+	});
 }
 
 static void forward_train(cxr_resnet *net, int n)
@@ -593,8 +682,7 @@ int cxr_resnet_backward(cxr_resnet *net)
 			       A + net->hd, P + net->fc2_w, n, hid, 1);
 		zero(A + net->dhr, nh);
 		dropout_backward(A + net->dhr, A + net->dhd, A + net->mask, nh);
-		zero(A + net->dh, nh);
-		relu_backward(A + net->dh, A + net->dhr, A + net->hr, nh);
+		relu_backward(A + net->dh, A + net->dhr, A + net->hr, nh, 0);
 		zero(A + net->dfeat, (size_t)n * net->feat);
 		dense_backward(A + net->dfeat, G + net->fc1_w, G + net->fc1_b, A + net->dh,
 			       A + net->feat_o, P + net->fc1_w, n, net->feat, hid);
@@ -607,18 +695,15 @@ int cxr_resnet_backward(cxr_resnet *net)
 		const float *in = i ? A + net->b[i - 1].out : A + net->pool_o;
 		const float *out = A + b->out;
 		size_t nin = (size_t)n * b->c1.d.h * b->c1.d.w * b->c1.d.c;
-		TIMED(net, CXR_PROF_OTHER, 1, 0, zero(dx, nin));
+		/* the shortcut writes dx first, conv1 adds to it */
 		if (b->has_ds)
-			unit_backward(net, &b->ds, dx, in, dy, out, T, n);
+			unit_backward(net, &b->ds, dx, 0, in, dy, out, 1, T, n);
 		else
-			TIMED(net, CXR_PROF_BN, 1, 0, relu_backward(dx, dy, out, nin));
-		conv_dims d2 = at_batch(&b->c2, n);
-		TIMED(net, CXR_PROF_OTHER, 1, 0, zero(U, (size_t)n * d2.oh * d2.ow * d2.o));
-		unit_backward(net, &b->c3, U, A + b->c2.a, dy, out, T, n);
+			TIMED(net, CXR_PROF_BN, 1, 0, relu_backward(dx, dy, out, nin, 0));
+		unit_backward(net, &b->c3, U, 0, A + b->c2.a, dy, out, 1, T, n);
 		/* dy is spent: it takes the gradient of c1's output */
-		TIMED(net, CXR_PROF_OTHER, 1, 0, zero(dy, (size_t)n * d2.h * d2.w * d2.c));
-		unit_backward(net, &b->c2, dy, A + b->c1.a, U, A + b->c2.a, T, n);
-		unit_backward(net, &b->c1, dx, in, dy, A + b->c1.a, T, n);
+		unit_backward(net, &b->c2, dy, 0, A + b->c1.a, U, NULL, 1, T, n);
+		unit_backward(net, &b->c1, dx, 1, in, dy, NULL, 1, T, n);
 		float *t = dy;
 		dy = dx, dx = t;
 	}
@@ -627,7 +712,7 @@ int cxr_resnet_backward(cxr_resnet *net)
 	TIMED(net, CXR_PROF_POOL, 1, 0,
 	      maxpool_backward(U, dy, (const int32_t *)(A + net->pool_idx), n, s->d.oh, s->d.ow,
 			       s->d.o, net->ph, net->pw));
-	unit_backward(net, s, NULL, A + net->x_in, U, A + s->a, T, n);
+	unit_backward(net, s, NULL, 0, A + net->x_in, U, NULL, 1, T, n);
 	return 0;
 }
 
@@ -645,6 +730,10 @@ static void fold_weights(cxr_resnet *net)
 			for (size_t q = 0; q < k; q++)
 				F[u->fw + j * k + q] = P[u->w + j * k + q] * scale[j];
 		free(scale);
+		if (u->wino && net->wfold) {
+			to_oc33(net->wtmp, F + u->fw, o, u->d.c);
+			cxr_wino_transform_weights(net->wfold + u->uf, net->wtmp, u->d.c, o);
+		}
 	}
 	net->fold_valid = 1;
 }
@@ -654,8 +743,18 @@ static void unit_folded(cxr_resnet *net, const unit *u, float *out, const float 
 			int n)
 {
 	conv_dims d = at_batch(u, n);
-	TIMED(net, u->kind, 0, conv_flops(&d),
-	      conv_forward(out, in, net->fold + u->fw, net->fold + u->fb, &d, net->ws, flags));
+	if (!use_wino(net, u) || !net->wfold) {
+		TIMED(net, u->kind, 0, conv_flops(&d),
+		      conv_forward(out, in, net->fold + u->fw, net->fold + u->fb, &d, net->ws,
+				   flags));
+		return;
+	}
+	TIMED(net, u->kind, 0, conv_flops(&d), {
+		cxr_wino_forward(out, in, net->wfold + u->uf, n, d.h, d.w, d.c, d.o, net->ws,
+				 flags & CONV_ACCUM);
+		conv_bias_relu(out, net->fold + u->fb, flags & CONV_RELU,
+			       (size_t)n * d.oh * d.ow, d.o);
+	});
 }
 
 /* out = [relu](bn(conv(in)) [+ res]), unfolded; tmp: conv output. */
@@ -664,8 +763,7 @@ static void unit_eval(cxr_resnet *net, const unit *u, float *out, float *tmp, co
 {
 	float *P = net->params, *B = net->buffers;
 	conv_dims d = at_batch(u, n);
-	TIMED(net, u->kind, 0, conv_flops(&d),
-	      conv_forward(tmp, in, P + u->w, NULL, &d, net->ws, 0));
+	TIMED(net, u->kind, 0, conv_flops(&d), unit_conv(net, u, tmp, in, P + u->w, 0, n));
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_eval(out, tmp, P + u->gamma, P + u->beta, B + u->rmean, B + u->rvar, res,
 			      relu, (size_t)n * d.oh * d.ow, d.o, BN_EPS));
@@ -746,6 +844,11 @@ const float *cxr_resnet_forward(cxr_resnet *net, const float *x, int n, int trai
 	if (!train && net->fold_on && !net->fold_valid) {
 		if (!net->fold && !(net->fold = malloc(net->nfold * sizeof(float)))) {
 			cxr_seterr("out of memory for folded weights");
+			return NULL;
+		}
+		if (net->wino_on && net->nwfold && !net->wfold &&
+		    !(net->wfold = malloc(net->nwfold * sizeof(float)))) {
+			cxr_seterr("out of memory for transformed weights");
 			return NULL;
 		}
 		fold_weights(net);

@@ -121,6 +121,9 @@ cxr_rng *cxr_resnet_rng(cxr_resnet *net);
 /* Inference folds batch norm into the convolutions (default 1); 0 runs
  * the plain conv + batch norm, the reference the tests compare with. */
 void cxr_resnet_set_fold(cxr_resnet *net, int fold);
+/* The 3x3 stride-1 convolutions run by Winograd F(4x4,3x3) (wino.h,
+ * default 1); 0 runs every convolution by im2col + sgemm, the reference. */
+void cxr_resnet_set_winograd(cxr_resnet *net, int on);
 
 /* Threads for everything: OpenBLAS products and OpenMP passes (-j). */
 void cxr_resnet_set_threads(int n);

@@ -19,7 +19,7 @@ typedef struct pending {
 } pending;
 
 static int flush_batch(cxr_resnet *net, pending *p, FILE *out, const char *digest,
-		       double thr, const char *in_name)
+		       double thr)
 {
 	if (!p->n)
 		return 0;
@@ -40,8 +40,13 @@ static int flush_batch(cxr_resnet *net, pending *p, FILE *out, const char *diges
 	p->n = 0;
 	/* Whole lines reach the reader batch by batch: a pipe consumer sees
 	 * results while the input is still arriving. */
-	if (fflush(out)) {
-		cxr_seterr("%s: write error: %s", in_name, strerror(errno));
+	if (fflush(out) || ferror(out)) {
+		/* The reader went away (cxr-score | head): stop quietly with
+		 * status 1, as cxr_out_commit does. */
+		if (errno == EPIPE)
+			exit(CXR_EXIT_DATA);
+		cxr_seterr("%s: write error: %s", out == stdout ? "stdout" : "output",
+			   strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -96,7 +101,7 @@ long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FIL
 		cxr_meta_copy(&p.meta[p.n], &r.meta);
 		if (!p.meta[p.n].image)
 			p.meta[p.n].image = cxr_xstrdup("-");
-		if (++p.n == o->batch && flush_batch(net, &p, out, digest, thr, in_name)) {
+		if (++p.n == o->batch && flush_batch(net, &p, out, digest, thr)) {
 			rc = -1;
 			break;
 		}
@@ -110,7 +115,7 @@ long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FIL
 	if (!cxr_stop_signal) {
 		char keep[1024];
 		snprintf(keep, sizeof keep, "%s", rc ? cxr_errmsg() : "");
-		if (flush_batch(net, &p, out, digest, thr, in_name))
+		if (flush_batch(net, &p, out, digest, thr))
 			rc = -1;
 		else if (rc)
 			cxr_seterr("%s", keep);

@@ -55,6 +55,8 @@ static void buf_reserve(buf *b, size_t extra)
 
 static void put_bytes(buf *b, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	buf_reserve(b, n);
 	memcpy(b->p + b->n, p, n);
 	b->n += n;

@@ -412,7 +412,7 @@ static void draw_findings(scene *sc, rng *r, unsigned findings, float k)
 	anat *a = &sc->a;
 	float x, y;
 	if (findings & (1u << F_CARDIOMEGALY)) /* an enlarged heart */
-		a->ctr = 0.5f + k * (float)uniform(r, 0.05, 0.15);
+		a->ctr = fminf(0.7f, 0.5f + k * (float)uniform(r, 0.04, 0.12));
 	if (findings & (1u << F_EMPHYSEMA)) { /* hyperinflated, dark, few marks */
 		float d = k * (float)uniform(r, 0.03, 0.06);
 		a->dome[0] += d, a->dome[1] += d;
@@ -568,8 +568,8 @@ static void scene_make(scene *sc, uint64_t seed, const cxr_synth_row *row)
 	 * findings removed is the same film without them (the tests rely on
 	 * it). */
 	rng lr = rng_for(seed, 4, (uint64_t)row->patient, (uint64_t)row->followup);
-	float k = unif(&lr) < 0.12 ? (float)uniform(&lr, 0.4, 0.65)
-		: (float)uniform(&lr, 0.9, 1.6);
+	float k = unif(&lr) < 0.12 ? (float)uniform(&lr, 0.45, 0.7)
+		: (float)uniform(&lr, 1.0, 1.8);
 	a->hy = a->dome[1] - 0.1f; /* after any change to the domes */
 	draw_findings(sc, &lr, row->findings, k);
 	a->hy = a->dome[1] - 0.1f;
@@ -601,7 +601,7 @@ static float bones_at(const anat *a, float x, float y)
 			continue;
 		float e = (y - a->rib0 - yc0 - k * a->ribdy) / t;
 		if (e > -1.3f && e < 1.3f)
-			b += (0.07f + 0.03f * e * e) * smooth(1.3f, 0.9f, fabsf(e));
+			b += (0.055f + 0.025f * e * e) * smooth(1.3f, 0.9f, fabsf(e));
 	}
 	/* anterior ribs: fainter, sloping down towards the midline */
 	float ya = a->rib0 + 0.1f + 0.45f * (a->w - d), ta = 0.012f;

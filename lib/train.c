@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "loader.h"
@@ -164,6 +165,8 @@ static void put_config(run *r, cxr_model *m)
 	meta_long(m, "train.warmup_epochs", c->warmup_epochs);
 	meta_long(m, "train.early_stop", c->early_stop);
 	meta_long(m, "train.augment", c->augment);
+	meta_long(m, "train.threshold_sens", c->threshold_sens_pct);
+	meta_long(m, "train.val", c->val_path != NULL);
 	meta_long(m, "seed", (long)c->seed);
 	cxr_model_set_meta(m, "data_digest", r->data_digest);
 	cxr_model_set_meta(m, "tool_version", "cxr-train " CXR_VERSION);
@@ -378,6 +381,18 @@ static int grads_finite(run *r)
 	return acc == 0;
 }
 
+/* The end of the message when training blows up. */
+static const char *last_good(run *r)
+{
+	static char buf[1200];
+	if (access(r->ckpt_path, F_OK))
+		snprintf(buf, sizeof buf, "no checkpoint was written yet");
+	else
+		snprintf(buf, sizeof buf, "the last good checkpoint %s is left as it was",
+			 r->ckpt_path);
+	return buf;
+}
+
 static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 {
 	const cxr_train_cfg *c = r->c;
@@ -396,9 +411,10 @@ static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 		float loss = cxr_resnet_loss(r->net, b->y);
 		if (!isfinite(loss) || (cxr_resnet_backward(r->net), !grads_finite(r))) {
 			cxr_seterr("%s: epoch %d, step %ld: %s is not finite (learning rate %g too "
-				   "high?); the last good checkpoint %s is left as it was",
+				   "high?); %s",
 				   c->train_path, s->epoch + 1, s->batch + 1,
-				   isfinite(loss) ? "a gradient" : "the loss", adam->lr, r->ckpt_path);
+				   isfinite(loss) ? "a gradient" : "the loss", adam->lr,
+				   last_good(r));
 			return -1;
 		}
 		s->step++;
@@ -429,12 +445,24 @@ static int end_epoch(run *r, double epoch_t0)
 			return 0;
 	}
 	double dt = cxr_now() - epoch_t0;
-	double lr_used = c->schedule == CXR_SCHED_PLATEAU ? s->lr : lr_at(r, cxr_loader_batches(r->train));
+	/* The rate the epoch's last step used (lr_at gives the next step's). */
+	long nb = cxr_loader_batches(r->train);
+	double lr_used = c->schedule == CXR_SCHED_COSINE
+				 ? cxr_lr_cosine(c->lr, c->min_lr, s->step > 0 ? s->step - 1 : 0,
+						 (long)c->epochs * nb, (long)c->warmup_epochs * nb)
+				 : lr_at(r, nb);
 	logf_(r, "%d\t%ld\t%.10g\t%.10g\t%.10g\t%.10g\t%.6g\t%.3f\t%.1f\n", s->epoch + 1, s->step,
 	      s->seen ? s->loss_sum / s->seen : NAN, vr.loss, vr.auc, vr.error, lr_used,
 	      dt > 0 ? s->seen / dt : 0, r->elapsed_before + cxr_now() - r->t0);
+	if (r->val && !isfinite(vr.loss)) {
+		cxr_seterr("%s: epoch %d: the validation loss is not finite (learning rate %g "
+			   "too high?); %s", c->val_path, s->epoch + 1, lr_used, last_good(r));
+		return -1;
+	}
 	if (r->val) {
-		if (isnan(s->best_auc) || vr.auc > s->best_auc) {
+		/* An epoch without an AUC (one class only in the validation
+		 * set) is never the best. */
+		if (!isnan(vr.auc) && (isnan(s->best_auc) || vr.auc > s->best_auc)) {
 			s->best_auc = vr.auc;
 			s->best_epoch = s->epoch + 1;
 			s->since_best = 0;
@@ -487,7 +515,7 @@ static void print_config(run *r, int h, int w)
 	logf_(r, "# cxr-train %s: train %s (%ld images, %dx%d), val %s (%ld images)\n",
 	      CXR_VERSION, c->train_path, cxr_loader_count(r->train), h, w,
 	      c->val_path ? c->val_path : "-", r->val ? cxr_loader_count(r->val) : 0L);
-	logf_(r, "# width %g, %zu parameters, %.2f GFLOP per image (forward+backward)\n",
+	logf_(r, "# width %g, %zu parameters, %.3g GFLOP per image (forward+backward)\n",
 	      c->width_mult, r->np, cxr_resnet_flops(r->net, 1) * 1e-9);
 	logf_(r, "# epochs %d, batch %d, %s lr %g (min %g), betas %g %g, eps %g, weight decay %g, "
 		 "schedule %s, warmup %d, early stop %d, augment %d, seed %llu, threads %d\n",
@@ -498,13 +526,27 @@ static void print_config(run *r, int h, int w)
 }
 
 /* A resumed run takes its hyper-parameters from the checkpoint, so it
- * cannot drift from the run it continues; only --epochs, -j, -q, --log
- * and --max-steps come from the command line. */
+ * cannot drift from the run it continues; only --epochs (when given: 0
+ * means the checkpoint's), --val, -j, -q, --log and --max-steps come from
+ * the command line. */
 static int config_from_checkpoint(cxr_train_cfg *c, const cxr_model *m)
 {
 	const char *v;
 	static const char *sched[] = {"constant", "cosine", "plateau"};
 #define GET(key) if (meta_get(m, key, &v)) return -1;
+	if (!c->epochs) {
+		GET("train.epochs") c->epochs = atoi(v);
+	}
+	if ((v = cxr_model_get_meta(m, "train.threshold_sens")))
+		c->threshold_sens_pct = atoi(v);
+	/* Without the same validation set the run would pick another best
+	 * model and threshold than the one it continues. */
+	if ((v = cxr_model_get_meta(m, "train.val")) && atoi(v) != (c->val_path != NULL)) {
+		cxr_seterr("%s: the run was %s --val; resume it %s", cxr_model_path(m),
+			   atoi(v) ? "made with" : "made without",
+			   atoi(v) ? "with --val and the same validation pack" : "without --val");
+		return -1;
+	}
 	GET("train.batch") c->batch = atoi(v);
 	GET("train.lr") c->lr = strtod(v, NULL);
 	GET("train.min_lr") c->min_lr = strtod(v, NULL);

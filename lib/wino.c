@@ -665,13 +665,13 @@ static fplan plan_fwd(const wdims *d, int nthr)
 	long nblk = 0;
 	int tb = 0;
 	while (next_block(d, &nblk, &tb)) {
-		for (int ns = 1; ns <= kp / VL; ns++) {
-			if (force_ns ? ns != imin(force_ns, kp / VL) : ns > 1 && nthr == 1)
+		for (int n = 1; n <= kp / VL; n++) {
+			if (force_ns ? n != imin(force_ns, kp / VL) : n > 1 && nthr == 1)
 				continue;
-			int ks = ns > 1 ? rup((kp + ns - 1) / ns, 2 * VL) : kp;
-			if ((kp + ks - 1) / ks != ns && !force_ns)
+			int ks = n > 1 ? rup((kp + n - 1) / n, 2 * VL) : kp;
+			int ns = (kp + ks - 1) / ks;
+			if (ns != n && !force_ns)
 				continue;  /* the same as fewer slices */
-			ns = (kp + ks - 1) / ks;
 			long items = nblk * ns, rounds = (items + nthr - 1) / nthr;
 			long blocks = (rounds + ns - 1) / ns + (ns > 1);
 			double ub = 4.0 * NE * d->c * kp, blk = 4.0 * NE * tb * (cp + ks);

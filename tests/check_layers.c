@@ -169,7 +169,7 @@ static void check_conv(int n, int h, int w, int c, int o, int k, int s, int p, s
 	float *r = frand(ny, -1, 1), *dx = frand(nx, -1, 1), *dw = frand(nw, -1, 1);
 	float *dx0 = malloc(nx * sizeof *dx0), *dw0 = malloc(nw * sizeof *dw0);
 	memcpy(dx0, dx, nx * sizeof *dx), memcpy(dw0, dw, nw * sizeof *dw);
-	conv_backward(dx, dw, r, x, wt, d, ws);
+	conv_backward(dx, dw, r, x, wt, d, ws, 1);
 	for (size_t i = 0; i < nx; i++)
 		dx[i] -= dx0[i];
 	for (size_t i = 0; i < nw; i++)
@@ -179,10 +179,15 @@ static void check_conv(int n, int h, int w, int c, int o, int k, int s, int p, s
 	fd_check(conv_ref, &cx, cx.w, nw, r64, ny, dw, "conv dweight");
 	/* without din */
 	memcpy(dw, dw0, nw * sizeof *dw);
-	conv_backward(NULL, dw, r, x, wt, d, ws);
+	conv_backward(NULL, dw, r, x, wt, d, ws, 1);
 	for (size_t i = 0; i < nw; i++)
 		dw[i] -= dw0[i];
 	fd_check(conv_ref, &cx, cx.w, nw, r64, ny, dw, "conv dweight (no din)");
+	/* din overwritten (acc 0), whatever it held */
+	for (size_t i = 0; i < nx; i++)
+		dx[i] = NAN;
+	conv_backward(dx, dw, r, x, wt, d, ws, 0);
+	fd_check(conv_ref, &cx, cx.x, nx, r64, ny, dx, "conv din (overwritten)");
 	conv_set_chunk(0);
 	free(x), free(wt), free(y), free(ws), free(cx.x), free(cx.w), free(ref), free(ref2);
 	free(bias), free(y0), free(r), free(dx), free(dw), free(dx0), free(dw0), free(r64);
@@ -298,15 +303,32 @@ static void check_bn(size_t m, int c, int use_res, int relu)
 	}
 
 	float *r = frand(n, -1, 1), *dx = zeros(n), *dg = zeros(c), *db = zeros(c);
-	bn_backward(dx, dg, db, r, relu ? y : NULL, x, mean, istd, g, m, c);
+	for (size_t i = 0; i < n; i++)
+		dx[i] = NAN; /* acc 0 must not read it */
+	bn_backward(dx, dg, db, r, y, x, mean, istd, g, b, relu, m, c, 0);
 	double *r64 = dup64(r, n);
 	fd_check(bn_ref, &k, k.x, n, r64, n, dx, "bn din");
+	if (relu && !res) {
+		/* the ReLU mask recomputed from the input */
+		float *dx3 = zeros(n), *dg3 = zeros(c), *db3 = zeros(c);
+		bn_backward(dx3, dg3, db3, r, NULL, x, mean, istd, g, b, 1, m, c, 0);
+		ck_assert(!memcmp(dx3, dx, n * sizeof *dx));
+		ck_assert(nerr(dg3, dup64(dg, c), c) < 1e-7);
+		free(dx3), free(dg3), free(db3);
+	}
+	float *dx2 = frand(n, -1, 1), *dx20 = malloc(n * sizeof *dx20), *dg2 = zeros(c), *db2 = zeros(c);
+	memcpy(dx20, dx2, n * sizeof *dx2);
+	bn_backward(dx2, dg2, db2, r, y, x, mean, istd, g, b, relu, m, c, 1);
+	for (size_t i = 0; i < n; i++)
+		dx2[i] -= dx20[i];
+	fd_check(bn_ref, &k, k.x, n, r64, n, dx2, "bn din (added)");
+	free(dx2), free(dx20), free(dg2), free(db2);
 	fd_check(bn_ref, &k, k.g, c, r64, n, dg, "bn dgamma");
 	fd_check(bn_ref, &k, k.b, c, r64, n, db, "bn dbeta");
 	if (res) {
 		float *dres = zeros(n);
 		if (relu)
-			relu_backward(dres, r, y, n);
+			relu_backward(dres, r, y, n, 1);
 		else
 			memcpy(dres, r, n * sizeof *dres);
 		fd_check(bn_ref, &k, k.res, n, r64, n, dres, "bn+residual dres");
@@ -547,8 +569,12 @@ START_TEST(relu_dropout)
 	relu_ref(ref, &e);
 	relu_forward(y, x, n);
 	ck_assert(nerr(y, ref, n) == 0);
-	relu_backward(dx, r, y, n);
+	relu_backward(dx, r, y, n, 1);
 	fd_check(relu_ref, &e, e.x, n, r64, n, dx, "relu din");
+	for (int i = 0; i < n; i++)
+		dx[i] = NAN;
+	relu_backward(dx, r, y, n, 0);
+	fd_check(relu_ref, &e, e.x, n, r64, n, dx, "relu din (overwritten)");
 
 	/* dropout: a seeded mask of 0 and 1/(1-p), about p zeros */
 	cxr_rng rng;

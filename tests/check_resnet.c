@@ -47,7 +47,7 @@ static int golden_aliased(const char *path)
 	return same;
 }
 
-static void check_golden(const char *file)
+static void check_golden(const char *file, int wino)
 {
 	const char *path = test_data(file);
 	if (golden_aliased(path)) {
@@ -56,23 +56,26 @@ static void check_golden(const char *file)
 		return;
 	}
 	golden_report r;
-	int rc = golden_run(path, &tol, NULL, &r);
+	int rc = golden_run(path, wino, &tol, NULL, &r);
 	ck_assert_msg(rc == 0, "%s", cxr_errmsg());
-	fprintf(stderr, "%s: logits %.2g loss %.2g eval %.2g/%.2g grad %.2g (%s) stats %.2g\n",
-		file, r.logits, r.loss, r.eval_logits, r.eval_unfolded, r.grad, r.grad_name, r.stats);
+	fprintf(stderr, "%s (%s): logits %.2g loss %.2g eval %.2g/%.2g grad %.2g (%s) stats %.2g\n",
+		file, wino ? "winograd" : "im2col", r.logits, r.loss, r.eval_logits,
+		r.eval_unfolded, r.grad, r.grad_name, r.stats);
 	ck_assert_msg(r.failed == 0, "%s: %d of %d comparisons off (worst gradient %.3g %s)", file,
 		      r.failed, r.compared, r.grad, r.grad_name);
 }
 
 START_TEST(golden_64)
 {
-	check_golden("golden_w16_64.cxm");
+	check_golden("golden_w16_64.cxm", 1);
+	check_golden("golden_w16_64.cxm", 0);
 }
 END_TEST
 
 START_TEST(golden_72x56)
 {
-	check_golden("golden_w16_72x56.cxm");
+	check_golden("golden_w16_72x56.cxm", 1);
+	check_golden("golden_w16_72x56.cxm", 0);
 }
 END_TEST
 

@@ -70,9 +70,11 @@ static const float *golden_find(const cxr_model *m, const char *name, size_t num
 	return t->data;
 }
 
-/* Runs the comparisons of golden file path; out (or NULL) gets one line
- * per tensor. -1 with cxr_errmsg() set when the file cannot be used. */
-static int golden_run(const char *path, const golden_tol *tol, FILE *out, golden_report *r)
+/* Runs the comparisons of golden file path, with the 3x3 convolutions by
+ * Winograd or (wino 0) im2col; out (or NULL) gets one line per tensor.
+ * -1 with cxr_errmsg() set when the file cannot be used. */
+static int golden_run(const char *path, int wino, const golden_tol *tol, FILE *out,
+		      golden_report *r)
 {
 	memset(r, 0, sizeof *r);
 	cxr_model *m = cxr_model_load(path);
@@ -89,6 +91,7 @@ static int golden_run(const char *path, const golden_tol *tol, FILE *out, golden
 	const int n = (int)in->dims[0];
 	if (!(net = cxr_resnet_from_model(m, n)))
 		goto done;
+	cxr_resnet_set_winograd(net, wino);
 	const int hid = cxr_resnet_get_config(net)->head_hidden;
 	const float *mask = golden_find(m, "dropout_mask", (size_t)n * hid);
 	const float *target = golden_find(m, "target", n);

@@ -40,6 +40,14 @@ static void usage(FILE *f)
 		"      --help, --version\n");
 }
 
+static const char *opt_name(const struct option *l, int val)
+{
+	for (; l->name; l++)
+		if (l->val == val)
+			return l->name;
+	return "?";
+}
+
 int main(int argc, char **argv)
 {
 	cxr_init(argc, argv, 1);
@@ -65,12 +73,26 @@ int main(int argc, char **argv)
 		{"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
+	/* With --resume the checkpoint's hyper-parameters win; say so when
+	 * the command line names others. */
+	const char *ignored = NULL;
+	int epochs_set = 0;
 	int o;
 	while ((o = getopt_long(argc, argv, "o:j:q", longs, NULL)) != -1) {
 		switch (o) {
+		case O_BATCH: case O_LR: case O_MINLR: case O_B1: case O_B2: case O_EPS: case O_WD:
+		case O_ADAM: case O_SCHED: case O_WARM: case O_PAT: case O_EARLY: case O_AUG:
+		case O_SENS: case O_WIDTH: case O_SEED:
+			ignored = opt_name(longs, o);
+			break;
+		}
+		switch (o) {
 		case 'o': c.out_path = optarg; break;
 		case O_VAL: c.val_path = optarg; break;
-		case O_EPOCHS: c.epochs = (int)cxr_parse_long("--epochs", optarg, 1, 100000); break;
+		case O_EPOCHS:
+			c.epochs = (int)cxr_parse_long("--epochs", optarg, 1, 100000);
+			epochs_set = 1;
+			break;
 		case O_BATCH: c.batch = (int)cxr_parse_long("--batch", optarg, 1, 4096); break;
 		case O_LR: c.lr = cxr_parse_double("--lr", optarg, 0, 10); break;
 		case O_MINLR: c.min_lr = cxr_parse_double("--min-lr", optarg, 0, 10); break;
@@ -107,15 +129,23 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		cxr_usage_error("give one training pack (written by cxr-pack)");
 	c.train_path = argv[optind];
+	if (c.resume_path) {
+		if (ignored)
+			cxr_warn("--%s ignored: a resumed run keeps its checkpoint's settings "
+				 "(only --epochs, --val, --log, --max-steps, -j and -q apply)", ignored);
+		if (!epochs_set)
+			c.epochs = 0; /* the checkpoint's */
+	}
 	if (c.val_path == NULL && (c.early_stop || c.schedule == CXR_SCHED_PLATEAU))
 		cxr_usage_error("--early-stop and --schedule plateau need --val");
 	int rc = cxr_train_run(&c);
 	if (rc < 0)
 		cxr_die_err();
 	if (rc > 0) {
+		/* The same -j, so that the run ends with the same bits. */
 		cxr_warn("stopped by signal %d; checkpoint written. Resume with:\n"
-			 "  cxr-train --resume %s.ckpt -o %s%s%s %s",
-			 rc, c.out_path, c.out_path, c.val_path ? " --val " : "",
+			 "  cxr-train -j %d --resume %s.ckpt -o %s%s%s %s",
+			 rc, c.threads, c.out_path, c.out_path, c.val_path ? " --val " : "",
 			 c.val_path ? c.val_path : "", c.train_path);
 		cxr_exit_signal();
 	}

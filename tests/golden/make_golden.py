@@ -16,16 +16,24 @@ loads it as a model, plus what one training step computes:
     after_train/<bn>.running_mean, .running_var   after that forward
     eval_logits [N]           eval-mode forward (initial weights, updated stats)
     adam/<param>              the parameters after one optimizer step
+    f64/logits, f64/loss, f64/eval_logits   the same computed in float64
 
-with metadata naming the architecture (arch keys of cxr-model(5)) and the
+with metadata naming the architecture (arch keys of cxr-model(5)), the
 optimizer (golden.optimizer, golden.lr, golden.beta1, golden.beta2,
-golden.eps, golden.weight_decay, golden.batch).
+golden.eps, golden.weight_decay, golden.batch), and how far PyTorch's own
+float32 results lie from float64 ones (golden.f64_err_grad, the worst
+gradient, and golden.f64_err_logits, the worst of logits, loss and eval
+logits; normwise ||a-b||/||b||): the noise floor that a float32 engine's
+agreement with these files cannot be expected to beat by much.
+
+All values but f64/* come from float32 PyTorch, as the engine computes.
 
 BN weights, biases and running statistics are randomised (the defaults
 1, 0, 0, 1 would hide errors in their handling); running statistics start
 near the true statistics of a calibration batch so that eval-mode
 activations stay in range.  Seeded: a rerun on the same machine and torch
-writes the same bytes.
+writes the same bytes.  The seeds of the committed goldens were picked
+with --search among 30 for the smallest float32-to-float64 distance.
 """
 
 import argparse
@@ -45,7 +53,6 @@ sys.path.insert(0, os.path.join(TOP, "bench"))
 import cxm  # noqa: E402
 import cxrnet  # noqa: E402
 
-TOL = 1e-5  # float32 against float64, normwise, per tensor
 OPT = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2)
 
 
@@ -110,25 +117,45 @@ def setup(width, height, width_px, batch, seed):
     return model, x, target, mask
 
 
-def make(width, height, width_px, batch, seed, tol=TOL, tries=20):
-    """The golden for the first seed of seed, seed+1000, ... whose float32
-    results agree with float64 ones to tol (normwise, every tensor): a near
-    tie in a max pool or a ReLU input near 0 makes a gradient depend on
-    rounding, and such a golden would fail a correct engine."""
-    for k in range(tries):
-        s = seed + 1000 * k
-        model, x, target, mask = setup(width, height, width_px, batch, s)
-        init = cxrnet.state_tensors(model)
-        ref = copy.deepcopy(model).double()
-        t = one_step(model, x, target, mask)
-        r = one_step(ref, x.double(), target.double(), mask.double())
-        worst = max((normwise(t[key], r[key]), key) for key in t)
-        if worst[0] < tol:
-            break
-        print("seed %d: %s differs from float64 by %.3g; next seed" % (s, worst[1], worst[0]),
-              file=sys.stderr)
-    else:
-        sys.exit("make_golden: no well-conditioned seed in %d tries" % tries)
+def f64_errors(model, x, target, mask):
+    """(t, worst gradient error, worst logits/loss error, float64 results):
+    one step in float32, and in float64 from the same start, compared
+    normwise tensor by tensor. The float64 run is the exact answer to
+    about 1e-15; float32 PyTorch is off by 1e-5 to 1e-4 here (errors grow
+    through the 53 train-mode BNs), and by far more where a ReLU input or
+    a max pool's runner-up lies within rounding of the edge."""
+    ref = copy.deepcopy(model).double()
+    t = one_step(model, x, target, mask)
+    r = one_step(ref, x.double(), target.double(), mask.double())
+    eg = max(normwise(t[k], r[k]) for k in t if k.startswith("grad/"))
+    el = max(normwise(t[k], r[k]) for k in ("logits", "loss", "eval_logits"))
+    return t, eg, el, r
+
+
+def search(configs, n):
+    """Scores seeds 1..n of each committed golden by how close float32 comes
+    to float64 (max(grad error/1e-4, logits error/1e-5)), best first."""
+    for name, (w, h, wp, b, _) in configs.items():
+        res = []
+        for seed in range(1, n + 1):
+            model, x, target, mask = setup(w, h, wp, b, seed)
+            _, eg, el, _ = f64_errors(model, x, target, mask)
+            res.append((max(eg / 1e-4, el / 1e-5), eg, el, seed))
+        for r in sorted(res)[:5]:
+            print("%s\tscore %.2f\tgrad %.2e\tlogits %.2e\tseed %d" % ((name,) + r), flush=True)
+
+
+def make(width, height, width_px, batch, seed):
+    """The golden of one seed. The committed ones use seeds that --search
+    found well conditioned: float32 close to float64, no ReLU input or max
+    pool near a tie, so that any correct float32 engine lands close."""
+    s = seed
+    model, x, target, mask = setup(width, height, width_px, batch, seed)
+    init = cxrnet.state_tensors(model)
+    t, eg, el, r = f64_errors(model, x, target, mask)
+    if eg > 3e-4 or el > 3e-5:
+        print("make_golden: warning: seed %d: float32 is %.2g (gradients) and %.2g (logits) "
+              "from float64; a badly conditioned golden" % (seed, eg, el), file=sys.stderr)
 
     meta = cxrnet.arch_meta(width, height, width_px)
     meta.update({
@@ -141,8 +168,11 @@ def make(width, height, width_px, batch, seed, tol=TOL, tries=20):
         "golden.beta2": repr(OPT["betas"][1]),
         "golden.eps": repr(OPT["eps"]),
         "golden.weight_decay": repr(OPT["weight_decay"]),
-        "golden.f64_error": "%.3g" % worst[0],
+        "golden.f64_err_grad": "%.3g" % eg,
+        "golden.f64_err_logits": "%.3g" % el,
     })
+    for k in ("logits", "loss", "eval_logits"):
+        init["f64/" + k] = r[k].astype(np.float32)
     init.update({"input": x.numpy(), "target": target.numpy(), "dropout_mask": mask.numpy()})
     init.update(t)
     opt = torch.optim.AdamW(model.parameters(), **OPT)
@@ -224,8 +254,17 @@ def main():
     ap.add_argument("--size", type=int, default=256, help="input size of --full (256)")
     ap.add_argument("--out", default=os.path.join(TOP, "tests", "data"),
                     help="directory of the committed goldens")
+    ap.add_argument("--search", type=int, metavar="N",
+                    help="score seeds 1..N of the committed goldens instead")
     a = ap.parse_args()
     torch.set_num_threads(2)
+    configs = {
+        "golden_w16_64.cxm": (1 / 16, 64, 64, 4, 3),
+        "golden_w16_72x56.cxm": (1 / 16, 72, 56, 3, 16),
+    }
+    if a.search:
+        search(configs, a.search)
+        return
     if a.full:
         meta, t = make(1.0, a.size, a.size, a.batch, 3)
         cxm.save(a.full, meta, t)
@@ -233,14 +272,13 @@ def main():
         return
     meta, t = make_optim()
     cxm.save(os.path.join(a.out, "golden_optim.cxm"), meta, t, level=19)
-    for name, (w, h, wp, n, seed) in {
-            "golden_w16_64.cxm": (1 / 16, 64, 64, 4, 1),
-            "golden_w16_72x56.cxm": (1 / 16, 72, 56, 3, 2)}.items():
+    for name, (w, h, wp, n, seed) in configs.items():
         meta, t = make(w, h, wp, n, seed)
         path = os.path.join(a.out, name)
         cxm.save(path, meta, t, level=19)
-        print("%s: loss %.6f logits %s eval %s" % (
-            path, float(t["loss"][0]), t["logits"].tolist(), t["eval_logits"].tolist()))
+        print("%s: seed %d, loss %.6f, float32 from float64: gradients %s, logits %s" % (
+            path, seed, float(t["loss"][0]), meta["golden.f64_err_grad"],
+            meta["golden.f64_err_logits"]))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,154 @@
+#!/bin/bash
+# cron-score.sh — score, from cron, the chest X-ray PNGs that arrived in
+# INCOMING since the last run, appending to OUTDIR/scores-YYYY-MM-DD.tsv.
+#
+#   cron-score.sh [-q] [-j N] [-s SIZE] [-w SECONDS] [-S STATEDIR] -m MODEL -o OUTDIR INCOMING...
+#
+# A crontab line (see cxr(7)):
+#   */15 * * * *  /usr/local/share/cxr/cron-score.sh -q -m /srv/cxr/model.cxm -o /srv/cxr/scores /srv/pacs/export
+#
+# Promises:
+# - No image is scored twice: a ledger (STATEDIR/scored) holds the name of
+#   every image whose score is in a scores file, and a rerun skips them.
+#   Images are known by base name, which must be unique (NIH's and most
+#   PACS exports' are).
+# - No two runs overlap: a run holds an exclusive lock (flock) on
+#   STATEDIR/lock; a run that finds it held says so and exits 0.
+# - A crash or a kill at any moment leaves no half-written output and loses
+#   nothing: a batch is scored into a temporary file, then renamed into
+#   STATEDIR/pending (the commit point). A pending batch is then merged into
+#   the dated scores file and the ledger, each written to a temporary file
+#   and renamed, and removed. Merging skips images already in the scores
+#   file, so a run that dies half-way through merging is finished by the
+#   next one without duplicates.
+# - Files still being copied in are left for the next run: only PNGs
+#   unmodified for SECONDS (-w, default 60) are taken.
+# - A PNG that cannot be read is reported, left out of the ledger, and
+#   tried again on the next run.
+#
+# Exit status: 0 (also when another run holds the lock, or nothing is
+# new), 1 on an error, 2 on a usage error.
+set -euo pipefail
+
+me=cron-score.sh
+usage() {
+	echo "usage: $me [-q] [-j N] [-s SIZE] [-w SECONDS] [-S STATEDIR] -m MODEL -o OUTDIR INCOMING..." >&2
+	exit 2
+}
+die() { echo "$me: $*" >&2; exit 1; }
+say() { [ -n "$quiet" ] || echo "$me: $*" >&2; }
+
+model= outdir= state= size=256 settle=60 jobs= quiet=
+while getopts m:o:s:w:S:j:qh opt; do
+	case $opt in
+	m) model=$OPTARG ;;
+	o) outdir=$OPTARG ;;
+	s) size=$OPTARG ;;
+	w) settle=$OPTARG ;;
+	S) state=$OPTARG ;;
+	j) jobs=$OPTARG ;;
+	q) quiet=1 ;;
+	h) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ -n "$model" ] && [ -n "$outdir" ] && [ $# -ge 1 ] || usage
+case $size$settle${jobs:-1} in *[!0-9]*) usage ;; esac
+[ -r "$model" ] || die "$model: cannot read the model"
+for d in "$@"; do [ -d "$d" ] || die "$d: not a directory"; done
+state=${state:-$outdir/.cron-score}
+
+# cron's PATH is short: look beside this script (a source tree's bin/ or
+# an installed prefix's bin/) and in /usr/local/bin too.
+here=$(cd "$(dirname "$0")" && pwd)
+PATH=${CXR_BIN:+$CXR_BIN:}$here/../bin:$here/../../../bin:$PATH:/usr/local/bin
+for t in cxr-resize cxr-score; do
+	command -v $t >/dev/null || die "$t: not found (set CXR_BIN to the tools' folder)"
+done
+
+mkdir -p "$outdir" "$state/pending"
+exec 9>>"$state/lock"
+if ! flock -n 9; then
+	say "another run holds $state/lock; nothing done"
+	exit 0
+fi
+# Temporary files of a run killed outright; ours are removed on exit.
+rm -f "$state"/*.tmp "$state"/.*.tmp "$outdir"/.*.tmp
+tmp=$state/batch.$$.tmp list=$state/list.$$.tmp
+trap 'rm -f "$state"/*.$$.tmp "$state"/.*.$$.tmp "$outdir"/.*.$$.tmp' EXIT
+
+# Writes stdin to file whole: a temporary name, flushed, then renamed.
+commit() {
+	local t
+	t=$(dirname "$1")/.$(basename "$1").$$.tmp
+	cat > "$t"
+	sync "$t"
+	mv -f "$t" "$1"
+}
+
+# Merges one pending batch (a scores TSV with its header) into the dated
+# scores file and the ledger; idempotent.
+apply() {
+	local batch=$1 day scores
+	day=$(basename "$batch" .tsv)
+	day=${day%%.*}
+	scores=$outdir/scores-$day.tsv
+	if [ ! -e "$scores" ]; then
+		commit "$scores" < "$batch"
+	else
+		[ "$(head -n 1 "$scores")" = "$(head -n 1 "$batch")" ] ||
+			die "$scores: its columns differ from the new scores'; move it aside"
+		# its rows, then the batch's rows for images it lacks
+		awk -F'\t' -v old="$scores" '
+		FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "image") c = i
+			   if (FILENAME == old) print; next }
+		FILENAME == old { seen[$c] = 1; print; next }
+		!($c in seen) { seen[$c] = 1; print }' "$scores" "$batch" | commit "$scores"
+	fi
+	# the ledger, then the batch's images it lacks
+	# (by FILENAME: an empty ledger has no first line to count)
+	awk -F'\t' -v ledger="$state/scored" '
+	FILENAME == ledger { seen[$0] = 1; print; next }
+	FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "image") c = i; next }
+	!($c in seen) { seen[$c] = 1; print $c }' "$state/scored" "$batch" | commit "$state/scored"
+	rm -f "$batch"
+}
+
+# A batch committed by a run that died before merging it.
+for b in "$state"/pending/*.tsv; do
+	[ -e "$b" ] || continue
+	say "finishing $(basename "$b") left by an earlier run"
+	apply "$b"
+done
+
+# The new images: settled PNGs whose names are not in the ledger. A name
+# seen twice in this run is taken once.
+touch "$state/scored"
+find "$@" -type f -name '*.png' ! -newermt "@$(( $(date +%s) - settle ))" -print \
+	| LC_ALL=C sort \
+	| awk -v ledger="$state/scored" '
+	       FILENAME == ledger { seen[$0] = 1; next }
+	       { n = $0; sub(/.*\//, "", n) }
+	       !(n in seen) { seen[n] = 1; print }' "$state/scored" - > "$list"
+n=$(wc -l < "$list")
+if [ "$n" -eq 0 ]; then
+	say "nothing new"
+	exit 0
+fi
+say "scoring $n new images"
+
+# Score them: a list of paths into cxr-resize (unreadable PNGs skipped
+# and named on stderr), the tensor stream into cxr-score. Both must
+# succeed before the batch is committed.
+day=$(date +%Y-%m-%d)
+cxr-resize -q ${jobs:+-j $jobs} --skip-bad --size "$size" "$list" \
+	| cxr-score -q ${jobs:+-j $jobs} -m "$model" > "$tmp"
+got=$(( $(wc -l < "$tmp") - 1 ))
+[ "$got" -ge 0 ] || got=0
+[ "$got" -ge "$n" ] || echo "$me: $((n - got)) of $n images could not be read; they will be tried again" >&2
+sync "$tmp"
+mv "$tmp" "$state/pending/$day.$$.tsv"
+apply "$state/pending/$day.$$.tsv"
+say "$got scores added to $outdir/scores-$day.tsv"
+exit 0
