@@ -82,7 +82,20 @@ for ep in range(a.epochs):
     with torch.no_grad():
         s = torch.cat([net(Xt[iva[b:b + 256]]).squeeze(1) for b in range(0, len(iva), 256)])
     v = roc_auc_score(y[iva], s.numpy())
-    best = max(best, v)
+    if v > best:
+        best, bs = v, s.numpy()
     print(f"epoch {ep + 1}: loss {loss.item():.3f} val AUC {v:.3f} ({time.time() - t:.0f}s)")
     sys.stdout.flush()
 print(f"best val AUC {best:.3f}")
+# Which findings the network finds hard: each against the normal films.
+fl = [rows[i]["Finding Labels"] for i in iva]
+neg = [k for k, f in enumerate(fl) if f == "No Finding"]
+names = sorted({x for f in fl for x in f.split("|")} - {"No Finding"})
+for name in names:
+    pos = [k for k, f in enumerate(fl) if name in f.split("|")]
+    alone = [k for k in pos if fl[k] == name]
+    if len(pos) >= 3:
+        a = roc_auc_score([0] * len(neg) + [1] * len(pos), np.r_[bs[neg], bs[pos]])
+        b = (roc_auc_score([0] * len(neg) + [1] * len(alone), np.r_[bs[neg], bs[alone]])
+             if len(alone) >= 3 else float("nan"))
+        print(f"  {name:20s} n={len(pos):4d} AUC {a:.3f}; alone n={len(alone):3d} AUC {b:.3f}")

@@ -24,10 +24,11 @@ instead, to compare the two engines step by step.
 Output on stdout, one TSV line per epoch after a header:
   epoch  steps  train_loss  val_loss  val_auc  lr  images_per_s  elapsed
 images_per_s is training images over the epoch's wall time, validation
-included, as cxr-train's log counts it.  With --steps N the losses of the
-first N steps are printed as "# step k loss lr" lines first.  With --test,
-a last "# test" line gives the AUC on that stream of the model of the
-epoch with the best validation AUC (the model cxr-train keeps).
+included, as cxr-train's log counts it; lr is the rate of the epoch's last
+step.  With --steps N the losses of the first N steps are printed as
+"# step k loss lr" lines first.  With --test, a last "# test" line gives
+the AUC on that stream of the model of the epoch with the best validation
+AUC (the model cxr-train keeps).
 
 usage: bench/torch_train.py [options] --val VAL.cxp TRAIN.cxp
 Needs /usr/bin/python3 with torch and numpy (Debian packages) and zstd.
@@ -189,8 +190,7 @@ def main():
         vloss, vauc = evaluate(model, xva, yva, a.batch)
         dt = time.time() - te
         print("%d\t%d\t%.10g\t%.10g\t%.10g\t%.6g\t%.3f\t%.1f" % (
-            epoch + 1, step, loss_sum / n, vloss, vauc,
-            lr_cosine(a.lr, a.min_lr, step, total, warmup), n / dt, time.time() - t_start),
+            epoch + 1, step, loss_sum / n, vloss, vauc, lr, n / dt, time.time() - t_start),
             flush=True)
         if a.test and (best_state is None or vauc > best_auc):
             # the model cxr-train keeps: the best validation AUC's epoch

@@ -243,8 +243,9 @@ int main(int argc, char **argv)
 			       b * 1e3, w * 1e3, flops / b * 1e-9, flops / w * 1e-9, b / w);
 			tot[0] += b, tot[1] += w;
 		}
-		printf("%-5d %-14s %-6s %9s %9.2f   (per weight update, both transforms)\n", st + 1,
-		       sh, "xform", "", best[W_XFORM] * 1e3);
+		printf("%-5d %-14s %-6s %9s %9.2f   (both weight transforms, per update;"
+		       " workspace %.1f MB)\n", st + 1, sh, "xform", "", best[W_XFORM] * 1e3,
+		       cxr_wino_workspace_size(s->n, s->h, s->w, s->c, s->k) * 4e-6);
 		free(c.x), free(c.dx), free(c.y), free(c.dy), free(c.w), free(c.dw), free(c.wt);
 		free(c.col), free(c.U), free(c.Ub), free(c.ws);
 	}

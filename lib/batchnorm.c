@@ -20,36 +20,51 @@ typedef struct relu_mask {
 	const float *mean, *scale, *shift;
 } relu_mask;
 
+/* Rows are summed in float in blocks of SUMBLOCK (vector-wide, exact
+ * enough for a few dozen terms), each block's sums then added in double. */
+#define SUMBLOCK 16
+
 /* p0[j] += sum_i dz[i,j], p1[j] += sum_i dz[i,j] * x[i,j] over rows
- * [i0, i1), dz = dout masked by mk. */
-CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, const float *dout,
-				 const float *x, relu_mask mk, size_t i0, size_t i1, int c)
+ * [i0, i1), dz = dout masked by mk. f: scratch of 2c floats. */
+CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, float *restrict f,
+				 const float *dout, const float *x, relu_mask mk, size_t i0,
+				 size_t i1, int c)
 {
 	const float *mean = mk.mean, *scale = mk.scale, *shift = mk.shift;
-	for (size_t i = i0; i < i1; i++) {
-		const float *ar = dout + i * c, *br = x + i * c;
-		if (mk.out) {
-			const float *mr = mk.out + i * c;
+	float *restrict f0 = f, *restrict f1 = f + c;
+	for (size_t b0 = i0; b0 < i1; b0 += SUMBLOCK) {
+		size_t b1 = b0 + SUMBLOCK < i1 ? b0 + SUMBLOCK : i1;
+		for (int j = 0; j < c; j++)
+			f0[j] = f1[j] = 0;
+		for (size_t i = b0; i < b1; i++) {
+			const float *ar = dout + i * c, *br = x + i * c;
+			if (mk.out) {
+				const float *mr = mk.out + i * c;
 #pragma omp simd
-			for (int j = 0; j < c; j++) {
-				double v = mr[j] > 0 ? ar[j] : 0.0f;
-				p0[j] += v;
-				p1[j] += v * br[j];
-			}
-		} else if (scale) {
+				for (int j = 0; j < c; j++) {
+					float v = mr[j] > 0 ? ar[j] : 0.0f;
+					f0[j] += v;
+					f1[j] += v * br[j];
+				}
+			} else if (scale) {
 #pragma omp simd
-			for (int j = 0; j < c; j++) {
-				double v = (br[j] - mean[j]) * scale[j] + shift[j] > 0 ? ar[j] : 0.0f;
-				p0[j] += v;
-				p1[j] += v * br[j];
-			}
-		} else {
+				for (int j = 0; j < c; j++) {
+					float v = (br[j] - mean[j]) * scale[j] + shift[j] > 0 ? ar[j] : 0.0f;
+					f0[j] += v;
+					f1[j] += v * br[j];
+				}
+			} else {
 #pragma omp simd
-			for (int j = 0; j < c; j++) {
-				double v = ar[j];
-				p0[j] += v;
-				p1[j] += v * br[j];
+				for (int j = 0; j < c; j++) {
+					f0[j] += ar[j];
+					f1[j] += ar[j] * br[j];
+				}
 			}
+		}
+#pragma omp simd
+		for (int j = 0; j < c; j++) {
+			p0[j] += f0[j];
+			p1[j] += f1[j];
 		}
 	}
 }
@@ -61,14 +76,16 @@ static void colsums(double *s0, double *s1, const float *dout, const float *x, r
 {
 	int nt = omp_get_max_threads();
 	double *part = cxr_xcalloc((size_t)nt * 2 * c, sizeof *part);
+	float *fs = cxr_xmalloc((size_t)nt * 2 * c * sizeof *fs);
 #pragma omp parallel num_threads(nt)
 	{
 		int t = omp_get_thread_num();
 		size_t i0, i1;
 		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
-		rows_sums(part + (size_t)t * 2 * c, part + (size_t)t * 2 * c + c, dout, x, mk, i0,
-			  i1, c);
+		rows_sums(part + (size_t)t * 2 * c, part + (size_t)t * 2 * c + c,
+			  fs + (size_t)t * 2 * c, dout, x, mk, i0, i1, c);
 	}
+	free(fs);
 	for (int j = 0; j < c; j++) {
 		double a0 = 0, a1 = 0;
 		for (int t = 0; t < nt; t++) {

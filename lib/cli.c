@@ -97,9 +97,15 @@ void cxr_init(int argc, char **argv, int deferred)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = deferred ? on_signal_deferred : on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* A signal ignored when we start (nohup, a script's background job)
+	 * stays ignored, as the caller meant. */
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		struct sigaction old;
+		if (!sigaction(sigs[i], NULL, &old) && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
 	/* A closed pipe is a write error we report (or exit quietly on). */
 	signal(SIGPIPE, SIG_IGN);
 }

@@ -4,9 +4,43 @@
 #include <float.h>
 #include <stddef.h>
 
+#include "parallel.h"
+
 int pool_out_size(int n, int k, int s, int p)
 {
 	return (n + 2 * p - k) / s + 1;
+}
+
+/* y, ix (c) = the first max over a window's taps: taps rows of c floats
+ * at x + off[t] * c, positions pos[t]. ix may be NULL. */
+CXR_CLONES static void window_max(float *restrict y, int32_t *restrict ix, const float *x,
+				  const int *off, const int *pos, int taps, int c)
+{
+	const float *x0 = x + (size_t)off[0] * c;
+#pragma omp simd
+	for (int j = 0; j < c; j++)
+		y[j] = x0[j];
+	if (ix) {
+#pragma omp simd
+		for (int j = 0; j < c; j++)
+			ix[j] = pos[0];
+	}
+	for (int t = 1; t < taps; t++) {
+		const float *xt = x + (size_t)off[t] * c;
+		const int32_t p = pos[t];
+		if (ix) {
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				int gt = xt[j] > y[j];
+				ix[j] = gt ? p : ix[j];
+				y[j] = gt ? xt[j] : y[j];
+			}
+		} else {
+#pragma omp simd
+			for (int j = 0; j < c; j++)
+				y[j] = xt[j] > y[j] ? xt[j] : y[j];
+		}
+	}
 }
 
 void maxpool_forward(float *out, int32_t *idx, const float *in, int n, int h, int w, int c,
@@ -17,38 +51,21 @@ void maxpool_forward(float *out, int32_t *idx, const float *in, int n, int h, in
 #pragma omp parallel for schedule(static)
 	for (long q = 0; q < np; q++) {
 		int b = (int)(q / ((long)oh * ow)), oy = (int)(q / ow % oh), ox = (int)(q % ow);
-		float *y = out + q * c;
-		int32_t *ix = idx ? idx + q * c : 0;
-		for (int j = 0; j < c; j++)
-			y[j] = -FLT_MAX;
-		int first = 1;
+		int off[64], pos[64], taps = 0;
 		for (int ky = 0; ky < k; ky++) {
 			int iy = oy * s - p + ky;
 			if (iy < 0 || iy >= h)
 				continue;
 			for (int kx = 0; kx < k; kx++) {
 				int ixx = ox * s - p + kx;
-				if (ixx < 0 || ixx >= w)
+				if (ixx < 0 || ixx >= w || taps == 64)
 					continue;
-				int pos = iy * w + ixx;
-				const float *x = in + ((size_t)b * h * w + pos) * c;
-				if (first) {
-					for (int j = 0; j < c; j++)
-						y[j] = x[j];
-					if (ix)
-						for (int j = 0; j < c; j++)
-							ix[j] = pos;
-					first = 0;
-				} else if (ix) {
-					for (int j = 0; j < c; j++)
-						if (x[j] > y[j])
-							y[j] = x[j], ix[j] = pos;
-				} else {
-					for (int j = 0; j < c; j++)
-						y[j] = x[j] > y[j] ? x[j] : y[j];
-				}
+				pos[taps] = iy * w + ixx;
+				off[taps++] = iy * w + ixx;
 			}
 		}
+		window_max(out + q * c, idx ? idx + q * c : NULL, in + (size_t)b * h * w * c, off,
+			   pos, taps, c);
 	}
 }
 

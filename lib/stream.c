@@ -496,9 +496,17 @@ static int fill(cxr_reader *rd, size_t want)
 		if (rd->zin.pos == rd->zin.size) {
 			if (rd->eof)
 				goto at_end;
-			size_t got = fread(rd->in, 1, rd->in_cap, rd->f);
-			if (!got) {
-				if (ferror(rd->f)) {
+			/* read(2) where there is a descriptor, not fread: take
+			 * what the pipe holds now instead of waiting for a full
+			 * buffer, so a slow writer's records are decoded (and
+			 * scored) as they arrive. */
+			int fd = fileno(rd->f);
+			ssize_t got = fd >= 0 ? read(fd, rd->in, rd->in_cap)
+					      : (ssize_t)fread(rd->in, 1, rd->in_cap, rd->f);
+			if (got < 0 && errno == EINTR && !cxr_stop_signal)
+				continue;
+			if (got <= 0) {
+				if (got < 0 || (fd < 0 && ferror(rd->f))) {
 					cxr_seterr("%s: read error after record %llu: %s", rd->path,
 						   (unsigned long long)rd->total, strerror(errno));
 					return -1;
@@ -506,7 +514,7 @@ static int fill(cxr_reader *rd, size_t want)
 				rd->eof = 1;
 				goto at_end;
 			}
-			rd->zin.size = got;
+			rd->zin.size = (size_t)got;
 			rd->zin.pos = 0;
 		}
 		size_t room = want - rd->out.n;

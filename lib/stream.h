@@ -47,7 +47,9 @@ int cxr_writer_put(cxr_writer *w, const cxr_record *r);
 int cxr_writer_close(cxr_writer *w, int index);
 uint64_t cxr_writer_count(const cxr_writer *w);
 
-/* Sequential reader. */
+/* Sequential reader. Where f has a file descriptor the reader reads it
+ * directly (so records are decoded as soon as they arrive through a pipe):
+ * f must not have been read through stdio before. */
 typedef struct cxr_reader cxr_reader;
 cxr_reader *cxr_reader_open(FILE *f, const char *path);
 /* Reads the next record into r (freeing what r held). Returns 1 for a

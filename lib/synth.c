@@ -414,15 +414,15 @@ static void draw_findings(scene *sc, rng *r, unsigned findings, float k)
 	if (findings & (1u << F_CARDIOMEGALY)) /* an enlarged heart */
 		a->ctr = fminf(0.7f, 0.5f + k * (float)uniform(r, 0.04, 0.12));
 	if (findings & (1u << F_EMPHYSEMA)) { /* hyperinflated, dark, few marks */
-		float d = k * (float)uniform(r, 0.03, 0.06);
+		float d = k * (float)uniform(r, 0.04, 0.07);
 		a->dome[0] += d, a->dome[1] += d;
-		a->air += k * (float)uniform(r, 0.03, 0.06);
-		sc->marks_mul *= 0.5f;
-		for (int i = (int)uniform(r, 0, 3); i > 0; i--) { /* bullae */
+		a->air += k * (float)uniform(r, 0.05, 0.08);
+		sc->marks_mul *= 0.4f;
+		for (int i = 1 + (int)uniform(r, 0, 3); i > 0; i--) { /* bullae */
 			int s = unif(r) < 0.5;
 			lung_point(sc, r, s, 1, &x, &y);
-			add_lesion(sc, L_GAUSS, s, x, y, (float)uniform(r, 0.02, 0.04),
-				-k * (float)uniform(r, 0.04, 0.08));
+			add_lesion(sc, L_GAUSS, s, x, y, (float)uniform(r, 0.025, 0.045),
+				-k * (float)uniform(r, 0.06, 0.1));
 		}
 	}
 	for (int f = 0; f < CXR_SYNTH_NFINDINGS; f++) {
@@ -434,8 +434,8 @@ static void draw_findings(scene *sc, rng *r, unsigned findings, float k)
 		case F_NODULE: /* small round opacities */
 			for (int i = 1 + (unif(r) < 0.25) + (unif(r) < 0.1); i > 0; i--) {
 				lung_point(sc, r, s, 0, &x, &y);
-				add_lesion(sc, L_BLOB, s, x, y, (float)uniform(r, 0.014, 0.03),
-					k * (float)uniform(r, 0.12, 0.28));
+				add_lesion(sc, L_BLOB, s, x, y, (float)uniform(r, 0.018, 0.032),
+					k * (float)uniform(r, 0.16, 0.3));
 				s = unif(r) < 0.5;
 			}
 			break;
@@ -452,14 +452,14 @@ static void draw_findings(scene *sc, rng *r, unsigned findings, float k)
 			for (int i = 2 + (unif(r) < 0.5); i > 0; i--)
 				add_lesion(sc, L_GAUSS, s, x + (float)uniform(r, -0.04, 0.04),
 					y + (float)uniform(r, -0.04, 0.04), (float)uniform(r, 0.025, 0.05),
-					k * (float)uniform(r, 0.07, 0.15));
+					k * (float)uniform(r, 0.1, 0.18));
 			break;
 		case F_INFILTRATION: /* ill-defined patches, often both sides */
 			for (int i = 2 + (int)uniform(r, 0, 3); i > 0; i--) {
 				s = unif(r) < 0.5;
 				lung_point(sc, r, s, 0, &x, &y);
-				add_lesion(sc, L_GAUSS, s, x, y, (float)uniform(r, 0.02, 0.045),
-					k * (float)uniform(r, 0.08, 0.16));
+				add_lesion(sc, L_GAUSS, s, x, y, (float)uniform(r, 0.025, 0.05),
+					k * (float)uniform(r, 0.11, 0.2));
 			}
 			break;
 		case F_EDEMA: /* bilateral haze around the hila */
@@ -492,8 +492,8 @@ static void draw_findings(scene *sc, rng *r, unsigned findings, float k)
 			}
 			break;
 		case F_PLEURAL: /* a band along the chest wall */
-			if ((l = add_lesion(sc, L_RIM, s, 0, 0, (float)uniform(r, 0.72, 0.85),
-					k * (float)uniform(r, 0.18, 0.3)))) {
+			if ((l = add_lesion(sc, L_RIM, s, 0, 0, (float)uniform(r, 0.62, 0.78),
+					k * (float)uniform(r, 0.22, 0.35)))) {
 				l->x0 = -1, l->x1 = 2, l->y0 = -1, l->y1 = 2;
 				l->r2 = (float)uniform(r, -0.3, 0.5); /* from this height down */
 			}

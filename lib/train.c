@@ -82,6 +82,7 @@ typedef struct run {
 	double *val_score;  /* (val count) */
 	int *val_label;
 	double t0, elapsed_before;
+	long prog_base;     /* steps into the run when this process started */
 } run;
 
 static char *with_suffix(const char *path, const char *suffix)
@@ -424,7 +425,7 @@ static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 		s->loss_sum += (double)loss * b->n;
 		s->seen += b->n;
 		s->batch++;
-		cxr_progress_update(prog, (long)s->epoch * nb + s->batch);
+		cxr_progress_update(prog, (long)s->epoch * nb + s->batch - r->prog_base);
 		if (cxr_stop_signal)
 			return 0;
 		if (c->max_steps && s->step >= c->max_steps)
@@ -676,7 +677,10 @@ int cxr_train_run(const cxr_train_cfg *c)
 	cxr_adam_cfg adam = {c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, c->decoupled};
 	long nb = cxr_loader_batches(r.train);
 	cxr_progress prog;
-	cxr_progress_start(&prog, "steps", (long)c->epochs * nb, c->quiet);
+	/* The bar counts this process's steps, so that a resumed run's rate
+	 * and time left are its own. */
+	r.prog_base = (long)r.st.epoch * nb + r.st.batch;
+	cxr_progress_start(&prog, "steps", (long)c->epochs * nb - r.prog_base, c->quiet);
 	while (!r.st.done && r.st.epoch < c->epochs) {
 		double t = cxr_now();
 		if (train_epoch(&r, &adam, &prog))

@@ -15,8 +15,9 @@
  * stages), the output channels are split as well and threads share
  * blocks. The weight gradient is the transpose of the same scheme:
  *   dg = G' [ sum over tiles of (A dy_tile A') .* (B' d B) ] G,
- * 36 products Z[e] (K, C) += Y[e]' (K, tiles) * V[e] (tiles, C), with the
- * input channels split across threads so each owns its slice of Z.
+ * 36 products Z[e] (K, C) += Y[e]' (K, tiles) * V[e] (tiles, C), the
+ * threads sharing out either the input channels (each owning a slice of
+ * Z) or the blocks (each with its own Z, summed at the end).
  *
  * The inner loops are written once with GCC vector extensions on 16 floats
  * and instantiated for AVX-512, AVX2+FMA and plain SSE2; the best one the
@@ -24,9 +25,6 @@
 #include "wino.h"
 
 #include <omp.h>
-#include <stdio.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef float vf __attribute__((vector_size(64)));
@@ -150,19 +148,26 @@ INLINE void xin_body(float *V, size_t es, int ldv, const float *x, const wdims *
 		tile_pos(d, t0 + q, &n, &y0, &x0);
 		y0--, x0--;
 		const float *xb = x + (size_t)n * H * W * C + c0;
+		const int inside = y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W;
 		for (int cc = 0; cc < cw; cc += VL) {
 			int nc = imin(VL, cw - cc);
 			vf t[6][6];
 			for (int j = 0; j < 6; j++) {
 				int ix = x0 + j;
 				vf dd[6];
+				const float *p = xb + ((size_t)y0 * W + ix) * C + cc;
+				if (inside && nc == VL) {  /* most tiles: no checks */
 #pragma GCC unroll 6
-				for (int i = 0; i < 6; i++) {
-					int iy = y0 + i;
-					if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-						dd[i] = (vf){ 0 };
-					else
-						ldn(&dd[i], xb + ((size_t)iy * W + ix) * C + cc, nc);
+					for (int i = 0; i < 6; i++)
+						dd[i] = LD(p + (size_t)i * W * C);
+				} else {
+					for (int i = 0; i < 6; i++) {
+						int iy = y0 + i;
+						if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+							dd[i] = (vf){ 0 };
+						else
+							ldn(&dd[i], p + (size_t)i * W * C, nc);
+					}
 				}
 				vf o[6];
 				BT6(dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], o);
@@ -273,31 +278,40 @@ INLINE void yin_body(float *Y, size_t es, int ldy, const float *dy, const wdims 
 /* --- the matrix products ----------------------------------------------- */
 
 /* Cm (mr, 16*nv) = A (mr, C; rows lda apart) * B (C, 16*nv; rows ldb apart).
- * mr and nv are constants after inlining, so acc lives in registers. */
+ * mr and nv are constants after inlining, so acc lives in registers. The
+ * sum runs in chunks of KC channels added into Cm: one long running sum
+ * over 512 channels would lose more than twice the accuracy. */
+enum { KC = 64 };
+
 INLINE void kern_fwd(const int mr, const int nv, int C, const float *A, size_t lda,
 		     const float *B, size_t ldb, float *Cm, size_t ldc)
 {
-	vf acc[MRMAX][2];
+	for (int c0 = 0; c0 < C; c0 += KC) {
+		vf acc[MRMAX][2];
 #pragma GCC unroll 12
-	for (int i = 0; i < mr; i++)
+		for (int i = 0; i < mr; i++)
 #pragma GCC unroll 2
-		for (int j = 0; j < nv; j++)
-			acc[i][j] = (vf){ 0 };
-	for (int c = 0; c < C; c++, B += ldb) {
-		vf b0 = LD(B), b1 = nv > 1 ? LD(B + VL) : b0;
+			for (int j = 0; j < nv; j++)
+				acc[i][j] = (vf){ 0 };
+		const int c1 = imin(C, c0 + KC);
+		for (int c = c0; c < c1; c++, B += ldb) {
+			vf b0 = LD(B), b1 = nv > 1 ? LD(B + VL) : b0;
 #pragma GCC unroll 12
-		for (int i = 0; i < mr; i++) {
-			float a = A[i * lda + c];
-			acc[i][0] += a * b0;
-			if (nv > 1)
-				acc[i][1] += a * b1;
+			for (int i = 0; i < mr; i++) {
+				float a = A[i * lda + c];
+				acc[i][0] += a * b0;
+				if (nv > 1)
+					acc[i][1] += a * b1;
+			}
 		}
-	}
 #pragma GCC unroll 12
-	for (int i = 0; i < mr; i++)
+		for (int i = 0; i < mr; i++)
 #pragma GCC unroll 2
-		for (int j = 0; j < nv; j++)
-			ST(Cm + i * ldc + VL * j, acc[i][j]);
+			for (int j = 0; j < nv; j++) {
+				float *p = Cm + i * ldc + VL * j;
+				ST(p, c0 ? LD(p) + acc[i][j] : acc[i][j]);
+			}
+	}
 }
 
 /* For e in 36: M[e] (tb, kw) = V[e] (tb, C) * U[e][:, k0:k0+kw], tb a
@@ -323,31 +337,37 @@ INLINE void gemm_fwd_body(const int mr, const int nv, float *M, size_t mes, int 
 
 /* Z (mr, 16*nv; rows ldz apart) (+)= Y' V over tb tiles: Y (tb, mr; rows
  * ldy apart, the mr values of a row contiguous), V (tb, 16*nv; rows ldv).
- * With init, Z is set rather than added to. */
+ * With init, Z is set rather than added to. In chunks of KC tiles, as
+ * kern_fwd. */
 INLINE void kern_wg(const int mr, const int nv, int tb, const float *Y, size_t ldy,
 		    const float *V, size_t ldv, float *Z, size_t ldz, int init)
 {
-	vf acc[MRMAX][2];
+	for (int t0 = 0; t0 < tb; t0 += KC, init = 0) {
+		vf acc[MRMAX][2];
 #pragma GCC unroll 12
-	for (int i = 0; i < mr; i++)
+		for (int i = 0; i < mr; i++)
 #pragma GCC unroll 2
-		for (int j = 0; j < nv; j++)
-			acc[i][j] = init ? (vf){ 0 } : LD(Z + i * ldz + VL * j);
-	for (int t = 0; t < tb; t++, Y += ldy, V += ldv) {
-		vf b0 = LD(V), b1 = nv > 1 ? LD(V + VL) : b0;
+			for (int j = 0; j < nv; j++)
+				acc[i][j] = (vf){ 0 };
+		const int t1 = imin(tb, t0 + KC);
+		for (int t = t0; t < t1; t++, Y += ldy, V += ldv) {
+			vf b0 = LD(V), b1 = nv > 1 ? LD(V + VL) : b0;
 #pragma GCC unroll 12
-		for (int i = 0; i < mr; i++) {
-			float a = Y[i];
-			acc[i][0] += a * b0;
-			if (nv > 1)
-				acc[i][1] += a * b1;
+			for (int i = 0; i < mr; i++) {
+				float a = Y[i];
+				acc[i][0] += a * b0;
+				if (nv > 1)
+					acc[i][1] += a * b1;
+			}
 		}
-	}
 #pragma GCC unroll 12
-	for (int i = 0; i < mr; i++)
+		for (int i = 0; i < mr; i++)
 #pragma GCC unroll 2
-		for (int j = 0; j < nv; j++)
-			ST(Z + i * ldz + VL * j, acc[i][j]);
+			for (int j = 0; j < nv; j++) {
+				float *p = Z + i * ldz + VL * j;
+				ST(p, init ? acc[i][j] : LD(p) + acc[i][j]);
+			}
+	}
 }
 
 /* For e in 36: Z[e] (kz, cwp) (+)= Y[e]' (kz, tb) * V[e] (tb, cwp); kz a
@@ -602,9 +622,11 @@ static int nthreads(void)
 #define XF 7e-9  /* seconds a transform takes per tile and channel */
 #define L2FIT (768.0 * 1024)
 
-static double bw(double bytes)
+/* Bytes per second from a thread's buffer of the given size, when every
+ * thread has one: from its own L2, the shared L3, or memory. */
+static double bw(double bytes, int nthr)
 {
-	return bytes <= L2FIT ? 1e11 : bytes <= 16e6 ? 4e10 : 1.2e10;
+	return bytes <= L2FIT ? 1e11 : bytes * nthr <= 16e6 ? 4e10 : 1.2e10;
 }
 
 /* Forced choices (cxr_wino_tune); 0 leaves them to the cost model. */
@@ -617,29 +639,20 @@ void cxr_wino_tune(int tiles, int slices, int wgrad_mode)
 	force_mode = wgrad_mode == 1 || wgrad_mode == 2 ? wgrad_mode : 0;
 }
 
-/* The block sizes worth trying, largest first: for each number of blocks
- * the smallest multiple of TBQ that holds the tiles, skipping repeats;
- * or only the forced one. Returns 0 when there are no more. */
+/* The block sizes worth trying, in tiles: multiples of TBQ up to all the
+ * tiles or TBMAX; or only the forced one. Returns 0 when there are no
+ * more. */
+enum { TBMAX = 2040 };
+
 static int next_block(const wdims *d, long *nblk, int *tb)
 {
-	const int all = rup((int)(d->nt < (1 << 24) ? d->nt : 1 << 24), TBQ);
-	if (force_tb) {
-		if (*nblk)
-			return 0;
-		*tb = imin(force_tb, all);
-		*nblk = (d->nt + *tb - 1) / *tb;
-		return 1;
-	}
-	if (*nblk && *tb == TBQ)
-		return 0;
-	for (long n = *nblk + 1;; n++) {
-		int t = rup((int)((d->nt + n - 1) / n), TBQ);
-		if (!*nblk || t < *tb) {
-			*nblk = (d->nt + t - 1) / t;
-			*tb = t;
-			return 1;
-		}
-	}
+	const int all = (int)(d->nt < TBMAX ? rup((int)d->nt, TBQ) : TBMAX);
+	if (force_tb)
+		*tb = *tb ? all + 1 : imin(force_tb, all);
+	else
+		*tb += TBQ;
+	*nblk = (d->nt + *tb - 1) / *tb;
+	return *tb <= all;
 }
 
 typedef struct fplan {
@@ -675,10 +688,10 @@ static fplan plan_fwd(const wdims *d, int nthr)
 			long items = nblk * ns, rounds = (items + nthr - 1) / nthr;
 			long blocks = (rounds + ns - 1) / ns + (ns > 1);
 			double ub = 4.0 * NE * d->c * kp, blk = 4.0 * NE * tb * (cp + ks);
-			double t = 2.0 * NE * tb * d->c * ks / FLOPS + ub / ns / bw(ub) +
+			double t = 2.0 * NE * tb * d->c * ks / FLOPS + ub / ns / bw(ub, 1) +
 				   (double)tb * ks * XF;
 			if (blk > L2FIT)
-				t += 2 * blk / bw(blk * nthr);
+				t += 2 * blk / bw(blk, nthr);
 			t = t * rounds + (double)blocks * tb * cp * XF;
 			if (t < bestt * 0.999) {
 				bestt = t;
@@ -731,12 +744,12 @@ static wplan plan_wg(const wdims *d, int nthr)
 				continue;  /* a thread would sit idle */
 			double blk = 4.0 * NE * tb * (cs + kp);
 			double t = 2.0 * NE * tb * cs * kp / FLOPS + (double)tb * (cs + kp) * XF;
-			t += 2 * zb / bw(zb * nthr);
+			t += 2 * zb / bw(zb, nthr);
 			if (blk + zb > L2FIT)
-				t += 2 * blk / bw(blk * nthr);
+				t += 2 * blk / bw(blk, nthr);
 			t *= split ? (nblk + nthr - 1) / nthr : nblk;
 			if (split)  /* the sum of the threads' Z */
-				t += zb / bw(zb * nthr);
+				t += zb / bw(zb, nthr);
 			if (t < bestt * 0.999) {
 				bestt = t;
 				best = (wplan){ tb, cs, ns, split, kz, nblk, 0, 0, 0, 0 };
@@ -780,7 +793,6 @@ void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, in
 	const isa *z = best();
 	const int nthr = nthreads(), cp = rup(C, VL), kp = rup(K, VL);
 	const fplan p = plan_fwd(&d, nthr);
-	if (getenv("CXR_WINO_DEBUG")) fprintf(stderr, "fwd plan: tb %d ks %d ns %d nblk %ld per %zu\n", p.tb, p.ks, p.ns, p.nblk, p.per);
 	const long items = p.nblk * p.ns;
 	const size_t ves = p.ves, mes = p.mes;
 #pragma omp parallel num_threads(nthr)
@@ -813,9 +825,6 @@ void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N
 	const int kp = rup(K, VL), nthr = nthreads();
 	const wplan p = plan_wg(&d, nthr);
 	const size_t ves = p.ves, yes = p.yes, zes = p.zes;
-	if (getenv("CXR_WINO_DEBUG"))
-		fprintf(stderr, "wg plan: tb %d cs %d ns %d split %d nblk %ld per %zu\n", p.tb, p.cs,
-			p.ns, p.split, p.nblk, p.per);
 #pragma omp parallel num_threads(p.split ? nthr : imin(nthr, p.ns))
 	{
 		const int tid = omp_get_thread_num(), nth = omp_get_num_threads();

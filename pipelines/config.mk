@@ -13,8 +13,8 @@ BIN       ?= $(TOP)/bin
 ifeq ($(PIPELINE),demo)
 OUT       ?= demo-out
 # the synthetic data set
-IMAGES    ?= 1200
-PATIENTS  ?= 400
+IMAGES    ?= 1300
+PATIENTS  ?= 430
 SYNTH_SIZE ?= 256
 # the split, by patient
 N_TRAIN   ?= 700

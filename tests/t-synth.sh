@@ -29,7 +29,7 @@ csv=$t/a/Data_Entry_2017_v2020.csv
 [ "$(wc -l < "$csv")" -eq 26 ] || no "rows: $(wc -l < "$csv"), want 26"
 awk -F, 'NF != 11 { bad++ } END { exit bad > 0 }' "$csv" || no "a row without 11 fields"
 if grep -q "$(printf '\r')" "$csv"; then no "CR in the label file"; fi
-awk -F, 'NR > 1 && $1 !~ /^[0-9]{8}_[0-9]{3}\.png$/ { exit 1 }' "$csv" || no "image names"
+awk -F, 'NR > 1 && ($1 !~ /^[0-9]+_[0-9]+\.png$/ || length($1) != 16) { exit 1 }' "$csv" || no "image names"
 awk -F, 'NR > 1 && !($2 == "No Finding" || $2 ~ /^[A-Z][A-Za-z_]+(\|[A-Z][A-Za-z_]+)*$/) { exit 1 }' \
 	"$csv" || no "finding labels"
 awk -F, 'NR > 1 && !($5 >= 1 && $5 <= 95 && ($6 == "M" || $6 == "F") && ($7 == "PA" || $7 == "AP")) { exit 1 }' \
