@@ -32,14 +32,19 @@ uint64_t cxr_rng_u64(cxr_rng *r)
 	return out;
 }
 
+/* Lemire's multiply-and-reject: one multiplication, rarely a retry. */
 uint64_t cxr_rng_below(cxr_rng *r, uint64_t n)
 {
-	uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-	uint64_t x;
-	do
-		x = cxr_rng_u64(r);
-	while (x >= limit);
-	return x % n;
+	__uint128_t m = (__uint128_t)cxr_rng_u64(r) * n;
+	uint64_t lo = (uint64_t)m;
+	if (lo < n) {
+		uint64_t t = -n % n; /* 2^64 mod n: the values to reject */
+		while (lo < t) {
+			m = (__uint128_t)cxr_rng_u64(r) * n;
+			lo = (uint64_t)m;
+		}
+	}
+	return (uint64_t)(m >> 64);
 }
 
 double cxr_rng_uniform(cxr_rng *r) { return (cxr_rng_u64(r) >> 11) * 0x1.0p-53; }

@@ -5,54 +5,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "rng.h"
 
 const char *const cxr_set_name[CXR_NSETS] = {"test", "val", "train"};
-
-/* ---- xoshiro256** (Blackman and Vigna), seeded through splitmix64 ---- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
-void cxr_split_rng_seed(cxr_split_rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t cxr_split_rng_next(cxr_split_rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t out = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-uint64_t cxr_split_rng_below(cxr_split_rng *r, uint64_t n)
-{
-	__uint128_t m = (__uint128_t)cxr_split_rng_next(r) * n;
-	uint64_t lo = (uint64_t)m;
-	if (lo < n) {
-		uint64_t t = -n % n; /* 2^64 mod n: the values to reject */
-		while (lo < t) {
-			m = (__uint128_t)cxr_split_rng_next(r) * n;
-			lo = (uint64_t)m;
-		}
-	}
-	return (uint64_t)(m >> 64);
-}
 
 /* ---- the draw ---- */
 
@@ -120,10 +75,10 @@ int cxr_split_draw(size_t n, const char *const *patient, const char *const *imag
 	size_t *order = cxr_xmalloc((np ? np : 1) * sizeof *order);
 	for (size_t i = 0; i < np; i++)
 		order[i] = i;
-	cxr_split_rng rng;
-	cxr_split_rng_seed(&rng, seed);
+	cxr_rng rng;
+	cxr_rng_seed(&rng, seed);
 	for (size_t i = np; i > 1; i--) { /* Fisher-Yates */
-		size_t j = cxr_split_rng_below(&rng, i);
+		size_t j = cxr_rng_below(&rng, i);
 		size_t t = order[i - 1];
 		order[i - 1] = order[j];
 		order[j] = t;

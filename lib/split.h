@@ -33,12 +33,7 @@ int cxr_split_draw(size_t n, const char *const *patient, const char *const *imag
 		   int *set, int pool, int nsets, const int *sets, const long *want,
 		   uint64_t seed);
 
-/* The random numbers behind it: xoshiro256** seeded through splitmix64,
- * so that a seed gives the same draw on every machine. */
-typedef struct cxr_split_rng { uint64_t s[4]; } cxr_split_rng;
-void cxr_split_rng_seed(cxr_split_rng *r, uint64_t seed);
-uint64_t cxr_split_rng_next(cxr_split_rng *r);
-/* Uniform in [0, n) for n > 0, without modulo bias (Lemire's method). */
-uint64_t cxr_split_rng_below(cxr_split_rng *r, uint64_t n);
+/* The draw uses rng.h (xoshiro256** seeded through splitmix64), so a
+ * seed gives the same split on every machine. */
 
 #endif
