@@ -65,12 +65,12 @@ tests/bin/%: tests/%.c tests/testutil.h lib/libcxr.a
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@.$$$$ $< lib/libcxr.a $(CHECK_LIBS) $(LDLIBS) && mv -f $@.$$$$ $@
 
 # `make check` — Check suites then shell tests; a summary line at the end.
-# CK_RUN_SUITE / T= narrow it; CK_TAGS_EXCLUDE=slow is the default.
+# T=name narrows it; CK_EXCLUDE_TAGS=slow is the default (make check-slow runs all).
 check: all $(CHECKS)  ## run the unit and shell tests (the README's test command)
-	@CK_TAGS_EXCLUDE=$${CK_TAGS_EXCLUDE-slow} sh tests/run.sh $(CHECKS) -- $(SHELL_TESTS)
+	@CK_EXCLUDE_TAGS=$${CK_EXCLUDE_TAGS-slow} sh tests/run.sh $(CHECKS) -- $(SHELL_TESTS)
 
 check-slow: all $(CHECKS)  ## also run the tests tagged slow
-	@CK_TAGS_EXCLUDE= CXR_SLOW=1 sh tests/run.sh $(CHECKS) -- $(SHELL_TESTS)
+	@CK_EXCLUDE_TAGS= CXR_SLOW=1 sh tests/run.sh $(CHECKS) -- $(SHELL_TESTS)
 
 lint-man:  ## mandoc -Tlint on every page
 	mandoc -Tlint -W warning $(MANS)
