@@ -4,18 +4,22 @@
  * loss, every gradient, the BN running statistics, an Adam step and the
  * eval logits, one line each, and exits 1 if any is above its bound.
  *
- *	resnet_check [-q] [-I] [-j N] [-g TOL] [-l TOL] GOLDEN.cxm...
+ *	resnet_check [-q] [-I] [-W ISA] [-G GEMM] [-j N] [-g TOL] [-l TOL] GOLDEN.cxm...
  *
  * Bounds: 1e-5 for logits, loss and running statistics, -g (1e-3, the
  * full-size bound) for gradients and the Adam step. -q prints only the
  * worst of each kind; -I runs every convolution by im2col + sgemm (the
- * reference path) instead of Winograd for the 3x3 stride-1 ones. */
+ * reference path) instead of Winograd for the 3x3 stride-1 ones; -W forces
+ * Winograd's instruction set (avx512, avx2, sse2), -G the matrix products'
+ * (avx512 or blas). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
+#include "gemm.h"
 #include "parallel.h"
+#include "wino.h"
 #include "../tests/resnet_golden.h"
 
 int main(int argc, char **argv)
@@ -24,8 +28,16 @@ int main(int argc, char **argv)
 	cxr_init(argc, argv, 0);
 	golden_tol tol = {1e-5, 1e-5, 1e-3, 1e-5, 1e-3, 1e-5};
 	int quiet = 0, threads = 0, wino = 1, c;
-	while ((c = getopt(argc, argv, "qj:g:l:I")) != -1) {
+	while ((c = getopt(argc, argv, "qj:g:l:IW:G:")) != -1) {
 		switch (c) {
+		case 'W':
+			if (cxr_wino_set_isa(optarg))
+				cxr_usage_error("-W %s: not available here", optarg);
+			break;
+		case 'G':
+			if (cxr_gemm_use(optarg))
+				cxr_usage_error("-G %s: not available here", optarg);
+			break;
 		case 'I':
 			wino = 0;
 			break;
@@ -42,18 +54,19 @@ int main(int argc, char **argv)
 			tol.logits = tol.loss = tol.eval = cxr_parse_double("-l", optarg, 0, 1);
 			break;
 		default:
-			cxr_usage_error("usage: resnet_check [-q] [-I] [-j N] [-g TOL] [-l TOL] GOLDEN...");
+			cxr_usage_error("usage: resnet_check [-q] [-I] [-W ISA] [-G GEMM] [-j N] [-g TOL] [-l TOL] GOLDEN...");
 		}
 	}
 	if (optind >= argc)
-		cxr_usage_error("usage: resnet_check [-q] [-I] [-j N] [-g TOL] [-l TOL] GOLDEN...");
+		cxr_usage_error("usage: resnet_check [-q] [-I] [-W ISA] [-G GEMM] [-j N] [-g TOL] [-l TOL] GOLDEN...");
 	cxr_resnet_set_threads(threads);
 	int failed = 0;
 	for (int i = optind; i < argc; i++) {
 		golden_report r;
 		double t0 = cxr_now();
-		printf("%s (%s, OpenBLAS %s, %d threads)\n", argv[i],
-		       wino ? "Winograd 3x3" : "im2col only", cxr_blas_core(), cxr_par_threads());
+		printf("%s (%s %s, gemm %s, OpenBLAS %s, %d threads)\n", argv[i],
+		       wino ? "Winograd 3x3" : "im2col only", wino ? cxr_wino_isa() : "", cxr_gemm_impl(), cxr_blas_core(),
+		       cxr_par_threads());
 		if (golden_run(argv[i], wino, &tol, quiet ? NULL : stdout, &r))
 			cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg());
 		printf("logits %.3g  loss %.3g  eval %.3g (unfolded %.3g)\n", r.logits, r.loss,

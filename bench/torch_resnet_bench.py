@@ -10,6 +10,11 @@ random data, in train mode with channels_last tensors; inference is
 torch.jit.trace + optimize_for_inference in eval mode.  Each mode runs in
 its own process, so the peak RSS (getrusage) is that mode's alone.  The
 first step or two of each mode are warm-up and not timed.
+
+OMP_WAIT_POLICY defaults to PASSIVE here, as in the cxr engine: with
+libgomp's default spinning, PyTorch runs 6x slower on a machine that has
+other work (measured here, load 8 on 2 cores); on an idle machine the
+difference is small. Set OMP_WAIT_POLICY=ACTIVE to measure the default.
 """
 
 import argparse
@@ -79,11 +84,13 @@ def main():
         return
     print("mode\tbatch\timg_per_s\tpeak_rss_mb", flush=True)
     rc = 0
+    env = dict(os.environ)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     for mb in a.modes.split(","):
         cmd = [sys.executable, os.path.abspath(__file__), "--one", mb,
                "--threads", str(a.threads), "--width", str(a.width),
                "--size", str(a.size), "--iters", str(a.iters)]
-        rc |= subprocess.run(cmd).returncode
+        rc |= subprocess.run(cmd, env=env).returncode
     sys.exit(1 if rc else 0)
 
 

@@ -19,7 +19,9 @@ lib/train.c with cxr-train's defaults:
 What differs, by design: the initial weights (torch's generator, seeded
 with --seed, same distributions as cxr_resnet_init), the shuffle order and
 the dropout masks.  --init MODEL.cxm starts from a cxr model's weights
-instead, to compare the two engines step by step.
+instead (a checkpoint's extra tensors are ignored) and --dropout 0 turns
+dropout off, to compare the two engines step by step: with a pack of
+exactly --batch images, each epoch is one step on the same batch in both.
 
 Output on stdout, one TSV line per epoch after a header:
   epoch  steps  train_loss  val_loss  val_auc  lr  images_per_s  elapsed
@@ -128,6 +130,8 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--warmup", type=int, default=0, help="epochs of linear warmup")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--dropout", type=float, default=cxrnet.DROPOUT,
+                    help="head dropout (0.2, as cxr; 0 for step-by-step checks)")
     ap.add_argument("--init", metavar="MODEL.cxm", help="start from a cxr model's weights")
     ap.add_argument("--no-shuffle", action="store_true",
                     help="visit the pack in its order every epoch (for step-by-step checks)")
@@ -143,7 +147,7 @@ def main():
     if xtr.shape[2:] != xva.shape[2:]:
         sys.exit("torch_train: %s: images are %s, the training images %s"
                  % (a.val, tuple(xva.shape[2:]), tuple(xtr.shape[2:])))
-    model = cxrnet.CxrNet(a.width)
+    model = cxrnet.CxrNet(a.width, dropout=a.dropout)
     if a.init:
         init_from_cxm(model, a.init)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(a.beta1, a.beta2),

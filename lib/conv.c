@@ -1,10 +1,10 @@
 /* conv — im2col + sgemm convolution on NHWC activations (see conv.h). */
 #include "conv.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "parallel.h"
 
 /* One im2col chunk: 2M floats (8 MB) keeps the GEMM's M in the thousands
@@ -160,8 +160,7 @@ void conv_forward(float *out, const float *in, const float *weight, const float 
 	const int relu = !!(flags & CONV_RELU);
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, o, K, 1.0f, in, K,
-			    weight, K, beta, out, o);
+		cxr_gemm(0, 1, m, o, K, in, K, weight, K, beta, out, o);
 		conv_bias_relu(out, bias, relu, (size_t)m, o);
 		return;
 	}
@@ -171,8 +170,7 @@ void conv_forward(float *out, const float *in, const float *weight, const float 
 		int m = (r1 - r0) * d->ow;
 		float *y = out + (size_t)r0 * d->ow * o;
 		conv_im2col(ws, in, d, r0, r1);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, o, K, 1.0f, ws, K,
-			    weight, K, beta, y, o);
+		cxr_gemm(0, 1, m, o, K, ws, K, weight, K, beta, y, o);
 		conv_bias_relu(y, bias, relu, (size_t)m, o);
 	}
 }
@@ -184,12 +182,10 @@ void conv_backward(float *din, float *dweight, const float *dout, const float *i
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
 		/* dW (O,C) += dout^T (O,M) in (M,C) */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, K, m, 1.0f, dout, o,
-			    in, K, 1.0f, dweight, K);
+		cxr_gemm(1, 0, o, K, m, dout, o, in, K, 1.0f, dweight, K);
 		/* din (M,C) += dout (M,O) W (O,C) */
 		if (din)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, K, o, 1.0f, dout,
-				    o, weight, K, acc ? 1.0f : 0.0f, din, K);
+			cxr_gemm(0, 0, m, K, o, dout, o, weight, K, acc ? 1.0f : 0.0f, din, K);
 		return;
 	}
 	const int rows = d->n * d->oh, R = chunk_rows(d);
@@ -207,13 +203,11 @@ void conv_backward(float *din, float *dweight, const float *dout, const float *i
 		int m = (r1 - r0) * d->ow;
 		const float *dy = dout + (size_t)r0 * d->ow * o;
 		conv_im2col(ws, in, d, r0, r1);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, K, m, 1.0f, dy, o, ws, K,
-			    1.0f, dweight, K);
+		cxr_gemm(1, 0, o, K, m, dy, o, ws, K, 1.0f, dweight, K);
 		if (!din)
 			continue;
 		/* the same workspace now takes dcol (M,K) = dout (M,O) W (O,K) */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, K, o, 1.0f, dy, o,
-			    weight, K, 0.0f, ws, K);
+		cxr_gemm(0, 0, m, K, o, dy, o, weight, K, 0.0f, ws, K);
 		conv_col2im(din, ws, d, r0, r1);
 	}
 }

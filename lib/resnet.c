@@ -876,13 +876,17 @@ const float *cxr_resnet_forward(cxr_resnet *net, const float *x, int n, int trai
 	return net->act + net->logits;
 }
 
-void cxr_resnet_set_dropout_mask(cxr_resnet *net, const float *mask)
+int cxr_resnet_set_dropout_mask(cxr_resnet *net, const float *mask, int n)
 {
+	if (n < 1 || n > net->max_batch) {
+		cxr_seterr("dropout mask of %d rows, network made for 1 to %d", n, net->max_batch);
+		return -1;
+	}
 	if (arena(net, 1))
-		return;
-	memcpy(net->act + net->mask, mask,
-	       (size_t)net->max_batch * net->cfg.head_hidden * sizeof *mask);
+		return -1;
+	memcpy(net->act + net->mask, mask, (size_t)n * net->cfg.head_hidden * sizeof *mask);
 	net->mask_given = 1;
+	return 0;
 }
 
 float cxr_resnet_loss(cxr_resnet *net, const float *targets)

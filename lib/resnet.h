@@ -112,9 +112,11 @@ float *cxr_resnet_dlogits(cxr_resnet *net);
  * otherwise. */
 int cxr_resnet_backward(cxr_resnet *net);
 
-/* The dropout mask (n, head_hidden), entries 0 or 1/(1-p), that the next
- * train forward uses instead of drawing one (to reproduce PyTorch). */
-void cxr_resnet_set_dropout_mask(cxr_resnet *net, const float *mask);
+/* The dropout mask (n <= max_batch rows of head_hidden), entries 0 or
+ * 1/(1-p), that the next train forward (of up to n images) uses instead
+ * of drawing one, to reproduce PyTorch. -1 with cxr_errmsg() set if n is
+ * out of range or memory is short. */
+int cxr_resnet_set_dropout_mask(cxr_resnet *net, const float *mask, int n);
 /* The dropout generator, to save and restore in checkpoints. */
 cxr_rng *cxr_resnet_rng(cxr_resnet *net);
 

@@ -117,19 +117,23 @@ int cxr_synth_plan_make(cxr_synth_plan *p, long nimages, long npatients, uint64_
 	long np = npatients, cap = MAXPER, *cnt;
 	if (np == 0) {
 		long sum = 0, alloc = 64;
-		cnt = cxr_alloc_array(alloc, sizeof *cnt);
-		while (cnt && sum < nimages) {
-			if (np == alloc && !(cnt = realloc(cnt, (alloc *= 2) * sizeof *cnt)))
-				break;
+		if (!(cnt = cxr_alloc_array(alloc, sizeof *cnt)))
+			return -1;
+		while (sum < nimages) {
+			if (np == alloc) {
+				long *c = realloc(cnt, (alloc *= 2) * sizeof *cnt);
+				if (!c) {
+					free(cnt);
+					cxr_seterr("out of memory");
+					return -1;
+				}
+				cnt = c;
+			}
 			long k = draw_count(&r);
 			if (k > nimages - sum)
 				k = nimages - sum;
 			cnt[np++] = k;
 			sum += k;
-		}
-		if (!cnt) {
-			cxr_seterr("out of memory");
-			return -1;
 		}
 	} else {
 		if (!(cnt = cxr_alloc_array(np, sizeof *cnt)))
@@ -362,8 +366,8 @@ typedef struct scene {
 	int ptx;                 /* the pneumothorax lesion, or -1 */
 } scene;
 
-/* A point well inside side s's lung field, preferring region (0 any,
- * 1 upper, 2 lower, 3 peripheral). */
+/* A point well inside side s's lung field, in region 0 any, 1 upper,
+ * 2 lower. */
 static void lung_point(const scene *sc, rng *r, int s, int region, float *px, float *py)
 {
 	const anat *a = &sc->a;
@@ -378,8 +382,6 @@ static void lung_point(const scene *sc, rng *r, int s, int region, float *px, fl
 		if (region == 1 && y > yc)
 			continue;
 		if (region == 2 && y < yc)
-			continue;
-		if (region == 3 && rr < 0.45f)
 			continue;
 		if (m > 0.97f && rr < 0.85f)
 			break;
@@ -401,7 +403,7 @@ static lesion *add_lesion(scene *sc, int kind, int side, float x, float y, float
 	l->y = y;
 	l->r = l->r2 = r;
 	l->amp = amp;
-	float e = kind == L_GAUSS ? 3 * r : 1.2f * r;
+	float e = kind == L_GAUSS || kind == L_PLATE ? 3 * r : 1.2f * r;
 	l->x0 = x - e, l->x1 = x + e, l->y0 = y - e, l->y1 = y + e;
 	return l;
 }
@@ -434,7 +436,7 @@ static void draw_findings(scene *sc, rng *r, unsigned findings, float k)
 		case F_NODULE: /* small round opacities */
 			for (int i = 1 + (unif(r) < 0.25) + (unif(r) < 0.1); i > 0; i--) {
 				lung_point(sc, r, s, 0, &x, &y);
-				add_lesion(sc, L_BLOB, s, x, y, (float)uniform(r, 0.018, 0.032),
+				add_lesion(sc, L_BLOB, s, x, y, (float)uniform(r, 0.02, 0.034),
 					k * (float)uniform(r, 0.16, 0.3));
 				s = unif(r) < 0.5;
 			}
@@ -568,9 +570,11 @@ static void scene_make(scene *sc, uint64_t seed, const cxr_synth_row *row)
 	 * findings removed is the same film without them (the tests rely on
 	 * it). */
 	rng lr = rng_for(seed, 4, (uint64_t)row->patient, (uint64_t)row->followup);
-	float k = unif(&lr) < 0.12 ? (float)uniform(&lr, 0.45, 0.7)
+	float k = unif(&lr) < 0.1 ? (float)uniform(&lr, 0.5, 0.75)
 		: (float)uniform(&lr, 1.0, 1.8);
-	a->hy = a->dome[1] - 0.1f; /* after any change to the domes */
+	/* the heart sits on the dome: placed before the lesions (which
+	 * avoid it), again after them (emphysema lowers the domes) */
+	a->hy = a->dome[1] - 0.1f;
 	draw_findings(sc, &lr, row->findings, k);
 	a->hy = a->dome[1] - 0.1f;
 }
@@ -726,7 +730,7 @@ static float density_at(const scene *sc, float x, float y)
 			D += l->amp * g * lm * n * n * n;
 			break;
 		}
-		case L_HERNIA: {
+		case L_HERNIA: { /* a round density, an air cap on top */
 			q = (dx * dx + dy * dy) / (l->r * l->r);
 			if (q < 1.44f) {
 				float m = smooth(1.44f, 0.8f, q);

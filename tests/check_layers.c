@@ -13,6 +13,7 @@
 #include "batchnorm.h"
 #include "conv.h"
 #include "dense.h"
+#include "gemm.h"
 #include "pool.h"
 #include "testutil.h"
 
@@ -225,6 +226,62 @@ START_TEST(conv_chunked)
 	check_conv(3, 5, 4, 2, 3, 3, 1, 1, 1);
 	check_conv(3, 7, 5, 2, 3, 3, 2, 1, 3 * 18 * 2 + 1);
 	check_conv(2, 9, 7, 1, 2, 7, 2, 3, 2 * 4 * 49);
+}
+END_TEST
+
+/* ---- the matrix product ---- */
+
+static void check_gemm(int ta, int tb, int m, int n, int k, float beta, int pad)
+{
+	int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+	size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)(tb ? n : k) * ldb;
+	size_t nc = (size_t)m * ldc;
+	float *a = frand(na, -1, 1), *b = frand(nb, -1, 1), *c0 = frand(nc, -1, 1);
+	float *c = malloc(nc * sizeof *c);
+	double *ref = malloc(nc * sizeof *ref);
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < ldc; j++) {
+			double s = beta ? c0[(size_t)i * ldc + j] : 0;
+			if (j >= n) {
+				ref[(size_t)i * ldc + j] = c0[(size_t)i * ldc + j];
+				continue;
+			}
+			for (int p = 0; p < k; p++)
+				s += (double)(ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]) *
+				     (tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j]);
+			ref[(size_t)i * ldc + j] = s;
+		}
+	for (int impl = 0; impl < 2; impl++) {
+		if (cxr_gemm_use(impl ? "avx512" : "blas"))
+			continue;
+		memcpy(c, c0, nc * sizeof *c);
+		if (!beta)
+			for (int i = 0; i < m; i++)
+				for (int j = 0; j < n; j++)
+					c[(size_t)i * ldc + j] = NAN; /* beta 0 must not read C */
+		cxr_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+		double e = nerr(c, ref, nc);
+		ck_assert_msg(e < 1e-6, "gemm %s ta%d tb%d %dx%dx%d beta %g: error %.3g",
+			      cxr_gemm_impl(), ta, tb, m, n, k, beta, e);
+		for (int i = 0; i < m; i++) /* the padding between rows is not touched */
+			for (int j = n; j < ldc; j++)
+				ck_assert(c[(size_t)i * ldc + j] == c0[(size_t)i * ldc + j]);
+	}
+	cxr_gemm_use(NULL);
+	free(a), free(b), free(c0), free(c), free(ref);
+}
+
+START_TEST(gemm)
+{
+	for (int t = 0; t < 4; t++) {
+		int ta = t & 1, tb = t >> 1;
+		check_gemm(ta, tb, 1, 1, 1, 0, 0);
+		check_gemm(ta, tb, 13, 33, 17, 1, 2);
+		check_gemm(ta, tb, 200, 70, 400, 0, 1);  /* edges of every block */
+		check_gemm(ta, tb, 30, 100, 785, 1, 3);
+		check_gemm(ta, tb, 20, 30, 5000, 1, 0);   /* long k: split among threads */
+		check_gemm(ta, tb, 5, 7, 0, 0, 0);
+	}
 }
 END_TEST
 
@@ -650,6 +707,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, conv_1x1);
 	tcase_add_test(tc, conv_chunked);
 	suite_add_tcase(s, tc);
+	tcase_add_test(tc, gemm);
 	tc = tcase_create("batchnorm");
 	tcase_add_test(tc, bn_plain);
 	tcase_add_test(tc, bn_relu);

@@ -102,7 +102,8 @@ static int golden_run(const char *path, int wino, const golden_tol *tol, FILE *o
 		goto done;
 
 	/* train forward and backward */
-	cxr_resnet_set_dropout_mask(net, mask);
+	if (cxr_resnet_set_dropout_mask(net, mask, n))
+		goto done;
 	const float *y = cxr_resnet_forward(net, in->data, n, 1);
 	if (!y)
 		goto done;

@@ -25,7 +25,7 @@ static noreturn void usage(void)
 	       "Writes a synthetic chest X-ray data set in the NIH layout:\n"
 	       "DIR/" CXR_NIH_CSV_NAME " and DIR/images_001/images/*.png ...\n"
 	       "  --images N    images (default 1000)\n"
-	       "  --patients N  patients (default: about one for 3.7 images)\n"
+	       "  --patients N  patients (default 0: about one for 3.7 images)\n"
 	       "  --size S      width and height in pixels (default 1024)\n"
 	       "  --seed S      seed (default 1); the same seed gives the same bytes\n"
 	       "  --per-dir N   images per images_NNN folder (default 10000)\n"
@@ -61,7 +61,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		switch (ch) {
 		/* Patient ids have 8 digits and follow-ups 3 in NIH's names. */
 		case O_IMAGES: c->images = cxr_parse_long("--images", optarg, 0, 99999999); break;
-		case O_PATIENTS: c->patients = cxr_parse_long("--patients", optarg, 1, 99999999); break;
+		case O_PATIENTS: c->patients = cxr_parse_long("--patients", optarg, 0, 99999999); break;
 		case O_SIZE: c->size = (int)cxr_parse_long("--size", optarg, 16, 8192); break;
 		case O_SEED: c->seed = cxr_parse_long("--seed", optarg, 0, LONG_MAX); break;
 		case O_PERDIR: c->per_dir = cxr_parse_long("--per-dir", optarg, 1, LONG_MAX); break;

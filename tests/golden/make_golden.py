@@ -16,6 +16,12 @@ loads it as a model, plus what one training step computes:
     after_train/<bn>.running_mean, .running_var   after that forward
     eval_logits [N]           eval-mode forward (initial weights, updated stats)
     adam/<param>              the parameters after one optimizer step
+    pool_argmax [N,C] (u16)   the position of each channel's global max
+                              (row-major over the last feature map)
+    pool_gap [N,C]            (max - runner-up) / |max| there, in float64:
+                              below about 1e-5 float32 rounding may pick
+                              the other one, moving that whole gradient;
+                              1 where the max is 0 (the ReLU stops it)
     f64/logits, f64/loss, f64/eval_logits   the same computed in float64
                               (--full: the values are float64 ones, and
                               f32/* hold PyTorch's float32 results)
@@ -86,7 +92,18 @@ def one_step(model, x, target, mask):
     t = {}
     model.train()
     model.zero_grad(set_to_none=True)
+    seen = []
+    hook = model.pool.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
     logits = model(x, mask)
+    hook.remove()
+    # which position each channel's global max took (the first maximum, as
+    # PyTorch), and how near the runner-up came: a near tie is where two
+    # correct engines may route a gradient differently
+    feat = seen[0].flatten(2)
+    top = feat.topk(2, dim=2).values
+    t["pool_argmax"] = feat.argmax(dim=2).numpy().astype(np.uint16)
+    gap = (top[..., 0] - top[..., 1]) / top[..., 0].abs().clamp_min(1e-30)
+    t["pool_gap"] = torch.where(top[..., 0] > 0, gap, torch.ones_like(gap)).numpy()
     loss = F.binary_cross_entropy_with_logits(logits, target)
     loss.backward()
     t["logits"] = logits.detach().numpy().copy()
@@ -123,13 +140,16 @@ def f64_errors(model, x, target, mask):
     """(t, worst gradient error, worst logits/loss error, float64 results):
     one step in float32, and in float64 from the same start, compared
     normwise tensor by tensor. The float64 run is the exact answer to
-    about 1e-15; float32 PyTorch is off by 1e-5 to 1e-4 here (errors grow
-    through the 53 train-mode BNs), and by far more where a ReLU input or
-    a max pool's runner-up lies within rounding of the edge."""
+    about 1e-15; float32 PyTorch is off by 1e-5 to 1e-4 at W=1/16 (errors
+    grow through the 53 train-mode BNs), by far more where a ReLU input or
+    a max pool's runner-up lies within rounding of the edge, and at W=1,
+    256x256 by 1e-2 in every gradient below layer4.2: the input gradient of
+    that block loses 200x in its BN/conv1 backward."""
     ref = copy.deepcopy(model).double()
     t = one_step(model, x, target, mask)
     r = one_step(ref, x.double(), target.double(), mask.double())
     eg = max(normwise(t[k], r[k]) for k in t if k.startswith("grad/"))
+    t["pool_gap"] = r["pool_gap"].astype(np.float32)  # the exact gaps
     el = max(normwise(t[k], r[k]) for k in ("logits", "loss", "eval_logits"))
     return t, eg, el, r, ref
 
@@ -158,7 +178,8 @@ def make(width, height, width_px, batch, seed, exact=False):
     init = cxrnet.state_tensors(model)
     t, eg, el, r, ref = f64_errors(model, x, target, mask)
     if exact:
-        t, r = {k: v.astype(np.float32) for k, v in r.items()}, t
+        t, r = {k: v if v.dtype == np.uint16 else v.astype(np.float32)
+                for k, v in r.items()}, t
         model = ref
     elif eg > 3e-4 or el > 3e-5:
         print("make_golden: warning: seed %d: float32 is %.2g (gradients) and %.2g (logits) "

@@ -1,0 +1,29 @@
+/* gemm — single-precision matrix product for the network's convolutions:
+ * row-major, cblas_sgemm's meaning with alpha 1 and beta 0 or 1.
+ *
+ * On CPUs with AVX-512 it runs this module's own kernel (packing as BLIS,
+ * a 12x32 register block, OpenMP threads); elsewhere, or with the
+ * environment variable CXR_GEMM=blas, it calls OpenBLAS. Why our own:
+ * OpenBLAS picks its kernels when it loads, by CPU model or by
+ * OPENBLAS_CORETYPE, and 0.3.21 runs AVX2 kernels on AVX-512 CPUs it does
+ * not know (AMD Zen 4/5), or wherever the variable pins them, at about
+ * half the speed the hardware allows.
+ *
+ * Results depend on the instruction set and the thread count through the
+ * order of sums only (deterministic for a fixed CPU and -j). */
+#ifndef CXR_GEMM_H
+#define CXR_GEMM_H
+
+/* C (m,n) = [C +] op(A) op(B), op(A) (m,k), op(B) (k,n), row-major:
+ * op(A)[i][p] = ta ? a[p*lda + i] : a[i*lda + p], op(B) likewise with tb.
+ * beta is 0 (C is written, not read) or 1 (added to). */
+void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+	      int ldb, float beta, float *c, int ldc);
+
+/* "avx512" (own kernel) or "blas"; cxr_gemm_use("blas") forces OpenBLAS,
+ * cxr_gemm_use(NULL) restores the default. -1 if the choice is not
+ * available here. */
+const char *cxr_gemm_impl(void);
+int cxr_gemm_use(const char *impl);
+
+#endif
