@@ -374,6 +374,7 @@ int cxr_write_file_atomic(const char *path, const void *buf, size_t n)
 		cxr_seterr("%s: cannot create temporary file: %s", path, strerror(errno));
 		return -1;
 	}
+	int slot = cxr_tmp_track(tmp); /* a signal now removes it */
 	fchmod(fd, 0666 & ~umask_get());
 	const char *p = buf;
 	size_t left = n;
@@ -394,12 +395,14 @@ int cxr_write_file_atomic(const char *path, const void *buf, size_t n)
 		fd = -1;
 		goto fail;
 	}
+	cxr_tmp_untrack(slot);
 	return 0;
 fail:
 	cxr_seterr("%s: write error: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
+	cxr_tmp_untrack(slot);
 	return -1;
 }
 

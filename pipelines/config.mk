@@ -12,21 +12,24 @@ BIN       ?= $(TOP)/bin
 
 ifeq ($(PIPELINE),demo)
 OUT       ?= demo-out
-# the synthetic data set
-IMAGES    ?= 1300
-PATIENTS  ?= 430
+# the synthetic data set (PATIENTS 0: about one for 3.7 images)
+IMAGES    ?= 5500
+PATIENTS  ?= 1500
 SYNTH_SIZE ?= 256
-# the split, by patient
-N_TRAIN   ?= 700
-N_VAL     ?= 200
-N_TEST    ?= 300
-# network input and training: a narrow ResNet-50 on small pictures
+# the split, by patient; whole patients are drawn, so the three sets
+# need some slack below IMAGES
+N_TRAIN   ?= 4000
+N_VAL     ?= 500
+N_TEST    ?= 800
+# network input and training: a narrow ResNet-50 on small pictures. From
+# scratch it needs a few thousand images and a brisk learning rate before
+# it finds the lesions (around the sixth epoch here).
 SIZE      ?= 64
 WIDTH     ?= 0.125
-EPOCHS    ?= 6
-BATCH     ?= 16
-LR        ?= 0.002
-TRAIN_FLAGS ?= --augment
+EPOCHS    ?= 12
+BATCH     ?= 32
+LR        ?= 0.003
+TRAIN_FLAGS ?=
 else
 # The study: NIH ChestX-ray14, normal vs abnormal.
 OUT       ?= out
