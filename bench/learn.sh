@@ -122,6 +122,6 @@ echo "test split ($ntest images), each engine's best-validation model:"
 awk -F'\t' '$1 == "auc" { printf "  cxr-score | cxr-roc:  auc %.4f (95%% CI %.4f-%.4f)\n", $2, $3, $4 }' \
 	"$tmp/roc.tsv"
 if [ $have_torch = 1 ]; then
-	sed -n 's/^# test [^:]*: \([0-9]*\) images, auc \([0-9.na]*\).*/  torch_train.py:       auc \2/p' \
+	awk '$1 == "#" && $2 == "test" { sub(",", "", $7); printf "  torch_train.py:       auc %.4f\n", $7 }' \
 		"$tmp/torch.out"
 fi

@@ -73,6 +73,13 @@ int main(int argc, char **argv)
 		       r.eval_logits, r.eval_unfolded);
 		printf("worst gradient %.3g (%s)  running stats %.3g (%s)  adam %.3g (%s)\n", r.grad,
 		       r.grad_name, r.stats, r.stats_name, r.adam, r.adam_name);
+		cxr_model *m = cxr_model_load(argv[i]);
+		const char *pg = m ? cxr_model_get_meta(m, "golden.f64_err_grad") : NULL;
+		const char *pl = m ? cxr_model_get_meta(m, "golden.f64_err_logits") : NULL;
+		if (pg && pl)
+			printf("PyTorch's own float32 against float64 here: worst gradient %s, "
+			       "logits/loss/eval %s\n", pg, pl);
+		cxr_model_free(m);
 		printf("%d of %d comparisons above bound, %.1f s\n", r.failed, r.compared,
 		       cxr_now() - t0);
 		failed += r.failed;

@@ -76,14 +76,37 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+/* In deferred mode a signal must also interrupt the main thread's
+ * blocking read (cxr-score waiting on a pipe): the kernel may deliver it
+ * to any thread (OpenMP's, OpenBLAS's, the loader's), so a handler run
+ * elsewhere passes it on to the main thread once. */
+static pthread_t main_thread;
+static volatile sig_atomic_t forwarded;
+
 static void on_signal_deferred(int sig)
 {
-	if (cxr_stop_signal) { /* a second signal: stop now */
-		remove_uncommitted();
-		signal(sig, SIG_DFL);
-		raise(sig);
+	if (!pthread_equal(pthread_self(), main_thread)) {
+		if (cxr_stop_signal && !forwarded)
+			goto now; /* a second signal from outside */
+		if (!cxr_stop_signal) {
+			cxr_stop_signal = sig;
+			forwarded = 1;
+			pthread_kill(main_thread, sig);
+		}
+		return;
 	}
+	if (forwarded) { /* the one passed on: it has done its work */
+		forwarded = 0;
+		return;
+	}
+	if (cxr_stop_signal) /* a second signal: stop now */
+		goto now;
 	cxr_stop_signal = sig;
+	return;
+now:
+	remove_uncommitted();
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 void cxr_init(int argc, char **argv, int deferred)
@@ -93,6 +116,7 @@ void cxr_init(int argc, char **argv, int deferred)
 		const char *s = strrchr(argv[0], '/');
 		cxr_progname = s ? s + 1 : argv[0];
 	}
+	main_thread = pthread_self();
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = deferred ? on_signal_deferred : on_signal;

@@ -4,6 +4,11 @@
  * with a width multiplier, and a binary head: global max pool -> dense 512
  * -> ReLU -> dropout -> dense 1 (a logit).
  *
+ * Speed: 3x3 stride-1 convolutions by Winograd F(4x4,3x3) (wino.h), the
+ * rest by im2col + gemm (gemm.h; a 1x1 stride-1 convolution is one
+ * product), batch norm fused with the residual add and ReLU, folded into
+ * the convolutions for inference.
+ *
  * Memory: the parameters, their gradients (same layout) and the BN running
  * statistics are three flat arrays; the activations of a forward pass live
  * in one arena sized for the batch given at creation, allocated at the
@@ -127,7 +132,8 @@ void cxr_resnet_set_fold(cxr_resnet *net, int fold);
  * default 1); 0 runs every convolution by im2col + sgemm, the reference. */
 void cxr_resnet_set_winograd(cxr_resnet *net, int on);
 
-/* Threads for everything: OpenBLAS products and OpenMP passes (-j). */
+/* Threads for everything (-j): OpenMP (element-wise passes, Winograd,
+ * the own AVX-512 gemm) and OpenBLAS. */
 void cxr_resnet_set_threads(int n);
 
 /* The .cxm container: architecture metadata (arch, width_mult,

@@ -23,10 +23,10 @@ N_VAL     ?= 500
 N_TEST    ?= 800
 # network input and training: a narrow ResNet-50 on small pictures. From
 # scratch it needs a few thousand images and a brisk learning rate before
-# it finds the lesions (around the sixth epoch here).
+# it finds the lesions (from about the sixth epoch here).
 SIZE      ?= 64
 WIDTH     ?= 0.125
-EPOCHS    ?= 12
+EPOCHS    ?= 20
 BATCH     ?= 32
 LR        ?= 0.003
 TRAIN_FLAGS ?=

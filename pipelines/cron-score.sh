@@ -59,10 +59,11 @@ case $size$settle${jobs:-1} in *[!0-9]*) usage ;; esac
 for d in "$@"; do [ -d "$d" ] || die "$d: not a directory"; done
 state=${state:-$outdir/.cron-score}
 
-# cron's PATH is short: look beside this script (a source tree's bin/ or
-# an installed prefix's bin/) and in /usr/local/bin too.
+# cron's PATH is short: look in CXR_BIN, in the tree this script is in
+# (pipelines/../bin), in a prefix it is installed under (share/cxr/../../bin)
+# and in /usr/local/bin too.
 here=$(cd "$(dirname "$0")" && pwd)
-PATH=${CXR_BIN:+$CXR_BIN:}$here/../bin:$here/../../../bin:$PATH:/usr/local/bin
+PATH=${CXR_BIN:+$CXR_BIN:}$here/../bin:$here/../../bin:$PATH:/usr/local/bin
 for t in cxr-resize cxr-score; do
 	command -v $t >/dev/null || die "$t: not found (set CXR_BIN to the tools' folder)"
 done
@@ -78,13 +79,16 @@ rm -f "$state"/*.tmp "$state"/.*.tmp "$outdir"/.*.tmp
 tmp=$state/batch.$$.tmp list=$state/list.$$.tmp
 trap 'rm -f "$state"/*.$$.tmp "$state"/.*.$$.tmp "$outdir"/.*.$$.tmp' EXIT
 
-# Writes stdin to file whole: a temporary name, flushed, then renamed.
-commit() {
-	local t
-	t=$(dirname "$1")/.$(basename "$1").$$.tmp
-	cat > "$t"
+# replace FILE COMMAND...: runs COMMAND into a temporary file beside FILE,
+# then, only if it succeeded, syncs it and renames it over FILE, so FILE
+# is always whole, old or new.
+replace() {
+	local f=$1 t
+	shift
+	t=$(dirname "$f")/.$(basename "$f").$$.tmp
+	"$@" > "$t"
 	sync "$t"
-	mv -f "$t" "$1"
+	mv -f "$t" "$f"
 }
 
 # Merges one pending batch (a scores TSV with its header) into the dated
@@ -95,23 +99,23 @@ apply() {
 	day=${day%%.*}
 	scores=$outdir/scores-$day.tsv
 	if [ ! -e "$scores" ]; then
-		commit "$scores" < "$batch"
+		replace "$scores" cat "$batch"
 	else
 		[ "$(head -n 1 "$scores")" = "$(head -n 1 "$batch")" ] ||
 			die "$scores: its columns differ from the new scores'; move it aside"
 		# its rows, then the batch's rows for images it lacks
-		awk -F'\t' -v old="$scores" '
+		replace "$scores" awk -F'\t' -v old="$scores" '
 		FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "image") c = i
 			   if (FILENAME == old) print; next }
 		FILENAME == old { seen[$c] = 1; print; next }
-		!($c in seen) { seen[$c] = 1; print }' "$scores" "$batch" | commit "$scores"
+		!($c in seen) { seen[$c] = 1; print }' "$scores" "$batch"
 	fi
 	# the ledger, then the batch's images it lacks
 	# (by FILENAME: an empty ledger has no first line to count)
-	awk -F'\t' -v ledger="$state/scored" '
+	replace "$state/scored" awk -F'\t' -v ledger="$state/scored" '
 	FILENAME == ledger { seen[$0] = 1; print; next }
 	FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "image") c = i; next }
-	!($c in seen) { seen[$c] = 1; print $c }' "$state/scored" "$batch" | commit "$state/scored"
+	!($c in seen) { seen[$c] = 1; print $c }' "$state/scored" "$batch"
 	rm -f "$batch"
 }
 
@@ -125,7 +129,10 @@ done
 # The new images: settled PNGs whose names are not in the ledger. A name
 # seen twice in this run is taken once.
 touch "$state/scored"
-find "$@" -type f -name '*.png' ! -newermt "@$(( $(date +%s) - settle ))" -print \
+if [ "$settle" -gt 0 ]; then
+	set -- "$@" ! -newermt "@$(( $(date +%s) - settle ))"
+fi
+find "$@" -type f -name '*.png' -print \
 	| LC_ALL=C sort \
 	| awk -v ledger="$state/scored" '
 	       FILENAME == ledger { seen[$0] = 1; next }

@@ -3,23 +3,28 @@
 # OUT of demo.mk or nih-binary.mk): the data and split, the training, the
 # test-set ROC figures with their 95% intervals, the bias tables, the plots.
 #
-# usage: report.sh [-t TITLE] [-d DATA] OUT > report.md
+# usage: report.sh [-t TITLE] [-d DATA] [-T THRESHOLD] OUT > report.md
+#
+# -T names the threshold cxr-roc and cxr-bias were given, if any (else
+# they used the model's).
 #
 # Reads OUT/split/{train,val,test}.tsv, OUT/model.cxm.log, OUT/roc.tsv and
 # OUT/bias.tsv (columns found by name); writes stdout.
 set -eu
 
 title="cxr report"
-data=
-while getopts t:d: opt; do
+data= thr=
+usage() { echo "usage: report.sh [-t TITLE] [-d DATA] [-T THRESHOLD] OUT" >&2; exit 2; }
+while getopts t:d:T: opt; do
 	case $opt in
 	t) title=$OPTARG ;;
 	d) data=$OPTARG ;;
-	*) echo "usage: report.sh [-t TITLE] [-d DATA] OUT" >&2; exit 2 ;;
+	T) thr=$OPTARG ;;
+	*) usage ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 1 ] || { echo "usage: report.sh [-t TITLE] [-d DATA] OUT" >&2; exit 2; }
+[ $# -eq 1 ] || usage
 out=$1
 for f in roc.tsv bias.tsv; do
 	[ -r "$out/$f" ] || { echo "report.sh: $out/$f: missing" >&2; exit 1; }
@@ -57,12 +62,13 @@ if [ -r "$log" ]; then
 	/^#/ { next }
 	!h { for (i = 1; i <= NF; i++) c[$i] = i; h = 1; next }
 	{
-		n++
+		n = $c["epoch"] + 0 # a resumed run repeats epochs in the log
 		if ($c["val_auc"] != "-" && $c["val_auc"] + 0 > best) { best = $c["val_auc"]; be = $c["epoch"] }
-		t = $c["elapsed"]
+		if ($c["elapsed"] + 0 < t) run += t # a resumed run counts from 0 again
+		t = $c["elapsed"] + 0
 	}
 	END {
-		printf "\n%d epoch%s in %.0f s", n, n == 1 ? "" : "s", t
+		printf "\n%d epoch%s in %.0f s", n, n == 1 ? "" : "s", run + t
 		if (be) printf "; best validation AUC %.3f at epoch %d (the model kept)", best, be
 		printf ".\n\n"
 	}' "$log"
@@ -84,8 +90,12 @@ END {
 		printf "| %s | %s | %s |\n", m[i], num(v[m[i]]), ci(m[i])
 	printf "\n"
 }' "$out/roc.tsv"
-printf 'The threshold is the one the model carries, picked on the validation\n'
-printf 'set; AUC intervals are DeLong'"'"'s, rates'"'"' are Wilson'"'"'s.\n\n'
+if [ -n "$thr" ]; then
+	printf 'The threshold was given as %s.\n' "$thr"
+else
+	printf 'The threshold is the one the model carries, picked on the validation set.\n'
+fi
+printf 'AUC intervals are DeLong'"'"'s, those of rates Wilson'"'"'s.\n\n'
 
 printf '## Bias\n\n'
 awk -F'\t' '

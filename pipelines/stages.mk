@@ -95,6 +95,6 @@ $(OUT)/bias.tsv $(OUT)/bias.svg &: $(OUT)/scores.tsv $(BIN)/cxr-bias $(OUT)/.eva
 
 ## OUT/report.md: the report (Markdown)
 $(OUT)/report.md: $(OUT)/roc.tsv $(OUT)/bias.tsv $(OUT)/roc.svg $(OUT)/bias.svg \
-		$(TOP)/pipelines/report.sh
-	sh $(TOP)/pipelines/report.sh -t '$(TITLE)' -d '$(DATA)' $(OUT) > $@.tmp
+		$(TOP)/pipelines/report.sh $(OUT)/.eval.params
+	sh $(TOP)/pipelines/report.sh -t '$(TITLE)' -d '$(DATA)' -T '$(THRESHOLD)' $(OUT) > $@.tmp
 	mv $@.tmp $@

@@ -370,6 +370,62 @@ START_TEST(backward_contract)
 }
 END_TEST
 
+START_TEST(two_channels)
+{
+	/* input (N,C,H,W) with C = 2: a zero second channel leaves the logits
+	 * of the one-channel network with the same first-channel weights */
+	cxr_resnet_config cfg;
+	cxr_resnet_default_config(&cfg);
+	cfg.width_mult = 1.0 / 16, cfg.height = 24, cfg.width = 20;
+	cxr_resnet *one = cxr_resnet_create(&cfg, 2);
+	cfg.in_channels = 2;
+	cxr_resnet *two = cxr_resnet_create(&cfg, 2);
+	ck_assert(one && two);
+	cxr_resnet_init(one, 5);
+	cxr_resnet_init(two, 6);
+	cxr_model *m = cxr_model_new();
+	ck_assert_int_eq(cxr_resnet_to_model(one, m), 0);
+	const cxr_tensor *w1 = cxr_model_find(m, "conv1.weight");
+	int64_t dims[4] = {w1->dims[0], 2, 7, 7};
+	float *w2 = cxr_model_add(m, "conv1.weight2", CXR_F32, 4, dims);
+	for (int64_t o = 0; o < dims[0]; o++)
+		for (int k = 0; k < 49; k++) {
+			w2[(o * 2 + 0) * 49 + k] = ((const float *)w1->data)[o * 49 + k];
+			w2[(o * 2 + 1) * 49 + k] = 0.5f; /* meets only zeros */
+		}
+	/* the two-channel network takes every tensor of the one-channel one,
+	 * its own stem weight */
+	for (int i = 0; i < cxr_resnet_ntensors(two); i++) {
+		const cxr_resnet_tensor *t = cxr_resnet_tensor_at(two, i);
+		const float *src = strcmp(t->name, "conv1.weight") ? cxr_model_find(m, t->name)->data : w2;
+		cxr_resnet_tensor_import(t, t->trainable ? cxr_resnet_params(two) : cxr_resnet_buffers(two), src);
+	}
+	cxr_resnet_params_changed(two);
+	float *x1 = pixels(2, 24 * 20, 9), *x2 = calloc(2 * 2 * 24 * 20, sizeof *x2);
+	for (int b = 0; b < 2; b++)
+		memcpy(x2 + (size_t)b * 2 * 480, x1 + (size_t)b * 480, 480 * sizeof *x1);
+	float a[2], c[2];
+	for (int train = 0; train < 2; train++) {
+		if (train) {
+			float mask[2 * 512];
+			for (int i = 0; i < 2 * 512; i++)
+				mask[i] = 1.25f * (i % 5 != 0);
+			cxr_resnet_set_dropout_mask(one, mask, 2);
+			cxr_resnet_set_dropout_mask(two, mask, 2);
+		}
+		memcpy(a, cxr_resnet_forward(one, x1, 2, train), sizeof a);
+		memcpy(c, cxr_resnet_forward(two, x2, 2, train), sizeof c);
+		for (int i = 0; i < 2; i++)
+			ck_assert_msg(fabsf(a[i] - c[i]) <= 1e-5f * (1 + fabsf(a[i])), "%s %d: %g vs %g",
+				      train ? "train" : "eval", i, a[i], c[i]);
+	}
+	free(x1), free(x2);
+	cxr_model_free(m);
+	cxr_resnet_free(one);
+	cxr_resnet_free(two);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("resnet");
@@ -385,6 +441,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, model_roundtrip);
 	tcase_add_test(tc, eval_batching_and_fold);
 	tcase_add_test(tc, backward_contract);
+	tcase_add_test(tc, two_channels);
 	suite_add_tcase(s, tc);
 	return s;
 }

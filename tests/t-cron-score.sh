@@ -58,8 +58,9 @@ run -w 0 || no "run 4: exit $?"
 # another run holds the lock: nothing done, exit 0
 sed -n 14p "$t/all" | xargs -I{} cp {} "$t/in/b/"
 touch -d '1 hour ago' "$t"/in/*/*.png
-flock "$t/out/.cron-score/lock" sleep 3 &
-sleep 1
+flock "$t/out/.cron-score/lock" sh -c "touch '$t/held'; sleep 4" &
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -e "$t/held" ] && break; sleep 1; done
+: > "$t/err"
 run || no "locked run: exit $?"
 grep -q 'another run holds' "$t/err" || no "locked run: no message"
 [ "$(lines "$sc")" -eq 14 ] || no "locked run changed the scores"

@@ -209,9 +209,11 @@ exec 3>&-
 wait $pid
 
 # ---- signals and pipes ----
-# SIGINT while waiting for input: exit 130, whole lines
+# SIGINT while waiting for input: exit 130, whole lines. A shell starts
+# background jobs with SIGINT ignored, and cxr keeps an ignored signal
+# ignored (as nohup expects), so the job gets the default back first.
 : >"$t/live"
-cxr-score -q -j1 --batch 1 -m "$m" <"$t/fifo" >"$t/live" 2>"$t/err" &
+env --default-signal=INT cxr-score -q -j1 --batch 1 -m "$m" <"$t/fifo" >"$t/live" 2>"$t/err" &
 pid=$!
 exec 3>"$t/fifo"
 cat "$t/big.cxs" >&3

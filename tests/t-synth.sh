@@ -62,14 +62,15 @@ cxr-synth -q --csv-only --images 30 --patients 30 -o "$t/e" &&
 	[ "$(cut -d, -f4 "$t/e/Data_Entry_2017_v2020.csv" | tail -n +2 | sort -u | wc -l)" -eq 30 ] ||
 	no "--patients 30 of 30 images"
 
-# --- stopped by a signal: exit 130, no label file, no partial PNG
+# --- stopped by a signal: exit 128+15, no label file, no partial PNG
+# (SIGTERM: a background job of a script starts with SIGINT ignored)
 cxr-synth -q -j 1 --images 400 --size 512 -o "$t/i" &
 pid=$!
 sleep 1
-kill -INT $pid
+kill -TERM $pid
 wait $pid
 rc=$?
-[ $rc -eq 130 ] || no "interrupted: exit $rc, want 130"
+[ $rc -eq 143 ] || no "interrupted: exit $rc, want 143"
 [ -e "$t/i/Data_Entry_2017_v2020.csv" ] && no "interrupted: label file written"
 [ -z "$(find "$t/i" -name '*.tmp')" ] || no "interrupted: temporary files left"
 if have cxr-resize; then
