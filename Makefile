@@ -37,7 +37,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES   := $(patsubst bench/%.c,bench/bin/%,$(BENCH_SRC))
 MANS      := $(sort $(wildcard man/*.[157]))
 
-.PHONY: all bench-bin check-slow check unit shell-tests demo bench install clean lint-man deps help
+.PHONY: all bench-bin check-slow check run-checks deps-build deps-test unit shell-tests demo bench install clean lint-man deps help
 .DELETE_ON_ERROR:
 
 all: lib/libcxr.a $(TOOLS)  ## build the library and every tool into bin/
@@ -66,7 +66,11 @@ tests/bin/%: tests/%.c tests/testutil.h lib/libcxr.a
 
 # `make check` — Check suites then shell tests; a summary line at the end.
 # T=name narrows it; CK_EXCLUDE_TAGS=slow is the default (make check-slow runs all).
-check: all $(CHECKS)  ## run the unit and shell tests (the README's test command)
+check: deps-test  ## run the unit and shell tests (the README's test command)
+	@$(MAKE) --no-print-directory all $(CHECKS)
+	@$(MAKE) --no-print-directory run-checks
+
+run-checks: $(CHECKS)
 	@CK_EXCLUDE_TAGS=$${CK_EXCLUDE_TAGS-slow} sh tests/run.sh $(CHECKS) -- $(SHELL_TESTS)
 
 check-slow: all $(CHECKS)  ## also run the tests tagged slow
@@ -75,7 +79,8 @@ check-slow: all $(CHECKS)  ## also run the tests tagged slow
 lint-man:  ## mandoc -Tlint on every page
 	mandoc -Tlint -W warning $(MANS)
 
-demo: all  ## the whole pipeline on a synthetic NIH-format data set, then a report
+demo: deps-build  ## the whole pipeline on a synthetic NIH-format data set, then a report
+	@$(MAKE) --no-print-directory all
 	$(MAKE) -f pipelines/demo.mk
 
 bench: all bench-bin  ## throughput next to the references (Pillow, PyTorch, sgemm)
@@ -84,11 +89,19 @@ bench: all bench-bin  ## throughput next to the references (Pillow, PyTorch, sge
 deps:  ## install the Debian packages the build and tests need (root)
 	sh .ci/deps.sh
 
+# Install (as root) or name what is missing before building.
+deps-build:
+	@sh .ci/deps.sh build
+deps-test:
+	@sh .ci/deps.sh
+
 install: all  ## install tools and man pages under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
 	for m in $(MANS); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s; done
+	install -d $(DESTDIR)$(PREFIX)/share/cxr
+	install -m 755 pipelines/cron-score.sh $(DESTDIR)$(PREFIX)/share/cxr
 
 clean:
 	rm -rf bin tests/bin bench/bin lib/*.o lib/libcxr.a demo-out
