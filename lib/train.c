@@ -77,6 +77,7 @@ typedef struct run {
 	cxr_loader *train, *val;
 	char *ckpt_path, *best_path, *log_path;
 	FILE *log;
+	FILE *step_log;     /* --step-log: step, epoch, loss, lr */
 	char data_digest[65];
 	state st;
 	double *val_score;  /* (val count) */
@@ -422,6 +423,11 @@ static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 		cxr_adam_step(cxr_resnet_params(r->net), cxr_resnet_grads(r->net), r->m, r->v,
 			      r->np, adam, s->step);
 		cxr_resnet_params_changed(r->net);
+		if (r->step_log) {
+			fprintf(r->step_log, "%ld\t%d\t%.9g\t%.9g\n", s->step, s->epoch + 1,
+				(double)loss, adam->lr);
+			fflush(r->step_log);
+		}
 		s->loss_sum += (double)loss * b->n;
 		s->seen += b->n;
 		s->batch++;
@@ -634,6 +640,15 @@ static int setup(run *r, cxr_model **ck)
 		cxr_seterr("%s: %s", r->log_path, strerror(errno));
 		return -1;
 	}
+	if (c->step_log_path) {
+		r->step_log = fopen(c->step_log_path, c->resume_path ? "a" : "w");
+		if (!r->step_log) {
+			cxr_seterr("%s: %s", c->step_log_path, strerror(errno));
+			return -1;
+		}
+		if (!c->resume_path)
+			fputs("step\tepoch\tloss\tlr\n", r->step_log);
+	}
 	if (c->resume_path)
 		logf_(r, "# resumed from %s at epoch %d, batch %ld\n", c->resume_path,
 		      r->st.epoch + 1, r->st.batch);
@@ -651,6 +666,8 @@ static void teardown(run *r)
 	cxr_resnet_free(r->net);
 	if (r->log)
 		fclose(r->log);
+	if (r->step_log)
+		fclose(r->step_log);
 	free(r->m);
 	free(r->v);
 	free(r->val_score);

@@ -13,6 +13,7 @@ typedef struct cxr_train_cfg {
 	const char *out_path;              /* MODEL; also MODEL.ckpt, MODEL.best */
 	const char *log_path;              /* NULL: MODEL.log */
 	const char *resume_path;           /* a checkpoint, or NULL */
+	const char *step_log_path;         /* one line per step, or NULL */
 	/* network */
 	double width_mult;
 	/* optimisation */

@@ -35,6 +35,7 @@ static void usage(FILE *f)
 		"      --resume CKPT      continue a run from its checkpoint\n"
 		"      --max-steps N      stop (with a checkpoint) after N steps in all\n"
 		"      --log FILE         metrics log (default MODEL.log)\n"
+		"      --step-log FILE    the loss and learning rate of every step (TSV)\n"
 		"  -j, --threads N        threads (default: all cores)\n"
 		"  -q, --quiet            no progress, no metrics on stderr\n"
 		"      --help, --version\n");
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
 	c.threads = cxr_ncores();
 	enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_MINLR, O_B1, O_B2, O_EPS, O_WD, O_ADAM,
 	       O_SCHED, O_WARM, O_PAT, O_EARLY, O_AUG, O_SENS, O_WIDTH, O_SEED, O_RESUME,
-	       O_MAXSTEPS, O_LOG, O_HELP, O_VERSION };
+	       O_MAXSTEPS, O_LOG, O_STEPLOG, O_HELP, O_VERSION };
 	static const struct option longs[] = {
 		{"output", required_argument, 0, 'o'}, {"val", required_argument, 0, O_VAL},
 		{"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
@@ -70,6 +71,7 @@ int main(int argc, char **argv)
 		{"width", required_argument, 0, O_WIDTH}, {"seed", required_argument, 0, O_SEED},
 		{"resume", required_argument, 0, O_RESUME},
 		{"max-steps", required_argument, 0, O_MAXSTEPS}, {"log", required_argument, 0, O_LOG},
+		{"step-log", required_argument, 0, O_STEPLOG},
 		{"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
@@ -117,6 +119,7 @@ int main(int argc, char **argv)
 		case O_RESUME: c.resume_path = optarg; break;
 		case O_MAXSTEPS: c.max_steps = cxr_parse_long("--max-steps", optarg, 1, LONG_MAX); break;
 		case O_LOG: c.log_path = optarg; break;
+		case O_STEPLOG: c.step_log_path = optarg; break;
 		case 'j': c.threads = (int)cxr_parse_long("-j", optarg, 1, 1024); break;
 		case 'q': c.quiet = 1; break;
 		case O_HELP: usage(stdout); return 0;
