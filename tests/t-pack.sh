@@ -10,23 +10,7 @@ data=data/nih
 man=$data/sample_manifest.tsv
 command -v cxr-pack >/dev/null && command -v cxr-resize >/dev/null ||
 	{ echo "skip: cxr-pack or cxr-resize not built"; exit 0; }
-t=$(mktemp -d "${TMPDIR:-/tmp}/t-pack.XXXXXX") || exit 1
-trap '[ -n "$KEEP" ] || rm -rf "$t"' EXIT
-trap 'exit 1' INT TERM
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-
-# expect STATUS CMD... — runs CMD with stdout in $t/out, stderr in $t/err.
-expect() {
-	want=$1; shift
-	"$@" >"$t/out" 2>"$t/err"
-	got=$?
-	[ "$got" -eq "$want" ] || { fail "exit $got, want $want: $*"; sed 's/^/    /' "$t/err"; }
-}
-# err_has TEXT — stderr of the last expect contains TEXT.
-err_has() {
-	grep -F -q -- "$1" "$t/err" || { fail "stderr lacks '$1':"; sed 's/^/    /' "$t/err"; }
-}
+NAME=t-pack; . ./lib.sh
 # no_leftovers DIR NAME — nothing named NAME* (the output, its temporary
 # file or the spool) in DIR.
 no_leftovers() {

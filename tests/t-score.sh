@@ -12,21 +12,7 @@
 for p in cxr-score cxr-train cxr-synth cxr-split cxr-resize cxr-pack cxr-roc; do
 	command -v $p >/dev/null || { echo "skip: $p not built"; exit 0; }
 done
-t=$(mktemp -d "${TMPDIR:-/tmp}/t-score.XXXXXX") || exit 1
-trap '[ -n "$KEEP" ] || rm -rf "$t"' EXIT
-trap 'exit 1' INT TERM
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-
-expect() {
-	want=$1; shift
-	"$@" >"$t/out" 2>"$t/err"
-	got=$?
-	[ "$got" -eq "$want" ] || { fail "exit $got, want $want: $*"; sed 's/^/    /' "$t/err"; }
-}
-err_has() {
-	grep -F -q -- "$1" "$t/err" || { fail "stderr lacks '$1':"; sed 's/^/    /' "$t/err"; }
-}
+NAME=t-score; . ./lib.sh
 # whole FILE — every line of FILE has the 10 columns and ends in a newline.
 whole() {
 	[ ! -s "$1" ] || [ "$(tail -c 1 "$1" | od -An -c | tr -d ' ')" = '\n' ] ||

@@ -14,22 +14,7 @@
 for p in cxr-train cxr-synth cxr-split cxr-resize cxr-pack cxr-score cxr-roc; do
 	command -v $p >/dev/null || { echo "skip: $p not built"; exit 0; }
 done
-t=$(mktemp -d "${TMPDIR:-/tmp}/t-train.XXXXXX") || exit 1
-trap '[ -n "$KEEP" ] || rm -rf "$t"' EXIT
-trap 'exit 1' INT TERM
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-
-# expect STATUS CMD... — runs CMD with stdout in $t/out, stderr in $t/err.
-expect() {
-	want=$1; shift
-	"$@" >"$t/out" 2>"$t/err"
-	got=$?
-	[ "$got" -eq "$want" ] || { fail "exit $got, want $want: $*"; sed 's/^/    /' "$t/err"; }
-}
-err_has() {
-	grep -F -q -- "$1" "$t/err" || { fail "stderr lacks '$1':"; sed 's/^/    /' "$t/err"; }
-}
+NAME=t-train; . ./lib.sh
 # same A B WHAT — the two files are byte for byte the same.
 same() { cmp -s "$1" "$2" || fail "$3: $(basename "$1") and $(basename "$2") differ"; }
 # epochs LOG — the per-epoch TSV lines of a log.
