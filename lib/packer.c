@@ -95,11 +95,9 @@ long long cxr_pack_build(const char *const *inputs, int ninputs, const char *out
 	 * a spool file beside the output (fast level), read back by index. */
 	char spool[PATH_MAX] = "";
 	int spool_slot = -1;
-	cxr_out *dst = cxr_out_open(o->shuffle ? NULL : out, !o->shuffle);
+	cxr_out *dst = o->shuffle ? NULL : cxr_out_open(out, 1);
 	FILE *spool_f = NULL;
 	if (o->shuffle) {
-		cxr_out_abort(dst);
-		dst = NULL;
 		snprintf(spool, sizeof spool, "%s.spool.XXXXXX", out);
 		int fd = mkstemp(spool);
 		if (fd < 0) {

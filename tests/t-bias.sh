@@ -7,10 +7,7 @@ set -u
 D=$CXR_TOP/tests/data/scores
 T=$(mktemp -d /tmp/cxr-t-bias.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { printf 'ok - %s\n' "$1"; }
-no() { printf 'not ok - %s\n' "$1"; fail=1; }
-check() { if [ "$1" = 0 ]; then ok "$2"; else no "$2"; fi; }
+. ./tap.sh
 near() { awk -v a="$1" -v b="$2" -v t="${3:-1e-9}" 'BEGIN { d = a - b; exit !(d <= t && -d <= t) }'; }
 refv() { awk -F'\t' -v f="$2" -v k="$3" '$1 == f && $2 == k { print $3 }' "$1"; }
 # field (by header name) of the row for column $2, group $3
@@ -98,14 +95,6 @@ cxr-bias -q --svg "$T/b.svg" "$D/ties.tsv" > /dev/null && grep -q '<svg' "$T/b.s
 check $? "--svg writes a well-formed bar chart"
 
 # Errors.
-expect() { # status pattern description -- command...
-	st=$1 pat=$2 what=$3
-	shift 4
-	"$@" > /dev/null 2> "$T/err"
-	rc=$?
-	if [ $rc = "$st" ] && grep -q -- "$pat" "$T/err"; then ok "$what"; else
-		no "$what (exit $rc, stderr: $(cat "$T/err"))"; fi
-}
 expect 1 "ties.tsv: no 'site' column" "--by an absent column" -- cxr-bias --by site "$D/ties.tsv"
 expect 1 "ties.tsv: line 2: sex 'F' is not a number" "--by a text column with a width" -- cxr-bias --by sex:5 "$D/ties.tsv"
 printf 'score\tlabel\tage\n0.1\t0\t40\n0.2\t1\told\n' > "$T/age.tsv"

@@ -8,10 +8,7 @@ set -u
 D=$CXR_TOP/tests/data/scores
 T=$(mktemp -d /tmp/cxr-t-roc.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { printf 'ok - %s\n' "$1"; }
-no() { printf 'not ok - %s\n' "$1"; fail=1; }
-check() { if [ "$1" = 0 ]; then ok "$2"; else no "$2"; fi; }
+. ./tap.sh
 
 # Two TSV files equal field by field: as text, or as numbers within a
 # relative 1e-9; prints the first difference.
@@ -146,14 +143,6 @@ cxr-roc -q --svg "$T/two.svg" "$D/ties.tsv" "$D/ties_b.tsv" > /dev/null && grep 
 check $? "--svg with two files plots both curves"
 
 # Degenerate input: exit 1 with a message naming file and line.
-expect() { # status pattern description -- command...
-	st=$1 pat=$2 what=$3
-	shift 4
-	"$@" > /dev/null 2> "$T/err"
-	rc=$?
-	if [ $rc = "$st" ] && grep -q -- "$pat" "$T/err"; then ok "$what"; else
-		no "$what (exit $rc, stderr: $(cat "$T/err"))"; fi
-}
 printf 'image\tscore\tlabel\na\t0.1\t0\nb\t0.2\t0\n' > "$T/neg.tsv"
 expect 1 "neg.tsv: all 2 labelled rows are negative" "one class only" -- cxr-roc "$T/neg.tsv"
 printf 'image\tscore\tlabel\na\t0.1\t0\nb\tnan\t1\n' > "$T/nan.tsv"
