@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "strset.h"
 
 /* One record: its fields back to back, each NUL-terminated. */
 typedef struct row {
@@ -27,12 +28,6 @@ typedef struct row {
 	int bad;     /* a field held a NUL byte */
 	long line;   /* where the record started */
 } row;
-
-typedef struct slot {
-	uint64_t h;
-	char *name;
-	long line;
-} slot;
 
 enum { C_IMAGE, C_FINDINGS, C_FOLLOWUP, C_PATIENT, C_AGE, C_SEX, C_VIEW, NCOL };
 
@@ -63,9 +58,10 @@ struct cxr_nihcsv {
 	int col[NCOL];    /* field index of each column, -1 absent */
 	int nhdr;         /* header fields */
 	int nhdr_min;     /* the same without trailing empty names */
-	/* Image names seen, for duplicates: open addressing, (hcap) slots. */
-	slot *ht;
-	size_t hcap, hn;
+	/* Image names seen, for duplicates, and the line of each. */
+	cxr_strset names;
+	long *name_line;  /* (names.n) */
+	size_t name_cap;
 	long rowline;
 	long nrows, nskipped, nwarn, nshown;
 };
@@ -162,48 +158,19 @@ static int fill(cxr_nihcsv *r)
 
 /* ---- duplicate image names ---- */
 
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 1469598103934665603u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	/* FNV's low bits mix poorly and we index by them: finish as
-	 * MurmurHash3's fmix64 does. */
-	h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdu;
-	h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53u;
-	return h ^ (h >> 33);
-}
-
-/* The slot of name, or the empty slot where it would go. The stored hash
- * spares a string comparison (a cache miss) on most probes. */
-static slot *hfind(const cxr_nihcsv *r, const char *name, uint64_t h)
-{
-	size_t i = h & (r->hcap - 1);
-	while (r->ht[i].name && (r->ht[i].h != h || strcmp(r->ht[i].name, name)))
-		i = (i + 1) & (r->hcap - 1);
-	return &r->ht[i];
-}
-
 /* Adds name seen on line; if it was there already, returns the line it
  * was first seen on, else 0. */
 static long hinsert(cxr_nihcsv *r, const char *name, long line)
 {
-	if (2 * (r->hn + 1) > r->hcap) { /* keep the load under a half */
-		slot *old = r->ht;
-		size_t oc = r->hcap;
-		r->hcap = oc ? 2 * oc : 1024;
-		r->ht = cxr_xcalloc(r->hcap, sizeof *r->ht);
-		for (size_t i = 0; i < oc; i++)
-			if (old[i].name)
-				*hfind(r, old[i].name, old[i].h) = old[i];
-		free(old);
+	int added;
+	size_t id = cxr_strset_add(&r->names, name, &added);
+	if (!added)
+		return r->name_line[id];
+	if (id == r->name_cap) {
+		r->name_cap = r->name_cap ? 2 * r->name_cap : 1024;
+		r->name_line = cxr_xrealloc(r->name_line, r->name_cap * sizeof *r->name_line);
 	}
-	uint64_t h = hash(name);
-	slot *e = hfind(r, name, h);
-	if (e->name)
-		return e->line;
-	*e = (slot){h, cxr_xstrdup(name), line};
-	r->hn++;
+	r->name_line[id] = line;
 	return 0;
 }
 
@@ -451,9 +418,8 @@ void cxr_nihcsv_close(cxr_nihcsv *r)
 	for (int i = 0; i < r->qcap; i++)
 		row_free(&r->q[i]);
 	free(r->q);
-	for (size_t i = 0; i < r->hcap; i++)
-		free(r->ht[i].name);
-	free(r->ht);
+	cxr_strset_free(&r->names);
+	free(r->name_line);
 	free(r->line);
 	free(r->path);
 	free(r);

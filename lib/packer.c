@@ -13,49 +13,7 @@
 #include "png.h"
 #include "rng.h"
 #include "stream.h"
-
-/* ---- a set of image names, to refuse duplicates ---- */
-
-typedef struct nameset {
-	char **slot;
-	size_t cap, n;
-} nameset;
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
-}
-
-/* Adds s; returns 0 if it was new, 1 if already there. */
-static int nameset_add(nameset *set, const char *s)
-{
-	if (2 * (set->n + 1) > set->cap) {
-		nameset big = {cxr_xcalloc(set->cap ? 2 * set->cap : 1024, sizeof(char *)),
-			       set->cap ? 2 * set->cap : 1024, 0};
-		for (size_t i = 0; i < set->cap; i++)
-			if (set->slot[i])
-				nameset_add(&big, set->slot[i]);
-		free(set->slot);
-		*set = big;
-	}
-	size_t i = hash_str(s) & (set->cap - 1);
-	for (; set->slot[i]; i = (i + 1) & (set->cap - 1))
-		if (!strcmp(set->slot[i], s))
-			return 1;
-	set->slot[i] = cxr_xstrdup(s);
-	set->n++;
-	return 0;
-}
-
-static void nameset_free(nameset *set)
-{
-	for (size_t i = 0; i < set->cap; i++)
-		free(set->slot[i]);
-	free(set->slot);
-}
+#include "strset.h"
 
 /* ---- build ---- */
 
@@ -109,7 +67,7 @@ long long cxr_pack_build(const char *const *inputs, int ninputs, const char *out
 	}
 	cxr_writer *w = cxr_writer_open(o->shuffle ? spool_f : cxr_out_file(dst),
 					o->shuffle ? spool : out, o->shuffle ? 1 : o->level);
-	nameset names = {0};
+	cxr_strset names = {0};
 	first_shape fs = {0};
 	cxr_record r;
 	cxr_record_init(&r);
@@ -136,7 +94,10 @@ long long cxr_pack_build(const char *const *inputs, int ninputs, const char *out
 				got = -2;
 				break;
 			}
-			if (!o->allow_duplicates && nameset_add(&names, r.meta.image)) {
+			int added = 1;
+			if (!o->allow_duplicates)
+				cxr_strset_add(&names, r.meta.image, &added);
+			if (!added) {
 				cxr_seterr("%s: image name seen before (a pack holds each image once)",
 					   where);
 				got = -2;
@@ -210,7 +171,7 @@ done:
 		unlink(spool);
 	cxr_tmp_untrack(spool_slot);
 	cxr_record_free(&r);
-	nameset_free(&names);
+	cxr_strset_free(&names);
 	return rc;
 }
 

@@ -29,50 +29,27 @@ static int parse_finite(const char *s, double *v)
 
 /* ---- interned columns ------------------------------------------------- */
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
-}
-
 /* The id of value s in c, added (first seen on line) if new. */
 static int column_intern(cxr_column *c, const char *s, long line)
 {
-	if ((size_t)c->nvalue * 2 >= c->nslot) { /* grow, rehash */
-		size_t ns = c->nslot ? 2 * c->nslot : 64;
-		int *slot = cxr_xmalloc(ns * sizeof *slot);
-		memset(slot, -1, ns * sizeof *slot);
-		for (int v = 0; v < c->nvalue; v++) {
-			size_t h = hash_str(c->value[v]) & (ns - 1);
-			while (slot[h] >= 0)
-				h = (h + 1) & (ns - 1);
-			slot[h] = v;
+	int added;
+	int id = (int)cxr_strset_add(&c->set, s, &added);
+	c->value = c->set.str;
+	if (added) {
+		if ((size_t)id == c->line_cap) {
+			c->line_cap = c->line_cap ? 2 * c->line_cap : 64;
+			c->line = cxr_xrealloc(c->line, c->line_cap * sizeof *c->line);
 		}
-		free(c->slot);
-		c->slot = slot;
-		c->nslot = ns;
-		c->value = cxr_xrealloc(c->value, ns / 2 * sizeof *c->value);
-		c->line = cxr_xrealloc(c->line, ns / 2 * sizeof *c->line);
+		c->line[id] = line;
+		c->nvalue = id + 1;
 	}
-	size_t h = hash_str(s) & (c->nslot - 1);
-	for (; c->slot[h] >= 0; h = (h + 1) & (c->nslot - 1))
-		if (!strcmp(c->value[c->slot[h]], s))
-			return c->slot[h];
-	c->slot[h] = c->nvalue;
-	c->value[c->nvalue] = cxr_xstrdup(s);
-	c->line[c->nvalue] = line;
-	return c->nvalue++;
+	return id;
 }
 
 static void column_free(cxr_column *c)
 {
-	for (int v = 0; v < c->nvalue; v++)
-		free(c->value[v]);
-	free(c->value);
+	cxr_strset_free(&c->set);
 	free(c->line);
-	free(c->slot);
 	free(c->id);
 	memset(c, 0, sizeof *c);
 }

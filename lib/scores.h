@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "strset.h"
+
 typedef struct cxr_scores_opt {
 	const char *label_col;  /* NULL: "label" */
 	int want_image;         /* keep the image column (required then) */
@@ -21,8 +23,8 @@ typedef struct cxr_column {
 	char **value;     /* (nvalue) distinct values, in order of appearance */
 	long *line;       /* (nvalue) the line where each value first appears */
 	int nvalue;
-	int *slot;        /* hash table over value: -1 empty */
-	size_t nslot;
+	cxr_strset set;   /* owns the values; value is its string array */
+	size_t line_cap;
 } cxr_column;
 
 typedef struct cxr_scores {
