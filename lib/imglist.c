@@ -1,7 +1,6 @@
 /* imglist — see imglist.h. */
 #include "imglist.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,27 +19,10 @@ struct cxr_imglist {
 	int pending;             /* bare list: line holds the unread first line */
 };
 
-static void chomp(char *s)
-{
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-		s[--n] = 0;
-}
-
-/* The line, or -1 at the end or on an error (with the message set). */
+/* The next line: 1, 0 at the end, -1 on an error (with the message set). */
 static int read_line(cxr_imglist *l)
 {
-	errno = 0;
-	if (getline(&l->line, &l->cap, l->f) < 0) {
-		if (ferror(l->f)) {
-			cxr_seterr("%s: line %ld: %s", l->path, l->lineno + 1, strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	l->lineno++;
-	chomp(l->line);
-	return 1;
+	return cxr_getline(l->f, l->path, &l->line, &l->cap, &l->lineno);
 }
 
 cxr_imglist *cxr_imglist_open(FILE *f, const char *path, const cxr_imgfind *root)

@@ -91,19 +91,27 @@ int cxr_tsv_col(const cxr_tsv *t, const char *name)
 	return -1;
 }
 
+int cxr_getline(FILE *f, const char *path, char **line, size_t *cap, long *lineno)
+{
+	errno = 0;
+	if (getline(line, cap, f) < 0) {
+		if (ferror(f)) {
+			cxr_seterr("%s: line %ld: %s", path, *lineno + 1, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	++*lineno;
+	chomp(*line);
+	return 1;
+}
+
 int cxr_tsv_next(cxr_tsv *t)
 {
 	for (;;) {
-		errno = 0;
-		if (getline(&t->line, &t->cap, t->f) < 0) {
-			if (ferror(t->f)) {
-				cxr_seterr("%s: line %ld: %s", t->path, t->lineno + 1, strerror(errno));
-				return -1;
-			}
-			return 0;
-		}
-		t->lineno++;
-		chomp(t->line);
+		int r = cxr_getline(t->f, t->path, &t->line, &t->cap, &t->lineno);
+		if (r <= 0)
+			return r;
 		if (!t->line[0])
 			continue;
 		int n = split_tabs(t->line, t->fields, t->ncols);

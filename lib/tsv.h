@@ -7,6 +7,11 @@
 
 #include "meta.h"
 
+/* Reads the next line of f into *line (getline's buffer) without its line
+ * ending (LF or CRLF), counting *lineno: 1, 0 at the end, -1 on a read
+ * error with the message naming path and line. */
+int cxr_getline(FILE *f, const char *path, char **line, size_t *cap, long *lineno);
+
 typedef struct cxr_tsv cxr_tsv;
 /* Reads the header line. NULL with cxr_errmsg() set on empty input. */
 cxr_tsv *cxr_tsv_open(FILE *f, const char *path);
