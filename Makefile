@@ -3,7 +3,7 @@
 # `make demo` runs the whole pipeline on a synthetic data set; `make bench`
 # times the tools against their references.
 #
-# New files need no edit here: lib/*.c go into libcxr.a, tools/cxr-*.c
+# New files need no edit here: lib/*/*.c go into libcxr.a, tools/cxr-*.c
 # become bin/cxr-*, tests/check_*.c become Check suites and tests/t-*.sh
 # shell tests.
 
@@ -22,11 +22,12 @@ OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -fopenmp -Ilib \
             -DCXR_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(BLAS_CFLAGS)
-# libgomp is linked statically so that lib/cli.c's early constructor can
+# libgomp is linked statically so that lib/base/cli.c's early constructor can
 # set OMP_WAIT_POLICY before the OpenMP runtime reads it (see there).
 LDLIBS   += $(PKG_LIBS) -lcsv $(BLAS_LIBS) -Wl,-Bstatic -lgomp -Wl,-Bdynamic -ldl -pthread -lm
 
-LIB_SRC   := $(sort $(wildcard lib/*.c))
+LIB_SRC   := $(sort $(wildcard lib/*/*.c))
+LIB_HDR   := $(sort $(wildcard lib/*/*.h))
 LIB_OBJ   := $(LIB_SRC:.c=.o)
 TOOL_SRC  := $(sort $(wildcard tools/cxr-*.c))
 TOOLS     := $(patsubst tools/%.c,bin/%,$(TOOL_SRC))
@@ -42,7 +43,7 @@ MANS      := $(sort $(wildcard man/*.[157]))
 
 all: lib/libcxr.a $(TOOLS)  ## build the library and every tool into bin/
 
-lib/%.o: lib/%.c $(wildcard lib/*.h)
+lib/%.o: lib/%.c $(LIB_HDR)
 	$(CC) $(CFLAGS) -c -o $@.$$$$.o $< && mv -f $@.$$$$.o $@
 
 # Built under a unique name and renamed, so a link running beside a rebuild
@@ -104,7 +105,7 @@ install: all  ## install tools and man pages under PREFIX
 	install -m 755 pipelines/cron-score.sh $(DESTDIR)$(PREFIX)/share/cxr
 
 clean:
-	rm -rf bin tests/bin bench/bin lib/*.o lib/libcxr.a demo-out
+	rm -rf bin tests/bin bench/bin lib/*/*.o lib/libcxr.a demo-out
 
 help:
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'

@@ -1,4 +1,4 @@
-"""The cxr network in PyTorch: the twin of lib/resnet.c.
+"""The cxr network in PyTorch: the twin of lib/nn/resnet.c.
 
 torchvision's ResNet-50 (bottleneck blocks 3-4-6-3, stride on the 3x3
 conv, projection shortcut conv1x1+BN on each stage's first block, BN eps

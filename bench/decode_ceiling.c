@@ -10,7 +10,7 @@
 #include <string.h>
 #include <libpng16/png.h>
 
-#include "cli.h"
+#include "base/cli.h"
 
 static int decode(const char *path, png_bytep *buf, size_t *cap)
 {

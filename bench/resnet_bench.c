@@ -18,11 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "gemm.h"
-#include "optim.h"
-#include "parallel.h"
-#include "resnet.h"
+#include "base/cli.h"
+#include "nn/gemm.h"
+#include "nn/optim.h"
+#include "base/parallel.h"
+#include "nn/resnet.h"
 
 /* GFLOP/s of one large product: cblas_sgemm (own 0) or cxr_gemm (own 1). */
 static double sgemm_ceiling(int own)

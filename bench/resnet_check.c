@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cli.h"
-#include "gemm.h"
-#include "parallel.h"
-#include "wino.h"
+#include "base/cli.h"
+#include "nn/gemm.h"
+#include "base/parallel.h"
+#include "nn/wino.h"
 #include "../tests/resnet_golden.h"
 
 int main(int argc, char **argv)

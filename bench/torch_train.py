@@ -3,7 +3,7 @@
 of the network (bench/cxrnet.py), for a side-by-side learning comparison.
 
 It reads the same packs as cxr-train and uses the same recipe as
-lib/train.c with cxr-train's defaults:
+lib/run/train_driver.c with cxr-train's defaults:
   - input pixel/255 as float32, (N, 1, H, W); the network's input size is
     the packs' image size, its width multiplier --width;
   - each epoch visits the training set in a new random order, in batches
@@ -12,7 +12,7 @@ lib/train.c with cxr-train's defaults:
   - AdamW (decoupled weight decay, on every parameter as cxr does) with
     lr, betas, eps and weight decay as given;
   - the learning rate is set before every step from cxr_lr_cosine
-    (lib/optim.c): linear warmup over --warmup epochs' steps, then cosine
+    (lib/nn/optim.c): linear warmup over --warmup epochs' steps, then cosine
     from lr to --min-lr over the remaining steps of --epochs epochs;
   - validation each epoch in eval mode (BN running statistics, no
     dropout): mean BCE and the rank AUC of the sigmoid scores.
@@ -50,7 +50,7 @@ import pack_reader  # noqa: E402
 
 
 def lr_cosine(base, min_lr, step, total, warmup):
-    """cxr_lr_cosine of lib/optim.c; step is 0-based (steps taken so far)."""
+    """cxr_lr_cosine of lib/nn/optim.c; step is 0-based (steps taken so far)."""
     if warmup > 0 and step < warmup:
         return base * (step + 1) / warmup
     if step >= total or total <= warmup:

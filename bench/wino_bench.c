@@ -7,10 +7,10 @@
  * the forward, the data gradient and the weight gradient both ways and
  * prints ms (best of -r runs) and effective GFLOP/s: the direct
  * convolution's 2*N*H*W*C*K*9 flops over the time. The baseline is a
- * channels-last im2col in chunks of 8 MB (as lib/conv.c) with OpenBLAS
+ * channels-last im2col in chunks of 8 MB (as lib/nn/conv.c) with OpenBLAS
  * cblas_sgemm; the data gradient's col2im is a gather. */
-#include "parallel.h"
-#include "wino.h"
+#include "base/parallel.h"
+#include "nn/wino.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activation.h"
-#include "batchnorm.h"
-#include "conv.h"
-#include "dense.h"
-#include "gemm.h"
-#include "pool.h"
+#include "nn/activation.h"
+#include "nn/batchnorm.h"
+#include "nn/conv.h"
+#include "nn/dense.h"
+#include "nn/gemm.h"
+#include "nn/maxpool.h"
 #include "testutil.h"
 
 #define FWD_TOL 1e-5  /* float layer vs double reference, normwise */

@@ -6,10 +6,10 @@
 #include <math.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "loader.h"
-#include "rng.h"
-#include "stream.h"
+#include "base/cli.h"
+#include "data/loader.h"
+#include "base/rng.h"
+#include "data/stream.h"
 #include "testutil.h"
 
 #define N 23 /* records: 4 batches of 5 and a short one of 3 */

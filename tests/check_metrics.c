@@ -8,10 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "metrics.h"
-#include "rng.h"
-#include "scores.h"
+#include "base/cli.h"
+#include "eval/metrics.h"
+#include "base/rng.h"
+#include "eval/scores_file.h"
 #include "testutil.h"
 
 #define NEAR(a, b, tol) ck_assert_msg(fabs((a) - (b)) <= (tol), "%s = %.17g, want %.17g", #a, \

@@ -9,10 +9,10 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "cli.h"
-#include "model.h"
-#include "sha256.h"
-#include "stream.h"
+#include "base/cli.h"
+#include "data/model_file.h"
+#include "base/sha256.h"
+#include "data/stream.h"
 #include "testutil.h"
 
 static char dir[64], path[128];

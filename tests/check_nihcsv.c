@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "cli.h"
-#include "nihcsv.h"
+#include "base/cli.h"
+#include "data/nihcsv.h"
 #include "testutil.h"
 
 /* Reads all rows of text (flags as for cxr_nihcsv_open) into rows[] (up
@@ -17,7 +17,7 @@ typedef struct result {
 	char err[1024];
 } result;
 
-static result read_text(const char *text, int flags, cxr_meta *rows, int max)
+static result read_text(const char *text, int flags, cxr_sample *rows, int max)
 {
 	result res = {0};
 	FILE *f = fmemopen((void *)text, strlen(text), "r");
@@ -29,12 +29,12 @@ static result read_text(const char *text, int flags, cxr_meta *rows, int max)
 		fclose(f);
 		return res;
 	}
-	cxr_meta m;
-	cxr_meta_init(&m);
+	cxr_sample m;
+	cxr_sample_init(&m);
 	int rc;
 	while ((rc = cxr_nihcsv_next(r, &m)) == 1) {
 		if (rows && res.n < max)
-			cxr_meta_copy(&rows[res.n], &m);
+			cxr_sample_copy(&rows[res.n], &m);
 		res.n++;
 	}
 	if (rc < 0) {
@@ -43,16 +43,16 @@ static result read_text(const char *text, int flags, cxr_meta *rows, int max)
 	}
 	res.skipped = cxr_nihcsv_nskipped(r);
 	res.warnings = cxr_nihcsv_nwarnings(r);
-	cxr_meta_free(&m);
+	cxr_sample_free(&m);
 	cxr_nihcsv_close(r);
 	fclose(f);
 	return res;
 }
 
-static void free_rows(cxr_meta *rows, int n)
+static void free_rows(cxr_sample *rows, int n)
 {
 	for (int i = 0; i < n; i++)
-		cxr_meta_free(&rows[i]);
+		cxr_sample_free(&rows[i]);
 }
 
 #define HDR "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age," \
@@ -84,8 +84,8 @@ START_TEST(test_full_v2020)
 	ck_assert_ptr_nonnull(f);
 	cxr_nihcsv *r = cxr_nihcsv_open(f, "Data_Entry_2017_v2020.csv", 0);
 	ck_assert_ptr_nonnull(r);
-	cxr_meta m;
-	cxr_meta_init(&m);
+	cxr_sample m;
+	cxr_sample_init(&m);
 	long n = 0, normal = 0, male = 0, pa = 0;
 	double amin = 1e9, amax = -1;
 	while (cxr_nihcsv_next(r, &m) == 1) {
@@ -116,7 +116,7 @@ START_TEST(test_full_v2020)
 	ck_assert_double_eq(amin, 0);
 	ck_assert_double_eq(amax, 95);
 	ck_assert(male > 0 && male < n && pa > 0 && pa < n);
-	cxr_meta_free(&m);
+	cxr_sample_free(&m);
 	cxr_nihcsv_close(r);
 	ck_assert_int_eq(pclose(f), 0);
 }
@@ -129,8 +129,8 @@ START_TEST(test_kaggle_sample)
 	ck_assert_ptr_nonnull(f);
 	cxr_nihcsv *r = cxr_nihcsv_open(f, "sample.csv", CXR_NIHCSV_QUIET);
 	ck_assert_ptr_nonnull(r);
-	cxr_meta m;
-	cxr_meta_init(&m);
+	cxr_sample m;
+	cxr_sample_init(&m);
 	long n = 0, unknown_age = 0;
 	while (cxr_nihcsv_next(r, &m) == 1) {
 		n++;
@@ -155,7 +155,7 @@ START_TEST(test_kaggle_sample)
 	ck_assert_int_eq(n, 303);
 	ck_assert_int_eq(unknown_age, 1);
 	ck_assert_int_eq(cxr_nihcsv_nwarnings(r), 1);
-	cxr_meta_free(&m);
+	cxr_sample_free(&m);
 	cxr_nihcsv_close(r);
 	fclose(f);
 }
@@ -167,14 +167,14 @@ START_TEST(test_2017_trailing_column)
 	ck_assert_ptr_nonnull(f);
 	cxr_nihcsv *r = cxr_nihcsv_open(f, "2017.csv", 0);
 	ck_assert_ptr_nonnull(r);
-	cxr_meta m;
-	cxr_meta_init(&m);
+	cxr_sample m;
+	cxr_sample_init(&m);
 	long n = 0;
 	while (cxr_nihcsv_next(r, &m) == 1)
 		n++;
 	ck_assert_int_eq(n, 20);
 	ck_assert_str_eq(m.image, "00000005_006.png");
-	cxr_meta_free(&m);
+	cxr_sample_free(&m);
 	cxr_nihcsv_close(r);
 	fclose(f);
 
@@ -200,9 +200,9 @@ START_TEST(test_values)
 		"d.png,,12,-,-5,3\r\n"
 		"e.png,Hernia,12,,,4\r\n"
 		"\"f.png\",\"Mass\",12,\"F\",\"abc\",5\r\n";
-	cxr_meta rows[8];
+	cxr_sample rows[8];
 	for (int i = 0; i < 8; i++)
-		cxr_meta_init(&rows[i]);
+		cxr_sample_init(&rows[i]);
 	result r = read_text(text, 0, rows, 8);
 	ck_assert_int_eq(r.failed, 0);
 	ck_assert_int_eq(r.n, 6);

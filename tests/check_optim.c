@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "model.h"
-#include "optim.h"
+#include "base/cli.h"
+#include "data/model_file.h"
+#include "nn/optim.h"
 #include "testutil.h"
 
 static cxr_model *golden;

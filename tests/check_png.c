@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "png.h"
+#include "base/cli.h"
+#include "data/png.h"
 #include "testutil.h"
 
 static const char *fixtures[] = {

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "cli.h"
-#include "resize.h"
+#include "base/cli.h"
+#include "data/area_resize.h"
 #include "testutil.h"
 
 /* Overlap of [a0, a1) and [b0, b1). */

@@ -27,12 +27,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "activation.h"
-#include "cli.h"
-#include "model.h"
-#include "parallel.h"
-#include "resnet.h"
-#include "stream.h"
+#include "nn/activation.h"
+#include "base/cli.h"
+#include "data/model_file.h"
+#include "base/parallel.h"
+#include "nn/resnet.h"
+#include "run/resnet_file.h"
+#include "data/stream.h"
 #include "testutil.h"
 #include "resnet_golden.h"
 

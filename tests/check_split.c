@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "rng.h"
-#include "split.h"
+#include "base/cli.h"
+#include "base/rng.h"
+#include "data/split.h"
 #include "testutil.h"
 
 /* A synthetic pool: patient p has size[p] images "pPPPP_iii.png". */

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "stream.h"
+#include "base/cli.h"
+#include "data/stream.h"
 #include "testutil.h"
 
 #define H 13

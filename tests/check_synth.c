@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
-#include "synth.h"
+#include "eval/metrics.h"
+#include "data/synth.h"
 #include "testutil.h"
 
 START_TEST(plan_shape)

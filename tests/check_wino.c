@@ -9,7 +9,7 @@
  * and 2 threads, and the workspace is fenced to catch writes past
  * cxr_wino_workspace_size(). */
 #include "testutil.h"
-#include "wino.h"
+#include "nn/wino.h"
 
 #include <math.h>
 #include <omp.h>

@@ -5,7 +5,7 @@
 
 The fast DeLong algorithm of Sun & Xu (IEEE Signal Processing Letters 21,
 2014): AUCs and their covariance from midranks, written from the paper,
-sharing no code with lib/metrics.c (which works on tie blocks of one
+sharing no code with lib/eval/metrics.c (which works on tie blocks of one
 sort). The covariance matrix is S10/m + S01/n with S10, S01 the sample
 covariances (ddof 1) of the structural components V10 (over the m
 positives) and V01 (over the n negatives).

@@ -15,11 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "model.h"
-#include "optim.h"
-#include "resnet.h"
-#include "stream.h"
+#include "base/cli.h"
+#include "data/model_file.h"
+#include "nn/optim.h"
+#include "nn/resnet.h"
+#include "run/resnet_file.h"
+#include "data/stream.h"
 
 typedef struct golden_tol {
 	double logits, loss, grad, stats, adam, eval;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "packer.h"
+#include "base/cli.h"
+#include "run/pack_driver.h"
 
 static void usage(FILE *f)
 {
@@ -66,17 +66,17 @@ int main(int argc, char **argv)
 			cxr_usage_error("-t and -x take one file");
 		const char *in = argc ? argv[0] : "-";
 		if (list) {
-			if (cxr_pack_list(in, stdout))
+			if (cxr_pack_driver_list(in, stdout))
 				cxr_die_err();
 			cxr_out_commit(cxr_out_open(NULL, 0));
-		} else if (cxr_pack_extract(in, xdir, force, o.quiet) < 0) {
+		} else if (cxr_pack_driver_extract(in, xdir, force, o.quiet) < 0) {
 			cxr_die_err();
 		}
 		return 0;
 	}
 	if (!strcmp(out, "-"))
 		cxr_usage_error("-o: a pack must be a file (it ends with a seek index)");
-	long long n = cxr_pack_build((const char *const *)argv, argc, out, &o);
+	long long n = cxr_pack_driver_build((const char *const *)argv, argc, out, &o);
 	if (n < 0)
 		cxr_die_err();
 	if (cxr_stop_signal)

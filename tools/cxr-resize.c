@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "imgfind.h"
-#include "imglist.h"
-#include "resizer.h"
-#include "stream.h"
+#include "base/cli.h"
+#include "data/imgfind.h"
+#include "data/imglist.h"
+#include "data/resize_queue.h"
+#include "data/stream.h"
 
 struct cmdline {
 	int quiet, skip_bad, nthreads;
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	if (!w)
 		cxr_die_err();
 	uint32_t size = (uint32_t)cl.size;
-	cxr_resizer *rz = cxr_resizer_open(cl.nthreads, size);
+	cxr_resize_queue *rz = cxr_resize_queue_open(cl.nthreads, size);
 	cxr_progress pg;
 	cxr_progress_start(&pg, "images", 0, cl.quiet);
 
@@ -107,13 +107,13 @@ int main(int argc, char **argv)
 	 * manifest line stops the reading; the images before it are still
 	 * written, then it is reported. */
 	cxr_resized r = {0};
-	cxr_meta m;
-	cxr_meta_init(&m);
+	cxr_sample m;
+	cxr_sample_init(&m);
 	char *listerr = NULL;
 	long nread = 0, nbad = 0, nout = 0;
 	int eof = 0;
 	for (;;) {
-		while (!eof && !cxr_resizer_full(rz)) {
+		while (!eof && !cxr_resize_queue_full(rz)) {
 			char *file;
 			int k = cxr_imglist_next(list, &file, &m);
 			if (k <= 0) {
@@ -127,11 +127,11 @@ int main(int argc, char **argv)
 			if (!file)
 				snprintf(why, sizeof why, "%s: not found below %s",
 					m.image, cl.root);
-			cxr_resizer_put(rz, file, &m, file ? NULL : why);
+			cxr_resize_queue_put(rz, file, &m, file ? NULL : why);
 		}
-		if (!cxr_resizer_pending(rz))
+		if (!cxr_resize_queue_pending(rz))
 			break;
-		cxr_resizer_take(rz, &r);
+		cxr_resize_queue_take(rz, &r);
 		if (r.err) {
 			if (!cl.skip_bad)
 				cxr_die(CXR_EXIT_DATA, "%s", r.err);
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 			put_record(w, &r, size);
 			nout++;
 		}
-		cxr_progress_update(&pg, nread - cxr_resizer_pending(rz));
+		cxr_progress_update(&pg, nread - cxr_resize_queue_pending(rz));
 	}
 	cxr_progress_end(&pg);
 	if (listerr)
@@ -152,8 +152,8 @@ int main(int argc, char **argv)
 	if (nbad)
 		cxr_warn("skipped %ld bad image%s of %ld", nbad, nbad == 1 ? "" : "s", nread);
 	cxr_resized_free(&r);
-	cxr_meta_free(&m);
-	cxr_resizer_close(rz);
+	cxr_sample_free(&m);
+	cxr_resize_queue_close(rz);
 	cxr_imglist_close(list);
 	cxr_imgfind_free(root);
 	if (in != stdin)

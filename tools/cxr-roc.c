@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "metrics.h"
-#include "scores.h"
-#include "svg.h"
+#include "base/cli.h"
+#include "eval/metrics.h"
+#include "eval/scores_file.h"
+#include "eval/svg.h"
 
 static void usage(FILE *f)
 {

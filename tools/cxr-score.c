@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "cli.h"
-#include "scorer.h"
+#include "base/cli.h"
+#include "run/score_driver.h"
 
 static void usage(FILE *f)
 {

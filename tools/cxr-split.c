@@ -8,10 +8,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "meta.h"
-#include "nihcsv.h"
-#include "split.h"
+#include "base/cli.h"
+#include "data/sample.h"
+#include "data/nihcsv.h"
+#include "data/split.h"
 
 /* Pools the draw takes from (values of set[] before drawing). */
 enum { POOL_LIST = 100, POOL_REST };
@@ -122,10 +122,10 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 
 static int meta_cmp(const void *a, const void *b)
 {
-	return strcmp(((const cxr_meta *)a)->image, ((const cxr_meta *)b)->image);
+	return strcmp(((const cxr_sample *)a)->image, ((const cxr_sample *)b)->image);
 }
 
-static cxr_meta *read_csv(const struct cmdline *c, size_t *np)
+static cxr_sample *read_csv(const struct cmdline *c, size_t *np)
 {
 	FILE *f = cxr_open_in(c->input);
 	int flags = c->skip_bad ? CXR_NIHCSV_SKIP_BAD : 0;
@@ -133,17 +133,17 @@ static cxr_meta *read_csv(const struct cmdline *c, size_t *np)
 	if (!r)
 		cxr_die_err();
 	size_t n = 0, cap = 1024;
-	cxr_meta *rows = cxr_xmalloc(cap * sizeof *rows);
-	cxr_meta_init(&rows[0]);
+	cxr_sample *rows = cxr_xmalloc(cap * sizeof *rows);
+	cxr_sample_init(&rows[0]);
 	int rc;
 	while ((rc = cxr_nihcsv_next(r, &rows[n])) == 1) {
 		if (++n == cap)
 			rows = cxr_xrealloc(rows, (cap *= 2) * sizeof *rows);
-		cxr_meta_init(&rows[n]);
+		cxr_sample_init(&rows[n]);
 	}
 	if (rc < 0)
 		cxr_die_err();
-	cxr_meta_free(&rows[n]);
+	cxr_sample_free(&rows[n]);
 	if (!c->quiet && cxr_nihcsv_nskipped(r))
 		cxr_warn("%s: %ld malformed rows skipped", cxr_name(c->input),
 			 cxr_nihcsv_nskipped(r));
@@ -157,9 +157,9 @@ static cxr_meta *read_csv(const struct cmdline *c, size_t *np)
 	return rows;
 }
 
-static cxr_meta *find_image(cxr_meta *rows, size_t n, const char *name)
+static cxr_sample *find_image(cxr_sample *rows, size_t n, const char *name)
 {
-	cxr_meta key = {.image = (char *)name};
+	cxr_sample key = {.image = (char *)name};
 	return bsearch(&key, rows, n, sizeof *rows, meta_cmp);
 }
 
@@ -180,7 +180,7 @@ static size_t count_patients(const char **p, size_t k)
 
 /* Marks listed images POOL_LIST and the other images of their patients
  * CXR_SET_NONE; the rest stay POOL_REST. */
-static void apply_test_list(struct cmdline *c, cxr_meta *rows, size_t n, int *set)
+static void apply_test_list(struct cmdline *c, cxr_sample *rows, size_t n, int *set)
 {
 	FILE *f = cxr_open_in(c->test_list);
 	const char *name = cxr_name(c->test_list);
@@ -201,7 +201,7 @@ static void apply_test_list(struct cmdline *c, cxr_meta *rows, size_t n, int *se
 		*e = 0;
 		if (!*s)
 			continue;
-		cxr_meta *m = find_image(rows, n, s);
+		cxr_sample *m = find_image(rows, n, s);
 		if (!m)
 			cxr_die(CXR_EXIT_DATA, "%s: line %ld: image %s is not in %s",
 				name, ln, s, cxr_name(c->input));
@@ -233,7 +233,7 @@ static void apply_test_list(struct cmdline *c, cxr_meta *rows, size_t n, int *se
 /* The view filter comes before the draw: the rows of other views move to
  * the end, out of the pool (their patients may still be drawn through
  * other views), keeping the rest in order. Returns the rows kept. */
-static size_t filter_views(const struct cmdline *c, cxr_meta *rows, size_t n, int *set)
+static size_t filter_views(const struct cmdline *c, cxr_sample *rows, size_t n, int *set)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -241,7 +241,7 @@ static size_t filter_views(const struct cmdline *c, cxr_meta *rows, size_t n, in
 		for (int v = 0; v < c->nviews && !keep; v++)
 			keep = rows[i].view && !strcasecmp(rows[i].view, c->views[v]);
 		if (keep) {
-			cxr_meta t = rows[k];
+			cxr_sample t = rows[k];
 			rows[k] = rows[i];
 			rows[i] = t;
 			set[k++] = set[i];
@@ -252,7 +252,7 @@ static size_t filter_views(const struct cmdline *c, cxr_meta *rows, size_t n, in
 
 /* ---- drawing, writing, reporting ---- */
 
-static void draw(const struct cmdline *c, cxr_meta *rows, size_t n, int *set)
+static void draw(const struct cmdline *c, cxr_sample *rows, size_t n, int *set)
 {
 	const char **pat = cxr_xmalloc((n ? n : 1) * sizeof *pat);
 	const char **img = cxr_xmalloc((n ? n : 1) * sizeof *img);
@@ -282,7 +282,7 @@ static void draw(const struct cmdline *c, cxr_meta *rows, size_t n, int *set)
 	free(img);
 }
 
-static void write_sets(const struct cmdline *c, const cxr_meta *rows, size_t n, const int *set)
+static void write_sets(const struct cmdline *c, const cxr_sample *rows, size_t n, const int *set)
 {
 	if (mkdir(c->outdir, 0777) < 0 && errno != EEXIST) {
 		/* create the parents too, as mkdir -p */
@@ -310,7 +310,7 @@ static void write_sets(const struct cmdline *c, const cxr_meta *rows, size_t n, 
 	for (size_t i = 0; i < n; i++)
 		if (set[i] >= 0) {
 			FILE *f = cxr_out_file(out[set[i]]);
-			cxr_meta_print(f, &rows[i]);
+			cxr_sample_print(f, &rows[i]);
 			fputc('\n', f);
 		}
 	/* All three are whole before any replaces an older one. */
@@ -318,7 +318,7 @@ static void write_sets(const struct cmdline *c, const cxr_meta *rows, size_t n, 
 		cxr_out_commit(out[s]);
 }
 
-static void report(const struct cmdline *c, const cxr_meta *rows, size_t n,
+static void report(const struct cmdline *c, const cxr_sample *rows, size_t n,
 		   size_t nread, const int *set)
 {
 	const char **p = cxr_xmalloc((n ? n : 1) * sizeof *p);
@@ -363,7 +363,7 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	parse_args(&c, argc, argv);
 	size_t nread;
-	cxr_meta *rows = read_csv(&c, &nread);
+	cxr_sample *rows = read_csv(&c, &nread);
 	int *set = cxr_xmalloc((nread ? nread : 1) * sizeof *set);
 	for (size_t i = 0; i < nread; i++)
 		set[i] = POOL_REST;
@@ -375,7 +375,7 @@ int main(int argc, char **argv)
 	if (!c.quiet)
 		report(&c, rows, n, nread, set);
 	for (size_t i = 0; i < nread; i++)
-		cxr_meta_free(&rows[i]);
+		cxr_sample_free(&rows[i]);
 	free(rows);
 	free(set);
 	free(c.views);

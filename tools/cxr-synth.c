@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "synth.h"
+#include "base/cli.h"
+#include "data/synth.h"
 
 struct cmdline {
 	long images, patients, per_dir;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "train.h"
+#include "base/cli.h"
+#include "run/train_driver.h"
 
 static void usage(FILE *f)
 {

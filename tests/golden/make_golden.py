@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the golden files that prove lib/resnet.c against PyTorch.
+"""Writes the golden files that prove lib/nn/resnet.c against PyTorch.
 
     /usr/bin/python3 tests/golden/make_golden.py            # the committed ones
     /usr/bin/python3 tests/golden/make_golden.py --full F   # W=1, 256x256, to F

@@ -6,7 +6,7 @@ convert("L").
 Every PNG type libpng reads is encoded here by hand (zlib + struct), since
 Pillow cannot write interlaced PNGs, 2/4-bit gray or 16-bit colour. Rows
 cycle through the five filter types so that every unfilter path is used.
-The expected gray follows lib/png.h: n-bit gray scaled to 0..255, 16-bit
+The expected gray follows lib/data/png.h: n-bit gray scaled to 0..255, 16-bit
 v >> 8, colour and palette by (19595 R + 38470 G + 7471 B + 32768) >> 16,
 alpha and tRNS ignored. Pillow agrees with that on every fixture but the
 16-bit gray ones, which its convert("L") clips instead of scaling.

@@ -1,0 +1,480 @@
+/* cli — see cli.h. */
+#include "base/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <math.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cxr_progname = "cxr";
+
+/* OpenMP threads that finish a parallel region spin for a while before
+ * sleeping (libgomp's default). Between our element-wise passes and
+ * OpenBLAS's own threads, and on any machine shared with other work, that
+ * spinning steals the cores the next product needs: a small training step
+ * measured 10x slower. Sleeping at once costs microseconds per region.
+ * libgomp reads the variable when it starts; it is linked statically (see
+ * the Makefile) so this constructor, of higher priority, runs first. The
+ * user's own setting wins. */
+__attribute__((constructor(101))) static void omp_wait_passive(void)
+{
+	setenv("OMP_WAIT_POLICY", "passive", 0);
+}
+volatile sig_atomic_t cxr_stop_signal;
+
+/* Uncommitted outputs, so that die and signals can remove them. The list
+ * is small (a tool has a few outputs) and fixed-size so that the signal
+ * handler can walk it without locks. */
+#define MAX_OUTS 16
+struct cxr_out {
+	FILE *f;
+	char *path;        /* final name, NULL for stdout */
+	char tmp[PATH_MAX];
+	int slot;
+	int direct;        /* written in place (not a regular file) */
+};
+static char out_tmp_names[MAX_OUTS][PATH_MAX];
+static volatile sig_atomic_t out_tmp_used[MAX_OUTS];
+
+int cxr_tmp_track(const char *path)
+{
+	for (int i = 0; i < MAX_OUTS; i++)
+		if (!out_tmp_used[i] && strlen(path) < PATH_MAX) {
+			strcpy(out_tmp_names[i], path);
+			out_tmp_used[i] = 1;
+			return i;
+		}
+	return -1;
+}
+
+void cxr_tmp_untrack(int slot)
+{
+	if (slot >= 0 && slot < MAX_OUTS)
+		out_tmp_used[slot] = 0;
+}
+
+static void remove_uncommitted(void)
+{
+	for (int i = 0; i < MAX_OUTS; i++)
+		if (out_tmp_used[i]) {
+			unlink(out_tmp_names[i]);
+			out_tmp_used[i] = 0;
+		}
+}
+
+static void on_signal(int sig)
+{
+	remove_uncommitted();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* In deferred mode a signal must also interrupt the main thread's
+ * blocking read (cxr-score waiting on a pipe): the kernel may deliver it
+ * to any thread (OpenMP's, OpenBLAS's, the loader's), so a handler run
+ * elsewhere passes it on to the main thread once. */
+static pthread_t main_thread;
+static volatile sig_atomic_t forwarded;
+
+static void on_signal_deferred(int sig)
+{
+	if (!pthread_equal(pthread_self(), main_thread)) {
+		if (cxr_stop_signal && !forwarded)
+			goto now; /* a second signal from outside */
+		if (!cxr_stop_signal) {
+			cxr_stop_signal = sig;
+			forwarded = 1;
+			pthread_kill(main_thread, sig);
+		}
+		return;
+	}
+	if (forwarded) { /* the one passed on: it has done its work */
+		forwarded = 0;
+		return;
+	}
+	if (cxr_stop_signal) /* a second signal: stop now */
+		goto now;
+	cxr_stop_signal = sig;
+	return;
+now:
+	remove_uncommitted();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void cxr_init(int argc, char **argv, int deferred)
+{
+	(void)argc;
+	if (argv && argv[0]) {
+		const char *s = strrchr(argv[0], '/');
+		cxr_progname = s ? s + 1 : argv[0];
+	}
+	main_thread = pthread_self();
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = deferred ? on_signal_deferred : on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* A signal ignored when we start (nohup, a script's background job)
+	 * stays ignored, as the caller meant. */
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		struct sigaction old;
+		if (!sigaction(sigs[i], NULL, &old) && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
+	/* A closed pipe is a write error we report (or exit quietly on). */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+noreturn void cxr_exit_signal(void)
+{
+	int sig = cxr_stop_signal ? cxr_stop_signal : SIGTERM;
+	remove_uncommitted();
+	exit(128 + sig);
+}
+
+static void vwarn(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", cxr_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cxr_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+noreturn void cxr_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	remove_uncommitted();
+	exit(status);
+}
+
+noreturn void cxr_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", cxr_progname);
+	remove_uncommitted();
+	exit(CXR_EXIT_USAGE);
+}
+
+noreturn void cxr_version(void)
+{
+	printf("%s %s\n", cxr_progname, CXR_VERSION);
+	exit(0);
+}
+
+static __thread char errbuf[1024];
+
+void cxr_seterr(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	va_end(ap);
+}
+
+const char *cxr_errmsg(void) { return errbuf[0] ? errbuf : "unknown error"; }
+
+noreturn void cxr_die_err(void) { cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg()); }
+
+long cxr_parse_long(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end)
+		cxr_usage_error("%s: '%s' is not an integer", opt, s);
+	if (v < min || v > max)
+		cxr_usage_error("%s: %ld is out of range [%ld, %ld]", opt, v, min, max);
+	return v;
+}
+
+double cxr_parse_double(const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		cxr_usage_error("%s: '%s' is not a number", opt, s);
+	if (v < min || v > max)
+		cxr_usage_error("%s: %g is out of range [%g, %g]", opt, v, min, max);
+	return v;
+}
+
+int cxr_ncores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+void *cxr_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		cxr_die(CXR_EXIT_DATA, "out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *cxr_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		cxr_die(CXR_EXIT_DATA, "out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+void *cxr_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		cxr_die(CXR_EXIT_DATA, "out of memory (%zu bytes)", n);
+	return p;
+}
+
+char *cxr_xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		cxr_die(CXR_EXIT_DATA, "out of memory");
+	return p;
+}
+
+void *cxr_alloc_array(size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		cxr_seterr("allocation of %zu x %zu bytes overflows", n, size);
+		return NULL;
+	}
+	void *p = malloc(n * size > 0 ? n * size : 1);
+	if (!p)
+		cxr_seterr("out of memory (%zu bytes)", n * size);
+	return p;
+}
+
+/* The process umask, so that outputs get the usual 0666 & ~umask mode
+ * although mkstemp creates them 0600. */
+static mode_t umask_get(void)
+{
+	mode_t m = umask(022);
+	umask(m);
+	return m;
+}
+
+static int is_stdio(const char *path) { return !path || !strcmp(path, "-"); }
+
+const char *cxr_name(const char *path) { return is_stdio(path) ? "stdin" : path; }
+
+FILE *cxr_open_in(const char *path)
+{
+	if (is_stdio(path))
+		return stdin;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		cxr_die(CXR_EXIT_DATA, "%s: %s", path, strerror(errno));
+	return f;
+}
+
+cxr_out *cxr_out_open(const char *path, int binary)
+{
+	cxr_out *o = cxr_xcalloc(1, sizeof *o);
+	o->slot = -1;
+	if (is_stdio(path)) {
+		if (binary && isatty(STDOUT_FILENO))
+			cxr_usage_error("refusing to write binary data to a terminal; use -o FILE or a pipe");
+		o->f = stdout;
+		return o;
+	}
+	/* A device or a FIFO (-o /dev/null, -o /dev/stdout) is written in
+	 * place: renaming a file over it would replace the device. */
+	struct stat st;
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		o->f = fopen(path, "wb");
+		if (!o->f)
+			cxr_die(CXR_EXIT_DATA, "%s: %s", path, strerror(errno));
+		if (binary && isatty(fileno(o->f)))
+			cxr_usage_error("refusing to write binary data to a terminal");
+		o->path = NULL;
+		o->direct = 1;
+		return o;
+	}
+	o->path = cxr_xstrdup(path);
+	if (snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", path) >= (int)sizeof o->tmp)
+		cxr_die(CXR_EXIT_DATA, "%s: file name too long", path);
+	for (int i = 0; i < MAX_OUTS; i++)
+		if (!out_tmp_used[i]) {
+			o->slot = i;
+			break;
+		}
+	if (o->slot < 0)
+		cxr_die(CXR_EXIT_DATA, "%s: too many open outputs", path);
+	int fd = mkstemp(o->tmp);
+	if (fd < 0)
+		cxr_die(CXR_EXIT_DATA, "%s: cannot create temporary file: %s", path, strerror(errno));
+	fchmod(fd, 0666 & ~umask_get());
+	strcpy(out_tmp_names[o->slot], o->tmp);
+	out_tmp_used[o->slot] = 1;
+	o->f = fdopen(fd, "wb");
+	if (!o->f)
+		cxr_die(CXR_EXIT_DATA, "%s: %s", path, strerror(errno));
+	return o;
+}
+
+FILE *cxr_out_file(cxr_out *o) { return o->f; }
+
+const char *cxr_out_name(cxr_out *o) { return o->path ? o->path : "stdout"; }
+
+void cxr_out_commit(cxr_out *o)
+{
+	if (o->direct) {
+		if (fclose(o->f))
+			cxr_die(CXR_EXIT_DATA, "write error: %s", strerror(errno));
+		free(o);
+		return;
+	}
+	if (!o->path) {
+		if (fflush(o->f) || ferror(o->f)) {
+			if (errno == EPIPE)
+				exit(CXR_EXIT_DATA);
+			cxr_die(CXR_EXIT_DATA, "stdout: write error: %s", strerror(errno));
+		}
+		free(o);
+		return;
+	}
+	if (fflush(o->f) || ferror(o->f) || fsync(fileno(o->f)))
+		cxr_die(CXR_EXIT_DATA, "%s: write error: %s", o->path, strerror(errno));
+	if (fclose(o->f))
+		cxr_die(CXR_EXIT_DATA, "%s: write error: %s", o->path, strerror(errno));
+	if (rename(o->tmp, o->path))
+		cxr_die(CXR_EXIT_DATA, "%s: cannot rename %s into place: %s", o->path, o->tmp,
+			strerror(errno));
+	out_tmp_used[o->slot] = 0;
+	free(o->path);
+	free(o);
+}
+
+void cxr_out_abort(cxr_out *o)
+{
+	if (o->direct)
+		fclose(o->f);
+	if (o->path) {
+		fclose(o->f);
+		unlink(o->tmp);
+		out_tmp_used[o->slot] = 0;
+		free(o->path);
+	}
+	free(o);
+}
+
+int cxr_write_file_atomic(const char *path, const void *buf, size_t n)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+		cxr_seterr("%s: file name too long", path);
+		return -1;
+	}
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		cxr_seterr("%s: cannot create temporary file: %s", path, strerror(errno));
+		return -1;
+	}
+	int slot = cxr_tmp_track(tmp); /* a signal now removes it */
+	fchmod(fd, 0666 & ~umask_get());
+	const char *p = buf;
+	size_t left = n;
+	while (left) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fsync(fd) || close(fd)) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path)) {
+		fd = -1;
+		goto fail;
+	}
+	cxr_tmp_untrack(slot);
+	return 0;
+fail:
+	cxr_seterr("%s: write error: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	cxr_tmp_untrack(slot);
+	return -1;
+}
+
+double cxr_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cxr_progress_start(cxr_progress *p, const char *what, long total, int quiet)
+{
+	memset(p, 0, sizeof *p);
+	p->what = what;
+	p->total = total;
+	p->start = cxr_now();
+	p->on = !quiet && isatty(STDERR_FILENO);
+}
+
+void cxr_progress_update(cxr_progress *p, long done)
+{
+	p->done = done;
+	if (!p->on)
+		return;
+	double t = cxr_now();
+	if (t - p->last < 0.25 && done != p->total)
+		return;
+	p->last = t;
+	double el = t - p->start, rate = el > 0 ? done / el : 0;
+	if (p->total > 0) {
+		double eta = rate > 0 ? (p->total - done) / rate : 0;
+		fprintf(stderr, "\r%s: %s %ld/%ld (%.0f%%) %.1f/s ETA %dm%02ds ", cxr_progname,
+			p->what, done, p->total, 100.0 * done / p->total, rate, (int)eta / 60,
+			(int)eta % 60);
+	} else {
+		fprintf(stderr, "\r%s: %s %ld %.1f/s ", cxr_progname, p->what, done, rate);
+	}
+}
+
+void cxr_progress_clear(cxr_progress *p)
+{
+	if (p->on)
+		fputs("\r\033[K", stderr);
+}
+
+void cxr_progress_end(cxr_progress *p)
+{
+	if (p->on)
+		fputs("\r\033[K", stderr);
+	p->on = 0;
+}

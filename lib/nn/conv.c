@@ -1,0 +1,213 @@
+/* conv — im2col + sgemm convolution on NHWC activations (see conv.h). */
+#include "nn/conv.h"
+
+#include <omp.h>
+#include <string.h>
+
+#include "nn/gemm.h"
+#include "base/parallel.h"
+
+/* One im2col chunk: 2M floats (8 MB) keeps the GEMM's M in the thousands
+ * for every layer of the network while the workspace stays small. */
+static size_t chunk_floats = (size_t)1 << 21;
+
+void conv_set_chunk(size_t floats)
+{
+	chunk_floats = floats ? floats : (size_t)1 << 21;
+}
+
+void conv_dims_set(conv_dims *d, int n, int h, int w, int c, int o, int k, int stride, int pad)
+{
+	d->n = n, d->h = h, d->w = w, d->c = c;
+	d->o = o, d->kh = k, d->kw = k;
+	d->stride = stride, d->pad = pad;
+	d->oh = (h + 2 * pad - k) / stride + 1;
+	d->ow = (w + 2 * pad - k) / stride + 1;
+}
+
+int conv_is_pointwise(const conv_dims *d)
+{
+	return d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad == 0;
+}
+
+/* Output rows (of OW pixels each) per im2col chunk. */
+static int chunk_rows(const conv_dims *d)
+{
+	size_t row = (size_t)d->ow * d->kh * d->kw * d->c;
+	size_t r = chunk_floats / row;
+	size_t total = (size_t)d->n * d->oh;
+	if (r < 1)
+		r = 1;
+	return (int)(r < total ? r : total);
+}
+
+size_t conv_workspace(const conv_dims *d)
+{
+	if (conv_is_pointwise(d))
+		return 0;
+	return (size_t)chunk_rows(d) * d->ow * d->kh * d->kw * d->c;
+}
+
+void conv_im2col(float *col, const float *in, const conv_dims *d, int r0, int r1)
+{
+	const int h = d->h, w = d->w, c = d->c, kh = d->kh, kw = d->kw;
+	const int oh = d->oh, ow = d->ow, s = d->stride, pad = d->pad;
+	const size_t K = (size_t)kh * kw * c, run = (size_t)kw * c;
+	const long np = (long)(r1 - r0) * ow;
+#pragma omp parallel for schedule(static)
+	for (long p = 0; p < np; p++) {
+		int r = r0 + (int)(p / ow), ox = (int)(p % ow);
+		int n = r / oh, oy = r % oh;
+		int iy0 = oy * s - pad, ix0 = ox * s - pad;
+		int k0 = ix0 < 0 ? -ix0 : 0;
+		int k1 = w - ix0 < kw ? w - ix0 : kw;
+		float *dst = col + p * K;
+		for (int ky = 0; ky < kh; ky++, dst += run) {
+			int iy = iy0 + ky;
+			if (iy < 0 || iy >= h || k0 >= k1) {
+				memset(dst, 0, run * sizeof *dst);
+				continue;
+			}
+			const float *src = in + (((size_t)n * h + iy) * w + ix0 + k0) * c;
+			if (k0 > 0)
+				memset(dst, 0, (size_t)k0 * c * sizeof *dst);
+			memcpy(dst + (size_t)k0 * c, src, (size_t)(k1 - k0) * c * sizeof *dst);
+			if (k1 < kw)
+				memset(dst + (size_t)k1 * c, 0, (size_t)(kw - k1) * c * sizeof *dst);
+		}
+	}
+}
+
+CXR_CLONES static void add_to(float *restrict d, const float *restrict s, int n)
+{
+#pragma omp simd
+	for (int i = 0; i < n; i++)
+		d[i] += s[i];
+}
+
+/* The adjoint of conv_im2col, as a gather: each thread owns whole input
+ * rows and collects every tap that read them, so no two threads write
+ * the same element. */
+void conv_col2im(float *din, const float *dcol, const conv_dims *d, int r0, int r1)
+{
+	const int h = d->h, w = d->w, c = d->c, kh = d->kh, kw = d->kw;
+	const int oh = d->oh, ow = d->ow, s = d->stride, pad = d->pad;
+	const size_t K = (size_t)kh * kw * c;
+	const long g0 = (long)(r0 / oh) * h, g1 = (long)((r1 - 1) / oh + 1) * h;
+#pragma omp parallel for schedule(static)
+	for (long g = g0; g < g1; g++) {
+		int n = (int)(g / h), iy = (int)(g % h);
+		float *drow = din + (size_t)g * w * c;
+		for (int ky = 0; ky < kh; ky++) {
+			int t = iy + pad - ky;
+			if (t < 0 || t % s)
+				continue;
+			long r = (long)n * oh + t / s;
+			if (t / s >= oh || r < r0 || r >= r1)
+				continue;
+			const float *src = dcol + (size_t)(r - r0) * ow * K + (size_t)ky * kw * c;
+			for (int ox = 0; ox < ow; ox++, src += K) {
+				int ix0 = ox * s - pad;
+				int k0 = ix0 < 0 ? -ix0 : 0;
+				int k1 = w - ix0 < kw ? w - ix0 : kw;
+				for (int kx = k0; kx < k1; kx++)
+					add_to(drow + (size_t)(ix0 + kx) * c, src + (size_t)kx * c, c);
+			}
+		}
+	}
+}
+
+CXR_CLONES static void rows_bias_relu(float *x, const float *restrict bias, int relu, size_t i0,
+				      size_t i1, int o)
+{
+	for (size_t i = i0; i < i1; i++) {
+		float *row = x + i * o;
+		if (bias && relu) {
+#pragma omp simd
+			for (int j = 0; j < o; j++) {
+				float v = row[j] + bias[j];
+				row[j] = v > 0 ? v : 0.0f;
+			}
+		} else if (bias) {
+#pragma omp simd
+			for (int j = 0; j < o; j++)
+				row[j] += bias[j];
+		} else {
+#pragma omp simd
+			for (int j = 0; j < o; j++)
+				row[j] = row[j] > 0 ? row[j] : 0.0f;
+		}
+	}
+}
+
+void conv_bias_relu(float *x, const float *bias, int relu, size_t m, int o)
+{
+	if (!bias && !relu)
+		return;
+#pragma omp parallel
+	{
+		size_t i0, i1;
+		cxr_par_range(m, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+		rows_bias_relu(x, bias, relu, i0, i1, o);
+	}
+}
+
+void conv_forward(float *out, const float *in, const float *weight, const float *bias,
+		  const conv_dims *d, float *ws, int flags)
+{
+	const int o = d->o, K = d->kh * d->kw * d->c;
+	const float beta = flags & CONV_ACCUM ? 1.0f : 0.0f;
+	const int relu = !!(flags & CONV_RELU);
+	if (conv_is_pointwise(d)) {
+		int m = d->n * d->h * d->w;
+		cxr_gemm(0, 1, m, o, K, in, K, weight, K, beta, out, o);
+		conv_bias_relu(out, bias, relu, (size_t)m, o);
+		return;
+	}
+	const int rows = d->n * d->oh, R = chunk_rows(d);
+	for (int r0 = 0; r0 < rows; r0 += R) {
+		int r1 = r0 + R < rows ? r0 + R : rows;
+		int m = (r1 - r0) * d->ow;
+		float *y = out + (size_t)r0 * d->ow * o;
+		conv_im2col(ws, in, d, r0, r1);
+		cxr_gemm(0, 1, m, o, K, ws, K, weight, K, beta, y, o);
+		conv_bias_relu(y, bias, relu, (size_t)m, o);
+	}
+}
+
+void conv_backward(float *din, float *dweight, const float *dout, const float *in,
+		   const float *weight, const conv_dims *d, float *ws, int acc)
+{
+	const int o = d->o, K = d->kh * d->kw * d->c;
+	if (conv_is_pointwise(d)) {
+		int m = d->n * d->h * d->w;
+		/* dW (O,C) += dout^T (O,M) in (M,C) */
+		cxr_gemm(1, 0, o, K, m, dout, o, in, K, 1.0f, dweight, K);
+		/* din (M,C) += dout (M,O) W (O,C) */
+		if (din)
+			cxr_gemm(0, 0, m, K, o, dout, o, weight, K, acc ? 1.0f : 0.0f, din, K);
+		return;
+	}
+	const int rows = d->n * d->oh, R = chunk_rows(d);
+	if (din && !acc) {
+		size_t nin = (size_t)d->n * d->h * d->w * d->c;
+#pragma omp parallel
+		{
+			size_t i0, i1;
+			cxr_par_range(nin, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+			memset(din + i0, 0, (i1 - i0) * sizeof *din);
+		}
+	}
+	for (int r0 = 0; r0 < rows; r0 += R) {
+		int r1 = r0 + R < rows ? r0 + R : rows;
+		int m = (r1 - r0) * d->ow;
+		const float *dy = dout + (size_t)r0 * d->ow * o;
+		conv_im2col(ws, in, d, r0, r1);
+		cxr_gemm(1, 0, o, K, m, dy, o, ws, K, 1.0f, dweight, K);
+		if (!din)
+			continue;
+		/* the same workspace now takes dcol (M,K) = dout (M,O) W (O,K) */
+		cxr_gemm(0, 0, m, K, o, dy, o, weight, K, 0.0f, ws, K);
+		conv_col2im(din, ws, d, r0, r1);
+	}
+}

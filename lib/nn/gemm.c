@@ -1,0 +1,345 @@
+/* gemm — own AVX-512 sgemm (BLIS-style packing, 14x32 register block),
+ * OpenBLAS elsewhere (see gemm.h).
+ *
+ * C (m,n) [+]= A (m,k) B (k,n). Blocks: B in KC x NC slabs packed once
+ * per slab and shared by all threads (NR-column panels, row by row), A in
+ * MC x KC blocks packed by the thread that uses them (MR-row panels,
+ * column by column); the micro-kernel keeps a 14x32 block of C in 28
+ * registers for a whole KC run. Work items are (row block, column panel
+ * group) pairs, each C element computed whole by one thread in a fixed
+ * order of k, so results do not depend on the schedule. A product with
+ * few rows and columns but a long k (a weight gradient: k = N*H*W) is
+ * split along k instead, each thread summing into its own copy of C,
+ * added up in thread order. */
+#include "nn/gemm.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cli.h"
+
+#define MR 14
+#define NR 32
+#define KC 384
+#define MC 224  /* a multiple of MR */
+#define NC 3072 /* a multiple of NR */
+
+#define AVX512 __attribute__((target("avx512f")))
+
+static int impl = -1; /* 0 OpenBLAS, 1 own AVX-512 */
+
+static int have_avx512(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f");
+}
+
+static int current(void)
+{
+	if (impl < 0) {
+		const char *e = getenv("CXR_GEMM");
+		impl = e && !strcmp(e, "blas") ? 0 : have_avx512();
+	}
+	return impl;
+}
+
+const char *cxr_gemm_impl(void)
+{
+	return current() ? "avx512" : "blas";
+}
+
+int cxr_gemm_use(const char *name)
+{
+	if (!name) {
+		impl = -1;
+		return 0;
+	}
+	if (!strcmp(name, "blas")) {
+		impl = 0;
+		return 0;
+	}
+	if (!strcmp(name, "avx512") && have_avx512()) {
+		impl = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* ---- packing ---- */
+
+/* r[i] = column i of the 16x16 block whose rows were r[0..15]. */
+AVX512 static inline void transpose16(__m512 r[16])
+{
+	__m512 t[16];
+	for (int i = 0; i < 8; i++) {
+		t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+	}
+	for (int i = 0; i < 4; i++) {
+		__m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+		__m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+		r[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+		r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+		r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+		r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+	}
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 4; j++) {
+			t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + j + 4], 0x88);
+			t[8 * i + j + 4] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + j + 4], 0xdd);
+		}
+	for (int j = 0; j < 8; j++) {
+		r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+		r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+	}
+}
+
+/* dst: rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) as MR-row panels, each
+ * kc columns of MR values, rows past mc zero. */
+AVX512 static void pack_a(float *restrict dst, const float *a, int lda, int ta, int i0, int mc,
+			  int p0, int kc)
+{
+	for (int r = 0; r < mc; r += MR) {
+		int mr = mc - r < MR ? mc - r : MR;
+		float *d = dst + (size_t)r * kc;
+		__mmask16 keep = (__mmask16)((1u << mr) - 1), all = (__mmask16)((1u << MR) - 1);
+		if (ta) {
+			/* each column's MR values are contiguous */
+			for (int p = 0; p < kc; p++)
+				_mm512_mask_storeu_ps(d + p * MR, all,
+						      _mm512_maskz_loadu_ps(keep, a + (size_t)(p0 + p) * lda + i0 + r));
+			continue;
+		}
+		/* rows are contiguous: transpose 16 columns at a time */
+		const float *rows[16];
+		for (int q = 0; q < 16; q++)
+			rows[q] = q < mr ? a + (size_t)(i0 + r + q) * lda + p0 : NULL;
+		int p = 0;
+		for (; p + 16 <= kc; p += 16) {
+			__m512 v[16];
+			for (int q = 0; q < 16; q++)
+				v[q] = rows[q] ? _mm512_loadu_ps(rows[q] + p) : _mm512_setzero_ps();
+			transpose16(v);
+			for (int t = 0; t < 16; t++)
+				_mm512_mask_storeu_ps(d + (size_t)(p + t) * MR, all, v[t]);
+		}
+		for (; p < kc; p++)
+			for (int q = 0; q < MR; q++)
+				d[p * MR + q] = q < mr ? rows[q][p] : 0.0f;
+	}
+}
+
+/* dst: panel of columns [j0, j0+NR) (those < n zero-padded) x rows
+ * [p0, p0+kc) of op(B), row by row. */
+static void pack_b(float *restrict dst, const float *b, int ldb, int tb, int n, int j0, int p0,
+		   int kc)
+{
+	int nr = n - j0 < NR ? n - j0 : NR;
+	if (tb) {
+		for (int q = 0; q < NR; q++) {
+			if (q < nr) {
+				const float *s = b + (size_t)(j0 + q) * ldb + p0;
+				for (int p = 0; p < kc; p++)
+					dst[p * NR + q] = s[p];
+			} else {
+				for (int p = 0; p < kc; p++)
+					dst[p * NR + q] = 0;
+			}
+		}
+	} else {
+		for (int p = 0; p < kc; p++) {
+			const float *s = b + (size_t)(p0 + p) * ldb + j0;
+			float *d = dst + (size_t)p * NR;
+			int q = 0;
+			for (; q < nr; q++)
+				d[q] = s[q];
+			for (; q < NR; q++)
+				d[q] = 0;
+		}
+	}
+}
+
+/* ---- the micro-kernel ---- */
+
+/* C (mr <= MR rows, nr <= NR columns, row stride ldc) [+]= A panel (kc x
+ * MR) B panel (kc x NR). */
+AVX512 static void kernel(int kc, const float *restrict A, const float *restrict B, float *C,
+			  int ldc, int mr, int nr, int add)
+{
+	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
+	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
+	__m512 c6a = c0a, c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a;
+	__m512 c9a = c0a, c9b = c0a, caa = c0a, cab = c0a, cba = c0a, cbb = c0a;
+#if MR == 14
+	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a;
+#endif
+	for (int p = 0; p < kc; p++, A += MR, B += NR) {
+		__m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16), av;
+#define ROW(i, x, y)                                   \
+	av = _mm512_set1_ps(A[i]);                     \
+	x = _mm512_fmadd_ps(av, b0, x);                \
+	y = _mm512_fmadd_ps(av, b1, y)
+		ROW(0, c0a, c0b);
+		ROW(1, c1a, c1b);
+		ROW(2, c2a, c2b);
+		ROW(3, c3a, c3b);
+		ROW(4, c4a, c4b);
+		ROW(5, c5a, c5b);
+		ROW(6, c6a, c6b);
+		ROW(7, c7a, c7b);
+		ROW(8, c8a, c8b);
+		ROW(9, c9a, c9b);
+		ROW(10, caa, cab);
+		ROW(11, cba, cbb);
+#if MR == 14
+		ROW(12, cca, ccb);
+		ROW(13, cda, cdb);
+#endif
+#undef ROW
+	}
+	__m512 acc[MR][2] = {
+		{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},
+		{c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {caa, cab}, {cba, cbb},
+#if MR == 14
+		{cca, ccb}, {cda, cdb},
+#endif
+	};
+	__mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+	__mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+	for (int i = 0; i < mr; i++) {
+		float *c = C + (size_t)i * ldc;
+		__m512 x = acc[i][0], y = acc[i][1];
+		if (add) {
+			x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m0, c));
+			y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m1, c + 16));
+		}
+		_mm512_mask_storeu_ps(c, m0, x);
+		_mm512_mask_storeu_ps(c + 16, m1, y);
+	}
+}
+
+/* ---- drivers ---- */
+
+/* Packing buffers live as long as the thread (the OpenMP pool's threads
+ * and the caller's), grown when a product needs more: a fresh allocation
+ * per call would be pages mapped and zeroed by the kernel every time. */
+static __thread float *tls_buf[2];
+static __thread size_t tls_size[2];
+
+static float *buffer(int which, size_t floats)
+{
+	if (tls_size[which] < floats) {
+		free(tls_buf[which]);
+		tls_buf[which] = aligned_alloc(64, ((floats * sizeof(float) + 63) / 64) * 64);
+		if (!tls_buf[which])
+			cxr_die(CXR_EXIT_DATA, "out of memory for a matrix product");
+		tls_size[which] = floats;
+	}
+	return tls_buf[which];
+}
+
+/* C [+]= op(A) op(B) with the work spread over nt threads by row blocks
+ * and column-panel groups. */
+static void gemm_blocked(int ta, int tb, int m, int n, int k, const float *a, int lda,
+				const float *b, int ldb, int add, float *c, int ldc, int nt)
+{
+	const int ncb = n < NC ? n : NC;
+	/* B shared, from the calling thread's buffer; A per thread, its own */
+	float *bp = buffer(0, (size_t)KC * ((ncb + NR - 1) / NR) * NR);
+	const int mblocks = (m + MC - 1) / MC;
+#pragma omp parallel num_threads(nt)
+	{
+		float *myap = buffer(1, (size_t)MC * KC);
+		for (int jc = 0; jc < n; jc += NC) {
+			const int nc = n - jc < NC ? n - jc : NC;
+			const int panels = (nc + NR - 1) / NR;
+			/* column groups so that every thread has work */
+			int groups = 1;
+			if (mblocks < 2 * nt) {
+				groups = (2 * nt + mblocks - 1) / mblocks;
+				if (groups > panels)
+					groups = panels;
+			}
+			const int items = mblocks * groups;
+			for (int pc = 0; pc < k; pc += KC) {
+				const int kc = k - pc < KC ? k - pc : KC;
+				const int first = pc == 0 && !add;
+#pragma omp for schedule(static)
+				for (int jp = 0; jp < panels; jp++)
+					pack_b(bp + (size_t)jp * KC * NR, b, ldb, tb, n, jc + jp * NR,
+					       pc, kc);
+#pragma omp for schedule(static)
+				for (int it = 0; it < items; it++) {
+					const int ib = it / groups, g = it % groups;
+					const int i0 = ib * MC, mc = m - i0 < MC ? m - i0 : MC;
+					const int jp0 = panels * g / groups, jp1 = panels * (g + 1) / groups;
+					pack_a(myap, a, lda, ta, i0, mc, pc, kc);
+					for (int jp = jp0; jp < jp1; jp++) {
+						const int j0 = jc + jp * NR;
+						const int nr = n - j0 < NR ? n - j0 : NR;
+						const float *bpp = bp + (size_t)jp * KC * NR;
+						for (int r = 0; r < mc; r += MR)
+							kernel(kc, myap + (size_t)r * kc, bpp,
+							       c + (size_t)(i0 + r) * ldc + j0, ldc,
+							       mc - r < MR ? mc - r : MR, nr, !first);
+					}
+				}
+			}
+		}
+	}
+}
+
+static void gemm_avx512(int ta, int tb, int m, int n, int k, const float *a, int lda,
+			       const float *b, int ldb, int add, float *c, int ldc)
+{
+	int nt = omp_get_max_threads();
+	if (k <= 0) {
+		if (!add)
+			for (int i = 0; i < m; i++)
+				memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
+		return;
+	}
+	/* few rows and columns, long k: split k, each thread into its own C */
+	const size_t mn = (size_t)m * n;
+	if (nt > 1 && k >= 4 * KC * nt && m <= 2 * MC && mn <= ((size_t)1 << 18)) {
+		float *part = cxr_xmalloc((size_t)nt * mn * sizeof *part);
+#pragma omp parallel num_threads(nt)
+		{
+			int t = omp_get_thread_num();
+			int k0 = (int)((long)k * t / nt), k1 = (int)((long)k * (t + 1) / nt);
+			const float *as = ta ? a + (size_t)k0 * lda : a + k0;
+			const float *bs = tb ? b + k0 : b + (size_t)k0 * ldb;
+			gemm_blocked(ta, tb, m, n, k1 - k0, as, lda, bs, ldb, 0, part + t * mn, n, 1);
+		}
+#pragma omp parallel for schedule(static)
+		for (int i = 0; i < m; i++) {
+			float *ci = c + (size_t)i * ldc;
+			for (int j = 0; j < n; j++) {
+				float s = part[(size_t)i * n + j];
+				for (int t = 1; t < nt; t++)
+					s += part[t * mn + (size_t)i * n + j];
+				ci[j] = add ? ci[j] + s : s;
+			}
+		}
+		free(part);
+		return;
+	}
+	gemm_blocked(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, nt);
+}
+
+void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+	      int ldb, float beta, float *c, int ldc)
+{
+	if (m <= 0 || n <= 0)
+		return;
+	if (current()) {
+		gemm_avx512(ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc);
+		return;
+	}
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+		    m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}

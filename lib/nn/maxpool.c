@@ -1,0 +1,118 @@
+/* maxpool — max pooling and global max pooling, NHWC (see maxpool.h). */
+#include "nn/maxpool.h"
+
+#include <float.h>
+#include <stddef.h>
+
+#include "base/parallel.h"
+
+int pool_out_size(int n, int k, int s, int p)
+{
+	return (n + 2 * p - k) / s + 1;
+}
+
+/* y, ix (c) = the first max over a window's taps: taps rows of c floats
+ * at x + off[t] * c, positions pos[t]. ix may be NULL. */
+CXR_CLONES static void window_max(float *restrict y, int32_t *restrict ix, const float *x,
+				  const int *off, const int *pos, int taps, int c)
+{
+	const float *x0 = x + (size_t)off[0] * c;
+#pragma omp simd
+	for (int j = 0; j < c; j++)
+		y[j] = x0[j];
+	if (ix) {
+#pragma omp simd
+		for (int j = 0; j < c; j++)
+			ix[j] = pos[0];
+	}
+	for (int t = 1; t < taps; t++) {
+		const float *xt = x + (size_t)off[t] * c;
+		const int32_t p = pos[t];
+		if (ix) {
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				int gt = xt[j] > y[j];
+				ix[j] = gt ? p : ix[j];
+				y[j] = gt ? xt[j] : y[j];
+			}
+		} else {
+#pragma omp simd
+			for (int j = 0; j < c; j++)
+				y[j] = xt[j] > y[j] ? xt[j] : y[j];
+		}
+	}
+}
+
+void maxpool_forward(float *out, int32_t *idx, const float *in, int n, int h, int w, int c,
+		     int k, int s, int p)
+{
+	const int oh = pool_out_size(h, k, s, p), ow = pool_out_size(w, k, s, p);
+	const long np = (long)n * oh * ow;
+#pragma omp parallel for schedule(static)
+	for (long q = 0; q < np; q++) {
+		int b = (int)(q / ((long)oh * ow)), oy = (int)(q / ow % oh), ox = (int)(q % ow);
+		int off[64], pos[64], taps = 0;
+		for (int ky = 0; ky < k; ky++) {
+			int iy = oy * s - p + ky;
+			if (iy < 0 || iy >= h)
+				continue;
+			for (int kx = 0; kx < k; kx++) {
+				int ixx = ox * s - p + kx;
+				if (ixx < 0 || ixx >= w || taps == 64)
+					continue;
+				pos[taps] = iy * w + ixx;
+				off[taps++] = iy * w + ixx;
+			}
+		}
+		window_max(out + q * c, idx ? idx + q * c : NULL, in + (size_t)b * h * w * c, off,
+			   pos, taps, c);
+	}
+}
+
+void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int h, int w,
+		      int c, int oh, int ow)
+{
+	/* each image's outputs scatter into that image only */
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < n; b++) {
+		float *dx = din + (size_t)b * h * w * c;
+		const float *dy = dout + (size_t)b * oh * ow * c;
+		const int32_t *ix = idx + (size_t)b * oh * ow * c;
+		for (long q = 0; q < (long)oh * ow; q++)
+			for (int j = 0; j < c; j++)
+				dx[(size_t)ix[q * c + j] * c + j] += dy[q * c + j];
+	}
+}
+
+void gmaxpool_forward(float *out, int32_t *idx, const float *in, int n, int hw, int c)
+{
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < n; b++) {
+		const float *x = in + (size_t)b * hw * c;
+		float *y = out + (size_t)b * c;
+		int32_t *ix = idx ? idx + (size_t)b * c : 0;
+		for (int j = 0; j < c; j++)
+			y[j] = x[j];
+		if (ix)
+			for (int j = 0; j < c; j++)
+				ix[j] = 0;
+		for (int q = 1; q < hw; q++) {
+			const float *xr = x + (size_t)q * c;
+			if (ix) {
+				for (int j = 0; j < c; j++)
+					if (xr[j] > y[j])
+						y[j] = xr[j], ix[j] = q;
+			} else {
+				for (int j = 0; j < c; j++)
+					y[j] = xr[j] > y[j] ? xr[j] : y[j];
+			}
+		}
+	}
+}
+
+void gmaxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int hw, int c)
+{
+	for (int b = 0; b < n; b++)
+		for (int j = 0; j < c; j++)
+			din[((size_t)b * hw + idx[(size_t)b * c + j]) * c + j] += dout[(size_t)b * c + j];
+}

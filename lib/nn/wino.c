@@ -1,0 +1,867 @@
+/* wino — 3x3 stride-1 pad-1 convolutions by Winograd F(4x4,3x3); see wino.h.
+ *
+ * One output tile is 4x4 pixels and needs a 6x6 input patch d. With the
+ * transforms of Lavin and Gray (points 0, +-1, +-2, infinity),
+ *   y_tile = A' [ (G g G') .* (B' d B) ] A'
+ * for every (input channel, output channel) pair, summed over input
+ * channels: the 36 elements e of the 6x6 transformed domain are 36
+ * independent matrix products M[e] (tiles, K) = V[e] (tiles, C) * U[e] (C, K).
+ *
+ * The tiles are processed in blocks small enough that a block's V and M
+ * stay in cache: a thread transforms its block's input patches, runs the
+ * 36 products with its own register-blocked kernel (V is read in place,
+ * so nothing is packed), and transforms the block's output straight into
+ * y. When there are too few blocks for the threads (the 8x8 and 16x16
+ * stages), the output channels are split as well and threads share
+ * blocks. The weight gradient is the transpose of the same scheme:
+ *   dg = G' [ sum over tiles of (A dy_tile A') .* (B' d B) ] G,
+ * 36 products Z[e] (K, C) += Y[e]' (K, tiles) * V[e] (tiles, C), the
+ * threads sharing out either the input channels (each owning a slice of
+ * Z) or the blocks (each with its own Z, summed at the end).
+ *
+ * The inner loops are written once with GCC vector extensions on 16 floats
+ * and instantiated for AVX-512, AVX2+FMA and plain SSE2; the best one the
+ * CPU has is picked at run time. */
+#include "nn/wino.h"
+
+#include <omp.h>
+#include <string.h>
+
+typedef float vf __attribute__((vector_size(64)));
+typedef float vfu __attribute__((vector_size(64), aligned(4)));
+#define LD(p) (*(const vfu *)(p))
+#define ST(p, v) (*(vfu *)(p) = (v))
+#define INLINE static inline __attribute__((always_inline))
+
+enum {
+	NE = 36,   /* elements of the 6x6 transformed tile */
+	VL = 16,   /* floats per vector, and the channel padding */
+	MRMAX = 12,
+	TBQ = 12,  /* tile blocks are multiples of every kernel's row count */
+};
+
+static inline int rup(int a, int b) { return (a + b - 1) / b * b; }
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imax(int a, int b) { return a > b ? a : b; }
+
+/* The stride between the 36 elements of a transformed block, in floats:
+ * a whole number of 64-byte lines, and an odd one, so that the 36 lines a
+ * tile's transform touches fall in 36 different cache sets. */
+static size_t skew(size_t n)
+{
+	n = (n + VL - 1) / VL * VL;
+	return n / VL % 2 ? n : n + VL;
+}
+
+/* The shape of one call. */
+typedef struct wdims {
+	int n, h, w, c, k;
+	int th, tw;  /* tiles down and across one image */
+	long nt;     /* tiles in the batch */
+} wdims;
+
+static wdims dims(int N, int H, int W, int C, int K)
+{
+	wdims d = { N, H, W, C, K, (H + 3) / 4, (W + 3) / 4, 0 };
+	d.nt = (long)N * d.th * d.tw;
+	return d;
+}
+
+/* --- the transforms, on 16 channels at a time ------------------------- */
+
+/* B' d: six input values to six transformed values. */
+#define BT6(d0, d1, d2, d3, d4, d5, o)                                        \
+	do {                                                                  \
+		vf a_ = (d4) - 4.0f * (d2), b_ = (d3) - 4.0f * (d1);          \
+		vf c_ = (d4) - (d2), e_ = 2.0f * ((d3) - (d1));               \
+		(o)[0] = 4.0f * (d0) - 5.0f * (d2) + (d4);                    \
+		(o)[1] = a_ + b_;                                             \
+		(o)[2] = a_ - b_;                                             \
+		(o)[3] = c_ + e_;                                             \
+		(o)[4] = c_ - e_;                                             \
+		(o)[5] = 4.0f * (d1) - 5.0f * (d3) + (d5);                    \
+	} while (0)
+
+/* A' m: six transformed values to four outputs. */
+#define AT6(m0, m1, m2, m3, m4, m5, o)                                        \
+	do {                                                                  \
+		vf a_ = (m1) + (m2), b_ = (m1) - (m2);                        \
+		vf c_ = (m3) + (m4), e_ = (m3) - (m4);                        \
+		(o)[0] = (m0) + a_ + c_;                                      \
+		(o)[1] = b_ + 2.0f * e_;                                      \
+		(o)[2] = a_ + 4.0f * c_;                                      \
+		(o)[3] = b_ + 8.0f * e_ + (m5);                               \
+	} while (0)
+
+/* A v: four output gradients to six transformed values (adjoint of A'). */
+#define A4(v0, v1, v2, v3, o)                                                 \
+	do {                                                                  \
+		vf p_ = (v0) + (v2), q_ = (v1) + (v3);                        \
+		vf r_ = (v0) + 4.0f * (v2), s_ = 2.0f * (v1) + 8.0f * (v3);   \
+		(o)[0] = (v0);                                                \
+		(o)[1] = p_ + q_;                                             \
+		(o)[2] = p_ - q_;                                             \
+		(o)[3] = r_ + s_;                                             \
+		(o)[4] = r_ - s_;                                             \
+		(o)[5] = (v3);                                                \
+	} while (0)
+
+/* *v = up to 16 floats from p, zeros after n. (Through a pointer: a
+ * function returning a 64-byte vector would change the ABI.) */
+INLINE void ldn(vf *v, const float *p, int n)
+{
+	if (n == VL) {
+		*v = LD(p);
+		return;
+	}
+	float b[VL] = { 0 };
+	memcpy(b, p, (size_t)n * sizeof *p);
+	*v = LD(b);
+}
+
+/* Tile t of the batch: image, top-left pixel of its 4x4 output block. */
+INLINE void tile_pos(const wdims *d, long t, int *n, int *y0, int *x0)
+{
+	int tx = (int)(t % d->tw);
+	long r = t / d->tw;
+	*x0 = tx * 4;
+	*y0 = (int)(r % d->th) * 4;
+	*n = (int)(r / d->th);
+}
+
+/* V (36, tb, ldv), element e at V + e*es: rows [0, nt) the transformed
+ * 6x6 input patches of tiles t0.. for channels [c0, c0+cw) of
+ * x (N,H,W,C), padded with zeros to rup(cw, 16) columns; rows [nt, tb)
+ * zero. */
+INLINE void xin_body(float *V, size_t es, int ldv, const float *x, const wdims *d, long t0,
+		     int nt, int tb, int c0, int cw)
+{
+	const int C = d->c, H = d->h, W = d->w, cwp = rup(cw, VL);
+	for (int q = 0; q < tb; q++) {
+		float *vr = V + (size_t)q * ldv;
+		if (q >= nt) {
+			for (int e = 0; e < NE; e++)
+				memset(vr + e * es, 0, (size_t)cwp * sizeof *vr);
+			continue;
+		}
+		int n, y0, x0;
+		tile_pos(d, t0 + q, &n, &y0, &x0);
+		y0--, x0--;
+		const float *xb = x + (size_t)n * H * W * C + c0;
+		const int inside = y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W;
+		for (int cc = 0; cc < cw; cc += VL) {
+			int nc = imin(VL, cw - cc);
+			vf t[6][6];
+			for (int j = 0; j < 6; j++) {
+				int ix = x0 + j;
+				vf dd[6];
+				const float *p = xb + ((size_t)y0 * W + ix) * C + cc;
+				if (inside && nc == VL) {  /* most tiles: no checks */
+#pragma GCC unroll 6
+					for (int i = 0; i < 6; i++)
+						dd[i] = LD(p + (size_t)i * W * C);
+				} else {
+					for (int i = 0; i < 6; i++) {
+						int iy = y0 + i;
+						if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+							dd[i] = (vf){ 0 };
+						else
+							ldn(&dd[i], p + (size_t)i * W * C, nc);
+					}
+				}
+				vf o[6];
+				BT6(dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], o);
+#pragma GCC unroll 6
+				for (int i = 0; i < 6; i++)
+					t[i][j] = o[i];
+			}
+			for (int i = 0; i < 6; i++) {
+				vf o[6];
+				BT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], o);
+#pragma GCC unroll 6
+				for (int j = 0; j < 6; j++)
+					ST(vr + (i * 6 + j) * es + cc, o[j]);
+			}
+		}
+	}
+}
+
+/* y (N,H,W,K) channels [k0, k0+kw) (+)= A' M A for tiles t0..t0+nt,
+ * M (36, nt, ldm) as xin_body lays out V, its columns from k0. */
+INLINE void xout_body(float *y, const float *M, size_t es, int ldm, const wdims *d, long t0,
+		      int nt, int k0, int kw, int accumulate)
+{
+	const int K = d->k, H = d->h, W = d->w;
+	for (int q = 0; q < nt; q++) {
+		const float *mr = M + (size_t)q * ldm;
+		int n, y0, x0;
+		tile_pos(d, t0 + q, &n, &y0, &x0);
+		int ny = imin(4, H - y0), nx = imin(4, W - x0);
+		float *yb = y + (((size_t)n * H + y0) * W + x0) * K + k0;
+		for (int kk = 0; kk < kw; kk += VL) {
+			int nk = imin(VL, kw - kk);
+			vf t[4][6];
+			for (int j = 0; j < 6; j++) {
+				vf o[4];
+				const float *p = mr + j * es + kk;
+				AT6(LD(p), LD(p + 6 * es), LD(p + 12 * es), LD(p + 18 * es),
+				    LD(p + 24 * es), LD(p + 30 * es), o);
+#pragma GCC unroll 4
+				for (int i = 0; i < 4; i++)
+					t[i][j] = o[i];
+			}
+			for (int i = 0; i < ny; i++) {
+				vf o[4];
+				AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], o);
+				for (int j = 0; j < nx; j++) {
+					float *p = yb + ((size_t)i * W + j) * K + kk;
+					if (nk == VL) {
+						ST(p, accumulate ? LD(p) + o[j] : o[j]);
+					} else {
+						float b[VL];
+						ST(b, o[j]);
+						for (int l = 0; l < nk; l++)
+							p[l] = accumulate ? p[l] + b[l] : b[l];
+					}
+				}
+			}
+		}
+	}
+}
+
+/* Y (36, tb, ldy): rows [0, nt) are A dy A' of the 4x4 output-gradient
+ * tiles t0.. of dy (N,H,W,K), all K channels, zero-padded to rup(K, 16);
+ * rows [nt, tb) zero. */
+INLINE void yin_body(float *Y, size_t es, int ldy, const float *dy, const wdims *d, long t0,
+		     int nt, int tb)
+{
+	const int K = d->k, H = d->h, W = d->w, kp = rup(K, VL);
+	for (int q = 0; q < tb; q++) {
+		float *yr = Y + (size_t)q * ldy;
+		if (q >= nt) {
+			for (int e = 0; e < NE; e++)
+				memset(yr + e * es, 0, (size_t)kp * sizeof *yr);
+			continue;
+		}
+		int n, y0, x0;
+		tile_pos(d, t0 + q, &n, &y0, &x0);
+		int ny = imin(4, H - y0), nx = imin(4, W - x0);
+		const float *gb = dy + (((size_t)n * H + y0) * W + x0) * K;
+		for (int kk = 0; kk < K; kk += VL) {
+			int nk = imin(VL, K - kk);
+			vf t[6][4];
+			for (int j = 0; j < 4; j++) {
+				vf g[4];
+#pragma GCC unroll 4
+				for (int i = 0; i < 4; i++)
+					if (i < ny && j < nx)
+						ldn(&g[i], gb + ((size_t)i * W + j) * K + kk, nk);
+					else
+						g[i] = (vf){ 0 };
+				vf o[6];
+				A4(g[0], g[1], g[2], g[3], o);
+#pragma GCC unroll 6
+				for (int i = 0; i < 6; i++)
+					t[i][j] = o[i];
+			}
+			for (int i = 0; i < 6; i++) {
+				vf o[6];
+				A4(t[i][0], t[i][1], t[i][2], t[i][3], o);
+#pragma GCC unroll 6
+				for (int j = 0; j < 6; j++)
+					ST(yr + (i * 6 + j) * es + kk, o[j]);
+			}
+		}
+	}
+}
+
+/* --- the matrix products ----------------------------------------------- */
+
+/* Cm (mr, 16*nv) = A (mr, C; rows lda apart) * B (C, 16*nv; rows ldb apart).
+ * mr and nv are constants after inlining, so acc lives in registers. The
+ * sum runs in chunks of KC channels added into Cm: one long running sum
+ * over 512 channels would lose more than twice the accuracy. */
+enum { KC = 64 };
+
+INLINE void kern_fwd(const int mr, const int nv, int C, const float *A, size_t lda,
+		     const float *B, size_t ldb, float *Cm, size_t ldc)
+{
+	for (int c0 = 0; c0 < C; c0 += KC) {
+		vf acc[MRMAX][2];
+#pragma GCC unroll 12
+		for (int i = 0; i < mr; i++)
+#pragma GCC unroll 2
+			for (int j = 0; j < nv; j++)
+				acc[i][j] = (vf){ 0 };
+		const int c1 = imin(C, c0 + KC);
+		for (int c = c0; c < c1; c++, B += ldb) {
+			vf b0 = LD(B), b1 = nv > 1 ? LD(B + VL) : b0;
+#pragma GCC unroll 12
+			for (int i = 0; i < mr; i++) {
+				float a = A[i * lda + c];
+				acc[i][0] += a * b0;
+				if (nv > 1)
+					acc[i][1] += a * b1;
+			}
+		}
+#pragma GCC unroll 12
+		for (int i = 0; i < mr; i++)
+#pragma GCC unroll 2
+			for (int j = 0; j < nv; j++) {
+				float *p = Cm + i * ldc + VL * j;
+				ST(p, c0 ? LD(p) + acc[i][j] : acc[i][j]);
+			}
+	}
+}
+
+/* For e in 36: M[e] (tb, kw) = V[e] (tb, C) * U[e][:, k0:k0+kw], tb a
+ * multiple of mr, kw of 16; U (36, C, ldu). */
+INLINE void gemm_fwd_body(const int mr, const int nv, float *M, size_t mes, int ldm,
+			  const float *V, size_t ves, int ldv, const float *U, int C, int ldu,
+			  int tb, int k0, int kw)
+{
+	for (int e = 0; e < NE; e++) {
+		const float *Ve = V + e * ves, *Ue = U + (size_t)e * C * ldu + k0;
+		float *Me = M + e * mes;
+		int k = 0;
+		for (; k + VL * nv <= kw; k += VL * nv)
+			for (int r = 0; r < tb; r += mr)
+				kern_fwd(mr, nv, C, Ve + (size_t)r * ldv, ldv, Ue + k, ldu,
+					 Me + (size_t)r * ldm + k, ldm);
+		for (; k < kw; k += VL)
+			for (int r = 0; r < tb; r += mr)
+				kern_fwd(mr, 1, C, Ve + (size_t)r * ldv, ldv, Ue + k, ldu,
+					 Me + (size_t)r * ldm + k, ldm);
+	}
+}
+
+/* Z (mr, 16*nv; rows ldz apart) (+)= Y' V over tb tiles: Y (tb, mr; rows
+ * ldy apart, the mr values of a row contiguous), V (tb, 16*nv; rows ldv).
+ * With init, Z is set rather than added to. In chunks of KC tiles, as
+ * kern_fwd. */
+INLINE void kern_wg(const int mr, const int nv, int tb, const float *Y, size_t ldy,
+		    const float *V, size_t ldv, float *Z, size_t ldz, int init)
+{
+	for (int t0 = 0; t0 < tb; t0 += KC, init = 0) {
+		vf acc[MRMAX][2];
+#pragma GCC unroll 12
+		for (int i = 0; i < mr; i++)
+#pragma GCC unroll 2
+			for (int j = 0; j < nv; j++)
+				acc[i][j] = (vf){ 0 };
+		const int t1 = imin(tb, t0 + KC);
+		for (int t = t0; t < t1; t++, Y += ldy, V += ldv) {
+			vf b0 = LD(V), b1 = nv > 1 ? LD(V + VL) : b0;
+#pragma GCC unroll 12
+			for (int i = 0; i < mr; i++) {
+				float a = Y[i];
+				acc[i][0] += a * b0;
+				if (nv > 1)
+					acc[i][1] += a * b1;
+			}
+		}
+#pragma GCC unroll 12
+		for (int i = 0; i < mr; i++)
+#pragma GCC unroll 2
+			for (int j = 0; j < nv; j++) {
+				float *p = Z + i * ldz + VL * j;
+				ST(p, init ? acc[i][j] : LD(p) + acc[i][j]);
+			}
+	}
+}
+
+/* For e in 36: Z[e] (kz, cwp) (+)= Y[e]' (kz, tb) * V[e] (tb, cwp); kz a
+ * multiple of mr, cwp of 16. */
+INLINE void gemm_wg_body(const int mr, const int nv, float *Z, size_t zes, int ldz,
+			 const float *Y, size_t yes, int ldy, const float *V, size_t ves,
+			 int ldv, int tb, int kz, int cwp, int init)
+{
+	for (int e = 0; e < NE; e++) {
+		const float *Ye = Y + e * yes, *Ve = V + e * ves;
+		float *Ze = Z + e * zes;
+		int c = 0;
+		for (; c + VL * nv <= cwp; c += VL * nv)
+			for (int k = 0; k < kz; k += mr)
+				kern_wg(mr, nv, tb, Ye + k, ldy, Ve + c, ldv,
+					Ze + (size_t)k * ldz + c, ldz, init);
+		for (; c < cwp; c += VL)
+			for (int k = 0; k < kz; k += mr)
+				kern_wg(mr, 1, tb, Ye + k, ldy, Ve + c, ldv,
+					Ze + (size_t)k * ldz + c, ldz, init);
+	}
+}
+
+/* G' z: six transformed values to three weight taps. */
+#define GT6(z0, z1, z2, z3, z4, z5, o)                                        \
+	do {                                                                  \
+		vf s12_ = (z1) + (z2), d12_ = (z2) - (z1);                    \
+		vf s34_ = (z3) + (z4), d34_ = (z3) - (z4);                    \
+		(o)[0] = 0.25f * (z0) - (1.0f / 6) * s12_ + (1.0f / 24) * s34_; \
+		(o)[1] = (1.0f / 6) * d12_ + (1.0f / 12) * d34_;              \
+		(o)[2] = (1.0f / 6) * (s34_ - s12_) + (z5);                   \
+	} while (0)
+
+/* dw (K,C,3,3) rows [k0, k1), channels [c0, c0+cw) += G' Z G, with
+ * Z (36, >= k1, ldz) holding columns c0.. */
+INLINE void zout_body(float *dw, const float *Z, size_t zes, int ldz, int k0, int k1, int C,
+		      int c0, int cw)
+{
+	for (int k = k0; k < k1; k++)
+		for (int cc = 0; cc < cw; cc += VL) {
+			const float *zp = Z + (size_t)k * ldz + cc;
+			vf t[3][6], r[9];
+			for (int b = 0; b < 6; b++) {
+				vf o[3];
+				GT6(LD(zp + b * zes), LD(zp + (6 + b) * zes), LD(zp + (12 + b) * zes),
+				    LD(zp + (18 + b) * zes), LD(zp + (24 + b) * zes),
+				    LD(zp + (30 + b) * zes), o);
+#pragma GCC unroll 3
+				for (int i = 0; i < 3; i++)
+					t[i][b] = o[i];
+			}
+#pragma GCC unroll 3
+			for (int i = 0; i < 3; i++)
+				GT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r + 3 * i);
+			float b[9][VL];
+#pragma GCC unroll 9
+			for (int q = 0; q < 9; q++)
+				ST(b[q], r[q]);
+			int nc = imin(VL, cw - cc);
+			float *g = dw + ((size_t)k * C + c0 + cc) * 9;
+			for (int l = 0; l < nc; l++)
+				for (int q = 0; q < 9; q++)
+					g[l * 9 + q] += b[q][l];
+		}
+}
+
+/* G g G' for input channel c and every k, 16 values of k at a time, so
+ * that U is written in whole runs (its element stride is a power of two
+ * for most layers: single stores would hit one cache set 36 times). */
+INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int c)
+{
+	const int kp = rup(K, VL);
+	for (int k0 = 0; k0 < kp; k0 += VL) {
+		float gb[9][VL] = { { 0 } };
+		for (int k = k0; k < imin(k0 + VL, K); k++) {
+			const float *g = rot ? w + ((size_t)c * K + k) * 9 : w + ((size_t)k * C + c) * 9;
+			for (int q = 0; q < 9; q++)
+				gb[rot ? 8 - q : q][k - k0] = g[q];
+		}
+		vf t[6][3];
+		for (int j = 0; j < 3; j++) {
+			vf g0 = LD(gb[j]), g1 = LD(gb[3 + j]), g2 = LD(gb[6 + j]);
+			vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
+			t[0][j] = 0.25f * g0;
+			t[1][j] = s - (1.0f / 6) * g1;
+			t[2][j] = s + (1.0f / 6) * g1;
+			t[3][j] = d + (1.0f / 12) * g1 + (1.0f / 8) * g2;
+			t[4][j] = d - (1.0f / 12) * g1 + (1.0f / 8) * g2;
+			t[5][j] = g2;
+		}
+		for (int a = 0; a < 6; a++) {
+			vf g0 = t[a][0], g1 = t[a][1], g2 = t[a][2];
+			vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
+			float *u = U + ((size_t)(a * 6) * C + c) * kp + k0;
+			const size_t es = (size_t)C * kp;
+			ST(u, 0.25f * g0);
+			ST(u + es, s - (1.0f / 6) * g1);
+			ST(u + 2 * es, s + (1.0f / 6) * g1);
+			ST(u + 3 * es, d + (1.0f / 12) * g1 + (1.0f / 8) * g2);
+			ST(u + 4 * es, d - (1.0f / 12) * g1 + (1.0f / 8) * g2);
+			ST(u + 5 * es, g2);
+		}
+	}
+}
+
+/* --- one instance per instruction set ---------------------------------- */
+
+typedef struct isa {
+	const char *name;
+	int mr;  /* kernel rows; divides TBQ */
+	void (*xin)(float *, size_t, int, const float *, const wdims *, long, int, int, int, int);
+	void (*xout)(float *, const float *, size_t, int, const wdims *, long, int, int, int, int);
+	void (*yin)(float *, size_t, int, const float *, const wdims *, long, int, int);
+	void (*gemm_fwd)(float *, size_t, int, const float *, size_t, int, const float *, int,
+			 int, int, int, int);
+	void (*gemm_wg)(float *, size_t, int, const float *, size_t, int, const float *, size_t,
+			int, int, int, int, int);
+	void (*zout)(float *, const float *, size_t, int, int, int, int, int, int);
+	void (*wxf)(float *, const float *, int, int, int, int);
+} isa;
+
+#define ISA(sfx, TARGET, MR, NV)                                                        \
+	TARGET static void xin_##sfx(float *V, size_t es, int ldv, const float *x,      \
+				     const wdims *d, long t0, int nt, int tb, int c0,   \
+				     int cw)                                            \
+	{                                                                               \
+		xin_body(V, es, ldv, x, d, t0, nt, tb, c0, cw);                         \
+	}                                                                               \
+	TARGET static void xout_##sfx(float *y, const float *M, size_t es, int ldm,     \
+				      const wdims *d, long t0, int nt, int k0, int kw,  \
+				      int acc)                                          \
+	{                                                                               \
+		xout_body(y, M, es, ldm, d, t0, nt, k0, kw, acc);                       \
+	}                                                                               \
+	TARGET static void yin_##sfx(float *Y, size_t es, int ldy, const float *dy,     \
+				     const wdims *d, long t0, int nt, int tb)           \
+	{                                                                               \
+		yin_body(Y, es, ldy, dy, d, t0, nt, tb);                                \
+	}                                                                               \
+	TARGET static void gemm_fwd_##sfx(float *M, size_t mes, int ldm, const float *V, \
+					  size_t ves, int ldv, const float *U, int C,   \
+					  int ldu, int tb, int k0, int kw)              \
+	{                                                                               \
+		gemm_fwd_body(MR, NV, M, mes, ldm, V, ves, ldv, U, C, ldu, tb, k0, kw); \
+	}                                                                               \
+	TARGET static void gemm_wg_##sfx(float *Z, size_t zes, int ldz, const float *Y, \
+					 size_t yes, int ldy, const float *V,           \
+					 size_t ves, int ldv, int tb, int kz, int cwp,  \
+					 int init)                                      \
+	{                                                                               \
+		gemm_wg_body(MR, NV, Z, zes, ldz, Y, yes, ldy, V, ves, ldv, tb, kz,    \
+			     cwp, init);                                                \
+	}                                                                               \
+	TARGET static void zout_##sfx(float *dw, const float *Z, size_t zes, int ldz,   \
+				      int k0, int k1, int C, int c0, int cw)            \
+	{                                                                               \
+		zout_body(dw, Z, zes, ldz, k0, k1, C, c0, cw);                          \
+	}                                                                               \
+	TARGET static void wxf_##sfx(float *U, const float *w, int C, int K, int rot,   \
+				     int c)                                             \
+	{                                                                               \
+		wxf_body(U, w, C, K, rot, c);                                           \
+	}                                                                               \
+	static const isa isa_##sfx = { #sfx, MR, xin_##sfx, xout_##sfx, yin_##sfx,     \
+				       gemm_fwd_##sfx, gemm_wg_##sfx, zout_##sfx,       \
+				       wxf_##sfx };
+
+/* AVX-512: 12x32 blocks, 24 accumulators of the 32 registers. AVX2: 6x16,
+ * 12 of 16. SSE2: 3x16, 12 of 16. */
+ISA(avx512, __attribute__((target("avx512f"))), 12, 2)
+ISA(avx2, __attribute__((target("avx2,fma"))), 6, 1)
+ISA(sse2, , 3, 1)
+
+static const isa *forced;
+
+static const isa *best(void)
+{
+	if (forced)
+		return forced;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		return &isa_avx512;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return &isa_avx2;
+	return &isa_sse2;
+}
+
+const char *cxr_wino_isa(void)
+{
+	return best()->name;
+}
+
+int cxr_wino_set_isa(const char *name)
+{
+	const isa *all[] = { &isa_avx512, &isa_avx2, &isa_sse2 };
+	forced = NULL;
+	if (!name)
+		return 0;
+	const isa *top = best();
+	int ok = 0;
+	for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+		if (all[i] == top)
+			ok = 1;
+		if (ok && !strcmp(all[i]->name, name)) {
+			forced = all[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* --- weights ------------------------------------------------------------ */
+
+size_t cxr_wino_weights_size(int C, int K)
+{
+	return (size_t)NE * C * rup(K, VL);
+}
+
+/* U (36, C, rup(K,16)) = G g G' for g(k, c) = w[(k*C + c)*9] (3x3,
+ * row-major), or, with rot, g(k, c) = w(c, k) rotated 180 degrees and
+ * C, K the swapped counts. */
+static void transform(float *U, const float *w, int C, int K, int rot)
+{
+	const isa *z = best();
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < C; c++)
+		z->wxf(U, w, C, K, rot, c);
+}
+
+void cxr_wino_transform_weights(float *U, const float *w, int C, int K)
+{
+	transform(U, w, C, K, 0);
+}
+
+void cxr_wino_transform_weights_backward(float *U, const float *w, int C, int K)
+{
+	transform(U, w, K, C, 1);
+}
+
+/* --- plans: block sizes and how threads share the work ------------------ */
+
+static int nthreads(void)
+{
+	return imax(1, imin(omp_get_max_threads(), omp_get_num_procs()));
+}
+
+/* A rough machine model to rank block sizes: kernel speed per thread,
+ * and the bandwidth at which a buffer of a given size comes back (from L2,
+ * L3 or memory). Only the ranking matters; the numbers are of the order
+ * measured on the 2-core AMD EPYC (Zen 5) this was tuned on. */
+#define FLOPS 9e10
+#define XF 7e-9  /* seconds a transform takes per tile and channel */
+#define L2FIT (768.0 * 1024)
+
+/* Bytes per second from a thread's buffer of the given size, when every
+ * thread has one: from its own L2, the shared L3, or memory. */
+static double bw(double bytes, int nthr)
+{
+	return bytes <= L2FIT ? 1e11 : bytes * nthr <= 16e6 ? 4e10 : 1.2e10;
+}
+
+/* Forced choices (cxr_wino_tune); 0 leaves them to the cost model. */
+static int force_tb, force_ns, force_mode;
+
+void cxr_wino_tune(int tiles, int slices, int wgrad_mode)
+{
+	force_tb = tiles > 0 ? rup(tiles, TBQ) : 0;
+	force_ns = slices > 0 ? slices : 0;
+	force_mode = wgrad_mode == 1 || wgrad_mode == 2 ? wgrad_mode : 0;
+}
+
+/* The block sizes worth trying, in tiles: multiples of TBQ up to all the
+ * tiles or TBMAX; or only the forced one. Returns 0 when there are no
+ * more. */
+enum { TBMAX = 2040 };
+
+static int next_block(const wdims *d, long *nblk, int *tb)
+{
+	const int all = (int)(d->nt < TBMAX ? rup((int)d->nt, TBQ) : TBMAX);
+	if (force_tb)
+		*tb = *tb ? all + 1 : imin(force_tb, all);
+	else
+		*tb += TBQ;
+	*nblk = (d->nt + *tb - 1) / *tb;
+	return *tb <= all;
+}
+
+typedef struct fplan {
+	int tb;      /* tiles per block, a multiple of TBQ */
+	int ks;      /* output channels per slice, a multiple of 16 */
+	int ns;      /* slices */
+	long nblk;   /* blocks */
+	size_t ves, mes;  /* element strides of V (tb, cp) and M (tb, ks) */
+	size_t per;  /* floats of workspace per thread */
+} fplan;
+
+/* Forward: work items are (block of tiles, slice of output channels),
+ * dealt to the threads in runs; a thread transforms a block's input (V)
+ * once for its run of that block's slices, multiplies it by U's slice
+ * into M and transforms M into y. Costs: products (padding rows
+ * included), transforms, U's slice streamed once per item, and V and M
+ * through L3 when a block does not fit L2. */
+static fplan plan_fwd(const wdims *d, int nthr)
+{
+	const int cp = rup(d->c, VL), kp = rup(d->k, VL);
+	fplan best = { 0 };
+	double bestt = 1e300;
+	long nblk = 0;
+	int tb = 0;
+	while (next_block(d, &nblk, &tb)) {
+		for (int n = 1; n <= kp / VL; n++) {
+			if (force_ns ? n != imin(force_ns, kp / VL) : n > 1 && nthr == 1)
+				continue;
+			int ks = n > 1 ? rup((kp + n - 1) / n, 2 * VL) : kp;
+			int ns = (kp + ks - 1) / ks;
+			if (ns != n && !force_ns)
+				continue;  /* the same as fewer slices */
+			long items = nblk * ns, rounds = (items + nthr - 1) / nthr;
+			long blocks = (rounds + ns - 1) / ns + (ns > 1);
+			double ub = 4.0 * NE * d->c * kp, blk = 4.0 * NE * tb * (cp + ks);
+			double t = 2.0 * NE * tb * d->c * ks / FLOPS + ub / ns / bw(ub, 1) +
+				   (double)tb * ks * XF;
+			if (blk > L2FIT)
+				t += 2 * blk / bw(blk, nthr);
+			t = t * rounds + (double)blocks * tb * cp * XF;
+			if (t < bestt * 0.999) {
+				bestt = t;
+				best = (fplan){ tb, ks, (kp + ks - 1) / ks, nblk, 0, 0, 0 };
+			}
+		}
+	}
+	best.ves = skew((size_t)best.tb * cp);
+	best.mes = skew((size_t)best.tb * best.ks);
+	best.per = NE * (best.ves + best.mes);
+	return best;
+}
+
+typedef struct wplan {
+	int tb;      /* tiles per block */
+	int cs;      /* input channels per slice, a multiple of 16 */
+	int ns;      /* slices of the input channels */
+	int split;   /* blocks are shared out among threads, each with its own Z */
+	int kz;      /* rows of Z: K rounded up to the kernel rows */
+	long nblk;
+	size_t ves, yes, zes;  /* element strides of V (tb, cs), Y (tb, kp), Z (kz, cs) */
+	size_t per;  /* floats of workspace per thread */
+} wplan;
+
+/* Weight gradient: a thread goes through blocks of tiles, transforms x's
+ * channels of its slice (V) and all of dy (Y), and adds Y' V into its Z
+ * (36, K, cs). Either the input channels are split among the threads,
+ * each owning a slice of Z but transforming all of dy (best when Z is
+ * big: 8x8 images with 512 channels make a 19 MB Z per thread), or the
+ * blocks are, each thread with a Z for all channels, summed at the end
+ * (best when Z is small: no transform is done twice). Costs: products,
+ * transforms, Z read and written once per block, V and Y through L3 or
+ * memory when a block and Z do not fit L2. */
+static wplan plan_wg(const wdims *d, int nthr)
+{
+	const int cp = rup(d->c, VL), kp = rup(d->k, VL), kz = rup(d->k, TBQ);
+	wplan best = { 0 };
+	double bestt = 1e300;
+	for (int split = 0; split < 2; split++) {
+		if (force_mode && force_mode != split + 1)
+			continue;
+		int ns = split ? 1 : imax(1, imin(nthr, cp / VL));
+		int cs = rup((cp + ns - 1) / ns, VL);
+		ns = (cp + cs - 1) / cs;
+		double zb = 4.0 * NE * kz * cs;
+		long nblk = 0;
+		int tb = 0;
+		while (next_block(d, &nblk, &tb)) {
+			if (split && nblk < nthr && !force_mode)
+				continue;  /* a thread would sit idle */
+			double blk = 4.0 * NE * tb * (cs + kp);
+			double t = 2.0 * NE * tb * cs * kp / FLOPS + (double)tb * (cs + kp) * XF;
+			t += 2 * zb / bw(zb, nthr);
+			if (blk + zb > L2FIT)
+				t += 2 * blk / bw(blk, nthr);
+			t *= split ? (nblk + nthr - 1) / nthr : nblk;
+			if (split)  /* the sum of the threads' Z */
+				t += zb / bw(zb, nthr);
+			if (t < bestt * 0.999) {
+				bestt = t;
+				best = (wplan){ tb, cs, ns, split, kz, nblk, 0, 0, 0, 0 };
+			}
+		}
+	}
+	/* Y has slack: the kernel reads its last row up to kz */
+	best.ves = skew((size_t)best.tb * best.cs);
+	best.yes = skew((size_t)best.tb * kp + 2 * VL);
+	best.zes = skew((size_t)best.kz * best.cs);
+	best.per = NE * (best.ves + best.yes + best.zes);
+	return best;
+}
+
+/* The plans depend on the thread count, which may be anything up to the
+ * number of processors when the workspace is used. */
+size_t cxr_wino_workspace_size(int N, int H, int W, int C, int K)
+{
+	wdims d = dims(N, H, W, C, K), e = dims(N, H, W, K, C);
+	size_t most = 0;
+	if (d.nt == 0 || C < 1 || K < 1)
+		return 0;
+	for (int t = 1; t <= omp_get_num_procs(); t++) {
+		size_t a = plan_fwd(&d, t).per, b = plan_fwd(&e, t).per, c = plan_wg(&d, t).per;
+		a = a > b ? a : b;
+		a = a > c ? a : c;
+		if (a * t > most)
+			most = a * t;
+	}
+	return most;
+}
+
+/* --- the three calls ----------------------------------------------------- */
+
+void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, int W, int C,
+		      int K, float *ws, int accumulate)
+{
+	wdims d = dims(N, H, W, C, K);
+	if (d.nt == 0 || C < 1 || K < 1)
+		return;
+	const isa *z = best();
+	const int nthr = nthreads(), cp = rup(C, VL), kp = rup(K, VL);
+	const fplan p = plan_fwd(&d, nthr);
+	const long items = p.nblk * p.ns;
+	const size_t ves = p.ves, mes = p.mes;
+#pragma omp parallel num_threads(nthr)
+	{
+		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+		float *V = ws + p.per * tid, *M = V + NE * ves;
+		long i0 = items * tid / nth, i1 = items * (tid + 1) / nth, last = -1;
+		for (long it = i0; it < i1; it++) {
+			long b = it / p.ns;
+			int s = (int)(it % p.ns);
+			long t0 = b * p.tb;
+			int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
+			if (b != last)
+				z->xin(V, ves, cp, x, &d, t0, nt, p.tb, 0, C);
+			last = b;
+			int k0 = s * p.ks, kw = imin(p.ks, kp - k0);
+			z->gemm_fwd(M, mes, p.ks, V, ves, cp, U, C, kp, p.tb, k0, kw);
+			z->xout(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0), accumulate);
+		}
+	}
+}
+
+void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N, int H,
+			       int W, int C, int K, float *ws)
+{
+	wdims d = dims(N, H, W, C, K);
+	if (d.nt == 0 || C < 1 || K < 1)
+		return;
+	const isa *z = best();
+	const int kp = rup(K, VL), nthr = nthreads();
+	const wplan p = plan_wg(&d, nthr);
+	const size_t ves = p.ves, yes = p.yes, zes = p.zes;
+#pragma omp parallel num_threads(p.split ? nthr : imin(nthr, p.ns))
+	{
+		const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+		float *V = ws + p.per * tid, *Y = V + NE * ves, *Z = Y + NE * yes;
+		for (int e = 0; e < NE; e++)  /* the kernel reads past the last row */
+			memset(Y + e * yes + (size_t)p.tb * kp, 0, 2 * VL * sizeof *Y);
+		/* split: blocks [b0, b1) and all channels; else slices s, all blocks */
+		long b0 = p.split ? p.nblk * tid / nth : 0;
+		long b1 = p.split ? p.nblk * (tid + 1) / nth : p.nblk;
+		if (b0 == b1)  /* more threads than blocks (forced): add nothing */
+			memset(Z, 0, NE * zes * sizeof *Z);
+		for (int s = p.split ? 0 : tid; s < p.ns; s += p.split ? 1 : nth) {
+			int c0 = s * p.cs, cw = imin(p.cs, C - c0);
+			for (long b = b0; b < b1; b++) {
+				long t0 = b * p.tb;
+				int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
+				z->xin(V, ves, p.cs, x, &d, t0, nt, p.tb, c0, cw);
+				z->yin(Y, yes, kp, dy, &d, t0, nt, p.tb);
+				z->gemm_wg(Z, zes, p.cs, Y, yes, kp, V, ves, p.cs, p.tb, p.kz,
+					   rup(cw, VL), b == b0);
+			}
+			if (!p.split)
+				z->zout(dw, Z, zes, p.cs, 0, K, C, c0, cw);
+		}
+		if (p.split) {
+			/* Thread tid sums rows [k0, k1) of every thread's Z into
+			 * thread 0's, then transforms them. */
+			int k0 = (int)((long)K * tid / nth), k1 = (int)((long)K * (tid + 1) / nth);
+			float *Z0 = ws + NE * (ves + yes);
+#pragma omp barrier
+			for (int t = 1; t < nth; t++) {
+				const float *Zt = ws + p.per * t + NE * (ves + yes);
+				for (int e = 0; e < NE; e++)
+					for (size_t i = (size_t)k0 * p.cs; i < (size_t)k1 * p.cs; i++)
+						Z0[e * zes + i] += Zt[e * zes + i];
+			}
+			z->zout(dw, Z0, zes, p.cs, k0, k1, C, 0, C);
+		}
+	}
+}

@@ -1,0 +1,741 @@
+/* train_driver — see train_driver.h.
+ *
+ * Files, for -o MODEL:
+ *	MODEL.ckpt  after every epoch (and on SIGINT/SIGTERM, mid-epoch): the
+ *	            network, Adam's moments and step, the dropout generator,
+ *	            the schedule and the position in the data, so that
+ *	            --resume MODEL.ckpt ends with the same bits as a run that
+ *	            was never stopped (same machine, same -j);
+ *	MODEL.best  the model of the epoch with the best validation AUC so far;
+ *	MODEL       at the end: MODEL.best's model (the last epoch's without
+ *	            --val), carrying the decision threshold;
+ *	MODEL.log   the configuration and one TSV line per epoch.
+ * Every file is written whole or not at all (temp, fsync, rename). */
+#include "run/train_driver.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cli.h"
+#include "data/loader.h"
+#include "eval/metrics.h"
+#include "data/model_file.h"
+#include "nn/optim.h"
+#include "nn/resnet.h"
+#include "run/resnet_file.h"
+#include "base/sha256.h"
+#include "data/stream.h"
+
+void cxr_train_defaults(cxr_train_cfg *c)
+{
+	memset(c, 0, sizeof *c);
+	c->width_mult = 1;
+	c->epochs = 10;
+	c->batch = 32;
+	c->lr = 1e-3;
+	c->min_lr = 0;
+	c->beta1 = 0.9;
+	c->beta2 = 0.999;
+	c->eps = 1e-8;
+	c->weight_decay = 1e-4;
+	c->decoupled = 1;
+	c->schedule = CXR_SCHED_COSINE;
+	c->warmup_epochs = 0;
+	c->plateau_patience = 2;
+	c->plateau_factor = 0.1;
+	c->early_stop = 0;
+	c->seed = 1;
+	c->threads = 1;
+}
+
+/* Everything a run carries from step to step; what a checkpoint holds. */
+typedef struct state {
+	int epoch;          /* current epoch, 0-based */
+	long batch;         /* next batch within it */
+	long step;          /* optimizer steps taken (Adam's t) */
+	double loss_sum;    /* this epoch's training loss x images so far */
+	long seen;          /* images this epoch */
+	double lr;          /* for plateau */
+	cxr_plateau plateau;
+	double best_auc;    /* NaN before any validation */
+	int best_epoch;     /* 1-based, 0 none */
+	int since_best;
+	int done;           /* early-stopped or finished */
+} state;
+
+typedef struct run {
+	const cxr_train_cfg *c;
+	cxr_resnet *net;
+	float *m, *v;       /* Adam moments (num_params) */
+	size_t np;
+	cxr_pack *train_pack, *val_pack;
+	cxr_loader *train, *val;
+	char *ckpt_path, *best_path, *log_path;
+	FILE *log;
+	FILE *step_log;     /* --step-log: step, epoch, loss, lr */
+	char data_digest[65];
+	state st;
+	double *val_score;  /* (val count) */
+	int *val_label;
+	double t0, elapsed_before;
+	long prog_base;     /* steps into the run when this process started */
+} run;
+
+static char *with_suffix(const char *path, const char *suffix)
+{
+	size_t n = strlen(path) + strlen(suffix) + 1;
+	char *s = cxr_xmalloc(n);
+	snprintf(s, n, "%s%s", path, suffix);
+	return s;
+}
+
+static void logf_(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(run *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(r->log, fmt, ap);
+	va_end(ap);
+	fflush(r->log);
+	if (!r->c->quiet) {
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+	}
+}
+
+/* SHA-256 of a file, the provenance of the data a model was trained on. */
+static int file_digest(const char *path, char hex[65])
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cxr_seterr("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	cxr_sha256 s;
+	cxr_sha256_init(&s);
+	static unsigned char buf[1 << 16];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		cxr_sha256_update(&s, buf, n);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		cxr_seterr("%s: read error", path);
+		return -1;
+	}
+	unsigned char sum[32];
+	cxr_sha256_final(&s, sum);
+	cxr_sha256_hex(sum, hex);
+	return 0;
+}
+
+static void meta_num(cxr_model *m, const char *key, double v)
+{
+	char buf[64];
+	snprintf(buf, sizeof buf, "%.17g", v);
+	cxr_model_set_meta(m, key, buf);
+}
+
+static void meta_long(cxr_model *m, const char *key, long v)
+{
+	char buf[32];
+	snprintf(buf, sizeof buf, "%ld", v);
+	cxr_model_set_meta(m, key, buf);
+}
+
+/* The hyper-parameters, as model metadata (provenance) and log lines. */
+static void put_config(run *r, cxr_model *m)
+{
+	const cxr_train_cfg *c = r->c;
+	static const char *sched[] = {"constant", "cosine", "plateau"};
+	meta_long(m, "train.epochs", c->epochs);
+	meta_long(m, "train.batch", c->batch);
+	meta_num(m, "train.lr", c->lr);
+	meta_num(m, "train.min_lr", c->min_lr);
+	meta_num(m, "train.beta1", c->beta1);
+	meta_num(m, "train.beta2", c->beta2);
+	meta_num(m, "train.eps", c->eps);
+	meta_num(m, "train.weight_decay", c->weight_decay);
+	cxr_model_set_meta(m, "train.optimizer", c->decoupled ? "adamw" : "adam");
+	cxr_model_set_meta(m, "train.schedule", sched[c->schedule]);
+	meta_long(m, "train.warmup_epochs", c->warmup_epochs);
+	meta_long(m, "train.early_stop", c->early_stop);
+	meta_long(m, "train.augment", c->augment);
+	meta_long(m, "train.threshold_sens", c->threshold_sens_pct);
+	meta_long(m, "train.val", c->val_path != NULL);
+	meta_long(m, "seed", (long)c->seed);
+	cxr_model_set_meta(m, "data_digest", r->data_digest);
+	cxr_model_set_meta(m, "tool_version", "cxr-train " CXR_VERSION);
+	cxr_model_set_meta(m, "input_scale", "1/255");
+}
+
+static cxr_model *snapshot(run *r)
+{
+	cxr_model *m = cxr_model_new();
+	if (cxr_resnet_to_model(r->net, m)) {
+		cxr_model_free(m);
+		return NULL;
+	}
+	put_config(r, m);
+	return m;
+}
+
+/* ---- checkpoints ---- */
+
+static int save_checkpoint(run *r)
+{
+	cxr_model *m = snapshot(r);
+	if (!m)
+		return -1;
+	const state *s = &r->st;
+	int64_t dims[1] = {(int64_t)r->np};
+	cxr_model_add_copy(m, "adam.m", CXR_F32, 1, dims, r->m);
+	cxr_model_add_copy(m, "adam.v", CXR_F32, 1, dims, r->v);
+	meta_long(m, "adam.step", s->step);
+	meta_long(m, "ckpt.epoch", s->epoch);
+	meta_long(m, "ckpt.batch", s->batch);
+	char buf[512];
+	snprintf(buf, sizeof buf, "%a", s->loss_sum); /* hex float: exact */
+	cxr_model_set_meta(m, "ckpt.loss_sum", buf);
+	meta_long(m, "ckpt.seen", s->seen);
+	snprintf(buf, sizeof buf, "%a", s->lr);
+	cxr_model_set_meta(m, "ckpt.lr", buf);
+	cxr_plateau_format(&s->plateau, buf, sizeof buf);
+	cxr_model_set_meta(m, "ckpt.plateau", buf);
+	snprintf(buf, sizeof buf, "%a", s->best_auc);
+	cxr_model_set_meta(m, "ckpt.best_auc", buf);
+	meta_long(m, "ckpt.best_epoch", s->best_epoch);
+	meta_long(m, "ckpt.since_best", s->since_best);
+	meta_long(m, "ckpt.done", s->done);
+	snprintf(buf, sizeof buf, "%a", r->elapsed_before + cxr_now() - r->t0);
+	cxr_model_set_meta(m, "ckpt.elapsed", buf);
+	const uint64_t *rs = cxr_resnet_rng(r->net)->s;
+	snprintf(buf, sizeof buf, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
+		 rs[0], rs[1], rs[2], rs[3]);
+	cxr_model_set_meta(m, "rng.state", buf);
+	int rc = cxr_model_save(m, r->ckpt_path);
+	cxr_model_free(m);
+	return rc;
+}
+
+static int meta_get(const cxr_model *m, const char *key, const char **v)
+{
+	*v = cxr_model_get_meta(m, key);
+	if (!*v) {
+		cxr_seterr("%s: not a checkpoint: no '%s'", cxr_model_path(m), key);
+		return -1;
+	}
+	return 0;
+}
+
+static int restore_checkpoint(run *r, const cxr_model *m)
+{
+	state *s = &r->st;
+	const char *v;
+	int64_t dims[1] = {(int64_t)r->np};
+	const float *am = cxr_model_expect_f32(m, "adam.m", 1, dims);
+	const float *av = am ? cxr_model_expect_f32(m, "adam.v", 1, dims) : NULL;
+	if (!av)
+		return -1;
+	memcpy(r->m, am, r->np * sizeof(float));
+	memcpy(r->v, av, r->np * sizeof(float));
+	if (meta_get(m, "adam.step", &v)) return -1;
+	s->step = atol(v);
+	if (meta_get(m, "ckpt.epoch", &v)) return -1;
+	s->epoch = atoi(v);
+	if (meta_get(m, "ckpt.batch", &v)) return -1;
+	s->batch = atol(v);
+	if (meta_get(m, "ckpt.loss_sum", &v)) return -1;
+	s->loss_sum = strtod(v, NULL);
+	if (meta_get(m, "ckpt.seen", &v)) return -1;
+	s->seen = atol(v);
+	if (meta_get(m, "ckpt.lr", &v)) return -1;
+	s->lr = strtod(v, NULL);
+	if (meta_get(m, "ckpt.plateau", &v) || cxr_plateau_parse(&s->plateau, v)) return -1;
+	if (meta_get(m, "ckpt.best_auc", &v)) return -1;
+	s->best_auc = strtod(v, NULL);
+	if (meta_get(m, "ckpt.best_epoch", &v)) return -1;
+	s->best_epoch = atoi(v);
+	if (meta_get(m, "ckpt.since_best", &v)) return -1;
+	s->since_best = atoi(v);
+	if (meta_get(m, "ckpt.done", &v)) return -1;
+	s->done = atoi(v);
+	if (meta_get(m, "ckpt.elapsed", &v)) return -1;
+	r->elapsed_before = strtod(v, NULL);
+	if (meta_get(m, "rng.state", &v)) return -1;
+	uint64_t *rs = cxr_resnet_rng(r->net)->s;
+	if (strlen(v) != 64) {
+		cxr_seterr("%s: bad rng.state", cxr_model_path(m));
+		return -1;
+	}
+	for (int i = 0; i < 4; i++) {
+		char word[17];
+		memcpy(word, v + 16 * i, 16);
+		word[16] = 0;
+		rs[i] = strtoull(word, NULL, 16);
+	}
+	const char *digest = cxr_model_get_meta(m, "data_digest");
+	if (digest && strcmp(digest, r->data_digest))
+		cxr_warn("%s: the training data differ from the checkpoint's (digest %.12s, now %.12s)",
+			 r->c->train_path, digest, r->data_digest);
+	return 0;
+}
+
+/* ---- validation ---- */
+
+typedef struct val_result {
+	double loss, auc, error;
+	long n;
+} val_result;
+
+static int validate(run *r, val_result *out)
+{
+	const cxr_batch *b;
+	long n = 0;
+	double loss = 0;
+	cxr_loader_start(r->val, 0, 0);
+	int got;
+	while ((got = cxr_loader_next(r->val, &b)) == 1) {
+		const float *z = cxr_resnet_forward(r->net, b->x, b->n, 0);
+		if (!z)
+			return -1;
+		for (int i = 0; i < b->n; i++, n++) {
+			double zi = z[i], y = b->y[i];
+			/* log(1 + e^-|z|) + max(z, 0) - z y: stable BCE */
+			loss += log1p(exp(-fabs(zi))) + (zi > 0 ? zi : 0) - zi * y;
+			r->val_score[n] = 1 / (1 + exp(-zi));
+			r->val_label[n] = (int)y;
+		}
+		if (cxr_stop_signal)
+			return 0;
+	}
+	if (got < 0)
+		return -1;
+	cxr_auc a;
+	out->n = n;
+	out->loss = loss / n;
+	out->auc = cxr_auc_delong(r->val_score, r->val_label, (size_t)n, &a) ? NAN : a.auc;
+	cxr_confusion cm;
+	cxr_confusion_at(r->val_score, r->val_label, (size_t)n, 0.5, &cm);
+	out->error = (double)(cm.fp + cm.fn) / n;
+	return 0;
+}
+
+/* The decision threshold on the validation scores of the current model:
+ * Youden's J (or a fixed sensitivity). Picking it on the test set would
+ * overstate performance (DESIGN.md). */
+static double pick_threshold(run *r, long n)
+{
+	cxr_roc roc;
+	if (cxr_roc_build(&roc, r->val_score, r->val_label, (size_t)n))
+		return 0.5;
+	double t = r->c->threshold_sens_pct
+			   ? cxr_threshold_sensitivity(&roc, r->c->threshold_sens_pct / 100.0)
+			   : cxr_threshold_youden(&roc);
+	cxr_roc_free(&roc);
+	return isfinite(t) ? t : 0.5;
+}
+
+static int save_best(run *r, const val_result *vr)
+{
+	cxr_model *m = snapshot(r);
+	if (!m)
+		return -1;
+	double t = pick_threshold(r, vr->n);
+	meta_num(m, "threshold", t);
+	cxr_model_set_meta(m, "threshold_rule", r->c->threshold_sens_pct ? "sensitivity" : "youden");
+	meta_long(m, "epochs", r->st.epoch + 1);
+	meta_num(m, "val_auc", vr->auc);
+	meta_num(m, "val_loss", vr->loss);
+	int rc = cxr_model_save(m, r->best_path);
+	cxr_model_free(m);
+	return rc;
+}
+
+/* ---- the loop ---- */
+
+static double lr_at(run *r, long nb)
+{
+	const cxr_train_cfg *c = r->c;
+	switch (c->schedule) {
+	case CXR_SCHED_COSINE:
+		return cxr_lr_cosine(c->lr, c->min_lr, r->st.step, (long)c->epochs * nb,
+				     (long)c->warmup_epochs * nb);
+	case CXR_SCHED_PLATEAU:
+		return r->st.lr;
+	default:
+		return c->lr;
+	}
+}
+
+static int grads_finite(run *r)
+{
+	const float *g = cxr_resnet_grads(r->net);
+	float acc = 0;
+	for (size_t i = 0; i < r->np; i++)
+		acc += g[i] * 0.0f; /* NaN or Inf anywhere makes acc NaN */
+	return acc == 0;
+}
+
+/* The end of the message when training blows up. */
+static const char *last_good(run *r)
+{
+	static char buf[1200];
+	if (access(r->ckpt_path, F_OK))
+		snprintf(buf, sizeof buf, "no checkpoint was written yet");
+	else
+		snprintf(buf, sizeof buf, "the last good checkpoint %s is left as it was",
+			 r->ckpt_path);
+	return buf;
+}
+
+static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
+{
+	const cxr_train_cfg *c = r->c;
+	state *s = &r->st;
+	long nb = cxr_loader_batches(r->train);
+	const cxr_batch *b;
+	cxr_loader_start(r->train, s->epoch, s->batch);
+	while (s->batch < nb) {
+		int got = cxr_loader_next(r->train, &b);
+		if (got < 0)
+			return -1;
+		adam->lr = lr_at(r, nb);
+		cxr_resnet_zero_grads(r->net);
+		if (!cxr_resnet_forward(r->net, b->x, b->n, 1))
+			return -1;
+		float loss = cxr_resnet_loss(r->net, b->y);
+		if (!isfinite(loss) || (cxr_resnet_backward(r->net), !grads_finite(r))) {
+			cxr_seterr("%s: epoch %d, step %ld: %s is not finite (learning rate %g too "
+				   "high?); %s",
+				   c->train_path, s->epoch + 1, s->batch + 1,
+				   isfinite(loss) ? "a gradient" : "the loss", adam->lr,
+				   last_good(r));
+			return -1;
+		}
+		s->step++;
+		cxr_adam_step(cxr_resnet_params(r->net), cxr_resnet_grads(r->net), r->m, r->v,
+			      r->np, adam, s->step);
+		cxr_resnet_params_changed(r->net);
+		if (r->step_log) {
+			fprintf(r->step_log, "%ld\t%d\t%.9g\t%.9g\n", s->step, s->epoch + 1,
+				(double)loss, adam->lr);
+			fflush(r->step_log);
+		}
+		s->loss_sum += (double)loss * b->n;
+		s->seen += b->n;
+		s->batch++;
+		cxr_progress_update(prog, (long)s->epoch * nb + s->batch - r->prog_base);
+		if (cxr_stop_signal)
+			return 0;
+		if (c->max_steps && s->step >= c->max_steps)
+			return 0;
+	}
+	return 0;
+}
+
+static int end_epoch(run *r, double epoch_t0)
+{
+	const cxr_train_cfg *c = r->c;
+	state *s = &r->st;
+	val_result vr = {NAN, NAN, NAN, 0};
+	if (r->val) {
+		if (validate(r, &vr))
+			return -1;
+		if (cxr_stop_signal)
+			return 0;
+	}
+	double dt = cxr_now() - epoch_t0;
+	/* The rate the epoch's last step used (lr_at gives the next step's). */
+	long nb = cxr_loader_batches(r->train);
+	double lr_used = c->schedule == CXR_SCHED_COSINE
+				 ? cxr_lr_cosine(c->lr, c->min_lr, s->step > 0 ? s->step - 1 : 0,
+						 (long)c->epochs * nb, (long)c->warmup_epochs * nb)
+				 : lr_at(r, nb);
+	logf_(r, "%d\t%ld\t%.10g\t%.10g\t%.10g\t%.10g\t%.6g\t%.3f\t%.1f\n", s->epoch + 1, s->step,
+	      s->seen ? s->loss_sum / s->seen : NAN, vr.loss, vr.auc, vr.error, lr_used,
+	      dt > 0 ? s->seen / dt : 0, r->elapsed_before + cxr_now() - r->t0);
+	if (r->val && !isfinite(vr.loss)) {
+		cxr_seterr("%s: epoch %d: the validation loss is not finite (learning rate %g "
+			   "too high?); %s", c->val_path, s->epoch + 1, lr_used, last_good(r));
+		return -1;
+	}
+	if (r->val) {
+		/* An epoch without an AUC (one class only in the validation
+		 * set) is never the best. */
+		if (!isnan(vr.auc) && (isnan(s->best_auc) || vr.auc > s->best_auc)) {
+			s->best_auc = vr.auc;
+			s->best_epoch = s->epoch + 1;
+			s->since_best = 0;
+			if (save_best(r, &vr))
+				return -1;
+		} else {
+			s->since_best++;
+		}
+		if (c->schedule == CXR_SCHED_PLATEAU)
+			s->lr = cxr_plateau_step(&s->plateau, vr.auc);
+		if (c->early_stop && s->since_best >= c->early_stop) {
+			logf_(r, "# early stop: no better validation AUC for %d epochs (best %.6f at epoch %d)\n",
+			      s->since_best, s->best_auc, s->best_epoch);
+			s->done = 1;
+		}
+	}
+	s->epoch++;
+	s->batch = 0;
+	s->loss_sum = 0;
+	s->seen = 0;
+	return save_checkpoint(r);
+}
+
+/* The final model: the best epoch's (with its threshold), or the last. */
+static int write_final(run *r)
+{
+	if (r->val && r->st.best_epoch) {
+		cxr_model *m = cxr_model_load(r->best_path);
+		if (!m)
+			return -1;
+		int rc = cxr_model_save(m, r->c->out_path);
+		cxr_model_free(m);
+		return rc;
+	}
+	cxr_model *m = snapshot(r);
+	if (!m)
+		return -1;
+	meta_num(m, "threshold", 0.5);
+	cxr_model_set_meta(m, "threshold_rule", "default");
+	meta_long(m, "epochs", r->st.epoch);
+	int rc = cxr_model_save(m, r->c->out_path);
+	cxr_model_free(m);
+	return rc;
+}
+
+static void print_config(run *r, int h, int w)
+{
+	const cxr_train_cfg *c = r->c;
+	static const char *sched[] = {"constant", "cosine", "plateau"};
+	logf_(r, "# cxr-train %s: train %s (%ld images, %dx%d), val %s (%ld images)\n",
+	      CXR_VERSION, c->train_path, cxr_loader_count(r->train), h, w,
+	      c->val_path ? c->val_path : "-", r->val ? cxr_loader_count(r->val) : 0L);
+	logf_(r, "# width %g, %zu parameters, %.3g GFLOP per image (forward+backward)\n",
+	      c->width_mult, r->np, cxr_resnet_flops(r->net, 1) * 1e-9);
+	logf_(r, "# epochs %d, batch %d, %s lr %g (min %g), betas %g %g, eps %g, weight decay %g, "
+		 "schedule %s, warmup %d, early stop %d, augment %d, seed %llu, threads %d\n",
+	      c->epochs, c->batch, c->decoupled ? "AdamW" : "Adam", c->lr, c->min_lr, c->beta1,
+	      c->beta2, c->eps, c->weight_decay, sched[c->schedule], c->warmup_epochs, c->early_stop,
+	      c->augment, (unsigned long long)c->seed, c->threads);
+	logf_(r, "epoch\tsteps\ttrain_loss\tval_loss\tval_auc\tval_error\tlr\timages_per_s\telapsed\n");
+}
+
+/* A resumed run takes its hyper-parameters from the checkpoint, so it
+ * cannot drift from the run it continues; only --epochs (when given: 0
+ * means the checkpoint's), --val, -j, -q, --log and --max-steps come from
+ * the command line. */
+static int config_from_checkpoint(cxr_train_cfg *c, const cxr_model *m)
+{
+	const char *v;
+	static const char *sched[] = {"constant", "cosine", "plateau"};
+#define GET(key) if (meta_get(m, key, &v)) return -1;
+	if (!c->epochs) {
+		GET("train.epochs") c->epochs = atoi(v);
+	}
+	if ((v = cxr_model_get_meta(m, "train.threshold_sens")))
+		c->threshold_sens_pct = atoi(v);
+	/* Without the same validation set the run would pick another best
+	 * model and threshold than the one it continues. */
+	if ((v = cxr_model_get_meta(m, "train.val")) && atoi(v) != (c->val_path != NULL)) {
+		cxr_seterr("%s: the run was %s --val; resume it %s", cxr_model_path(m),
+			   atoi(v) ? "made with" : "made without",
+			   atoi(v) ? "with --val and the same validation pack" : "without --val");
+		return -1;
+	}
+	GET("train.batch") c->batch = atoi(v);
+	GET("train.lr") c->lr = strtod(v, NULL);
+	GET("train.min_lr") c->min_lr = strtod(v, NULL);
+	GET("train.beta1") c->beta1 = strtod(v, NULL);
+	GET("train.beta2") c->beta2 = strtod(v, NULL);
+	GET("train.eps") c->eps = strtod(v, NULL);
+	GET("train.weight_decay") c->weight_decay = strtod(v, NULL);
+	GET("train.optimizer") c->decoupled = !strcmp(v, "adamw");
+	GET("train.schedule")
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(v, sched[i]))
+			c->schedule = i;
+	GET("train.warmup_epochs") c->warmup_epochs = atoi(v);
+	GET("train.early_stop") c->early_stop = atoi(v);
+	GET("train.augment") c->augment = atoi(v);
+	GET("seed") c->seed = strtoull(v, NULL, 10);
+#undef GET
+	return 0;
+}
+
+static int setup(run *r, cxr_model **ck)
+{
+	const cxr_train_cfg *c = r->c;
+	r->ckpt_path = with_suffix(c->out_path, ".ckpt");
+	r->best_path = with_suffix(c->out_path, ".best");
+	r->log_path = c->log_path ? cxr_xstrdup(c->log_path) : with_suffix(c->out_path, ".log");
+	if (file_digest(c->train_path, r->data_digest))
+		return -1;
+	if (!(r->train_pack = cxr_pack_open(c->train_path)))
+		return -1;
+	cxr_loader_cfg lc = {c->batch, c->seed, 1, c->augment, 1};
+	if (!(r->train = cxr_loader_open(r->train_pack, c->train_path, &lc)))
+		return -1;
+	int h = cxr_loader_height(r->train), w = cxr_loader_width(r->train);
+	if (c->val_path) {
+		if (!(r->val_pack = cxr_pack_open(c->val_path)))
+			return -1;
+		cxr_loader_cfg vc = {c->batch, 0, 0, 0, 1};
+		if (!(r->val = cxr_loader_open(r->val_pack, c->val_path, &vc)))
+			return -1;
+		if (cxr_loader_height(r->val) != h || cxr_loader_width(r->val) != w) {
+			cxr_seterr("%s: images are %dx%d, the training images %dx%d", c->val_path,
+				   cxr_loader_height(r->val), cxr_loader_width(r->val), h, w);
+			return -1;
+		}
+		long nv = cxr_loader_count(r->val);
+		r->val_score = cxr_xmalloc((size_t)nv * sizeof *r->val_score);
+		r->val_label = cxr_xmalloc((size_t)nv * sizeof *r->val_label);
+	}
+	cxr_resnet_set_threads(c->threads);
+	if (c->resume_path) {
+		r->net = cxr_resnet_from_model(*ck, c->batch);
+	} else {
+		cxr_resnet_config rc;
+		cxr_resnet_default_config(&rc);
+		rc.width_mult = c->width_mult;
+		rc.height = h;
+		rc.width = w;
+		r->net = cxr_resnet_create(&rc, c->batch);
+		if (r->net)
+			cxr_resnet_init(r->net, c->seed);
+	}
+	if (!r->net)
+		return -1;
+	const cxr_resnet_config *nc = cxr_resnet_get_config(r->net);
+	if (nc->height != h || nc->width != w) {
+		cxr_seterr("%s: images are %dx%d, the checkpoint's network takes %dx%d",
+			   c->train_path, h, w, nc->height, nc->width);
+		return -1;
+	}
+	r->np = cxr_resnet_num_params(r->net);
+	r->m = cxr_xcalloc(r->np, sizeof(float));
+	r->v = cxr_xcalloc(r->np, sizeof(float));
+	r->st.best_auc = NAN;
+	r->st.lr = c->lr;
+	cxr_plateau_init(&r->st.plateau, c->lr, 1);
+	r->st.plateau.patience = c->plateau_patience;
+	r->st.plateau.factor = c->plateau_factor;
+	r->st.plateau.min_lr = c->min_lr;
+	if (*ck && restore_checkpoint(r, *ck))
+		return -1;
+	r->log = fopen(r->log_path, c->resume_path ? "a" : "w");
+	if (!r->log) {
+		cxr_seterr("%s: %s", r->log_path, strerror(errno));
+		return -1;
+	}
+	if (c->step_log_path) {
+		r->step_log = fopen(c->step_log_path, c->resume_path ? "a" : "w");
+		if (!r->step_log) {
+			cxr_seterr("%s: %s", c->step_log_path, strerror(errno));
+			return -1;
+		}
+		if (!c->resume_path)
+			fputs("step\tepoch\tloss\tlr\n", r->step_log);
+	}
+	if (c->resume_path)
+		logf_(r, "# resumed from %s at epoch %d, batch %ld\n", c->resume_path,
+		      r->st.epoch + 1, r->st.batch);
+	else
+		print_config(r, h, w);
+	return 0;
+}
+
+static void teardown(run *r)
+{
+	cxr_loader_close(r->train);
+	cxr_loader_close(r->val);
+	cxr_pack_close(r->train_pack);
+	cxr_pack_close(r->val_pack);
+	cxr_resnet_free(r->net);
+	if (r->log)
+		fclose(r->log);
+	if (r->step_log)
+		fclose(r->step_log);
+	free(r->m);
+	free(r->v);
+	free(r->val_score);
+	free(r->val_label);
+	free(r->ckpt_path);
+	free(r->best_path);
+	free(r->log_path);
+}
+
+int cxr_train_run(const cxr_train_cfg *c)
+{
+	run r = {0};
+	cxr_train_cfg cc = *c;
+	cxr_model *ck = NULL;
+	r.c = &cc;
+	r.t0 = cxr_now();
+	int rc = -1;
+	if (c->resume_path &&
+	    (!(ck = cxr_model_load(c->resume_path)) || config_from_checkpoint(&cc, ck)))
+		goto out;
+	c = &cc;
+	if (setup(&r, &ck))
+		goto out;
+	cxr_adam_cfg adam = {c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, c->decoupled};
+	long nb = cxr_loader_batches(r.train);
+	cxr_progress prog;
+	/* The bar counts this process's steps, so that a resumed run's rate
+	 * and time left are its own. */
+	r.prog_base = (long)r.st.epoch * nb + r.st.batch;
+	cxr_progress_start(&prog, "steps", (long)c->epochs * nb - r.prog_base, c->quiet);
+	while (!r.st.done && r.st.epoch < c->epochs) {
+		double t = cxr_now();
+		if (train_epoch(&r, &adam, &prog))
+			goto out_prog;
+		if (cxr_stop_signal || (c->max_steps && r.st.step >= c->max_steps &&
+					r.st.batch < nb)) {
+			/* Stopped mid-epoch: keep the position for --resume. */
+			cxr_progress_end(&prog);
+			if (save_checkpoint(&r))
+				goto out;
+			rc = cxr_stop_signal ? (int)cxr_stop_signal : 0;
+			if (!cxr_stop_signal && write_final(&r))
+				rc = -1;
+			goto out;
+		}
+		cxr_progress_clear(&prog);
+		if (end_epoch(&r, t))
+			goto out_prog;
+		if (cxr_stop_signal) {
+			if (save_checkpoint(&r))
+				goto out;
+			rc = (int)cxr_stop_signal;
+			goto out;
+		}
+		if (c->max_steps && r.st.step >= c->max_steps)
+			break;
+	}
+	cxr_progress_end(&prog);
+	rc = write_final(&r);
+	if (!rc && !c->quiet && r.val && r.st.best_epoch)
+		cxr_warn("%s: best validation AUC %.4f at epoch %d", c->out_path, r.st.best_auc,
+			 r.st.best_epoch);
+	goto out;
+out_prog:
+	cxr_progress_end(&prog);
+out:
+	cxr_model_free(ck);
+	teardown(&r);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/* train_driver — what cxr-train does: the training loop over a pack, validation
+ * each epoch, the decision threshold, checkpoints that resume bit for bit,
+ * and the per-epoch metrics log. */
+#ifndef CXR_TRAIN_DRIVER_H
+#define CXR_TRAIN_DRIVER_H
+#include <stdint.h>
+
+enum cxr_schedule { CXR_SCHED_CONSTANT, CXR_SCHED_COSINE, CXR_SCHED_PLATEAU };
+
+typedef struct cxr_train_cfg {
+	/* data */
+	const char *train_path, *val_path; /* val may be NULL */
+	const char *out_path;              /* MODEL; also MODEL.ckpt, MODEL.best */
+	const char *log_path;              /* NULL: MODEL.log */
+	const char *resume_path;           /* a checkpoint, or NULL */
+	const char *step_log_path;         /* one line per step, or NULL */
+	/* network */
+	double width_mult;
+	/* optimisation */
+	int epochs, batch;
+	double lr, min_lr, beta1, beta2, eps, weight_decay;
+	int decoupled;                     /* AdamW (1) or Adam with L2 (0) */
+	int schedule;                      /* enum cxr_schedule */
+	int warmup_epochs;
+	int plateau_patience;
+	double plateau_factor;
+	int early_stop;                    /* epochs without a better val AUC; 0 off */
+	int augment;
+	uint64_t seed;
+	/* running */
+	int threads;
+	int quiet;
+	long max_steps;                    /* stop after this many steps (tests); 0 all */
+	int threshold_sens_pct;            /* 0: Youden's J; else a fixed sensitivity */
+} cxr_train_cfg;
+
+void cxr_train_defaults(cxr_train_cfg *c);
+/* Prints the configuration, one "# key value" line each, to the log. */
+
+/* Runs the whole training. Returns 0 when done, -1 on an error (message
+ * in cxr_errmsg(); the last good checkpoint is left as it was), or the
+ * signal number when stopped by one (after writing a checkpoint). */
+int cxr_train_run(const cxr_train_cfg *c);
+
+#endif
