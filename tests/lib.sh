@@ -1,22 +1,70 @@
-# lib.sh — what the shell tests share; source it after setting NAME:
+# lib.sh — what every shell test shares. Source it from tests/ after
+# setting NAME:
 #	NAME=t-pack; . ./lib.sh
-# gives $t (a fresh directory, removed at exit unless KEEP is set),
-# fail, expect and err_has, and a count in $failed to exit with.
+# and end the test with `finish`. It gives:
+#   $t (also $T, $tmp)      a fresh scratch directory, removed at exit
+#                           unless KEEP is set
+#   ok WHAT, fail WHAT      a result line; fail counts
+#   check STATUS WHAT       ok when STATUS (usually $?) is 0, else fail
+#   holds WHAT CONDITION    ok when the shell CONDITION (eval'd) is true
+#   expect STATUS CMD...    runs CMD with stdout in $t/out and stderr in
+#                           $t/err; fails unless it exits STATUS
+#   err_has TEXT            the last expect's stderr contains TEXT
+#   expect_msg STATUS PATTERN WHAT -- CMD...
+#                           CMD exits STATUS and its stderr matches PATTERN
+#   near A B [TOL]          |A - B| <= TOL (default 1e-9), as a status
+#   skip WHY                part of the test could not run (a missing
+#                           program or module): the test ends as skipped
+#   need PROGRAM...         skip the whole test now unless each is on PATH
+#   finish                  exit 1 if a check failed, 77 (skipped) if a
+#                           part was skipped, else 0
+# tests/run.sh counts exit 77 as a skip, prints the reasons (the `skip:`
+# lines), and fails the run on any skip under CI (CI=true), where every
+# dependency is installed and a skip means a missing install step.
 
-t=$(mktemp -d "${TMPDIR:-/tmp}/$NAME.XXXXXX") || exit 1
-trap '[ -n "$KEEP" ] || rm -rf "$t"' EXIT
+# The functions use their own name for it, so a test may reuse $t.
+_scratch=$(mktemp -d "${TMPDIR:-/tmp}/${NAME:-cxr-test}.XXXXXX") || exit 1
+t=$_scratch T=$_scratch tmp=$_scratch
+trap '[ -n "${KEEP:-}" ] || rm -rf "$_scratch"' EXIT
 trap 'exit 1' INT TERM
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+failed=0 skipped=0
 
-# expect STATUS CMD... — runs CMD with stdout in $t/out, stderr in $t/err.
+ok() { echo "ok - $*"; }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+check() { if [ "$1" = 0 ]; then ok "$2"; else fail "$2"; fi; }
+holds() { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
+
 expect() {
 	want=$1; shift
-	"$@" >"$t/out" 2>"$t/err"
+	"$@" >"$_scratch/out" 2>"$_scratch/err"
 	got=$?
-	[ "$got" -eq "$want" ] || { fail "exit $got, want $want: $*"; sed 's/^/    /' "$t/err"; }
+	[ "$got" -eq "$want" ] || { fail "exit $got, want $want: $*"; sed 's/^/    /' "$_scratch/err"; }
 }
-# err_has TEXT — stderr of the last expect contains TEXT.
 err_has() {
-	grep -F -q -- "$1" "$t/err" || { fail "stderr lacks '$1':"; sed 's/^/    /' "$t/err"; }
+	grep -F -q -- "$1" "$_scratch/err" || { fail "stderr lacks '$1':"; sed 's/^/    /' "$_scratch/err"; }
+}
+expect_msg() {
+	st=$1 pat=$2 what=$3
+	shift 4
+	"$@" >/dev/null 2>"$_scratch/err"
+	rc=$?
+	if [ $rc = "$st" ] && grep -q -- "$pat" "$_scratch/err"; then ok "$what"; else
+		fail "$what (exit $rc, stderr: $(cat "$_scratch/err"))"; fi
+}
+
+near() {
+	awk -v a="$1" -v b="$2" -v t="${3:-1e-9}" 'BEGIN { d = a - b; exit !(d <= t && -d <= t) }'
+}
+
+skip() { echo "skip: $*"; skipped=$((skipped + 1)); }
+need() {
+	for p in "$@"; do
+		command -v "$p" >/dev/null 2>&1 || { skip "$p not found"; finish; }
+	done
+}
+finish() {
+	if [ $failed -gt 0 ]; then echo "$NAME: $failed check(s) failed"; exit 1; fi
+	if [ $skipped -gt 0 ]; then echo "$NAME: $skipped part(s) skipped"; exit 77; fi
+	echo "$NAME: all checks passed"
+	exit 0
 }

@@ -1,11 +1,16 @@
 #!/bin/sh
 # Runs Check suites (arguments before --) and shell tests (after --),
-# each to completion, and ends with one line: "check: N passed, N failed".
+# each to completion, and ends with one line:
+#	check: N passed, N failed, N skipped
+# A test that exits 77 was skipped, in whole or in part (its `skip:` lines
+# say what did not run). Skipped is not passed: under CI (CI=true), where
+# every dependency is installed, a skip means a missing install step and
+# fails the run.
 # T=pattern runs only the tests whose name contains pattern.
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$top/bin:$PATH"; export PATH
 CXR_TOP=$top; export CXR_TOP
-pass=0; fail=0; failed=
+pass=0; fail=0; skip=0; failed=; skipped=
 phase=check
 for t in "$@"; do
 	if [ "$t" = -- ]; then phase=shell; continue; fi
@@ -16,11 +21,15 @@ for t in "$@"; do
 	if [ $phase = check ]; then
 		CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120} "$t" >"$log" 2>&1
 	else
-		( cd "$top/tests" && sh "$top/$t" ) >"$log" 2>&1
+		( cd "$top/tests" && NAME=${name%.sh} sh "$top/$t" ) >"$log" 2>&1
 	fi
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		pass=$((pass+1)); printf 'PASS %s\n' "$name"
+	elif [ $rc -eq 77 ]; then
+		skip=$((skip+1)); skipped="$skipped $name"
+		printf 'SKIP %s\n' "$name"
+		grep '^skip: ' "$log" | sed 's/^/    /'
 	else
 		fail=$((fail+1)); failed="$failed $name"
 		printf 'FAIL %s (exit %d)\n' "$name" $rc
@@ -28,5 +37,11 @@ for t in "$@"; do
 	fi
 done
 [ -n "$failed" ] && printf 'failed:%s\n' "$failed"
-printf 'check: %d passed, %d failed\n' $pass $fail
-[ $fail -eq 0 ]
+if [ -n "$skipped" ]; then
+	printf 'skipped:%s\n' "$skipped"
+	[ "${CI:-}" = true ] && echo "check: a skip under CI means a missing install step (see .ci/deps.sh)"
+fi
+printf 'check: %d passed, %d failed, %d skipped\n' $pass $fail $skip
+[ $fail -eq 0 ] || exit 1
+[ $skip -eq 0 ] || [ "${CI:-}" != true ] || exit 1
+exit 0

@@ -5,10 +5,7 @@
 # small for an AUC print "-" with a note; errors and exit statuses.
 set -u
 D=$CXR_TOP/tests/data/scores
-T=$(mktemp -d /tmp/cxr-t-bias.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-. ./tap.sh
-near() { awk -v a="$1" -v b="$2" -v t="${3:-1e-9}" 'BEGIN { d = a - b; exit !(d <= t && -d <= t) }'; }
+NAME=t-bias; . ./lib.sh
 refv() { awk -F'\t' -v f="$2" -v k="$3" '$1 == f && $2 == k { print $3 }' "$1"; }
 # field (by header name) of the row for column $2, group $3
 cell() { awk -F'\t' -v c="$2" -v g="$3" -v f="$4" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
@@ -95,16 +92,16 @@ cxr-bias -q --svg "$T/b.svg" "$D/ties.tsv" > /dev/null && grep -q '<svg' "$T/b.s
 check $? "--svg writes a well-formed bar chart"
 
 # Errors.
-expect 1 "ties.tsv: no 'site' column" "--by an absent column" -- cxr-bias --by site "$D/ties.tsv"
-expect 1 "ties.tsv: line 2: sex 'F' is not a number" "--by a text column with a width" -- cxr-bias --by sex:5 "$D/ties.tsv"
+expect_msg 1 "ties.tsv: no 'site' column" "--by an absent column" -- cxr-bias --by site "$D/ties.tsv"
+expect_msg 1 "ties.tsv: line 2: sex 'F' is not a number" "--by a text column with a width" -- cxr-bias --by sex:5 "$D/ties.tsv"
 printf 'score\tlabel\tage\n0.1\t0\t40\n0.2\t1\told\n' > "$T/age.tsv"
-expect 1 "age.tsv: line 3: age 'old' is not a number" "a bad age" -- cxr-bias --by age:10 "$T/age.tsv"
+expect_msg 1 "age.tsv: line 3: age 'old' is not a number" "a bad age" -- cxr-bias --by age:10 "$T/age.tsv"
 printf 'score\tlabel\n0.1\t0\n' > "$T/one.tsv"
-expect 1 "one.tsv: all 1 labelled rows are negative" "one class only" -- cxr-bias --by label "$T/one.tsv"
-expect 2 "--by" "--by with width 0" -- cxr-bias --by age:0 "$D/ties.tsv"
-expect 2 "names no column" "--by empty" -- cxr-bias --by :10 "$D/ties.tsv"
-expect 2 "one scores file" "two files" -- cxr-bias "$D/ties.tsv" "$D/ties.tsv"
+expect_msg 1 "one.tsv: all 1 labelled rows are negative" "one class only" -- cxr-bias --by label "$T/one.tsv"
+expect_msg 2 "--by" "--by with width 0" -- cxr-bias --by age:0 "$D/ties.tsv"
+expect_msg 2 "names no column" "--by empty" -- cxr-bias --by :10 "$D/ties.tsv"
+expect_msg 2 "one scores file" "two files" -- cxr-bias "$D/ties.tsv" "$D/ties.tsv"
 cxr-bias --help > /dev/null && cxr-bias --version | grep -q '^cxr-bias '
 check $? "--help and --version"
 
-exit $fail
+finish

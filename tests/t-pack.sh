@@ -8,9 +8,8 @@
 
 data=data/nih
 man=$data/sample_manifest.tsv
-command -v cxr-pack >/dev/null && command -v cxr-resize >/dev/null ||
-	{ echo "skip: cxr-pack or cxr-resize not built"; exit 0; }
 NAME=t-pack; . ./lib.sh
+need cxr-pack cxr-resize
 # no_leftovers DIR NAME — nothing named NAME* (the output, its temporary
 # file or the spool) in DIR.
 no_leftovers() {
@@ -232,8 +231,7 @@ if command -v script >/dev/null && script -qec true /dev/null >/dev/null 2>&1; t
 		fail "-t on a terminal: $(cat "$t/tty.log")"
 	grep -q 00004030_000.png "$t/tty.log" || fail "-t on a terminal printed no rows"
 else
-	echo "skip: no script(1); terminal checks not run"
+	skip "no working script(1) (Debian package bsdutils): terminal checks not run"
 fi
 
-[ $failed -eq 0 ] || { echo "$failed check(s) failed"; exit 1; }
-echo "t-pack: all checks passed"
+finish

@@ -6,9 +6,7 @@
 # bootstrap is seeded, the SVG is well formed, a million rows are fast.
 set -u
 D=$CXR_TOP/tests/data/scores
-T=$(mktemp -d /tmp/cxr-t-roc.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-. ./tap.sh
+NAME=t-roc; . ./lib.sh
 
 # Two TSV files equal field by field: as text, or as numbers within a
 # relative 1e-9; prints the first difference.
@@ -35,13 +33,12 @@ same() {
 refv() { awk -F'\t' -v f="$2" -v k="$3" '$1 == f && $2 == k { print $3 }' "$1"; }
 # field `col` (2 value, 3 ci_low, 4 ci_high) of metric `m` in cxr-roc output
 metric() { awk -F'\t' -v m="$2" -v c="${3:-2}" '$1 == m { print $c }' "$1"; }
-near() { awk -v a="$1" -v b="$2" -v t="${3:-1e-9}" 'BEGIN { d = a - b; exit !(d <= t && -d <= t) }'; }
 
 # Compares cxr-roc with the reference files in directory $1.
 compare_refs() {
 	r=$1 tag=$2
 	for f in ties ties_b hanley; do
-		cxr-roc -q --points "$D/$f.tsv" > "$T/$f.points" || no "$tag: $f --points ran"
+		cxr-roc -q --points "$D/$f.tsv" > "$T/$f.points" || fail "$tag: $f --points ran"
 		same "$T/$f.points" "$r/$f.roc.ref"
 		check $? "$tag: $f ROC points = sklearn roc_curve(drop_intermediate=False)"
 		cxr-roc -q "$D/$f.tsv" > "$T/$f.out"
@@ -80,18 +77,18 @@ if /usr/bin/python3 -c 'import sklearn, numpy' 2>/dev/null; then
 	same "$T/live/sklearn.ref" "$D/sklearn.ref" 1e-12
 	check $? "live: committed sklearn.ref is current"
 else
-	echo "skip: live sklearn comparison (/usr/bin/python3 has no sklearn)"
+	skip "live sklearn comparison (/usr/bin/python3 has no sklearn)"
 fi
 
 # The table's rows at the threshold agree with the curve's point there.
 cxr-roc -q --points "$D/ties.tsv" > "$T/pts"
 for thr in 0.5 youden sens=0.9 0.655; do
 	cxr-roc -q -t $thr "$D/ties.tsv" > "$T/o"
-	t=$(metric "$T/o" threshold) se=$(metric "$T/o" sensitivity) sp=$(metric "$T/o" specificity)
-	awk -F'\t' -v t="$t" -v se="$se" -v sp="$sp" '
+	thr_got=$(metric "$T/o" threshold) se=$(metric "$T/o" sensitivity) sp=$(metric "$T/o" specificity)
+	awk -F'\t' -v t="$thr_got" -v se="$se" -v sp="$sp" '
 		NR > 1 && $1 != "inf" && $1 + 0 >= t + 0 { tpr = $3; fpr = $2 }
 		END { d = tpr - se; e = 1 - fpr - sp; exit !(d * d < 1e-24 && e * e < 1e-24) }' "$T/pts"
-	check $? "--threshold $thr: sensitivity and specificity = the curve at score >= $t"
+	check $? "--threshold $thr: sensitivity and specificity = the curve at score >= $thr_got"
 done
 # Youden: the threshold maximises tpr - fpr over the curve.
 cxr-roc -q -t youden "$D/ties.tsv" > "$T/o"
@@ -144,32 +141,32 @@ check $? "--svg with two files plots both curves"
 
 # Degenerate input: exit 1 with a message naming file and line.
 printf 'image\tscore\tlabel\na\t0.1\t0\nb\t0.2\t0\n' > "$T/neg.tsv"
-expect 1 "neg.tsv: all 2 labelled rows are negative" "one class only" -- cxr-roc "$T/neg.tsv"
+expect_msg 1 "neg.tsv: all 2 labelled rows are negative" "one class only" -- cxr-roc "$T/neg.tsv"
 printf 'image\tscore\tlabel\na\t0.1\t0\nb\tnan\t1\n' > "$T/nan.tsv"
-expect 1 "nan.tsv: line 3: score 'nan' is not a finite number" "NaN score" -- cxr-roc "$T/nan.tsv"
+expect_msg 1 "nan.tsv: line 3: score 'nan' is not a finite number" "NaN score" -- cxr-roc "$T/nan.tsv"
 printf 'image\tscore\tlabel\na\t0.1\t0\nb\t0.3\tyes\n' > "$T/lab.tsv"
-expect 1 "lab.tsv: line 3: label 'yes' is not 0, 1 or -" "label not 0/1" -- cxr-roc "$T/lab.tsv"
+expect_msg 1 "lab.tsv: line 3: label 'yes' is not 0, 1 or -" "label not 0/1" -- cxr-roc "$T/lab.tsv"
 printf 'image\tprob\tlabel\na\t0.1\t0\n' > "$T/col.tsv"
-expect 1 "col.tsv: no 'score' column" "missing score column" -- cxr-roc "$T/col.tsv"
-expect 1 "col.tsv: no 'truth' column" "missing --label column" -- cxr-roc --label truth "$T/col.tsv"
+expect_msg 1 "col.tsv: no 'score' column" "missing score column" -- cxr-roc "$T/col.tsv"
+expect_msg 1 "col.tsv: no 'truth' column" "missing --label column" -- cxr-roc --label truth "$T/col.tsv"
 : > "$T/empty.tsv"
-expect 1 "empty.tsv: empty input" "empty input" -- cxr-roc "$T/empty.tsv"
+expect_msg 1 "empty.tsv: empty input" "empty input" -- cxr-roc "$T/empty.tsv"
 printf 'image\tscore\tlabel\n' > "$T/head.tsv"
-expect 1 "head.tsv: no rows with a label" "header only" -- cxr-roc "$T/head.tsv"
+expect_msg 1 "head.tsv: no rows with a label" "header only" -- cxr-roc "$T/head.tsv"
 printf 'image\tscore\tlabel\na\t0.1\t0\nb\t0.3\n' > "$T/short.tsv"
-expect 1 "short.tsv: line 3" "short row" -- cxr-roc "$T/short.tsv"
+expect_msg 1 "short.tsv: line 3" "short row" -- cxr-roc "$T/short.tsv"
 printf 'image\tscore\tlabel\tmodel\na\t0.1\t0\tm1\nb\t0.3\t1\tm2\n' > "$T/mix.tsv"
-expect 1 "mix.tsv: line 3: model 'm2' differs" "two models mixed" -- cxr-roc "$T/mix.tsv"
-expect 1 "nonexistent.tsv: No such file" "missing file" -- cxr-roc "$T/nonexistent.tsv"
+expect_msg 1 "mix.tsv: line 3: model 'm2' differs" "two models mixed" -- cxr-roc "$T/mix.tsv"
+expect_msg 1 "nonexistent.tsv: No such file" "missing file" -- cxr-roc "$T/nonexistent.tsv"
 head -100 "$D/ties.tsv" > "$T/part.tsv"
-expect 1 "is not in" "paired: image sets differ" -- cxr-roc "$T/part.tsv" "$D/ties_b.tsv"
+expect_msg 1 "is not in" "paired: image sets differ" -- cxr-roc "$T/part.tsv" "$D/ties_b.tsv"
 # Usage errors: exit 2.
-expect 2 "ci" "--ci unknown" -- cxr-roc --ci wald "$D/ties.tsv"
-expect 2 "sensitivity" "--threshold sens=2" -- cxr-roc -t sens=2 "$D/ties.tsv"
-expect 2 "threshold" "--threshold words" -- cxr-roc -t high "$D/ties.tsv"
-expect 2 "one scores file, or two" "three files" -- cxr-roc "$D/ties.tsv" "$D/ties.tsv" "$D/ties.tsv"
-expect 2 "paired" "two files with --points" -- cxr-roc --points "$D/ties.tsv" "$D/ties_b.tsv"
-expect 2 "reps" "--reps 0" -- cxr-roc --ci bootstrap --reps 0 "$D/ties.tsv"
+expect_msg 2 "ci" "--ci unknown" -- cxr-roc --ci wald "$D/ties.tsv"
+expect_msg 2 "sensitivity" "--threshold sens=2" -- cxr-roc -t sens=2 "$D/ties.tsv"
+expect_msg 2 "threshold" "--threshold words" -- cxr-roc -t high "$D/ties.tsv"
+expect_msg 2 "one scores file, or two" "three files" -- cxr-roc "$D/ties.tsv" "$D/ties.tsv" "$D/ties.tsv"
+expect_msg 2 "paired" "two files with --points" -- cxr-roc --points "$D/ties.tsv" "$D/ties_b.tsv"
+expect_msg 2 "reps" "--reps 0" -- cxr-roc --ci bootstrap --reps 0 "$D/ties.tsv"
 cxr-roc --help > /dev/null && cxr-roc --version | grep -q '^cxr-roc '
 check $? "--help and --version"
 
@@ -186,11 +183,10 @@ if command -v /usr/bin/time > /dev/null; then
 	awk -v u="$user" -v s="$sys" 'BEGIN { exit !(u + s < 3) }'
 	check $? "a million rows in under 3 s of CPU"
 else
-	start=$(date +%s)
+	skip "no /usr/bin/time (Debian package time): CPU time of a million rows not measured"
 	cxr-roc -q "$T/big.tsv" > "$T/big.out"
-	check $(( $(date +%s) - start > 10 )) "a million rows in under 10 s"
 fi
 near "$(metric "$T/big.out" auc)" 0.8367 3e-3
 check $? "a million rows: AUC as expected"
 
-exit $fail
+finish

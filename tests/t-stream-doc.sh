@@ -10,18 +10,12 @@
 data=data/nih
 man=$data/sample_manifest.tsv
 page=${CXR_TOP:-..}/man/cxr-stream.5
+NAME=t-stream-doc; . ./lib.sh
+need zstd cxr-pack cxr-resize
 if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3
-else py=$(command -v python3) || { echo "skip: no python3"; exit 0; }
+else py=$(command -v python3) || { skip "no python3"; finish; }
 fi
-command -v zstd >/dev/null || { echo "skip: no zstd command"; exit 0; }
-command -v cxr-pack >/dev/null && command -v cxr-resize >/dev/null ||
-	{ echo "skip: cxr-pack or cxr-resize not built"; exit 0; }
-t=$(mktemp -d "${TMPDIR:-/tmp}/t-stream-doc.XXXXXX") || exit 1
-trap '[ -n "$KEEP" ] || rm -rf "$t"' EXIT
-trap 'exit 1' INT TERM
 sd() { "$py" stream_doc.py "$@"; }
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 # same A B WHAT — files A and B are equal, else show the difference.
 same() {
 	cmp -s "$1" "$2" || { fail "$3"; diff "$1" "$2" | head -20 | sed 's/^/    /'; }
@@ -127,5 +121,4 @@ for bad in version longstring nbytes zerodim dtype filter tag noend count checks
 	sd list "$t/bad-$bad.cxs" >/dev/null 2>&1 && fail "stream_doc accepts --bad $bad"
 done
 
-[ $failed -eq 0 ] || { echo "$failed check(s) failed"; exit 1; }
-echo "t-stream-doc: all checks passed"
+finish
