@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/options.h"
 #include "eval/metrics.h"
 #include "eval/scores_file.h"
 #include "eval/svg.h"
@@ -92,15 +93,15 @@ int main(int argc, char **argv)
 {
 	cxr_init(argc, argv, 0);
 	struct cmdline cl = {0};
-	enum { OPT_SVG = 256, OPT_LABEL, OPT_HELP, OPT_VERSION };
+	cxr_common_opts co = {.jobs = cxr_ncores()};
+	enum { OPT_SVG = 256, OPT_LABEL };
 	static const struct option longs[] = {
 		{"by", required_argument, 0, 'b'}, {"threshold", required_argument, 0, 't'},
 		{"svg", required_argument, 0, OPT_SVG}, {"label", required_argument, 0, OPT_LABEL},
-		{"output", required_argument, 0, 'o'}, {"jobs", required_argument, 0, 'j'},
-		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, OPT_HELP},
-		{"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0}};
+		{"output", required_argument, 0, 'o'}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
+		{0, 0, 0, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "b:t:o:j:q", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:t:o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
 		switch (c) {
 		case 'b': add_by(&cl, optarg); break;
 		case 't':
@@ -110,13 +111,10 @@ int main(int argc, char **argv)
 		case OPT_SVG: cl.svg = optarg; break;
 		case OPT_LABEL: cl.label = optarg; break;
 		case 'o': cl.out = optarg; break;
-		case 'j': cxr_parse_long("-j", optarg, 1, 1024); break;
-		case 'q': cl.quiet = 1; break;
-		case OPT_HELP: usage(stdout); return 0;
-		case OPT_VERSION: cxr_version();
-		default: cxr_usage_error("unknown option");
+		default: cxr_common_option(c, optarg, &co, usage);
 		}
 	}
+	cl.quiet = co.quiet; /* -j is accepted; the tables take no threads */
 	argc -= optind, argv += optind;
 	if (argc > 1)
 		cxr_usage_error("give one scores file");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/options.h"
 #include "run/pack_driver.h"
 
 static void usage(FILE *f)
@@ -33,16 +34,16 @@ int main(int argc, char **argv)
 	cxr_pack_opts o = {.seed = 1, .level = 9};
 	const char *out = NULL, *xdir = NULL;
 	int list = 0, force = 0;
-	enum { OPT_SHUFFLE = 256, OPT_SEED, OPT_DUP, OPT_HELP, OPT_VERSION };
+	enum { OPT_SHUFFLE = 256, OPT_SEED, OPT_DUP };
+	cxr_common_opts co = {.jobs = 1};
 	static const struct option longs[] = {
 		{"output", required_argument, 0, 'o'}, {"shuffle", no_argument, 0, OPT_SHUFFLE},
 		{"seed", required_argument, 0, OPT_SEED}, {"level", required_argument, 0, 'l'},
 		{"allow-duplicates", no_argument, 0, OPT_DUP}, {"list", no_argument, 0, 't'},
 		{"extract", required_argument, 0, 'x'}, {"force", no_argument, 0, 'f'},
-		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, OPT_HELP},
-		{"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0}};
+		CXR_COMMON_LONGOPTS, {0, 0, 0, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "o:l:tx:fq", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:l:tx:f" CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case OPT_SHUFFLE: o.shuffle = 1; break;
@@ -52,12 +53,10 @@ int main(int argc, char **argv)
 		case 't': list = 1; break;
 		case 'x': xdir = optarg; break;
 		case 'f': force = 1; break;
-		case 'q': o.quiet = 1; break;
-		case OPT_HELP: usage(stdout); return 0;
-		case OPT_VERSION: cxr_version();
-		default: cxr_usage_error("unknown option");
+		default: cxr_common_option(c, optarg, &co, usage);
 		}
 	}
+	o.quiet = co.quiet;
 	argc -= optind, argv += optind;
 	if (list + !!xdir + !!out != 1)
 		cxr_usage_error("give exactly one of -o FILE, -t FILE or -x DIR FILE");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/options.h"
 #include "data/imgfind.h"
 #include "data/imglist.h"
 #include "data/resize_queue.h"
@@ -31,35 +32,32 @@ static void usage(FILE *f)
 		"  -r, --root DIR    find each image by its base name below DIR\n"
 		"      --skip-bad    skip missing or bad PNGs (counted) instead of failing\n"
 		"  -o, --output FILE write FILE (whole or not at all) instead of stdout\n"
-		"  -j, --jobs N      decoding threads (default: all cores)\n"
+		"  -j, --jobs N      decoding threads (default: all cores; --threads is the same)\n"
 		"  -q, --quiet       no progress\n"
 		"      --help, --version\n");
 }
 
 static void parse(int argc, char **argv, struct cmdline *cl)
 {
-	enum { OPT_SKIP = 256, OPT_HELP, OPT_VERSION };
+	enum { OPT_SKIP = 256 };
 	static const struct option longs[] = {
 		{"size", required_argument, 0, 's'}, {"root", required_argument, 0, 'r'},
 		{"skip-bad", no_argument, 0, OPT_SKIP}, {"output", required_argument, 0, 'o'},
-		{"jobs", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, OPT_HELP}, {"version", no_argument, 0, OPT_VERSION},
-		{0, 0, 0, 0}};
-	*cl = (struct cmdline){.size = 256, .nthreads = cxr_ncores()};
+		CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS, {0, 0, 0, 0}};
+	*cl = (struct cmdline){.size = 256};
+	cxr_common_opts co = {.jobs = cxr_ncores()};
 	int c;
-	while ((c = getopt_long(argc, argv, "s:r:o:j:q", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
 		switch (c) {
 		case 's': cl->size = cxr_parse_long("--size", optarg, 1, 8192); break;
 		case 'r': cl->root = optarg; break;
 		case OPT_SKIP: cl->skip_bad = 1; break;
 		case 'o': cl->output = optarg; break;
-		case 'j': cl->nthreads = (int)cxr_parse_long("-j", optarg, 1, 1024); break;
-		case 'q': cl->quiet = 1; break;
-		case OPT_HELP: usage(stdout); exit(0);
-		case OPT_VERSION: cxr_version();
-		default: cxr_usage_error("unknown option");
+		default: cxr_common_option(c, optarg, &co, usage);
 		}
 	}
+	cl->nthreads = co.jobs;
+	cl->quiet = co.quiet;
 	if (argc - optind > 1)
 		cxr_usage_error("one manifest at most");
 	cl->input = optind < argc ? argv[optind] : NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/options.h"
 #include "eval/metrics.h"
 #include "eval/scores_file.h"
 #include "eval/svg.h"
@@ -28,7 +29,8 @@ static void usage(FILE *f)
 		"      --svg FILE      plot the ROC curve into FILE\n"
 		"      --label COLUMN  evaluate against this column (default label)\n"
 		"  -o, --output FILE   write the table to FILE (whole or not at all)\n"
-		"  -j, --jobs N        threads for the bootstrap (default: all cores)\n"
+		"  -j, --jobs N        threads for the bootstrap (default: all cores;\n"
+		"                      --threads is the same)\n"
 		"  -q, --quiet         no notes on stderr\n"
 		"      --help, --version\n");
 }
@@ -211,19 +213,18 @@ static void two(const char *pa, const char *pb, const struct cmdline *cl, FILE *
 int main(int argc, char **argv)
 {
 	cxr_init(argc, argv, 0);
-	struct cmdline cl = {.reps = 2000, .seed = 1, .jobs = cxr_ncores()};
-	enum { OPT_CI = 256, OPT_REPS, OPT_SEED, OPT_POINTS, OPT_CAL, OPT_SVG, OPT_LABEL,
-	       OPT_HELP, OPT_VERSION };
+	struct cmdline cl = {.reps = 2000, .seed = 1};
+	cxr_common_opts co = {.jobs = cxr_ncores()};
+	enum { OPT_CI = 256, OPT_REPS, OPT_SEED, OPT_POINTS, OPT_CAL, OPT_SVG, OPT_LABEL };
 	static const struct option longs[] = {
 		{"threshold", required_argument, 0, 't'}, {"ci", required_argument, 0, OPT_CI},
 		{"reps", required_argument, 0, OPT_REPS}, {"seed", required_argument, 0, OPT_SEED},
 		{"points", no_argument, 0, OPT_POINTS}, {"calibration", no_argument, 0, OPT_CAL},
 		{"svg", required_argument, 0, OPT_SVG}, {"label", required_argument, 0, OPT_LABEL},
-		{"output", required_argument, 0, 'o'}, {"jobs", required_argument, 0, 'j'},
-		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, OPT_HELP},
-		{"version", no_argument, 0, OPT_VERSION}, {0, 0, 0, 0}};
+		{"output", required_argument, 0, 'o'}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
+		{0, 0, 0, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "t:o:j:q", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (cxr_threshold_rule_parse(optarg, &cl.thr))
@@ -242,13 +243,11 @@ int main(int argc, char **argv)
 		case OPT_SVG: cl.svg = optarg; break;
 		case OPT_LABEL: cl.label = optarg; break;
 		case 'o': cl.out = optarg; break;
-		case 'j': cl.jobs = (int)cxr_parse_long("-j", optarg, 1, 1024); break;
-		case 'q': cl.quiet = 1; break;
-		case OPT_HELP: usage(stdout); return 0;
-		case OPT_VERSION: cxr_version();
-		default: cxr_usage_error("unknown option");
+		default: cxr_common_option(c, optarg, &co, usage);
 		}
 	}
+	cl.jobs = co.jobs;
+	cl.quiet = co.quiet;
 	argc -= optind, argv += optind;
 	if (argc > 2)
 		cxr_usage_error("give one scores file, or two to compare");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "base/cli.h"
+#include "base/options.h"
 #include "run/score_driver.h"
 
 static void usage(FILE *f)
@@ -18,7 +19,7 @@ static void usage(FILE *f)
 		"      --threshold T   decision threshold for the pred column\n"
 		"                      (default: the one stored in the model)\n"
 		"      --no-header     no header line (to append to a scores file)\n"
-		"  -j, --threads N     threads (default: all cores)\n"
+		"  -j, --jobs N        threads (default: all cores; --threads is the same)\n"
 		"  -q, --quiet         no progress\n"
 		"      --help, --version\n");
 }
@@ -26,30 +27,28 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	cxr_init(argc, argv, 1);
-	cxr_score_opts o = {.batch = 8, .threads = cxr_ncores(), .threshold = NAN, .header = 1};
+	cxr_score_opts o = {.batch = 8, .threshold = NAN, .header = 1};
+	cxr_common_opts co = {.jobs = cxr_ncores()};
 	const char *model = NULL, *out = NULL;
-	enum { O_BATCH = 256, O_THR, O_NOHEAD, O_HELP, O_VERSION };
+	enum { O_BATCH = 256, O_THR, O_NOHEAD };
 	static const struct option longs[] = {
 		{"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
 		{"batch", required_argument, 0, O_BATCH}, {"threshold", required_argument, 0, O_THR},
-		{"no-header", no_argument, 0, O_NOHEAD}, {"threads", required_argument, 0, 'j'},
-		{"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, O_HELP},
-		{"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+		{"no-header", no_argument, 0, O_NOHEAD}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
+		{0, 0, 0, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "m:o:j:q", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 'o': out = optarg; break;
 		case O_BATCH: o.batch = (int)cxr_parse_long("--batch", optarg, 1, 4096); break;
 		case O_THR: o.threshold = cxr_parse_double("--threshold", optarg, 0, 1); break;
 		case O_NOHEAD: o.header = 0; break;
-		case 'j': o.threads = (int)cxr_parse_long("-j", optarg, 1, 1024); break;
-		case 'q': o.quiet = 1; break;
-		case O_HELP: usage(stdout); return 0;
-		case O_VERSION: cxr_version();
-		default: cxr_usage_error("unknown option");
+		default: cxr_common_option(c, optarg, &co, usage);
 		}
 	}
+	o.threads = co.jobs;
+	o.quiet = co.quiet;
 	if (!model)
 		cxr_usage_error("no model: give -m MODEL");
 	if (argc - optind > 1)

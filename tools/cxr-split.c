@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/cli.h"
+#include "base/options.h"
 #include "data/sample.h"
 #include "data/nihcsv.h"
 #include "data/split.h"
@@ -31,9 +32,9 @@ struct cmdline {
 	size_t nlisted, nlisted_patients; /* the test list, for the report */
 };
 
-static noreturn void usage(void)
+static void usage(FILE *f)
 {
-	printf("usage: %s [-q] [--train N] [--val N] [--test N] [--seed S]\n"
+	fprintf(f, "usage: %s [-q] [--train N] [--val N] [--test N] [--seed S]\n"
 	       "           [--test-list FILE] [--views PA,AP] [--skip-bad] -o DIR [CSV|-]\n"
 	       "Splits an NIH Data_Entry CSV by patient into DIR/train.tsv, DIR/val.tsv\n"
 	       "and DIR/test.tsv manifests with exactly the counts asked for.\n"
@@ -46,9 +47,8 @@ static noreturn void usage(void)
 	       "  --skip-bad       skip malformed rows instead of stopping\n"
 	       "  -o DIR           output directory, created if needed\n"
 	       "  -q               no report on stderr\n"
-	       "  -j N             accepted for uniformity; the split is single-threaded\n"
+	       "  -j, --jobs N     accepted for uniformity; the split is single-threaded\n"
 	       "  --help, --version\n", cxr_progname);
-	exit(0);
 }
 
 static void parse_views(struct cmdline *c, const char *arg)
@@ -70,7 +70,7 @@ static void parse_views(struct cmdline *c, const char *arg)
 
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_TRAIN = 256, O_VAL, O_TEST, O_SEED, O_LIST, O_VIEWS, O_SKIP, O_HELP, O_VERSION };
+	enum { O_TRAIN = 256, O_VAL, O_TEST, O_SEED, O_LIST, O_VIEWS, O_SKIP };
 	static const struct option opts[] = {
 		{"train", required_argument, NULL, O_TRAIN},
 		{"val", required_argument, NULL, O_VAL},
@@ -79,14 +79,15 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		{"test-list", required_argument, NULL, O_LIST},
 		{"views", required_argument, NULL, O_VIEWS},
 		{"skip-bad", no_argument, NULL, O_SKIP},
-		{"help", no_argument, NULL, O_HELP},
-		{"version", no_argument, NULL, O_VERSION},
+		CXR_JOBS_LONGOPTS,
+		CXR_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	*c = (struct cmdline){.want = {[CXR_SET_TEST] = 10000, [CXR_SET_VAL] = 5000,
 				       [CXR_SET_TRAIN] = 20000}, .seed = 1};
+	cxr_common_opts co = {.jobs = 1};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "o:qj:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		switch (ch) {
 		case O_TRAIN: c->want[CXR_SET_TRAIN] = cxr_parse_long("--train", optarg, 0, 1L << 40); break;
 		case O_VAL: c->want[CXR_SET_VAL] = cxr_parse_long("--val", optarg, 0, 1L << 40); break;
@@ -102,13 +103,10 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			break;
 		case O_SKIP: c->skip_bad = 1; break;
 		case 'o': c->outdir = optarg; break;
-		case 'q': c->quiet = 1; break;
-		case 'j': cxr_parse_long("-j", optarg, 1, 4096); break;
-		case O_HELP: usage();
-		case O_VERSION: cxr_version();
-		default: cxr_usage_error("unknown option");
+		default: cxr_common_option(ch, optarg, &co, usage);
 		}
 	}
+	c->quiet = co.quiet; /* -j is accepted; the split is one pass */
 	if (!c->outdir)
 		cxr_usage_error("no output directory (-o DIR)");
 	if (argc - optind > 1)

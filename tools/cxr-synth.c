@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/cli.h"
+#include "base/options.h"
 #include "data/synth.h"
 
 struct cmdline {
@@ -18,9 +19,9 @@ struct cmdline {
 	const char *outdir;
 };
 
-static noreturn void usage(void)
+static void usage(FILE *f)
 {
-	printf("usage: %s [-q] [-j N] [--images N] [--patients N] [--size S] [--seed S]\n"
+	fprintf(f, "usage: %s [-q] [-j N] [--images N] [--patients N] [--size S] [--seed S]\n"
 	       "           [--per-dir N] [--level L] [--csv-only] -o DIR\n"
 	       "Writes a synthetic chest X-ray data set in the NIH layout:\n"
 	       "DIR/" CXR_NIH_CSV_NAME " and DIR/images_001/images/*.png ...\n"
@@ -32,16 +33,14 @@ static noreturn void usage(void)
 	       "  --level L     zlib level of the PNGs, 0-9 (default 1: fast)\n"
 	       "  --csv-only    write only the label file\n"
 	       "  -o DIR        output directory, created if needed\n"
-	       "  -j N          threads (default: all cores)\n"
+	       "  -j, --jobs N  threads (default: all cores; --threads is the same)\n"
 	       "  -q            no progress on stderr\n"
 	       "  --help, --version\n", cxr_progname);
-	exit(0);
 }
 
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_IMAGES = 256, O_PATIENTS, O_SIZE, O_SEED, O_PERDIR, O_LEVEL, O_CSV,
-		O_HELP, O_VERSION };
+	enum { O_IMAGES = 256, O_PATIENTS, O_SIZE, O_SEED, O_PERDIR, O_LEVEL, O_CSV };
 	static const struct option opts[] = {
 		{"images", required_argument, NULL, O_IMAGES},
 		{"patients", required_argument, NULL, O_PATIENTS},
@@ -50,14 +49,15 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		{"per-dir", required_argument, NULL, O_PERDIR},
 		{"level", required_argument, NULL, O_LEVEL},
 		{"csv-only", no_argument, NULL, O_CSV},
-		{"help", no_argument, NULL, O_HELP},
-		{"version", no_argument, NULL, O_VERSION},
+		CXR_JOBS_LONGOPTS,
+		CXR_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	*c = (struct cmdline){.images = 1000, .per_dir = 10000, .seed = 1, .size = 1024,
-		.jobs = cxr_ncores(), .level = 1};
+		.level = 1};
+	cxr_common_opts co = {.jobs = cxr_ncores()};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "o:qj:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		switch (ch) {
 		/* Patient ids have 8 digits and follow-ups 3 in NIH's names. */
 		case O_IMAGES: c->images = cxr_parse_long("--images", optarg, 0, 99999999); break;
@@ -68,13 +68,11 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		case O_LEVEL: c->level = (int)cxr_parse_long("--level", optarg, 0, 9); break;
 		case O_CSV: c->csv_only = 1; break;
 		case 'o': c->outdir = optarg; break;
-		case 'q': c->quiet = 1; break;
-		case 'j': c->jobs = (int)cxr_parse_long("-j", optarg, 1, 4096); break;
-		case O_HELP: usage();
-		case O_VERSION: cxr_version();
-		default: cxr_usage_error("unknown option");
+		default: cxr_common_option(ch, optarg, &co, usage);
 		}
 	}
+	c->jobs = co.jobs;
+	c->quiet = co.quiet;
 	if (!c->outdir)
 		cxr_usage_error("no output directory (-o DIR)");
 	if (optind < argc)

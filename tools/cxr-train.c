@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/options.h"
 #include "run/train_driver.h"
 
 static void usage(FILE *f)
@@ -36,7 +37,7 @@ static void usage(FILE *f)
 		"      --max-steps N      stop (with a checkpoint) after N steps in all\n"
 		"      --log FILE         metrics log (default MODEL.log)\n"
 		"      --step-log FILE    the loss and learning rate of every step (TSV)\n"
-		"  -j, --threads N        threads (default: all cores)\n"
+		"  -j, --jobs N           threads (default: all cores; --threads is the same)\n"
 		"  -q, --quiet            no progress, no metrics on stderr\n"
 		"      --help, --version\n");
 }
@@ -54,10 +55,10 @@ int main(int argc, char **argv)
 	cxr_init(argc, argv, 1);
 	cxr_train_cfg c;
 	cxr_train_defaults(&c);
-	c.threads = cxr_ncores();
+	cxr_common_opts co = {.jobs = cxr_ncores()};
 	enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_MINLR, O_B1, O_B2, O_EPS, O_WD, O_ADAM,
 	       O_SCHED, O_WARM, O_PAT, O_EARLY, O_AUG, O_SENS, O_WIDTH, O_SEED, O_RESUME,
-	       O_MAXSTEPS, O_LOG, O_STEPLOG, O_HELP, O_VERSION };
+	       O_MAXSTEPS, O_LOG, O_STEPLOG };
 	static const struct option longs[] = {
 		{"output", required_argument, 0, 'o'}, {"val", required_argument, 0, O_VAL},
 		{"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
@@ -72,15 +73,13 @@ int main(int argc, char **argv)
 		{"resume", required_argument, 0, O_RESUME},
 		{"max-steps", required_argument, 0, O_MAXSTEPS}, {"log", required_argument, 0, O_LOG},
 		{"step-log", required_argument, 0, O_STEPLOG},
-		{"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION},
-		{0, 0, 0, 0}};
+		CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS, {0, 0, 0, 0}};
 	/* With --resume the checkpoint's hyper-parameters win; say so when
 	 * the command line names others. */
 	const char *ignored = NULL;
 	int epochs_set = 0;
 	int o;
-	while ((o = getopt_long(argc, argv, "o:j:q", longs, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
 		switch (o) {
 		case O_BATCH: case O_LR: case O_MINLR: case O_B1: case O_B2: case O_EPS: case O_WD:
 		case O_ADAM: case O_SCHED: case O_WARM: case O_PAT: case O_EARLY: case O_AUG:
@@ -120,13 +119,11 @@ int main(int argc, char **argv)
 		case O_MAXSTEPS: c.max_steps = cxr_parse_long("--max-steps", optarg, 1, LONG_MAX); break;
 		case O_LOG: c.log_path = optarg; break;
 		case O_STEPLOG: c.step_log_path = optarg; break;
-		case 'j': c.threads = (int)cxr_parse_long("-j", optarg, 1, 1024); break;
-		case 'q': c.quiet = 1; break;
-		case O_HELP: usage(stdout); return 0;
-		case O_VERSION: cxr_version();
-		default: cxr_usage_error("unknown option");
+		default: cxr_common_option(o, optarg, &co, usage);
 		}
 	}
+	c.threads = co.jobs;
+	c.quiet = co.quiet;
 	if (!c.out_path)
 		cxr_usage_error("no output: give -o MODEL");
 	if (optind != argc - 1)
