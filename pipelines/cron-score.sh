@@ -2,7 +2,7 @@
 # cron-score.sh — score, from cron, the chest X-ray PNGs that arrived in
 # INCOMING since the last run, appending to OUTDIR/scores-YYYY-MM-DD.tsv.
 #
-#   cron-score.sh [-q] [-j N] [-s SIZE] [-w SECONDS] [-S STATEDIR] -m MODEL -o OUTDIR INCOMING...
+#   cron-score.sh [-q] [-j N] [-s SIZE] [-w SECONDS] [-r TRIES] [-S STATEDIR] -m MODEL -o OUTDIR INCOMING...
 #
 # A crontab line (see cxr(7)):
 #   */15 * * * *  /usr/local/share/cxr/cron-score.sh -q -m /srv/cxr/model.cxm -o /srv/cxr/scores /srv/pacs/export
@@ -22,9 +22,15 @@
 #   file, so a run that dies half-way through merging is finished by the
 #   next one without duplicates.
 # - Files still being copied in are left for the next run: only PNGs
-#   unmodified for SECONDS (-w, default 60) are taken.
+#   unmodified for SECONDS (-w, default 60) are taken; the run says how
+#   many are waiting.
+# - INCOMING may hold symbolic links to the PNGs (they are followed).
 # - A PNG that cannot be read is reported, left out of the ledger, and
-#   tried again on the next run.
+#   tried again on the next run, up to TRIES runs (-r, default 3); then it
+#   is quarantined: its name goes to STATEDIR/quarantined, the run says so
+#   once, and later runs pass it over. Delete its line there to retry it.
+# - The images are resized to the size the model was trained at (read from
+#   the model), unless -s SIZE says otherwise.
 #
 # Exit status: 0 (also when another run holds the lock, or nothing is
 # new), 1 on an error, 2 on a usage error.
@@ -32,19 +38,20 @@ set -euo pipefail
 
 me=cron-score.sh
 usage() {
-	echo "usage: $me [-q] [-j N] [-s SIZE] [-w SECONDS] [-S STATEDIR] -m MODEL -o OUTDIR INCOMING..." >&2
+	echo "usage: $me [-q] [-j N] [-s SIZE] [-w SECONDS] [-r TRIES] [-S STATEDIR] -m MODEL -o OUTDIR INCOMING..." >&2
 	exit 2
 }
 die() { echo "$me: $*" >&2; exit 1; }
 say() { [ -n "$quiet" ] || echo "$me: $*" >&2; }
 
-model= outdir= state= size=256 settle=60 jobs= quiet=
-while getopts m:o:s:w:S:j:qh opt; do
+model= outdir= state= size= settle=60 jobs= quiet= tries=3
+while getopts m:o:s:w:r:S:j:qh opt; do
 	case $opt in
 	m) model=$OPTARG ;;
 	o) outdir=$OPTARG ;;
 	s) size=$OPTARG ;;
 	w) settle=$OPTARG ;;
+	r) tries=$OPTARG ;;
 	S) state=$OPTARG ;;
 	j) jobs=$OPTARG ;;
 	q) quiet=1 ;;
@@ -54,7 +61,8 @@ while getopts m:o:s:w:S:j:qh opt; do
 done
 shift $((OPTIND - 1))
 [ -n "$model" ] && [ -n "$outdir" ] && [ $# -ge 1 ] || usage
-case $size$settle${jobs:-1} in *[!0-9]*) usage ;; esac
+case ${size:-1}$settle${jobs:-1}$tries in *[!0-9]*) usage ;; esac
+[ "$tries" -ge 1 ] || usage
 [ -r "$model" ] || die "$model: cannot read the model"
 for d in "$@"; do [ -d "$d" ] || die "$d: not a directory"; done
 state=${state:-$outdir/.cron-score}
@@ -67,6 +75,16 @@ PATH=${CXR_BIN:+$CXR_BIN:}$here/../bin:$here/../../bin:$PATH:/usr/local/bin
 for t in cxr-resize cxr-score; do
 	command -v $t >/dev/null || die "$t: not found (set CXR_BIN to the tools' folder)"
 done
+
+# The size the model was trained at, unless -s names one.
+if [ -z "$size" ]; then
+	info=$(cxr-score --info -m "$model") || die "$model: cannot read the model"
+	h=$(printf '%s\n' "$info" | awk -F'\t' '$1 == "input_height" { print $2 }')
+	w=$(printf '%s\n' "$info" | awk -F'\t' '$1 == "input_width" { print $2 }')
+	[ -n "$h" ] && [ "$h" = "$w" ] ||
+		die "$model: input ${h:-?}x${w:-?} is not square; give -s SIZE"
+	size=$h
+fi
 
 mkdir -p "$outdir" "$state/pending"
 exec 9>>"$state/lock"
@@ -126,36 +144,73 @@ for b in "$state"/pending/*.tsv; do
 	apply "$b"
 done
 
-# The new images: settled PNGs whose names are not in the ledger. A name
-# seen twice in this run is taken once.
-touch "$state/scored"
+# The new images: settled PNGs whose names are neither in the ledger nor
+# quarantined. A name seen twice in this run is taken once. find -L
+# follows links, so a folder of symbolic links works like one of files.
+touch "$state/scored" "$state/quarantined" "$state/failures"
+# new_images [FIND TESTS...]: the PNGs below INCOMING passing the tests,
+# less those already scored or quarantined.
+new_images() {
+	find -L "${incoming[@]}" -type f -name '*.png' "$@" -print \
+		| LC_ALL=C sort \
+		| awk -v ledger="$state/scored" -v quar="$state/quarantined" '
+		       FILENAME == ledger || FILENAME == quar { seen[$0] = 1; next }
+		       { n = $0; sub(/.*\//, "", n) }
+		       !(n in seen) { seen[n] = 1; print }' "$state/scored" "$state/quarantined" -
+}
+incoming=("$@")
+now=$(date +%s)
 if [ "$settle" -gt 0 ]; then
-	set -- "$@" ! -newermt "@$(( $(date +%s) - settle ))"
+	new_images ! -newermt "@$((now - settle))" > "$list"
+	waiting=$(new_images -newermt "@$((now - settle))" | wc -l)
+else
+	new_images > "$list"
+	waiting=0
 fi
-find "$@" -type f -name '*.png' -print \
-	| LC_ALL=C sort \
-	| awk -v ledger="$state/scored" '
-	       FILENAME == ledger { seen[$0] = 1; next }
-	       { n = $0; sub(/.*\//, "", n) }
-	       !(n in seen) { seen[n] = 1; print }' "$state/scored" - > "$list"
 n=$(wc -l < "$list")
+# plural N WORD: "1 image", "2 images"
+plural() { if [ "$1" -eq 1 ]; then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
+if [ "$waiting" -gt 0 ]; then
+	say "$(plural "$waiting" image) changed in the last $settle s (still arriving?); left for a later run"
+fi
 if [ "$n" -eq 0 ]; then
-	say "nothing new"
+	say "nothing new to score"
 	exit 0
 fi
-say "scoring $n new images"
+say "scoring $(plural "$n" "new image")"
 
 # Score them: a list of paths into cxr-resize (unreadable PNGs skipped
 # and named on stderr), the tensor stream into cxr-score. Both must
 # succeed before the batch is committed.
 day=$(date +%Y-%m-%d)
-cxr-resize -q ${jobs:+-j $jobs} --skip-bad --size "$size" "$list" \
+cxr-resize -q ${jobs:+-j $jobs} --skip-bad --max-bad 100% --size "$size" "$list" \
 	| cxr-score -q ${jobs:+-j $jobs} -m "$model" > "$tmp"
 got=$(( $(wc -l < "$tmp") - 1 ))
 [ "$got" -ge 0 ] || got=0
-[ "$got" -ge "$n" ] || echo "$me: $((n - got)) of $n images could not be read; they will be tried again" >&2
+
+# Count the runs each unreadable image has failed; quarantine it after
+# TRIES. An image read this time leaves the failure table.
+: > "$state/quarantined.$$.tmp"
+replace "$state/failures" awk -F'\t' -v OFS='\t' -v fails="$state/failures" -v batch="$tmp" \
+	-v quar="$state/quarantined.$$.tmp" -v tries="$tries" '
+	FILENAME == fails { count[$1] = $2; next }
+	FILENAME == batch && FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "image") c = i; next }
+	FILENAME == batch { ok[$c] = 1; next }
+	{ n = $0; sub(/.*\//, "", n)
+	  if (n in ok) { delete count[n]; next }
+	  count[n]++
+	  if (count[n] >= tries) { print n > quar; delete count[n] } }
+	END { for (n in count) print n, count[n] }' "$state/failures" "$tmp" "$list"
+if [ -s "$state/quarantined.$$.tmp" ]; then
+	while read -r q; do
+		echo "$me: $q: unreadable in $tries runs; quarantined (delete its line in $state/quarantined to try again)" >&2
+	done < "$state/quarantined.$$.tmp"
+	replace "$state/quarantined" cat "$state/quarantined" "$state/quarantined.$$.tmp"
+fi
+bad=$(( n - got - $(wc -l < "$state/quarantined.$$.tmp") ))
+[ "$bad" -le 0 ] || echo "$me: $bad of $(plural "$n" image) could not be read; they will be tried again" >&2
 sync "$tmp"
 mv "$tmp" "$state/pending/$day.$$.tsv"
 apply "$state/pending/$day.$$.tsv"
-say "$got scores added to $outdir/scores-$day.tsv"
+say "$(plural "$got" score) added to $outdir/scores-$day.tsv"
 exit 0

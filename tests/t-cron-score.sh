@@ -44,8 +44,11 @@ grep -q 'nothing new' "$t/err" || fail "run 2 scored images again"
 sed -n 13p "$t/all" | xargs -I{} cp {} "$t/in/a/"
 cp "$t/in/a/$(basename "$(sed -n 1p "$t/all")")" "$t/in/b/"
 touch -d '1 hour ago' "$t/in/b/$(basename "$(sed -n 1p "$t/all")")"
+: > "$t/err"
 run || fail "run 3: exit $?"
 [ "$(lines "$sc")" -eq 13 ] || fail "run 3 took a file modified just now"
+grep -q '1 image changed in the last 60 s (still arriving?); left for a later run' "$t/err" ||
+	fail "run 3 does not say an image is waiting: $(cat "$t/err")"
 run -w 0 || fail "run 4: exit $?"
 [ "$(lines "$sc")" -eq 14 ] || fail "run 4: $(lines "$sc") lines, want 14"
 
@@ -71,6 +74,15 @@ grep -q '99999999_000.png' "$led" && fail "run 5: the bad PNG went into the ledg
 : > "$t/err"
 run || fail "run 6: exit $?"
 grep -q '99999999_000.png' "$t/err" || fail "run 6: the bad PNG was not tried again"
+# the third failing run (-r 3, the default) quarantines it, once
+: > "$t/err"
+run || fail "run 7: exit $?"
+grep -q '99999999_000.png: unreadable in 3 runs; quarantined' "$t/err" ||
+	fail "run 7: no quarantine message: $(cat "$t/err")"
+: > "$t/err"
+run || fail "run 8: exit $?"
+grep -q '99999999_000.png' "$t/err" && fail "run 8: a quarantined PNG was tried again"
+grep -qx '99999999_000.png' "$t/out/.cron-score/quarantined" || fail "quarantine list"
 rm "$t/in/b/99999999_000.png"
 
 # a crash after a batch was committed, half merged: one row already in
@@ -93,6 +105,16 @@ for f in "$sc" "$t/out/scores-2020-01-01.tsv"; do
 done
 [ -z "$(sort "$led" | uniq -d)" ] || fail "ledger: a name twice"
 [ "$(lines "$led")" -eq 17 ] || fail "ledger: $(lines "$led") names, want 17"
+
+# a folder of symbolic links is followed; without -s the size comes from
+# the model (trained at 32 px)
+mkdir "$t/links"
+for f in $(ls "$t"/nih/images_001/images/*.png | sed -n 35,36p); do ln -s "$f" "$t/links/"; done
+touch -h -d '1 hour ago' "$t"/links/*.png
+touch -d '1 hour ago' "$t"/nih/images_001/images/*.png
+: > "$t/err"
+$cron -m "$t/m.cxm" -o "$t/out" "$t/in" "$t/links" 2>>"$t/err" || fail "links run: exit $?"
+[ "$(lines "$sc")" -eq 19 ] || fail "links: $(lines "$sc") lines, want 19: $(cat "$t/err")"
 
 [ $failed -eq 0 ] || { echo "stderr of the runs:"; cat "$t/err"; }
 finish

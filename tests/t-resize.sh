@@ -99,13 +99,34 @@ holds "stdout: a stream cut by an error reads as an error" '! cxr-pack -t "$tmp/
 ls "$png"/bad/*.png > "$tmp/allbad.txt"
 cat "$tmp/list.txt" "$tmp/allbad.txt" "$tmp/mi.txt" > "$tmp/mixed.txt"
 nbad=$(($(wc -l < "$tmp/allbad.txt") + 1))
-cxr-resize --skip-bad -q --size 16 -o "$tmp/skip.cxs" "$tmp/mixed.txt" 2>"$tmp/err"
-holds "--skip-bad: exit 0" '[ $? -eq 0 ]'
+cxr-resize --skip-bad --max-bad 100% -q --size 16 -o "$tmp/skip.cxs" "$tmp/mixed.txt" 2>"$tmp/err"
+holds "--skip-bad --max-bad 100%: exit 0" '[ $? -eq 0 ]'
 holds "--skip-bad: the good images are written" \
 	'[ $(list "$tmp/skip.cxs" | wc -l) -eq $(($(wc -l < "$tmp/list.txt") + 1)) ]'
 holds "--skip-bad: each bad one named" '[ $(grep -c "(skipped)$" "$tmp/err") -eq $nbad ]'
 holds "--skip-bad: the count at the end" \
 	'tail -1 "$tmp/err" | grep -qx "cxr-resize: skipped $nbad bad images of $(wc -l < "$tmp/mixed.txt")"'
+# --- --max-bad: past the limit (default 5%) exit 1, nothing written
+nmixed=$(wc -l < "$tmp/mixed.txt")
+cxr-resize --skip-bad -q --size 16 -o "$tmp/over.cxs" "$tmp/mixed.txt" 2>"$tmp/err"
+holds "--skip-bad past the default 5%: exit 1" '[ $? -eq 1 ]'
+holds "--max-bad: the message says how many and the limit" \
+	'tail -1 "$tmp/err" | grep -qx "cxr-resize: skipped $nbad bad images of $nmixed, more than --max-bad 5% allows"'
+holds "--max-bad: no output file" '[ ! -e "$tmp/over.cxs" ]'
+cxr-resize --skip-bad --max-bad $nbad -q --size 16 -o "$tmp/cnt.cxs" "$tmp/mixed.txt" 2>/dev/null
+holds "--max-bad N: N bad images pass" '[ $? -eq 0 ] && [ -s "$tmp/cnt.cxs" ]'
+cxr-resize --skip-bad --max-bad $((nbad - 1)) -q --size 16 "$tmp/mixed.txt" 2>/dev/null >"$tmp/cut.cxs"
+holds "--max-bad N: N+1 fail, and stdout gets no end marker" \
+	'[ $? -eq 1 ] && ! cxr-pack -t "$tmp/cut.cxs" >/dev/null 2>&1'
+cxr-resize --skip-bad --max-bad 5x "$tmp/mixed.txt" >/dev/null 2>&1
+holds "--max-bad 5x: usage error" '[ $? -eq 2 ]'
+# --- bare names without --root: the hint; --root a file: not a directory
+cxr-resize -q -o "$tmp/h.cxs" "$manifest" 2>"$tmp/err"
+holds "bare names without --root: exit 1 suggesting --root" \
+	'[ $? -eq 1 ] && grep -q "no such file in the current directory; .*give --root DIR" "$tmp/err"'
+cxr-resize -q --root "$manifest" -o "$tmp/h.cxs" "$manifest" 2>"$tmp/err"
+holds "--root given a file: exit 1, not a directory" \
+	'[ $? -eq 1 ] && grep -q "sample_manifest.tsv: --root is not a directory" "$tmp/err"'
 
 # --- --root: names found anywhere below, duplicates refused naming both
 mkdir -p "$tmp/root/images_001/images" "$tmp/root/images_002/images"
@@ -126,9 +147,13 @@ holds "--root: a name with a / is refused, naming the line" \
 printf 'image\tlabel\n00000100_000.png\t1\n09999999_000.png\t0\n' > "$tmp/nf.tsv"
 cxr-resize -q --root "$tmp/root" "$tmp/nf.tsv" > /dev/null 2>"$tmp/err"
 holds "--root: a name not found is an error" \
-	'[ $? -eq 1 ] && grep -qx "cxr-resize: 09999999_000.png: not found below $tmp/root" "$tmp/err"'
+	'[ $? -eq 1 ] && grep -qx "cxr-resize: 09999999_000.png: not found below $tmp/root (the only one of 2 images)" "$tmp/err"'
+printf 'image\tlabel\n00000100_000.png\t1\n09999999_000.png\t0\n09999998_000.png\t0\n00001369_000.png\t1\n09999997_000.png\t0\n' > "$tmp/nf3.tsv"
+cxr-resize -q --root "$tmp/root" "$tmp/nf3.tsv" > /dev/null 2>"$tmp/err"
+holds "--root: a missing image's message counts all the manifest's missing ones" \
+	'[ $? -eq 1 ] && grep -qx "cxr-resize: 09999999_000.png: not found below $tmp/root; 3 of the 5 images are missing there" "$tmp/err"'
 holds "--root: not found is skipped with --skip-bad" \
-	'[ $(cxr-resize -q --skip-bad --size 8 --root "$tmp/root" "$tmp/nf.tsv" 2>/dev/null | cxr-pack -t - | wc -l) -eq 2 ]'
+	'[ $(cxr-resize -q --skip-bad --max-bad 1 --size 8 --root "$tmp/root" "$tmp/nf.tsv" 2>/dev/null | cxr-pack -t - | wc -l) -eq 2 ]'
 cxr-resize -q --root "$tmp/nowhere" "$manifest" > /dev/null 2>"$tmp/err"
 holds "--root: a missing folder is an error" '[ $? -eq 1 ] && grep -q "nowhere" "$tmp/err"'
 printf 'image\tlabel\tage\n00000100_000.png\t7\t50\n' > "$tmp/badrow.tsv"

@@ -2,9 +2,11 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/cli.h"
 #include "base/options.h"
+#include "data/model_file.h"
 #include "run/score_driver.h"
 
 static void usage(FILE *f)
@@ -12,6 +14,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cxr-score [-q] [-j N] [--batch N] [--threshold T] [--no-header]\n"
 		"                 -m MODEL [-o FILE] [STREAM|-]\n"
+		"       cxr-score --info -m MODEL\n"
 		"\n"
 		"  -m, --model MODEL   the model file (.cxm) from cxr-train\n"
 		"  -o, --output FILE   write the scores here (whole or not at all)\n"
@@ -19,9 +22,33 @@ static void usage(FILE *f)
 		"      --threshold T   decision threshold for the pred column\n"
 		"                      (default: the one stored in the model)\n"
 		"      --no-header     no header line (to append to a scores file)\n"
+		"      --info          print the model's metadata (key, tab, value) and exit\n"
 		"  -j, --jobs N        threads (default: all cores; --threads is the same)\n"
 		"  -q, --quiet         no progress\n"
 		"      --help, --version\n");
+}
+
+/* --info: what a script needs to know before scoring with a model (the
+ * input size, the threshold, its digest), one "key<TAB>value" a line. */
+static int print_model_info(const char *path)
+{
+	cxr_model *m = cxr_model_load(path);
+	if (!m)
+		cxr_die_err();
+	printf("digest\t%s\n", cxr_model_digest(m));
+	for (int i = 0; i < cxr_model_nmeta(m); i++) {
+		const char *k, *v;
+		cxr_model_meta_at(m, i, &k, &v);
+		/* keys and values are single-line UTF-8 by the format's rules
+		 * (cxr-model(5)); a tab or newline would break the table */
+		if (strpbrk(k, "\t\n") || strpbrk(v, "\t\n"))
+			continue;
+		printf("%s\t%s\n", k, v);
+	}
+	cxr_model_free(m);
+	if (fflush(stdout) || ferror(stdout))
+		cxr_die(CXR_EXIT_DATA, "stdout: write error");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -30,11 +57,12 @@ int main(int argc, char **argv)
 	cxr_score_opts o = {.batch = 8, .threshold = NAN, .header = 1};
 	cxr_common_opts co = {.jobs = cxr_ncores()};
 	const char *model = NULL, *out = NULL;
-	enum { O_BATCH = 256, O_THR, O_NOHEAD };
+	enum { O_BATCH = 256, O_THR, O_NOHEAD, O_INFO };
+	int info = 0;
 	static const struct option longs[] = {
 		{"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
 		{"batch", required_argument, 0, O_BATCH}, {"threshold", required_argument, 0, O_THR},
-		{"no-header", no_argument, 0, O_NOHEAD}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
+		{"no-header", no_argument, 0, O_NOHEAD}, {"info", no_argument, 0, O_INFO}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "m:o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
@@ -44,6 +72,7 @@ int main(int argc, char **argv)
 		case O_BATCH: o.batch = (int)cxr_parse_long("--batch", optarg, 1, 4096); break;
 		case O_THR: o.threshold = cxr_parse_double("--threshold", optarg, 0, 1); break;
 		case O_NOHEAD: o.header = 0; break;
+		case O_INFO: info = 1; break;
 		default: cxr_common_option(c, optarg, &co, usage);
 		}
 	}
@@ -51,6 +80,11 @@ int main(int argc, char **argv)
 	o.quiet = co.quiet;
 	if (!model)
 		cxr_usage_error("no model: give -m MODEL");
+	if (info) {
+		if (optind < argc)
+			cxr_usage_error("--info reads only the model; no stream");
+		return print_model_info(model);
+	}
 	if (argc - optind > 1)
 		cxr_usage_error("give at most one stream");
 	const char *in = optind < argc ? argv[optind] : "-";
