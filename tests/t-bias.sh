@@ -98,6 +98,17 @@ printf 'score\tlabel\tage\n0.1\t0\t40\n0.2\t1\told\n' > "$T/age.tsv"
 expect_msg 1 "age.tsv: line 3: age 'old' is not a number" "a bad age" -- cxr-bias --by age:10 "$T/age.tsv"
 printf 'score\tlabel\n0.1\t0\n' > "$T/one.tsv"
 expect_msg 1 "one.tsv: all 1 labelled rows are negative" "one class only" -- cxr-bias --by label "$T/one.tsv"
+expect_msg 1 "no 'gender' column in the header (it has: image, score, label, patient, age, sex, view, model, rad)" \
+	"--by a missing column lists the columns there are" -- cxr-bias --by gender "$D/ties.tsv"
+expect_msg 1 "no 'Label' column in the header (it has: image, score, label," \
+	"--label a missing column lists them too" -- cxr-bias --label Label "$D/ties.tsv"
+cxr-bias -q --by age:10 --by sex:10 "$D/ties.tsv" > "$T/partial" 2>/dev/null
+[ $? -eq 1 ] && [ ! -s "$T/partial" ]
+check $? "a bad --by fails before anything is written (no header, no rows)"
+awk -F'\t' -v OFS='\t' 'NR > 1 { $6 = "-" } { print }' "$D/ties.tsv" > "$T/nosex.tsv"
+cxr-bias --by sex "$T/nosex.tsv" > /dev/null 2> "$T/err"
+[ $? -eq 0 ] && grep -q "nosex.tsv: --by sex: every row's sex is '-' (unknown); was the column missing or empty" "$T/err"
+check $? "a sex column of '-' only is reported"
 expect_msg 2 "--by" "--by with width 0" -- cxr-bias --by age:0 "$D/ties.tsv"
 expect_msg 2 "names no column" "--by empty" -- cxr-bias --by :10 "$D/ties.tsv"
 expect_msg 2 "one scores file" "two files" -- cxr-bias "$D/ties.tsv" "$D/ties.tsv"

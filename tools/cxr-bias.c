@@ -136,6 +136,17 @@ int main(int argc, char **argv)
 	double t = cxr_threshold_choose(&cl.thr, &roc, s.threshold);
 	cxr_roc_free(&roc);
 
+	/* Every table's groups first: a bad value (--by sex:10 on a text
+	 * column) fails before a line is written. */
+	cxr_groups *groups = cxr_xcalloc((size_t)cl.nby, sizeof *groups);
+	for (int b = 0; b < cl.nby; b++) {
+		if (cxr_groups_build(&groups[b], &s, b, cl.by[b], cl.width[b]))
+			cxr_die_err();
+		if (groups[b].ngroups == 1 && !strcmp(groups[b].names[0], "-"))
+			cxr_warn("%s: --by %s: every row's %s is '-' (unknown); was the column "
+				 "missing or empty in the manifest?", s.path, cl.by[b], cl.by[b]);
+	}
+
 	cxr_out *o = cxr_out_open(cl.out, 0);
 	FILE *f = cxr_out_file(o);
 	fputs("column\tgroup\tn\tpositives\tauc\tci_low\tci_high\terror_rate\ttpr\tfpr\t"
@@ -152,9 +163,7 @@ int main(int argc, char **argv)
 	double *gs = cxr_xmalloc(s.n * sizeof *gs);
 	int *gl = cxr_xmalloc(s.n * sizeof *gl);
 	for (int b = 0; b < cl.nby; b++) {
-		cxr_groups g;
-		if (cxr_groups_build(&g, &s, b, cl.by[b], cl.width[b]))
-			cxr_die_err();
+		cxr_groups g = groups[b];
 		/* Rows regrouped by a counting sort, so many groups stay O(n). */
 		size_t *start = cxr_xcalloc(g.ngroups + 1, sizeof *start);
 		for (size_t i = 0; i < s.n; i++)
@@ -228,6 +237,7 @@ int main(int argc, char **argv)
 	free(gl);
 	for (int b = 0; b < cl.nby; b++)
 		free((char *)cl.by[b]);
+	free(groups);
 	cxr_scores_free(&s);
 	return 0;
 }

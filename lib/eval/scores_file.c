@@ -14,9 +14,17 @@
 static int need_col(cxr_tsv *t, const char *name)
 {
 	int c = cxr_tsv_col(t, name);
-	if (c < 0)
-		cxr_seterr("%s: no '%s' column in the header", cxr_tsv_path(t), name);
-	return c;
+	if (c >= 0)
+		return c;
+	/* Name the columns there are: a user who typed --by gender or
+	 * --label Label sees the right spelling at once. */
+	char have[512] = "";
+	size_t len = 0;
+	for (int i = 0; i < cxr_tsv_ncols(t) && len < sizeof have; i++)
+		len += (size_t)snprintf(have + len, sizeof have - len, "%s%s", i ? ", " : "",
+					cxr_tsv_colname(t, i));
+	cxr_seterr("%s: no '%s' column in the header (it has: %s)", cxr_tsv_path(t), name, have);
+	return -1;
 }
 
 /* A whole field as a finite double, or -1. */
