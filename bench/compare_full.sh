@@ -4,7 +4,7 @@
 # (not committed: about 300 MB), then runs the engine's checker on it,
 # which prints the normwise relative error ||a-b||/||b|| of the logits, the
 # loss, every gradient, the BN running statistics and the Adam step.
-# DESIGN.md's bounds: < 1e-5 for logits and loss, < 1e-3 per gradient.
+# ARCHITECTURE.md's bounds: < 1e-5 for logits and loss, < 1e-3 per gradient.
 #
 # The golden's values are PyTorch's in float64, the exact answer: at this
 # size PyTorch's own float32 results are 1e-3 to 1e-2 off in some

@@ -16,8 +16,8 @@
  * 1.2e-4 and gradients to 8e-4 where no kink is crossed; on the two
  * committed goldens, with every instruction set, gemm and thread count,
  * logits under 5e-5 and gradients under 9e-4. So logits are held to 1e-4,
- * eval logits to 3e-4, gradients to 1e-3 (DESIGN.md's full-size bound),
- * the loss to 5e-5, running statistics (plain sums) to DESIGN.md's 1e-5.
+ * eval logits to 3e-4, gradients to 1e-3 (ARCHITECTURE.md's full-size bound),
+ * the loss to 5e-5, running statistics (plain sums) to ARCHITECTURE.md's 1e-5.
  * A real error (a wrong layout, stride, epsilon, tie rule) is off by 1e-2
  * or more. A golden whose seed puts a ReLU input within rounding of zero
  * is unusable by any float32 engine (the mask flips and gradients differ

@@ -1,6 +1,6 @@
 /* split — patient-wise, seeded, exact-count drawing of data sets.
  *
- * The rule (DESIGN.md): the pool's patients are put in a seeded random
+ * The rule (man/cxr-split.1): the pool's patients are put in a seeded random
  * order and drawn one by one into the first set until it holds exactly the
  * count asked for, then into the next set, and so on. The last patient
  * drawn for a set may give only some of its images (the first ones in

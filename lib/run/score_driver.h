@@ -5,7 +5,7 @@
 #define CXR_SCORE_DRIVER_H
 #include <stdio.h>
 
-/* The scores file's columns (DESIGN.md), then the threshold used and the
+/* The scores file's columns (man/cxr-score.1), then the threshold used and the
  * predicted class (score >= threshold). */
 #define CXR_SCORES_HEADER "image\tscore\tlabel\tpatient\tage\tsex\tview\tmodel\tthreshold\tpred"
 

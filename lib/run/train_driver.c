@@ -330,7 +330,7 @@ static int validate(run *r, val_result *out)
 
 /* The decision threshold on the validation scores of the current model:
  * Youden's J (or a fixed sensitivity). Picking it on the test set would
- * overstate performance (DESIGN.md). */
+ * overstate performance (man/cxr-train.1). */
 static double pick_threshold(run *r, long n)
 {
 	cxr_roc roc;
