@@ -43,6 +43,18 @@ for s in train val test; do
 	cmp -s "$tmp/a/$s.tsv" "$tmp/b/$s.tsv" || fail "$s.tsv differs between runs"
 done
 ok "same seed, same bytes"
+# the label file as NIH ships it (gzip): the same split, from a file or stdin
+expect 0 cxr-split -q -o "$tmp/gz" "$data/Data_Entry_2017_v2020.csv.gz"
+expect 0 cxr-split -q -o "$tmp/gz2" - < "$data/Data_Entry_2017_v2020.csv.gz"
+for s in train val test; do
+	cmp -s "$tmp/a/$s.tsv" "$tmp/gz/$s.tsv" || fail "$s.tsv differs when read from the .csv.gz"
+	cmp -s "$tmp/a/$s.tsv" "$tmp/gz2/$s.tsv" || fail "$s.tsv differs when the .csv.gz comes on stdin"
+done
+head -c 100000 "$data/Data_Entry_2017_v2020.csv.gz" > "$tmp/cut.csv.gz"
+expect 1 cxr-split -q -o "$tmp/gz3" "$tmp/cut.csv.gz"
+err_has "cut.csv.gz: line "
+err_has "gzip data ends early"
+[ -e "$tmp/gz3" ] && fail "a cut .csv.gz left an output directory"
 # the split does not depend on the order of the CSV's rows
 { head -1 "$csv"; tail -n +2 "$csv" | sort -r; } > "$tmp/rev.csv"
 expect 0 cxr-split -q -o "$tmp/r" "$tmp/rev.csv"

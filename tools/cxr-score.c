@@ -97,6 +97,6 @@ int main(int argc, char **argv)
 		cxr_die_err();
 	cxr_out_commit(dst);
 	if (!o.quiet)
-		cxr_warn("%ld images scored", n);
+		cxr_warn("%ld image%s scored", n, n == 1 ? "" : "s");
 	return 0;
 }

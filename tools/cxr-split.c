@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/cli.h"
+#include "base/gzin.h"
 #include "base/options.h"
 #include "data/sample.h"
 #include "data/nihcsv.h"
@@ -36,7 +37,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s [-q] [--train N] [--val N] [--test N] [--seed S]\n"
 	       "           [--test-list FILE] [--views PA,AP] [--skip-bad] -o DIR [CSV|-]\n"
-	       "Splits an NIH Data_Entry CSV by patient into DIR/train.tsv, DIR/val.tsv\n"
+	       "Splits an NIH Data_Entry CSV (or CSV.gz) by patient into DIR/train.tsv, DIR/val.tsv\n"
 	       "and DIR/test.tsv manifests with exactly the counts asked for.\n"
 	       "  --train N        training images (default 20000)\n"
 	       "  --val N          validation images (default 5000)\n"
@@ -125,7 +126,7 @@ static int meta_cmp(const void *a, const void *b)
 
 static cxr_sample *read_csv(const struct cmdline *c, size_t *np)
 {
-	FILE *f = cxr_open_in(c->input);
+	FILE *f = cxr_gzin_open(c->input); /* the label file as NIH ships it, or gunzipped */
 	int flags = c->skip_bad ? CXR_NIHCSV_SKIP_BAD : 0;
 	cxr_nihcsv *r = cxr_nihcsv_open(f, c->input, flags);
 	if (!r)
@@ -146,8 +147,7 @@ static cxr_sample *read_csv(const struct cmdline *c, size_t *np)
 		cxr_warn("%s: %ld malformed rows skipped", cxr_name(c->input),
 			 cxr_nihcsv_nskipped(r));
 	cxr_nihcsv_close(r);
-	if (f != stdin)
-		fclose(f);
+	fclose(f);
 	/* Sorted by image name: the order of every output, and the lookup
 	 * for the test list. */
 	qsort(rows, n, sizeof *rows, meta_cmp);
@@ -351,7 +351,7 @@ static void report(const struct cmdline *c, const cxr_sample *rows, size_t n,
 		cxr_warn("%-5s %6zu images %6zu patients  prevalence %s (%zu abnormal%s)",
 			 cxr_set_name[s], k, count_patients(p, k), prev, pos, unk);
 	}
-	cxr_warn("%zu images in no set", n - used);
+	cxr_warn("%zu image%s in no set", n - used, n - used == 1 ? "" : "s");
 	free(p);
 }
 

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "base/cli.h"
+#include "base/gzin.h"
 #include "base/strset.h"
 
 /* One record: its fields back to back, each NUL-terminated. */
@@ -131,7 +132,7 @@ static int fill(cxr_nihcsv *r)
 		if (len < 0) {
 			if (ferror(r->f)) {
 				cxr_seterr("%s: line %ld: %s", r->path, r->lineno + 1,
-					   strerror(errno ? errno : EIO));
+					   cxr_gzin_error(r->f));
 				return -1;
 			}
 			r->eof = 1;
