@@ -37,7 +37,10 @@ else
 OUT       ?= out
 N_TRAIN   ?= 20000
 N_VAL     ?= 5000
-N_TEST    ?= 10000
+# With a test list (nih-binary.mk's TEST_LIST, NIH's test_list.txt when
+# it is there) the test set is every listed image; N_TEST=10000 draws that
+# many of them instead. Without a list, 10000 images drawn by patient.
+N_TEST    ?= $(if $(TEST_LIST),all,10000)
 # PA,AP (both, the default) or PA alone
 VIEWS     ?=
 SIZE      ?= 256
