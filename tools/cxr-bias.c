@@ -11,7 +11,8 @@
 #include "base/options.h"
 #include "eval/metrics.h"
 #include "eval/scores_file.h"
-#include "eval/svg.h"
+#include "eval/groupeval.h"
+#include "eval/report.h"
 
 static void usage(FILE *f)
 {
@@ -23,7 +24,8 @@ static void usage(FILE *f)
 		"                      (default: --by sex --by age:10)\n"
 		"  -t, --threshold T   decision threshold: a number, youden or sens=X\n"
 		"                      (default: the scores' threshold column, else 0.5)\n"
-		"      --svg FILE      bar chart of AUC (95%% CI) and TPR gap per group\n"
+		"      --svg FILE      forest plot: AUC, TPR gap, FPR gap per group (95%% CI)\n"
+		"      --title TEXT    the plot's title (default: from FILE's name)\n"
 		"      --label COLUMN  evaluate against this column (default label)\n"
 		"  -o, --output FILE   write the table to FILE (whole or not at all)\n"
 		"  -j, --jobs N        accepted for symmetry; the work is one pass\n"
@@ -38,38 +40,18 @@ struct cmdline {
 	const char *by[MAX_BY];
 	double width[MAX_BY];
 	int nby, quiet;
-	const char *svg, *label, *out;
+	const char *svg, *label, *out, *title;
 };
 
-/* One group's figures at the common threshold t. */
-typedef struct grow {
-	long n, pos;
-	cxr_auc auc;
-	double lo, hi, err, tpr, fpr;
-} grow;
-
-static void eval(grow *g, const double *score, const int *label, size_t n, double t)
+static void print_row(FILE *f, const char *col, const char *group, const cxr_group_stats *g)
 {
-	cxr_confusion c;
-	if (cxr_auc_delong(score, label, n, &g->auc))
-		cxr_die_err();
-	cxr_auc_ci(&g->auc, CXR_Z95, &g->lo, &g->hi);
-	cxr_confusion_at(score, label, n, t, &c);
-	g->n = (long)n;
-	g->pos = g->auc.pos;
-	g->err = n ? (double)(c.fp + c.fn) / n : NAN;
-	g->tpr = c.tp + c.fn ? (double)c.tp / (c.tp + c.fn) : NAN;
-	g->fpr = c.fp + c.tn ? (double)c.fp / (c.fp + c.tn) : NAN;
-}
-
-static void print_row(FILE *f, const char *col, const char *group, const grow *g,
-		      const grow *all)
-{
-	char b[8][32];
-	fprintf(f, "%s\t%s\t%ld\t%ld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", col, group, g->n, g->pos,
-		cxr_fmt_num(b[0], g->auc.auc), cxr_fmt_num(b[1], g->lo), cxr_fmt_num(b[2], g->hi),
-		cxr_fmt_num(b[3], g->err), cxr_fmt_num(b[4], g->tpr), cxr_fmt_num(b[5], g->fpr),
-		cxr_fmt_num(b[6], g->tpr - all->tpr), cxr_fmt_num(b[7], g->fpr - all->fpr));
+	char b[12][32];
+	fprintf(f, "%s\t%s\t%ld\t%ld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", col,
+		group, g->n, g->pos, cxr_fmt_num(b[0], g->auc.auc), cxr_fmt_num(b[1], g->auc_lo),
+		cxr_fmt_num(b[2], g->auc_hi), cxr_fmt_num(b[3], g->err), cxr_fmt_num(b[4], g->tpr),
+		cxr_fmt_num(b[5], g->fpr), cxr_fmt_num(b[6], g->tpr_gap), cxr_fmt_num(b[7], g->fpr_gap),
+		cxr_fmt_num(b[8], g->tpr_gap_lo), cxr_fmt_num(b[9], g->tpr_gap_hi),
+		cxr_fmt_num(b[10], g->fpr_gap_lo), cxr_fmt_num(b[11], g->fpr_gap_hi), g->small);
 }
 
 /* Parses COLUMN[:WIDTH]. */
@@ -94,11 +76,11 @@ int main(int argc, char **argv)
 	cxr_init(argc, argv, 0);
 	struct cmdline cl = {0};
 	cxr_common_opts co = {.jobs = cxr_ncores()};
-	enum { OPT_SVG = 256, OPT_LABEL };
+	enum { OPT_SVG = 256, OPT_LABEL, OPT_TITLE };
 	static const struct option longs[] = {
 		{"by", required_argument, 0, 'b'}, {"threshold", required_argument, 0, 't'},
 		{"svg", required_argument, 0, OPT_SVG}, {"label", required_argument, 0, OPT_LABEL},
-		{"output", required_argument, 0, 'o'}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
+		{"title", required_argument, 0, OPT_TITLE}, {"output", required_argument, 0, 'o'}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "b:t:o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
@@ -110,6 +92,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SVG: cl.svg = optarg; break;
 		case OPT_LABEL: cl.label = optarg; break;
+		case OPT_TITLE: cl.title = optarg; break;
 		case 'o': cl.out = optarg; break;
 		default: cxr_common_option(c, optarg, &co, usage);
 		}
@@ -136,13 +119,19 @@ int main(int argc, char **argv)
 	double t = cxr_threshold_choose(&cl.thr, &roc, s.threshold);
 	cxr_roc_free(&roc);
 
-	/* Every table's groups first: a bad value (--by sex:10 on a text
-	 * column) fails before a line is written. */
-	cxr_groups *groups = cxr_xcalloc((size_t)cl.nby, sizeof *groups);
+	cxr_group_stats all;
+	if (cxr_group_eval(s.score, s.label, s.n, t, &all))
+		cxr_die_err();
+	cxr_group_gaps(&all, &all);
+
+	/* Every table first: a bad value (--by sex:10 on a text column) fails
+	 * before a line is written. */
+	cxr_group_table *tables = cxr_xcalloc((size_t)cl.nby, sizeof *tables);
 	for (int b = 0; b < cl.nby; b++) {
-		if (cxr_groups_build(&groups[b], &s, b, cl.by[b], cl.width[b]))
+		cxr_group_table *q = &tables[b];
+		if (cxr_group_table_build(q, &s, b, cl.by[b], cl.width[b], t, &all))
 			cxr_die_err();
-		if (groups[b].ngroups == 1 && !strcmp(groups[b].names[0], "-"))
+		if (q->ngroups == 1 && !strcmp(q->key[0], "-"))
 			cxr_warn("%s: --by %s: every row's %s is '-' (unknown); was the column "
 				 "missing or empty in the manifest?", s.path, cl.by[b], cl.by[b]);
 	}
@@ -150,94 +139,39 @@ int main(int argc, char **argv)
 	cxr_out *o = cxr_out_open(cl.out, 0);
 	FILE *f = cxr_out_file(o);
 	fputs("column\tgroup\tn\tpositives\tauc\tci_low\tci_high\terror_rate\ttpr\tfpr\t"
-	      "tpr_gap\tfpr_gap\n", f);
-	grow all;
-	eval(&all, s.score, s.label, s.n, t);
-	print_row(f, "all", "all", &all, &all);
-
-	/* Bars for the plot: one per group of every table. */
-	size_t nbar = 0, capbar = 16;
-	cxr_svg_bar *abar = cxr_xmalloc(capbar * sizeof *abar);
-	cxr_svg_bar *gbar = cxr_xmalloc(capbar * sizeof *gbar);
-	double gapmax = 0.05, aucmin = 0.5;
-	double *gs = cxr_xmalloc(s.n * sizeof *gs);
-	int *gl = cxr_xmalloc(s.n * sizeof *gl);
+	      "tpr_gap\tfpr_gap\ttpr_gap_low\ttpr_gap_high\tfpr_gap_low\tfpr_gap_high\tsmall\n", f);
+	print_row(f, "all", "all", &all);
 	for (int b = 0; b < cl.nby; b++) {
-		cxr_groups g = groups[b];
-		/* Rows regrouped by a counting sort, so many groups stay O(n). */
-		size_t *start = cxr_xcalloc(g.ngroups + 1, sizeof *start);
-		for (size_t i = 0; i < s.n; i++)
-			start[g.id[i] + 1]++;
-		for (int k = 0; k < g.ngroups; k++)
-			start[k + 1] += start[k];
-		size_t *fill = cxr_xmalloc((g.ngroups + 1) * sizeof *fill);
-		memcpy(fill, start, (g.ngroups + 1) * sizeof *fill);
-		for (size_t i = 0; i < s.n; i++) {
-			size_t j = fill[g.id[i]]++;
-			gs[j] = s.score[i];
-			gl[j] = s.label[i];
-		}
-		free(fill);
-		for (int k = 0; k < g.ngroups; k++) {
-			grow r;
-			eval(&r, gs + start[k], gl + start[k], start[k + 1] - start[k], t);
-			if ((!r.pos || r.pos == r.n) && !cl.quiet)
-				cxr_warn("%s %s: %ld rows, all %s; no AUC", cl.by[b], g.names[k], r.n,
-					 r.pos ? "positive" : "negative");
-			else if (isnan(r.lo) && !cl.quiet)
+		const cxr_group_table *q = &tables[b];
+		for (int k = 0; k < q->ngroups; k++) {
+			const cxr_group_stats *r = &q->g[k];
+			if ((!r->pos || r->pos == r->n) && !cl.quiet)
+				cxr_warn("%s %s: %ld rows, all %s; no AUC", cl.by[b], q->key[k], r->n,
+					 r->pos ? "positive" : "negative");
+			else if (isnan(r->auc_lo) && !cl.quiet)
 				cxr_warn("%s %s: %ld positives, %ld negatives; no DeLong CI with "
-					 "fewer than 2 of a class", cl.by[b], g.names[k], r.pos,
-					 r.n - r.pos);
-			print_row(f, cl.by[b], g.names[k], &r, &all);
-			if (nbar == capbar) {
-				capbar *= 2;
-				abar = cxr_xrealloc(abar, capbar * sizeof *abar);
-				gbar = cxr_xrealloc(gbar, capbar * sizeof *gbar);
-			}
-			char *name = cxr_xmalloc(strlen(cl.by[b]) + strlen(g.names[k]) + 2);
-			sprintf(name, "%s %s", cl.by[b], g.names[k]);
-			abar[nbar] = (cxr_svg_bar){name, r.auc.auc, r.lo, r.hi};
-			gbar[nbar++] = (cxr_svg_bar){name, r.tpr - all.tpr, NAN, NAN};
-			if (!isnan(r.lo))
-				aucmin = fmin(aucmin, r.lo);
-			if (!isnan(r.auc.auc))
-				aucmin = fmin(aucmin, r.auc.auc);
-			if (!isnan(r.tpr))
-				gapmax = fmax(gapmax, fabs(r.tpr - all.tpr));
+					 "fewer than 2 of a class", cl.by[b], q->key[k], r->pos, r->neg);
+			print_row(f, cl.by[b], q->key[k], r);
 		}
-		free(start);
-		cxr_groups_free(&g);
 	}
 	cxr_out_commit(o);
 
 	if (cl.svg) {
-		char at[64], gt[96], title[600];
-		snprintf(at, sizeof at, "AUC with 95%% CI (dashed: all, %.3f)", all.auc.auc);
-		snprintf(gt, sizeof gt, "TPR gap: group minus all (all: %.3f at threshold %.4g)",
-			 all.tpr, t);
-		snprintf(title, sizeof title, "Performance by group: %s%s", s.path,
-			 s.model ? " (model " : "");
-		if (s.model)
-			snprintf(title + strlen(title), sizeof title - strlen(title), "%.64s)", s.model);
-		double top = ceil(gapmax * 10) / 10;
-		cxr_svg_panel p[2] = {
-			{at, floor(aucmin * 10) / 10, 1, floor(aucmin * 10) / 10, all.auc.auc, abar,
-			 (int)nbar},
-			{gt, -top, top, 0, NAN, gbar, (int)nbar}};
+		char title[600];
+		snprintf(title, sizeof title, "Performance by group: %s%s%s%s",
+			 cxr_report_base_name(argc ? argv[0] : NULL), s.model ? " (model " : "",
+			 s.model ? s.model : "", s.model ? ")" : "");
 		cxr_out *so2 = cxr_out_open(cl.svg, 0);
-		if (cxr_svg_bars(cxr_out_file(so2), title, p, 2))
+		if (cxr_report_bias_svg(cxr_out_file(so2), cl.title ? cl.title : title, &all, t,
+					tables, cl.nby, CXR_PANEL_ALL | CXR_PANEL_CAPTION, 0))
 			cxr_die(CXR_EXIT_DATA, "%s: write error", cl.svg);
 		cxr_out_commit(so2);
 	}
-	for (size_t i = 0; i < nbar; i++)
-		free((char *)abar[i].label);
-	free(abar);
-	free(gbar);
-	free(gs);
-	free(gl);
-	for (int b = 0; b < cl.nby; b++)
+	for (int b = 0; b < cl.nby; b++) {
+		cxr_group_table_free(&tables[b]);
 		free((char *)cl.by[b]);
-	free(groups);
+	}
+	free(tables);
 	cxr_scores_free(&s);
 	return 0;
 }

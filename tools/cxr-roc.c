@@ -10,8 +10,8 @@
 #include "base/cli.h"
 #include "base/options.h"
 #include "eval/metrics.h"
+#include "eval/report.h"
 #include "eval/scores_file.h"
-#include "eval/svg.h"
 
 static void usage(FILE *f)
 {
@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"      --points        print the ROC curve (threshold fpr tpr) instead\n"
 		"      --calibration   add the ECE and a 10-bin reliability table\n"
 		"      --svg FILE      plot the ROC curve into FILE\n"
+		"      --title TEXT    the plot's title (default: ROC curve: FILE's name)\n"
 		"      --label COLUMN  evaluate against this column (default label)\n"
 		"  -o, --output FILE   write the table to FILE (whole or not at all)\n"
 		"  -j, --jobs N        threads for the bootstrap (default: all cores;\n"
@@ -40,7 +41,7 @@ struct cmdline {
 	int bootstrap, points, calibration, quiet, jobs, thr_given;
 	long reps;
 	uint64_t seed;
-	const char *svg, *label, *out;
+	const char *svg, *label, *out, *title;
 };
 
 static void row(FILE *f, const char *metric, double v, double lo, double hi)
@@ -73,19 +74,14 @@ static void load(cxr_scores *s, const char *path, const struct cmdline *cl, int 
 			 cl->label ? cl->label : "label");
 }
 
-static void write_svg(const char *path, const char *title, const cxr_svg_curve *c, int n)
+/* The plot, through report.h so that cxr-report draws the same. */
+static void write_svg(const char *path, const char *title, const char *note,
+		      const cxr_report_curve *c, int n)
 {
 	cxr_out *o = cxr_out_open(path, 0);
-	if (cxr_svg_roc(cxr_out_file(o), title, c, n))
+	if (cxr_report_roc_svg(cxr_out_file(o), title, note, c, n, 0))
 		cxr_die(CXR_EXIT_DATA, "%s: write error", path);
 	cxr_out_commit(o);
-}
-
-/* "model a1b2c3d4: AUC 0.764 (0.709–0.818)" for the plot's legend. */
-static void legend(char *buf, size_t n, const cxr_scores *s, double auc, double lo, double hi)
-{
-	snprintf(buf, n, "%s%s: AUC %.3f (95%% CI %.3f\xe2\x80\x93%.3f)",
-		 s->model ? "model " : "", s->model ? s->model : s->path, auc, lo, hi);
 }
 
 static void one(const char *path, const struct cmdline *cl, FILE *f)
@@ -148,12 +144,14 @@ static void one(const char *path, const struct cmdline *cl, FILE *f)
 		}
 	}
 	if (cl->svg) {
-		char lg[256], title[300];
-		legend(lg, sizeof lg, &s, a.auc, lo, hi);
-		snprintf(title, sizeof title, "ROC: %s (threshold %.4g)", s.path, t);
-		long npos = c.tp + c.fn, nneg = c.fp + c.tn;
-		cxr_svg_curve cv = {roc.p, roc.npoints, lg, (double)c.fp / nneg, (double)c.tp / npos};
-		write_svg(cl->svg, title, &cv, 1);
+		char title[300], how[300], note[600];
+		const char *name = cxr_report_base_name(path);
+		snprintf(title, sizeof title, "ROC curve: %s", name);
+		cxr_threshold_describe(how, sizeof how, &cl->thr, s.threshold);
+		snprintf(note, sizeof note, "AUC interval: %s. Threshold: %s.",
+			 cl->bootstrap ? "stratified bootstrap" : "DeLong's", how);
+		cxr_report_curve cv = {name, s.model, &roc, a.auc, lo, hi, t, c};
+		write_svg(cl->svg, cl->title ? cl->title : title, note, &cv, 1);
 	}
 	cxr_roc_free(&roc);
 	cxr_scores_free(&s);
@@ -193,14 +191,29 @@ static void two(const char *pa, const char *pb, const struct cmdline *cl, FILE *
 		if (cxr_roc_build(&ra, a.score, a.label, a.n) ||
 		    cxr_roc_build(&rb, sb, a.label, a.n))
 			cxr_die_err();
-		char lga[256], lgb[256], title[300];
-		legend(lga, sizeof lga, &a, t.a.auc, la, ha);
-		legend(lgb, sizeof lgb, &b, t.b.auc, lb, hb);
-		snprintf(title, sizeof title, "ROC: AUC difference %.3f, DeLong p = %.3g", t.diff,
-			 t.p);
-		cxr_svg_curve cv[2] = {{ra.p, ra.npoints, lga, NAN, NAN},
-				       {rb.p, rb.npoints, lgb, NAN, NAN}};
-		write_svg(cl->svg, title, cv, 2);
+		/* Each model at its own stored threshold (else 0.5). */
+		cxr_threshold_rule stored = {CXR_THR_STORED, 0};
+		double ta = cxr_threshold_choose(&stored, &ra, a.threshold);
+		double tb = cxr_threshold_choose(&stored, &rb, b.threshold);
+		cxr_confusion ca, cb;
+		cxr_confusion_at(a.score, a.label, a.n, ta, &ca);
+		cxr_confusion_at(sb, a.label, a.n, tb, &cb);
+		const char *na = cxr_report_base_name(pa), *nb = cxr_report_base_name(pb);
+		char title[300], note[600];
+		snprintf(title, sizeof title, "ROC curves: %s vs %s", na, nb);
+		if (isnan(t.se))
+			snprintf(note, sizeof note, "The same images in both. AUC difference %.3f "
+				 "(no DeLong test: too few of a class). ", t.diff);
+		else
+			snprintf(note, sizeof note, "The same images in both. AUC difference %.3f "
+				 "(95%% CI %.3f\xe2\x80\x93%.3f), DeLong's paired test p = %.3g. ",
+				 t.diff, fmax(-1, t.diff - CXR_Z95 * t.se),
+				 fmin(1, t.diff + CXR_Z95 * t.se), t.p);
+		snprintf(note + strlen(note), sizeof note - strlen(note), "Each operating point at "
+			 "its file's threshold column, else 0.5.");
+		cxr_report_curve cv[2] = {{na, a.model, &ra, t.a.auc, la, ha, ta, ca},
+					  {nb, b.model, &rb, t.b.auc, lb, hb, tb, cb}};
+		write_svg(cl->svg, cl->title ? cl->title : title, note, cv, 2);
 		cxr_roc_free(&ra);
 		cxr_roc_free(&rb);
 	}
@@ -215,12 +228,13 @@ int main(int argc, char **argv)
 	cxr_init(argc, argv, 0);
 	struct cmdline cl = {.reps = 2000, .seed = 1};
 	cxr_common_opts co = {.jobs = cxr_ncores()};
-	enum { OPT_CI = 256, OPT_REPS, OPT_SEED, OPT_POINTS, OPT_CAL, OPT_SVG, OPT_LABEL };
+	enum { OPT_CI = 256, OPT_REPS, OPT_SEED, OPT_POINTS, OPT_CAL, OPT_SVG, OPT_LABEL, OPT_TITLE };
 	static const struct option longs[] = {
 		{"threshold", required_argument, 0, 't'}, {"ci", required_argument, 0, OPT_CI},
 		{"reps", required_argument, 0, OPT_REPS}, {"seed", required_argument, 0, OPT_SEED},
 		{"points", no_argument, 0, OPT_POINTS}, {"calibration", no_argument, 0, OPT_CAL},
 		{"svg", required_argument, 0, OPT_SVG}, {"label", required_argument, 0, OPT_LABEL},
+		{"title", required_argument, 0, OPT_TITLE},
 		{"output", required_argument, 0, 'o'}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
 	int c;
@@ -242,6 +256,7 @@ int main(int argc, char **argv)
 		case OPT_CAL: cl.calibration = 1; break;
 		case OPT_SVG: cl.svg = optarg; break;
 		case OPT_LABEL: cl.label = optarg; break;
+		case OPT_TITLE: cl.title = optarg; break;
 		case 'o': cl.out = optarg; break;
 		default: cxr_common_option(c, optarg, &co, usage);
 		}
