@@ -13,7 +13,7 @@ cell() { awk -F'\t' -v c="$2" -v g="$3" -v f="$4" 'NR == 1 { for (i = 1; i <= NF
 
 cxr-bias "$D/ties.tsv" > "$T/def" 2> "$T/err"
 check $? "default run"
-head -1 "$T/def" | grep -q "^column	group	n	positives	auc	ci_low	ci_high	error_rate	tpr	fpr	tpr_gap	fpr_gap$"
+head -1 "$T/def" | grep -q "^column	group	n	positives	auc	ci_low	ci_high	error_rate	tpr	fpr	tpr_gap	fpr_gap	tpr_gap_low	tpr_gap_high	fpr_gap_low	fpr_gap_high	small$"
 check $? "header line"
 [ "$(cut -f1 "$T/def" | sort -u | tr '\n' ' ')" = "age all column sex " ]
 check $? "default tables: --by sex --by age:10 (and the whole population)"
@@ -57,6 +57,41 @@ awk -F'\t' 'NR == 2 { t = $9; f = $10 } NR > 2 && $9 != "-" {
 	END { exit bad }' "$T/def"
 check $? "gaps = group minus whole population"
 
+# Gap intervals: Newcombe's hybrid score interval (1998, method 10) for the
+# group against the rest, times the rest's share, computed here in awk
+# from Wilson's intervals; the gap lies inside its interval.
+awk -F'\t' -v t=0.5 'function wilson(k, n, w,   p, z, d, c, h) { z = 1.959963984540054; p = k / n
+		d = 1 + z * z / n; c = (p + z * z / (2 * n)) / d
+		h = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+		w["lo"] = k == 0 ? 0 : c - h; w["hi"] = k == n ? 1 : c + h; if (w["lo"] < 0) w["lo"] = 0
+		if (w["hi"] > 1) w["hi"] = 1 }
+	function gap(k1, n1, kall, nall, out,   k2, n2, p1, p2, a, b) { k2 = kall - k1; n2 = nall - n1
+		p1 = k1 / n1; p2 = k2 / n2; wilson(k1, n1, a); wilson(k2, n2, b)
+		out["lo"] = (n2 / nall) * (p1 - p2 - sqrt((p1 - a["lo"]) ^ 2 + (b["hi"] - p2) ^ 2))
+		out["hi"] = (n2 / nall) * (p1 - p2 + sqrt((a["hi"] - p1) ^ 2 + (p2 - b["lo"]) ^ 2)) }
+	NR > 1 && $3 != "-" { g = $6; p = $2 >= t
+		if ($3 == 1) { pos[g]++; tp[g] += p; P++; TP += p } else { neg[g]++; fp[g] += p; N++; FP += p } }
+	END { for (g in pos) { gap(tp[g], pos[g], TP, P, a); gap(fp[g], neg[g], FP, N, b)
+		printf "sex\t%s\t%.12f\t%.12f\t%.12f\t%.12f\n", g, a["lo"], a["hi"], b["lo"], b["hi"] } }' \
+	"$D/ties.tsv" | sort > "$T/newcombe"
+awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next } $1 == "sex" {
+	printf "sex\t%s\t%.12f\t%.12f\t%.12f\t%.12f\n", $2, $h["tpr_gap_low"], $h["tpr_gap_high"],
+		$h["fpr_gap_low"], $h["fpr_gap_high"] }' "$T/def" | sort > "$T/mine"
+cmp -s "$T/newcombe" "$T/mine"
+check $? "gap intervals = Newcombe's (group vs rest, Wilson-based) times the rest's share"
+awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next } $1 != "all" && $h["tpr_gap"] != "-" {
+	if (!($h["tpr_gap_low"] <= $h["tpr_gap"] && $h["tpr_gap"] <= $h["tpr_gap_high"])) bad = 1 }
+	$1 != "all" && $h["fpr_gap"] != "-" {
+	if (!($h["fpr_gap_low"] <= $h["fpr_gap"] && $h["fpr_gap"] <= $h["fpr_gap_high"])) bad = 1 }
+	END { exit bad }' "$T/all"
+check $? "every gap lies inside its interval"
+awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+	{ want = $3 < 30 || $4 < 5 || $3 - $4 < 5; if ($h["small"] != want) { print; bad = 1 } }
+	END { exit bad }' "$T/all"
+check $? "small = n < 30 or fewer than 5 positives or negatives"
+[ "$(awk -F'\t' '$1 == "all" { print $13, $14, $15, $16 }' "$T/def")" = "0 0 0 0" ]
+check $? "the whole population's gap intervals are 0"
+
 # The common threshold: --threshold, and the scores' threshold column.
 cxr-bias -q --by sex -t 0.7 "$D/ties.tsv" > "$T/t7"
 awk -F'\t' 'BEGIN { OFS = "\t" } { print $0, NR == 1 ? "threshold" : 0.7 }' "$D/ties.tsv" |
@@ -86,10 +121,25 @@ check $? "a note names each small group"
 [ "$(cell "$T/s" site x auc)" = 1 ] && [ "$(cell "$T/s" site x ci_low)" = - ]
 check $? "one of each class: AUC, but no DeLong interval"
 
-# SVG.
+# SVG: a forest plot, well formed, ages as ranges, small groups hollow
+# with their n, the FPR gap panel too; a short title unless --title.
 cxr-bias -q --svg "$T/b.svg" "$D/ties.tsv" > /dev/null && grep -q '<svg' "$T/b.svg" &&
-	grep -q 'age 90+' "$T/b.svg" && { ! command -v xmllint > /dev/null || xmllint --noout "$T/b.svg"; }
-check $? "--svg writes a well-formed bar chart"
+	/usr/bin/python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$T/b.svg"
+check $? "--svg writes a well-formed plot"
+grep -q '>90+<' "$T/b.svg" && grep -q '>0–9<' "$T/b.svg" && grep -q '>10–19<' "$T/b.svg" &&
+	! grep -q '>age 0<' "$T/b.svg"
+check $? "--svg: age buckets read 0–9, 10–19, ..., 90+"
+nsmall=$(awk -F'\t' 'NR > 1 && $1 != "all" && $17 == 1' "$T/def" | wc -l)
+nhollow=$(grep -c 'fill="white" stroke="#888"' "$T/b.svg")
+[ "$nsmall" -gt 0 ] && [ "$nhollow" -ge "$nsmall" ] && grep -q "Hollow grey: $nsmall small group" "$T/b.svg"
+check $? "--svg: the $nsmall small groups are hollow, and the caption says so"
+grep -q '>n 306, ' "$T/b.svg" && grep -q 'FPR gap' "$T/b.svg" && grep -q 'chance 0.5' "$T/b.svg"
+check $? "--svg: n per group, an FPR gap panel, the chance line"
+grep -q '<title>Performance by group: ties.tsv' "$T/b.svg" && ! grep -q "$D" "$T/b.svg"
+check $? "--svg: the default title is the file's name, not its path"
+cxr-bias -q --title 'Study <A> & B' --svg "$T/t.svg" "$D/ties.tsv" > /dev/null &&
+	grep -q '<title>Study &lt;A&gt; &amp; B</title>' "$T/t.svg"
+check $? "--title, escaped"
 
 # Errors.
 expect_msg 1 "ties.tsv: no 'site' column" "--by an absent column" -- cxr-bias --by site "$D/ties.tsv"

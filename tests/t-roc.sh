@@ -138,6 +138,36 @@ check $? "--svg writes a well-formed plot"
 check $? "--svg leaves no temporary file"
 cxr-roc -q --svg "$T/two.svg" "$D/ties.tsv" "$D/ties_b.tsv" > /dev/null && grep -q e5f6a7b8 "$T/two.svg"
 check $? "--svg with two files plots both curves"
+# What a reader needs: a short title (the file's name, not its path),
+# legends naming file and model, n and positives, the operating point
+# with its sensitivity and specificity; --title replaces the title.
+grep -q '<title>ROC curve: ties.tsv</title>' "$T/roc.svg" && ! grep -q "$D" "$T/roc.svg"
+check $? "--svg: the default title is the file's name"
+grep -q '>ties.tsv (model a1b2c3d4)<' "$T/roc.svg" &&
+	grep -q '>ties.tsv (model a1b2c3d4)<' "$T/two.svg" && grep -q '>ties_b.tsv (model e5f6a7b8)<' "$T/two.svg"
+check $? "--svg: legends name the file and the model"
+grep -q 'n = 306 images: 117 positive (abnormal), 189 negative (normal)' "$T/roc.svg"
+check $? "--svg: n, positives and negatives in the caption"
+se=$(metric "$T/ties.out" sensitivity) sp=$(metric "$T/ties.out" specificity)
+grep -q ">sensitivity $(printf %.3f "$se")<" "$T/roc.svg" && grep -q ">specificity $(printf %.3f "$sp")<" "$T/roc.svg" &&
+	grep -q '<circle[^>]*r="5.5"' "$T/roc.svg"
+check $? "--svg: the operating point, with cxr-roc's sensitivity and specificity beside it"
+[ "$(grep -c '<circle[^>]*r="5.5"' "$T/two.svg")" = 2 ] && grep -q 'DeLong.s paired test p = ' "$T/two.svg"
+check $? "--svg with two files: both operating points, the paired test in the caption"
+# The legend lies below the plot square, clear of every curve.
+awk 'match($0, /<rect x="70" y="[0-9.]+" width="440" height="440"/) {
+		split(substr($0, RSTART, RLENGTH), a, "\""); bottom = a[4] + 440 }
+	/<line x1="24"/ { split($0, a, "\""); if (a[4] + 0 <= bottom) bad = 1; n++ }
+	END { exit bad || !n }' "$T/two.svg"
+check $? "--svg: the legend is below the plot, not over the curves"
+cxr-roc -q --title 'Test set <PA> & AP' --svg "$T/t.svg" "$D/ties.tsv" > /dev/null &&
+	grep -q '<title>Test set &lt;PA&gt; &amp; AP</title>' "$T/t.svg"
+check $? "--title, escaped"
+long=/very/long/path/to/a/study/run/with/many/levels/2026-11-29-resnet50-width1-pa-only-seed7
+mkdir -p "$T$long" && cp "$D/ties.tsv" "$T$long/test.scores.tsv"
+cxr-roc -q --svg "$T/long.svg" "$T$long/test.scores.tsv" > /dev/null &&
+	grep -q '>ROC curve: test.scores.tsv<' "$T/long.svg"
+check $? "--svg: a long path gives a short title"
 
 # Degenerate input: exit 1 with a message naming file and line.
 printf 'image\tscore\tlabel\na\t0.1\t0\nb\t0.2\t0\n' > "$T/neg.tsv"
