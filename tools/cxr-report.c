@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"  -o, --output FILE   the HTML page (whole or not at all; default stdout)\n"
 		"      --title TEXT    the page's title (default: cxr report: SCORES's name)\n"
 		"  -b, --by COLUMN[:WIDTH]  a group table, as cxr-bias (default: --by sex\n"
-		"                      --by age:10 --by view)\n"
+		"                      --by age:10 --by view, those columns the scores have)\n"
 		"  -t, --threshold T   decision threshold: a number, youden or sens=X\n"
 		"                      (default: the scores' threshold column, else 0.5)\n"
 		"  -m, --model FILE    the model that wrote the scores: its metadata (how the\n"
@@ -37,6 +37,7 @@ static void usage(FILE *f)
 		"      --command TEXT  a command line that made the scores (repeatable)\n"
 		"      --provenance FILE  key<TAB>value lines: command, version, anything else\n"
 		"      --label COLUMN  evaluate against this column (default label)\n"
+		"  -j, --jobs N        accepted like every tool's; the work is one pass\n"
 		"  -q, --quiet         no notes on stderr\n"
 		"      --help, --version\n");
 }
@@ -103,7 +104,7 @@ static void read_provenance(struct cmdline *cl, const char *path)
 		fclose(f);
 }
 
-/* The whole input in memory: it is hashed, then parsed. */
+/* The whole input in memory, NUL-terminated: it is hashed, then parsed. */
 static char *slurp(const char *path, size_t *n)
 {
 	FILE *f = cxr_open_in(path);
@@ -121,6 +122,9 @@ static char *slurp(const char *path, size_t *n)
 		cxr_die(CXR_EXIT_DATA, "%s: read error", cxr_name(path));
 	if (f != stdin)
 		fclose(f);
+	if (len == cap)
+		buf = cxr_xrealloc(buf, cap + 1);
+	buf[len] = 0; /* a string too, for a look at the header */
 	*n = len;
 	return buf;
 }
@@ -215,9 +219,10 @@ int main(int argc, char **argv)
 		{"model", required_argument, 0, 'm'}, {"val", required_argument, 0, OPT_VAL},
 		{"command", required_argument, 0, OPT_COMMAND},
 		{"provenance", required_argument, 0, OPT_PROV},
-		{"label", required_argument, 0, OPT_LABEL}, CXR_COMMON_LONGOPTS, {0, 0, 0, 0}};
+		{"label", required_argument, 0, OPT_LABEL}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
+		{0, 0, 0, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "o:b:t:m:" CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:b:t:m:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
 		switch (c) {
 		case 'o': cl.out = optarg; break;
 		case OPT_TITLE: cl.title = optarg; break;
@@ -234,7 +239,7 @@ int main(int argc, char **argv)
 		default: cxr_common_option(c, optarg, &co, usage);
 		}
 	}
-	cl.quiet = co.quiet;
+	cl.quiet = co.quiet; /* -j is accepted; the report takes no threads */
 	argc -= optind, argv += optind;
 	if (argc > 1)
 		cxr_usage_error("give one scores file");
@@ -243,11 +248,7 @@ int main(int argc, char **argv)
 		cxr_usage_error("--provenance and the scores cannot both be the same file");
 	if (cl.prov_file && !path && !strcmp(cl.prov_file, "-"))
 		cxr_usage_error("--provenance -: the scores are read from stdin already");
-	if (!cl.nby) {
-		add_by(&cl, "sex");
-		add_by(&cl, "age:10");
-		add_by(&cl, "view");
-	}
+	int default_by = !cl.nby;
 	if (cl.prov_file) {
 		/* its lines go first: the commands that made the scores */
 		struct cmdline tmp = cl;
@@ -265,6 +266,21 @@ int main(int argc, char **argv)
 	unsigned char sum[32];
 	cxr_sha256_buf(bytes, nbytes, sum);
 	cxr_sha256_hex(sum, rep.scores_sha256);
+	if (default_by) {
+		/* sex, age:10 and view, those of them the header has */
+		static const char *const defaults[][2] = {{"sex", "sex"}, {"age", "age:10"},
+							   {"view", "view"}};
+		size_t hl = strcspn(bytes, "\r\n");
+		for (size_t d = 0; d < 3 && nbytes; d++) {
+			size_t k = strlen(defaults[d][0]);
+			for (size_t i = 0; i + k <= hl && i < nbytes; i += strcspn(bytes + i, "\t\r\n") + 1)
+				if (!strncmp(bytes + i, defaults[d][0], k) &&
+				    (i + k == hl || bytes[i + k] == '\t')) {
+					add_by(&cl, defaults[d][1]);
+					break;
+				}
+		}
+	}
 	/* fmemopen takes no empty buffer: an empty file reads as /dev/null */
 	FILE *mf = nbytes ? fmemopen(bytes, nbytes, "r") : fopen("/dev/null", "r");
 	if (!mf)

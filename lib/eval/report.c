@@ -584,7 +584,8 @@ static void groups_section(FILE *f, const cxr_report *r)
 {
 	fputs("<section id=\"groups\">\n<h2>Performance by group</h2>\n", f);
 	if (!r->ntables) {
-		fputs("<p>No groups were asked for.</p>\n</section>\n", f);
+		fputs("<p>No group tables: the scores have no sex, age or view column (name another "
+		      "with <code>--by</code>).</p>\n</section>\n", f);
 		return;
 	}
 	fprintf(f, "<p>Every group is called at the same threshold, %.4g. TPR (sensitivity) and "

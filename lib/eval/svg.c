@@ -167,10 +167,14 @@ static double nice_step(double span)
  * baseline below the heading. */
 static double head(FILE *f, double w, double h, const char *title, const lines *tl, int flags)
 {
+	/* Inline in HTML the parser puts <svg> in its namespace; a file
+	 * names it. */
 	if (!(flags & CXR_SVG_INLINE))
-		fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-		   "viewBox=\"0 0 %.0f %.0f\" role=\"img\" font-family=\"DejaVu Sans, Verdana, "
+		fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		      "<svg xmlns=\"http://www.w3.org/2000/svg\"", f);
+	else
+		fputs("<svg", f);
+	fprintf(f, " width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" font-family=\"DejaVu Sans, Verdana, "
 		   "Arial, sans-serif\" font-size=\"13\">\n", w, h, w, h);
 	fputs("<title>", f);
 	put_text(f, title);

@@ -15,7 +15,7 @@
 
 /* flags of every plot */
 enum {
-	CXR_SVG_INLINE = 1, /* for inside HTML: no XML declaration */
+	CXR_SVG_INLINE = 1, /* for inside HTML: no XML declaration or namespace */
 };
 
 /* One ROC curve: its points (fpr, tpr used); a legend of a label (what
