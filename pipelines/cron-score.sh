@@ -1,6 +1,7 @@
 #!/bin/bash
-# cron-score.sh — score, from cron, the chest X-ray PNGs that arrived in
-# INCOMING since the last run, appending to OUTDIR/scores-YYYY-MM-DD.tsv.
+# cron-score.sh — score, from cron, the chest X-ray PNGs and DICOM files
+# that arrived in INCOMING since the last run, appending to
+# OUTDIR/scores-YYYY-MM-DD.tsv.
 #
 #   cron-score.sh [-q] [-j N] [-s SIZE] [-w SECONDS] [-r TRIES] [-S STATEDIR] -m MODEL -o OUTDIR INCOMING...
 #
@@ -21,14 +22,26 @@
 #   and renamed, and removed. Merging skips images already in the scores
 #   file, so a run that dies half-way through merging is finished by the
 #   next one without duplicates.
-# - Files still being copied in are left for the next run: only PNGs
+# - Images are PNGs (*.png) and DICOM files: *.dcm, or any other file with
+#   the DICOM magic "DICM" at byte 128 (PACS exports often have no
+#   extension); a file named DICOMDIR (an export's index) and every other
+#   file are passed over. DICOM files go through dicom-resize.sh (beside
+#   this script; DCMTK and netpbm), which decodes them as its opening
+#   comment says and puts their PatientID, PatientSex, PatientAge and
+#   ViewPosition into the scores' patient, sex, age and view columns.
+# - Files still being copied in are left for the next run: only images
 #   unmodified for SECONDS (-w, default 60) are taken; the run says how
 #   many are waiting.
-# - INCOMING may hold symbolic links to the PNGs (they are followed).
-# - A PNG that cannot be read is reported, left out of the ledger, and
-#   tried again on the next run, up to TRIES runs (-r, default 3); then it
-#   is quarantined: its name goes to STATEDIR/quarantined, the run says so
-#   once, and later runs pass it over. Delete its line there to retry it.
+# - INCOMING may hold symbolic links to the images (they are followed).
+# - An image that cannot be read (a bad PNG; a truncated, undecodable,
+#   multi-frame or non-image DICOM object such as a report or a PDF) is
+#   reported, left out of the ledger, and tried again on the next run, up
+#   to TRIES runs (-r, default 3); then it is quarantined: its name goes to
+#   STATEDIR/quarantined, the run says so once, and later runs pass it
+#   over. Delete its line there to retry it.
+# - Messages name a DICOM file by its base name, never by its folder
+#   (which may hold a patient's name); nothing from its header but the
+#   four columns above reaches the scores or the messages.
 # - The images are resized to the size the model was trained at (read from
 #   the model), unless -s SIZE says otherwise.
 #
@@ -75,6 +88,7 @@ PATH=${CXR_BIN:+$CXR_BIN:}$here/../bin:$here/../../bin:$PATH:/usr/local/bin
 for t in cxr-resize cxr-score; do
 	command -v $t >/dev/null || die "$t: not found (set CXR_BIN to the tools' folder)"
 done
+dicom_resize=$here/dicom-resize.sh
 
 # The size the model was trained at, unless -s names one.
 if [ -z "$size" ]; then
@@ -144,21 +158,40 @@ for b in "$state"/pending/*.tsv; do
 	apply "$b"
 done
 
-# The new images: settled PNGs whose names are neither in the ledger nor
-# quarantined. A name seen twice in this run is taken once. find -L
-# follows links, so a folder of symbolic links works like one of files.
+# The new images: settled PNGs and DICOM files whose names are neither in
+# the ledger nor quarantined. A name seen twice in this run is taken once.
+# find -L follows links, so a folder of symbolic links works like one of
+# files.
 touch "$state/scored" "$state/quarantined" "$state/failures"
-# new_images [FIND TESTS...]: the PNGs below INCOMING passing the tests,
+# images: the paths on stdin that are images: *.png and *.dcm (any case)
+# by name, others by the DICOM magic at byte 128; DICOMDIR never.
+images() {
+	local f
+	while IFS= read -r f; do
+		case ${f,,} in
+		*/dicomdir) ;;
+		*.png | *.dcm) printf '%s\n' "$f" ;;
+		*) [ "$(od -An -c -j128 -N4 "$f" 2>/dev/null | tr -d ' ')" != DICM ] ||
+			printf '%s\n' "$f" ;;
+		esac
+	done
+}
+# new_images [FIND TESTS...]: the images below INCOMING passing the tests,
 # less those already scored or quarantined.
 new_images() {
-	find -L "${incoming[@]}" -type f -name '*.png' "$@" -print \
+	find -L "${incoming[@]}" -type f "$@" -print \
 		| LC_ALL=C sort \
 		| awk -v ledger="$state/scored" -v quar="$state/quarantined" '
 		       FILENAME == ledger || FILENAME == quar { seen[$0] = 1; next }
 		       { n = $0; sub(/.*\//, "", n) }
-		       !(n in seen) { seen[n] = 1; print }' "$state/scored" "$state/quarantined" -
+		       !(n in seen) { print }' "$state/scored" "$state/quarantined" - \
+		| images \
+		| awk '{ n = $0; sub(/.*\//, "", n) } !(n in seen) { seen[n] = 1; print }'
 }
-incoming=("$@")
+# the absolute paths, so that od and DCMTK never take a name for an option
+for d in "$@"; do
+	case $d in /*) incoming+=("$d") ;; *) incoming+=("$PWD/$d") ;; esac
+done
 now=$(date +%s)
 if [ "$settle" -gt 0 ]; then
 	new_images ! -newermt "@$((now - settle))" > "$list"
@@ -179,11 +212,17 @@ if [ "$n" -eq 0 ]; then
 fi
 say "scoring $(plural "$n" "new image")"
 
-# Score them: a list of paths into cxr-resize (unreadable PNGs skipped
-# and named on stderr), the tensor stream into cxr-score. Both must
-# succeed before the batch is committed.
+# Score them: a list of paths into cxr-resize, or when it holds a DICOM
+# file into dicom-resize.sh (unreadable images skipped and named on
+# stderr), the tensor stream into cxr-score. Both must succeed before the
+# batch is committed.
 day=$(date +%Y-%m-%d)
-cxr-resize -q ${jobs:+-j $jobs} --skip-bad --max-bad 100% --size "$size" "$list" \
+resize=(cxr-resize)
+if awk '{ n = tolower($0) } n !~ /\.png$/ { f = 1; exit } END { exit !f }' "$list"; then
+	[ -r "$dicom_resize" ] || die "$dicom_resize: not found (it decodes the DICOM files)"
+	resize=(bash "$dicom_resize")
+fi
+"${resize[@]}" -q ${jobs:+-j $jobs} --skip-bad --max-bad 100% --size "$size" "$list" \
 	| cxr-score -q ${jobs:+-j $jobs} -m "$model" > "$tmp"
 got=$(( $(wc -l < "$tmp") - 1 ))
 [ "$got" -ge 0 ] || got=0

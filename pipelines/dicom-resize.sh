@@ -108,6 +108,8 @@ while [ $# -gt 0 ]; do
 done
 [ $# -le 1 ] || usage "one input at most"
 input=${1:--}
+iname=$input
+[ "$input" != - ] || iname=stdin
 case ${jobs:-1} in *[!0-9]* | 0*) usage "-j: not a count: $jobs" ;; esac
 [ -z "$maxbad" ] || [ -n "$skipbad" ] || usage "--max-bad needs --skip-bad"
 [ -z "$only" ] || [ -z "$manifest$skipbad$size" ] || usage "--manifest-only takes no -M, -s or --skip-bad"
@@ -296,7 +298,7 @@ produce_rows() {
 	trap '' PIPE
 	emit() { # the oldest pending row
 		[ -z "${pids[0]}" ] || wait "${pids[0]}" || true
-		cat "$work/rows/${ids[0]}" || return 1
+		cat "$work/rows/${ids[0]}" 2>/dev/null || return 1
 		rm -f "$work/rows/${ids[0]}"
 		pids=("${pids[@]:1}") ids=("${ids[@]:1}")
 	}
@@ -326,7 +328,7 @@ produce_rows() {
 		if [ -n "$hdr" ]; then
 			split_tabs "$line"
 			[ ${#fl[@]} -eq ${#head[@]} ] ||
-				{ bad "$input: line $lineno: ${#fl[@]} fields, the header has ${#head[@]}"; return; }
+				{ bad "$iname: line $lineno: ${#fl[@]} fields, the header has ${#head[@]}"; return; }
 			name=${fl[${col[0]}]} row=
 			for c in "${col[@]:1}"; do
 				v=-
@@ -335,26 +337,26 @@ produce_rows() {
 			done
 			row=${row%$'\t'}
 			case $name in
-			'' | - | . | ..) bad "$input: line $lineno: empty image name"; return ;;
-			*/*) bad "$input: line $lineno: $name: a manifest names images by base name (give -r DIR, the folder they are below)"; return ;;
+			'' | - | . | ..) bad "$iname: line $lineno: empty image name"; return ;;
+			*/*) bad "$iname: line $lineno: $name: a manifest names images by base name (give -r DIR, the folder they are below)"; return ;;
 			esac
 			file=$name
 		else
 			case $line in *$'\t'*)
-				bad "$input: line $lineno: a tab in a list of paths (a manifest starts with a header line whose first field is 'image')"
+				bad "$iname: line $lineno: a tab in a list of paths (a manifest starts with a header line whose first field is 'image')"
 				return ;;
 			esac
 			name=${line##*/} file=$line
 			row=$'-\t-\t-\t-\t-\t-\t-'
-			case $name in '' | . | ..) bad "$input: line $lineno: $line: not a file name"; return ;; esac
+			case $name in '' | . | ..) bad "$iname: line $lineno: $line: not a file name"; return ;; esac
 		fi
 		if [ -n "${seen[$name]+y}" ]; then
-			bad "$input: line $lineno: $name: named twice (images are known by base name)"
+			bad "$iname: line $lineno: $name: named twice (images are known by base name)"
 			return
 		fi
 		seen[$name]=1
 		if [ -n "$root" ]; then
-			case $file in */*) bad "$input: line $lineno: $file: a name with a '/' cannot be looked up below $root"; return ;; esac
+			case $file in */*) bad "$iname: line $lineno: $file: a name with a '/' cannot be looked up below $root"; return ;; esac
 			hits=${where[$name]-}
 			case $hits in
 			*$'\n'*) bad "$name: two files of that name below $root: ${hits//$'\n'/ and }"; return ;;
