@@ -70,8 +70,13 @@ awk -F'\t' -v t="$thr" 'NR > 1 && ($2 <= 0 || $2 >= 1 || $8 !~ /^[0-9a-f]+$/ || 
 	$10 != ($2 >= $9 ? 1 : 0) || length($2) < 12) { print "line " NR ": " $0; bad = 1 }
 	END { exit bad }' "$t/S" || fail "score, model, threshold or pred column"
 [ "$(cut -f 8 "$t/S" | sort -u | wc -l)" -eq 2 ] || fail "more than one model digest"
-# the threshold is the model's (Youden's J on val), not 0.5
-[ "$thr" != 0.5 ] || fail "the model's threshold was not used"
+# the threshold column is the one the model stores (picked by Youden's J
+# on the validation set), whatever it is
+want_thr=$(cxr-score --info -m "$m" | awk -F'\t' '$1 == "threshold" { print $2 }')
+rule=$(cxr-score --info -m "$m" | awk -F'\t' '$1 == "threshold_rule" { print $2 }')
+[ "$rule" = youden ] || fail "the model's threshold rule is '$rule', want youden"
+awk -v a="$thr" -v b="$want_thr" 'BEGIN { d = a - b; exit !(b != "" && d * d < 1e-24) }' ||
+	fail "threshold column $thr, the model's is $want_thr"
 # same bytes from stdin, '-', a pack, -o; one thread or batch size
 expect 0 cxr-score -q -j1 -m "$m" <"$ts"
 cmp -s "$t/out" "$t/S" || fail "stdin differs"
@@ -98,8 +103,10 @@ expect 0 cxr-score -q -j1 --threshold 0.3 --no-header -m "$m" "$ts"
 [ "$(lines "$t/out")" -eq 20 ] || fail "--no-header: $(lines "$t/out") lines"
 awk -F'\t' '$9 != 0.3 || $10 != ($2 >= 0.3 ? 1 : 0) { bad = 1 } END { exit bad }' "$t/out" ||
 	fail "--threshold 0.3: threshold or pred column"
-# a checkpoint scores too (its threshold: 0.5)
+# a checkpoint scores too, at the threshold it stores (0.5: none picked yet)
 expect 0 cxr-score -q -j1 -m "$m.ckpt" "$ts"
+awk -F'\t' 'NR > 1 && ($9 != 0.5 || $10 != ($2 >= 0.5 ? 1 : 0)) { bad = 1 } END { exit bad }' "$t/out" ||
+	fail "a checkpoint's scores: threshold column not 0.5 or pred not score >= 0.5"
 # images without manifest data: '-' fields, pred still given
 find "$d" -name '*.png' | sort | head -n 3 >"$t/list"
 cxr-resize -q --size 32 -o "$t/bare.cxs" "$t/list"

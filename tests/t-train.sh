@@ -209,7 +209,15 @@ expect 0 cxr-train -q $S --epochs 1 --log "$t/other.log" -o "$t/L" "$tr"
 [ -s "$t/other.log" ] && [ ! -e "$t/L.log" ] || fail "--log FILE"
 
 # ---- early stopping: stops after N epochs without a better val AUC ----
+# The stop rule is applied to the log's per-epoch val AUCs; that those are
+# the real AUCs is checked here from outside for the best epoch (cxr-score
+# of E.best on val, then cxr-roc), as for run A above.
 expect 0 cxr-train -q $S --epochs 6 --early-stop 1 --val "$va" -o "$t/E" "$tr"
+cxr-score -q -j1 -m "$t/E.best" "$va" | cxr-roc -q - >"$t/E.roc" || fail "cxr-score | cxr-roc of E.best"
+ebest=$(epochs "$t/E.log" | sort -t "$(printf '\t')" -k5,5g | tail -n 1 | cut -f 5)
+close "$ebest" "$(awk -F'\t' '$1 == "auc" { print $2 }' "$t/E.roc")" ||
+	fail "early stop: the log's best val AUC $ebest is not E.best's AUC on val"
+same "$t/E" "$t/E.best" "early stop: the model is not the best epoch's"
 epochs "$t/E.log" | awk -F'\t' -v n=1 '
 	{ if (NR == 1 || $5 > best) { best = $5; since = 0 } else since++
 	  if (since >= n) { stop = NR; exit } }
