@@ -1,5 +1,12 @@
 /* resnet — the cxr ResNet-50: buffers, forward, backward
- * (see resnet.h). */
+ * (see resnet.h).
+ *
+ * Every tensor has a name, as in llm.c's train_gpt2.c: each convolution
+ * with its batch norm (unit), the stem, each bottleneck block and the head
+ * is a struct whose fields point at their parameters and gradients (in
+ * params and grads, the same layout), BN running statistics (in buffers)
+ * and training activations (in the arena), with their shapes. N is the
+ * batch; shapes are channels-last. */
 #include "nn/resnet.h"
 
 #include <errno.h>
@@ -17,45 +24,125 @@
 #include "nn/maxpool.h"
 #include "nn/wino.h"
 
-#define NONE ((size_t)-1)
 #define NSTAGES 4
 #define MAXBLOCKS 16
 #define MAXUNITS (1 + 4 * MAXBLOCKS)
 
 static const int stage_blocks[NSTAGES] = {3, 4, 6, 3};
 
-/* A convolution and the batch norm after it: every conv of the network. */
+/* The trainable tensors of a unit: one copy points into params, one into
+ * grads. */
+typedef struct unit_params {
+	float *conv_w;            /* (O,KH,KW,C) */
+	float *bn_gamma;          /* (O) batch norm weight */
+	float *bn_beta;           /* (O) batch norm bias */
+} unit_params;
+
+/* A convolution and the batch norm after it: every conv of the network,
+ * input (N,H,W,C), output (N,OH,OW,O) (d has the sizes). */
 typedef struct unit {
 	conv_dims d;              /* n = max batch */
 	int kind;                 /* CXR_PROF_* */
-	size_t w, gamma, beta;    /* params: weight (O,KH,KW,C), BN affine (O) */
-	size_t rmean, rvar;       /* buffers (O) */
-	size_t fw, fb;            /* fold: weight with BN folded in, bias (O) */
-	size_t x, a, mean, istd;  /* activations (train): conv output (N,OH,OW,O),
-				   * BN+ReLU output or NONE, batch mean, inverse std (O) */
+	unit_params params;       /* in net->params */
+	unit_params grads;        /* in net->grads */
+	float *running_mean;      /* (O) in net->buffers */
+	float *running_var;       /* (O) in net->buffers */
+	/* Inference with batch norm folded in. Offsets: net->fold and
+	 * net->wfold are allocated at the first folded forward. */
+	size_t fold_w;            /* (O,KH,KW,C) conv_w * BN scale, in net->fold */
+	size_t fold_b;            /* (O) BN shift, in net->fold */
 	int wino;                 /* 3x3 stride 1 pad 1: Winograd can run it */
-	size_t uf;                /* its folded weights transformed, in wfold */
+	size_t wino_fold_w;       /* fold_w transformed (wino.h), in net->wfold */
+	/* training activations, in the arena */
+	float *conv_out;          /* (N,OH,OW,O) the convolution's output, BN's input */
+	float *bn_mean;           /* (O) the batch's mean */
+	float *bn_istd;           /* (O) the batch's 1/sqrt(var + eps) */
 } unit;
 
+/* The stem: conv1 7x7/2 -> bn1 -> ReLU -> max pool 3x3/2, the input
+ * (N,H,W,C) to (N,SH,SW,C1) to (N,PH,PW,C1). */
+typedef struct stem {
+	unit conv1;               /* 7x7 stride 2 pad 3, C -> C1 */
+	int ph, pw;               /* PH, PW: the max pool's output size */
+	/* training activations, in the arena */
+	float *relu_out;          /* (N,SH,SW,C1) relu(bn1(conv1(input))) */
+	float *pool_out;          /* (N,PH,PW,C1) the first block's input */
+	int32_t *pool_idx;        /* (N,PH,PW,C1) where each window's max came from */
+} stem;
+
+/* A bottleneck block, input in (N,H,W,C), output out (N,OH,OW,OUT), OH
+ * and OW those of H and W at the stride S:
+ *	out = relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(in)))))))) + shortcut)
+ * with shortcut = bn(downsample(in)) if has_downsample, else in. */
 typedef struct block {
-	unit c1, c2, c3, ds;      /* 1x1, 3x3 (stride), 1x1; ds: shortcut 1x1 */
-	int has_ds;
-	size_t out;               /* activation (train): relu(bn3 + shortcut) */
+	unit conv1;               /* 1x1, C -> MID */
+	unit conv2;               /* 3x3 stride S pad 1, MID -> MID */
+	unit conv3;               /* 1x1, MID -> OUT */
+	unit downsample;          /* 1x1 stride S, C -> OUT: the projection shortcut */
+	int has_downsample;       /* S > 1 or C != OUT */
+	/* training activations, in the arena */
+	float *relu1_out;         /* (N,H,W,MID) conv2's input */
+	float *relu2_out;         /* (N,OH,OW,MID) conv3's input */
+	float *out;               /* (N,OH,OW,OUT) the block's output; before
+				   * conv3's BN adds into it, the shortcut */
 } block;
 
+/* The head's trainable tensors: one copy points into params, one into
+ * grads. Dense weights are PyTorch's (out,in). */
+typedef struct head_params {
+	float *fc1_w;             /* (HID,FEAT) */
+	float *fc1_b;             /* (HID) */
+	float *fc2_w;             /* (1,HID) */
+	float *fc2_b;             /* (1) */
+} head_params;
+
+/* The head: global max pool -> fc1 -> ReLU -> dropout -> fc2, the last
+ * block's output (N,FH,FW,FEAT) to the logits (N). */
+typedef struct head {
+	head_params params;       /* in net->params */
+	head_params grads;        /* in net->grads */
+	/* activations of both modes, in the arena */
+	float *pool_out;          /* (N,FEAT) fc1's input */
+	float *fc1_out;           /* (N,HID) (inference: ReLU'd in place) */
+	float *logits;            /* (N) */
+	/* training activations and their gradients, in the arena */
+	int32_t *pool_idx;        /* (N,FEAT) where each channel's max came from */
+	float *dpool_out;         /* (N,FEAT) */
+	float *relu_out;          /* (N,HID) */
+	float *dropout_mask;      /* (N,HID) 0 or 1/(1-p) */
+	float *dropout_out;       /* (N,HID) fc2's input */
+	float *ddropout_out;      /* (N,HID) */
+	float *drelu_out;         /* (N,HID) */
+	float *dfc1_out;          /* (N,HID) */
+} head;
+
 enum { R_CONV, R_BN_W, R_BN_B, R_RMEAN, R_RVAR, R_FC_W, R_FC_B };
+
+/* Where a state_dict tensor's pointers are: in params and grads, or
+ * (param only) in buffers. */
+typedef struct tensor_fields {
+	float **param, **grad;
+} tensor_fields;
+
+/* An arena tensor: where layout() put it, for point_arena() to aim its
+ * field (f, or i for an index tensor) at. */
+typedef struct arena_slot {
+	float **f;
+	int32_t **i;
+	size_t off, n;
+} arena_slot;
+#define MAXSLOTS (8 + 3 * MAXUNITS + 3 + 3 * MAXBLOCKS + 8)
 
 struct cxr_resnet {
 	cxr_resnet_config cfg;
 	int max_batch;
-	unit stem;
-	int ph, pw;                 /* max pool output size */
-	block b[MAXBLOCKS];
+	stem stem;
+	block blocks[MAXBLOCKS];
 	int nblocks;
-	unit *units[MAXUNITS];
+	unit *units[MAXUNITS];      /* every unit, in state_dict order */
 	int nunits;
 	int feat, fh, fw;           /* the last block's output (FH,FW,FEAT) */
-	size_t fc1_w, fc1_b, fc2_w, fc2_b;
+	head head;
 
 	size_t nparams, nbuffers, nfold;
 	float *params, *grads, *buffers, *fold, *dlogits;
@@ -63,15 +150,21 @@ struct cxr_resnet {
 
 	cxr_resnet_tensor *t;
 	int *role;
+	tensor_fields *fields;
 	int nt;
 
-	/* The activation arena. Its first eval_size floats (input copy, four
-	 * rotating buffers of the largest activation, head) serve both modes;
-	 * training adds every activation backward needs. */
+	/* The activation arena. Its first eval_size floats (the input, four
+	 * rotating buffers of the largest activation, the head's) serve both
+	 * modes; training adds every activation backward needs. The tensors'
+	 * pointers are aimed at it when it is allocated, NULL before. */
 	float *act;
-	size_t act_size, eval_size, train_size, maxact;
-	size_t x_in, g[4], feat_o, hid, logits;
-	size_t pool_o, pool_idx, gidx, hr, mask, hd, dhd, dhr, dh, dfeat;
+	size_t act_size, eval_size, train_size;
+	arena_slot slots[MAXSLOTS];
+	int nslots;
+	float *input;               /* (N,H,W,C) the input, channels last */
+	float *ring[4];             /* each the largest activation: inference's
+				     * activations in rotation; backward's
+				     * gradients and scratch */
 
 	float *ws;                  /* im2col or Winograd workspace */
 	size_t ws_size;
@@ -100,8 +193,11 @@ static int scaled(int c, double w)
 	return v < 1 ? 1 : v;
 }
 
-static void add_tensor(cxr_resnet *net, const char *name, int role, size_t off, int ndim,
-		       int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+/* A state_dict tensor at offset off in params and grads (param, grad:
+ * the fields to aim there) or, a running statistic, in buffers (grad
+ * NULL). */
+static void add_tensor(cxr_resnet *net, const char *name, int role, size_t off, float **param,
+		       float **grad, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
 	cxr_resnet_tensor *t = &net->t[net->nt];
 	t->name = cxr_xstrdup(name);
@@ -113,37 +209,55 @@ static void add_tensor(cxr_resnet *net, const char *name, int role, size_t off, 
 	for (int i = 0; i < ndim; i++)
 		t->numel *= (size_t)t->dims[i];
 	t->is_conv = role == R_CONV;
+	net->fields[net->nt].param = param;
+	net->fields[net->nt].grad = grad;
 	net->role[net->nt++] = role;
+}
+
+/* The tensors' fields aimed at params, grads and buffers. */
+static void point_tensors(cxr_resnet *net)
+{
+	for (int i = 0; i < net->nt; i++) {
+		const size_t off = net->t[i].offset;
+		if (net->t[i].trainable) {
+			*net->fields[i].param = net->params + off;
+			*net->fields[i].grad = net->grads + off;
+		} else {
+			*net->fields[i].param = net->buffers + off;
+		}
+	}
 }
 
 static void make_unit(cxr_resnet *net, unit *u, const char *conv, const char *bn, int h, int w,
 		      int c, int o, int k, int s, int p)
 {
 	char name[96];
+	size_t off;
 	conv_dims_set(&u->d, net->max_batch, h, w, c, o, k, s, p);
 	u->kind = k == 7 ? CXR_PROF_CONV7 : k == 3 ? CXR_PROF_CONV3
 		: s == 1 ? CXR_PROF_CONV1 : CXR_PROF_CONV1S2;
 	size_t nw = (size_t)o * k * k * c;
-	u->w = net->nparams, net->nparams += nw;
+	off = net->nparams, net->nparams += nw;
 	snprintf(name, sizeof name, "%s.weight", conv);
-	add_tensor(net, name, R_CONV, u->w, 4, o, c, k, k);
-	u->gamma = net->nparams, net->nparams += o;
+	add_tensor(net, name, R_CONV, off, &u->params.conv_w, &u->grads.conv_w, 4, o, c, k, k);
+	off = net->nparams, net->nparams += o;
 	snprintf(name, sizeof name, "%s.weight", bn);
-	add_tensor(net, name, R_BN_W, u->gamma, 1, o, 0, 0, 0);
-	u->beta = net->nparams, net->nparams += o;
+	add_tensor(net, name, R_BN_W, off, &u->params.bn_gamma, &u->grads.bn_gamma, 1, o, 0, 0,
+		   0);
+	off = net->nparams, net->nparams += o;
 	snprintf(name, sizeof name, "%s.bias", bn);
-	add_tensor(net, name, R_BN_B, u->beta, 1, o, 0, 0, 0);
-	u->rmean = net->nbuffers, net->nbuffers += o;
+	add_tensor(net, name, R_BN_B, off, &u->params.bn_beta, &u->grads.bn_beta, 1, o, 0, 0, 0);
+	off = net->nbuffers, net->nbuffers += o;
 	snprintf(name, sizeof name, "%s.running_mean", bn);
-	add_tensor(net, name, R_RMEAN, u->rmean, 1, o, 0, 0, 0);
-	u->rvar = net->nbuffers, net->nbuffers += o;
+	add_tensor(net, name, R_RMEAN, off, &u->running_mean, NULL, 1, o, 0, 0, 0);
+	off = net->nbuffers, net->nbuffers += o;
 	snprintf(name, sizeof name, "%s.running_var", bn);
-	add_tensor(net, name, R_RVAR, u->rvar, 1, o, 0, 0, 0);
-	u->fw = net->nfold, net->nfold += nw;
-	u->fb = net->nfold, net->nfold += o;
+	add_tensor(net, name, R_RVAR, off, &u->running_var, NULL, 1, o, 0, 0, 0);
+	u->fold_w = net->nfold, net->nfold += nw;
+	u->fold_b = net->nfold, net->nfold += o;
 	u->wino = k == 3 && s == 1 && p == 1;
 	if (u->wino) {
-		u->uf = net->nwfold;
+		u->wino_fold_w = net->nwfold;
 		net->nwfold += (cxr_wino_weights_size(c, o) + 15) & ~(size_t)15;
 		if (nw > net->wtmp_w)
 			net->wtmp_w = nw;
@@ -161,56 +275,74 @@ static size_t unit_out(const unit *u)
 	return (size_t)u->d.n * u->d.oh * u->d.ow * u->d.o;
 }
 
-/* Arena offsets are rounded to 64 bytes. */
-static size_t take(size_t *top, size_t n)
+/* The next n floats of the arena for the tensor at field f (or, an index
+ * tensor, i); offsets are rounded to 64 bytes. */
+static void take(cxr_resnet *net, size_t *top, float **f, int32_t **i, size_t n)
 {
-	size_t o = *top;
+	arena_slot *s = &net->slots[net->nslots++];
+	s->f = f, s->i = i, s->off = *top, s->n = n;
 	*top += (n + 15) & ~(size_t)15;
-	return o;
 }
 
 static void layout(cxr_resnet *net)
 {
 	const size_t N = (size_t)net->max_batch, hid = (size_t)net->cfg.head_hidden;
-	size_t top = 0, big = (size_t)net->ph * net->pw * net->stem.d.o * N;
+	stem *s = &net->stem;
+	head *h = &net->head;
+	const size_t pool = (size_t)s->ph * s->pw * s->conv1.d.o * N;
+	size_t top = 0, big = pool;
 	for (int i = 0; i < net->nunits; i++)
 		if (unit_out(net->units[i]) > big)
 			big = unit_out(net->units[i]);
-	net->maxact = big;
-	net->x_in = take(&top, N * net->cfg.height * net->cfg.width * net->cfg.in_channels);
+	/* both modes */
+	take(net, &top, &net->input, NULL,
+	     N * net->cfg.height * net->cfg.width * net->cfg.in_channels);
 	for (int i = 0; i < 4; i++)
-		net->g[i] = take(&top, big);
-	net->feat_o = take(&top, N * net->feat);
-	net->hid = take(&top, N * hid);
-	net->logits = take(&top, N);
+		take(net, &top, &net->ring[i], NULL, big);
+	take(net, &top, &h->pool_out, NULL, N * net->feat);
+	take(net, &top, &h->fc1_out, NULL, N * hid);
+	take(net, &top, &h->logits, NULL, N);
 	net->eval_size = top;
 
-	unit *s = &net->stem;
+	/* training */
 	for (int i = 0; i < net->nunits; i++) {
 		unit *u = net->units[i];
-		u->x = take(&top, unit_out(u));
-		u->mean = take(&top, u->d.o);
-		u->istd = take(&top, u->d.o);
-		u->a = NONE;
+		take(net, &top, &u->conv_out, NULL, unit_out(u));
+		take(net, &top, &u->bn_mean, NULL, u->d.o);
+		take(net, &top, &u->bn_istd, NULL, u->d.o);
 	}
-	s->a = take(&top, unit_out(s));
-	net->pool_o = take(&top, big = (size_t)net->ph * net->pw * s->d.o * N);
-	net->pool_idx = take(&top, big);
+	take(net, &top, &s->relu_out, NULL, unit_out(&s->conv1));
+	take(net, &top, &s->pool_out, NULL, pool);
+	take(net, &top, NULL, &s->pool_idx, pool);
 	for (int i = 0; i < net->nblocks; i++) {
-		block *b = &net->b[i];
-		b->c1.a = take(&top, unit_out(&b->c1));
-		b->c2.a = take(&top, unit_out(&b->c2));
-		b->out = take(&top, unit_out(&b->c3));
+		block *b = &net->blocks[i];
+		take(net, &top, &b->relu1_out, NULL, unit_out(&b->conv1));
+		take(net, &top, &b->relu2_out, NULL, unit_out(&b->conv2));
+		take(net, &top, &b->out, NULL, unit_out(&b->conv3));
 	}
-	net->gidx = take(&top, N * net->feat);
-	net->dfeat = take(&top, N * net->feat);
-	net->hr = take(&top, N * hid);
-	net->mask = take(&top, N * hid);
-	net->hd = take(&top, N * hid);
-	net->dhd = take(&top, N * hid);
-	net->dhr = take(&top, N * hid);
-	net->dh = take(&top, N * hid);
+	take(net, &top, NULL, &h->pool_idx, N * net->feat);
+	take(net, &top, &h->dpool_out, NULL, N * net->feat);
+	take(net, &top, &h->relu_out, NULL, N * hid);
+	take(net, &top, &h->dropout_mask, NULL, N * hid);
+	take(net, &top, &h->dropout_out, NULL, N * hid);
+	take(net, &top, &h->ddropout_out, NULL, N * hid);
+	take(net, &top, &h->drelu_out, NULL, N * hid);
+	take(net, &top, &h->dfc1_out, NULL, N * hid);
 	net->train_size = top;
+}
+
+/* The arena tensors' fields aimed at the arena as allocated (NULL those
+ * beyond it). */
+static void point_arena(cxr_resnet *net)
+{
+	for (int k = 0; k < net->nslots; k++) {
+		const arena_slot *s = &net->slots[k];
+		float *p = net->act && s->off + s->n <= net->act_size ? net->act + s->off : NULL;
+		if (s->f)
+			*s->f = p;
+		else
+			*s->i = (int32_t *)p;
+	}
 }
 
 void cxr_resnet_default_config(cxr_resnet_config *cfg)
@@ -253,24 +385,26 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 	net->fold_on = 1;
 	net->t = cxr_xcalloc(6 * MAXUNITS + 8, sizeof *net->t);
 	net->role = cxr_xcalloc(6 * MAXUNITS + 8, sizeof *net->role);
+	net->fields = cxr_xcalloc(6 * MAXUNITS + 8, sizeof *net->fields);
 	const double W = cfg->width_mult;
 
 	int c = scaled(64, W);
-	make_unit(net, &net->stem, "conv1", "bn1", cfg->height, cfg->width, cfg->in_channels, c,
+	stem *st = &net->stem;
+	make_unit(net, &st->conv1, "conv1", "bn1", cfg->height, cfg->width, cfg->in_channels, c,
 		  7, 2, 3);
-	int h = net->stem.d.oh, w = net->stem.d.ow;
-	net->ph = h = pool_out_size(h, 3, 2, 1);
-	net->pw = w = pool_out_size(w, 3, 2, 1);
-	for (int st = 0; st < NSTAGES; st++) {
-		int planes = 64 << st;
-		for (int j = 0; j < stage_blocks[st]; j++) {
-			block *b = &net->b[net->nblocks++];
-			int s = j == 0 && st > 0 ? 2 : 1;
+	int h = st->conv1.d.oh, w = st->conv1.d.ow;
+	st->ph = h = pool_out_size(h, 3, 2, 1);
+	st->pw = w = pool_out_size(w, 3, 2, 1);
+	for (int stage = 0; stage < NSTAGES; stage++) {
+		int planes = 64 << stage;
+		for (int j = 0; j < stage_blocks[stage]; j++) {
+			block *b = &net->blocks[net->nblocks++];
+			int s = j == 0 && stage > 0 ? 2 : 1;
 			int mid = scaled(planes, W), out = scaled(4 * planes, W);
 			char cn[64], bn[64], pre[32];
-			snprintf(pre, sizeof pre, "layer%d.%d", st + 1, j);
+			snprintf(pre, sizeof pre, "layer%d.%d", stage + 1, j);
 			for (int k = 1; k <= 3; k++) {
-				unit *u = k == 1 ? &b->c1 : k == 2 ? &b->c2 : &b->c3;
+				unit *u = k == 1 ? &b->conv1 : k == 2 ? &b->conv2 : &b->conv3;
 				snprintf(cn, sizeof cn, "%s.conv%d", pre, k);
 				snprintf(bn, sizeof bn, "%s.bn%d", pre, k);
 				if (k == 1)
@@ -278,28 +412,34 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 				else if (k == 2)
 					make_unit(net, u, cn, bn, h, w, mid, mid, 3, s, 1);
 				else
-					make_unit(net, u, cn, bn, b->c2.d.oh, b->c2.d.ow, mid, out,
-						  1, 1, 0);
+					make_unit(net, u, cn, bn, b->conv2.d.oh, b->conv2.d.ow, mid,
+						  out, 1, 1, 0);
 			}
-			b->has_ds = s != 1 || c != out;
-			if (b->has_ds) {
+			b->has_downsample = s != 1 || c != out;
+			if (b->has_downsample) {
 				snprintf(cn, sizeof cn, "%s.downsample.0", pre);
 				snprintf(bn, sizeof bn, "%s.downsample.1", pre);
-				make_unit(net, &b->ds, cn, bn, h, w, c, out, 1, s, 0);
+				make_unit(net, &b->downsample, cn, bn, h, w, c, out, 1, s, 0);
 			}
-			h = b->c2.d.oh, w = b->c2.d.ow, c = out;
+			h = b->conv2.d.oh, w = b->conv2.d.ow, c = out;
 		}
 	}
 	net->feat = c, net->fh = h, net->fw = w;
 	const int hid = cfg->head_hidden;
-	net->fc1_w = net->nparams, net->nparams += (size_t)hid * c;
-	add_tensor(net, "fc1.weight", R_FC_W, net->fc1_w, 2, hid, c, 0, 0);
-	net->fc1_b = net->nparams, net->nparams += hid;
-	add_tensor(net, "fc1.bias", R_FC_B, net->fc1_b, 1, hid, 0, 0, 0);
-	net->fc2_w = net->nparams, net->nparams += hid;
-	add_tensor(net, "fc2.weight", R_FC_W, net->fc2_w, 2, 1, hid, 0, 0);
-	net->fc2_b = net->nparams, net->nparams += 1;
-	add_tensor(net, "fc2.bias", R_FC_B, net->fc2_b, 1, 1, 0, 0, 0);
+	head *hd = &net->head;
+	size_t off;
+	off = net->nparams, net->nparams += (size_t)hid * c;
+	add_tensor(net, "fc1.weight", R_FC_W, off, &hd->params.fc1_w, &hd->grads.fc1_w, 2, hid, c,
+		   0, 0);
+	off = net->nparams, net->nparams += hid;
+	add_tensor(net, "fc1.bias", R_FC_B, off, &hd->params.fc1_b, &hd->grads.fc1_b, 1, hid, 0,
+		   0, 0);
+	off = net->nparams, net->nparams += hid;
+	add_tensor(net, "fc2.weight", R_FC_W, off, &hd->params.fc2_w, &hd->grads.fc2_w, 2, 1,
+		   hid, 0, 0);
+	off = net->nparams, net->nparams += 1;
+	add_tensor(net, "fc2.bias", R_FC_B, off, &hd->params.fc2_b, &hd->grads.fc2_b, 1, 1, 0, 0,
+		   0);
 
 	layout(net);
 	for (int i = 0; i < net->nunits; i++) {
@@ -325,6 +465,7 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 		cxr_resnet_free(net);
 		return NULL;
 	}
+	point_tensors(net);
 	for (int i = 0; i < net->nt; i++)
 		if (net->role[i] == R_RVAR)
 			for (size_t k = 0; k < net->t[i].numel; k++)
@@ -343,6 +484,7 @@ void cxr_resnet_free(cxr_resnet *net)
 		free((char *)net->t[i].name);
 	free(net->t);
 	free(net->role);
+	free(net->fields);
 	free(net->params);
 	free(net->grads);
 	free(net->buffers);
@@ -520,7 +662,7 @@ double cxr_resnet_flops(const cxr_resnet *net, int train)
 		const unit *u = net->units[i];
 		double k = conv_flops(&u->d) / u->d.n;
 		/* backward: weight gradient, and input gradient except for the stem */
-		f += train ? (u == &net->stem ? 2 : 3) * k : k;
+		f += train ? (u == &net->stem.conv1 ? 2 : 3) * k : k;
 	}
 	double head = 2.0 * net->feat * net->cfg.head_hidden + 2.0 * net->cfg.head_hidden;
 	return f + (train ? 3 : 1) * head;
@@ -585,13 +727,14 @@ static void unit_conv(cxr_resnet *net, const unit *u, float *out, const float *i
 static void unit_train(cxr_resnet *net, unit *u, const float *in, float *out, const float *res,
 		       int relu, int n)
 {
-	float *A = net->act, *P = net->params, *B = net->buffers;
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
-	TIMED(net, u->kind, 0, conv_flops(&d), unit_conv(net, u, A + u->x, in, P + u->w, 0, n));
+	TIMED(net, u->kind, 0, conv_flops(&d),
+	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, 0, n));
 	TIMED(net, CXR_PROF_BN, 0, 0,
-	      bn_forward_train(out, A + u->mean, A + u->istd, B + u->rmean, B + u->rvar, A + u->x,
-			       P + u->gamma, P + u->beta, res, relu, m, d.o, BN_MOMENTUM, BN_EPS));
+	      bn_forward_train(out, u->bn_mean, u->bn_istd, u->running_mean, u->running_var,
+			       u->conv_out, u->params.bn_gamma, u->params.bn_beta, res, relu, m, d.o,
+			       BN_MOMENTUM, BN_EPS));
 }
 
 /* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
@@ -601,15 +744,16 @@ static void unit_train(cxr_resnet *net, unit *u, const float *in, float *out, co
 static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const float *in,
 			  const float *dout, const float *out, int relu, float *T, int n)
 {
-	float *A = net->act, *P = net->params, *G = net->grads;
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
 	TIMED(net, CXR_PROF_BN, 1, 0,
-	      bn_backward(T, G + u->gamma, G + u->beta, dout, out, A + u->x, A + u->mean,
-			  A + u->istd, P + u->gamma, P + u->beta, relu, m, d.o, 0));
+	      bn_backward(T, u->grads.bn_gamma, u->grads.bn_beta, dout, out, u->conv_out,
+			  u->bn_mean, u->bn_istd, u->params.bn_gamma, u->params.bn_beta, relu, m,
+			  d.o, 0));
 	if (!use_wino(net, u)) {
 		TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d),
-		      conv_backward(din, G + u->w, T, in, P + u->w, &d, net->ws, acc));
+		      conv_backward(din, u->grads.conv_w, T, in, u->params.conv_w, &d, net->ws,
+				    acc));
 		return;
 	}
 	TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d), {
@@ -617,121 +761,169 @@ static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const f
 		float *dw = net->wtmp, *U = net->wtmp + net->wtmp_w;
 		memset(dw, 0, (size_t)d.o * 9 * d.c * sizeof *dw);
 		cxr_wino_backward_weights(dw, in, T, n, d.h, d.w, d.c, d.o, net->ws);
-		add_from_oc33(G + u->w, dw, d.o, d.c);
+		add_from_oc33(u->grads.conv_w, dw, d.o, d.c);
 		if (din) {
 			/* din += conv with the rotated, transposed kernel */
-			to_oc33(dw, P + u->w, d.o, d.c);
+			to_oc33(dw, u->params.conv_w, d.o, d.c);
 			cxr_wino_transform_weights_backward(U, dw, d.c, d.o);
 			cxr_wino_forward(din, T, U, n, d.h, d.w, d.o, d.c, net->ws, acc);
 		}
 	});
 }
 
-static void forward_train(cxr_resnet *net, int n)
+/* -- training: the stem, each block and the head forward, then backward
+ *    given the gradient of their output -- */
+
+/* input -> relu(bn1(conv1)) -> max pool: stem.pool_out. */
+static void stem_forward(cxr_resnet *net, int n)
 {
-	float *A = net->act, *P = net->params;
-	const int hid = net->cfg.head_hidden;
-	unit *s = &net->stem;
-	unit_train(net, s, A + net->x_in, A + s->a, NULL, 1, n);
+	stem *s = &net->stem;
+	const conv_dims *d = &s->conv1.d;
+	unit_train(net, &s->conv1, net->input, s->relu_out, NULL, 1, n);
 	TIMED(net, CXR_PROF_POOL, 0, 0,
-	      maxpool_forward(A + net->pool_o, (int32_t *)(A + net->pool_idx), A + s->a, n,
-			      s->d.oh, s->d.ow, s->d.o, 3, 2, 1));
-	const float *in = A + net->pool_o;
-	for (int i = 0; i < net->nblocks; i++) {
-		block *b = &net->b[i];
-		float *out = A + b->out;
-		unit_train(net, &b->c1, in, A + b->c1.a, NULL, 1, n);
-		unit_train(net, &b->c2, A + b->c1.a, A + b->c2.a, NULL, 1, n);
-		if (b->has_ds)
-			unit_train(net, &b->ds, in, out, NULL, 0, n);
-		unit_train(net, &b->c3, A + b->c2.a, out, b->has_ds ? out : in, 1, n);
-		in = out;
-	}
+	      maxpool_forward(s->pool_out, s->pool_idx, s->relu_out, n, d->oh, d->ow, d->o, 3, 2,
+			      1));
+}
+
+/* The stem's gradients given dpool_out, that of its output; drelu_out
+ * and T: scratch of the largest activation. */
+static void stem_backward(cxr_resnet *net, const float *dpool_out, float *drelu_out, float *T,
+			  int n)
+{
+	stem *s = &net->stem;
+	const conv_dims *d = &s->conv1.d;
+	TIMED(net, CXR_PROF_OTHER, 1, 0, zero(drelu_out, (size_t)n * d->oh * d->ow * d->o));
+	TIMED(net, CXR_PROF_POOL, 1, 0,
+	      maxpool_backward(drelu_out, dpool_out, s->pool_idx, n, d->oh, d->ow, d->o, s->ph,
+			       s->pw));
+	unit_backward(net, &s->conv1, NULL, 0, net->input, drelu_out, NULL, 1, T, n);
+}
+
+/* Block i's input: the stem's output or the block before's. */
+static const float *block_in(const cxr_resnet *net, int i)
+{
+	return i ? net->blocks[i - 1].out : net->stem.pool_out;
+}
+
+/* in -> b->out. */
+static void block_forward(cxr_resnet *net, block *b, const float *in, int n)
+{
+	unit_train(net, &b->conv1, in, b->relu1_out, NULL, 1, n);
+	unit_train(net, &b->conv2, b->relu1_out, b->relu2_out, NULL, 1, n);
+	/* the shortcut: bn(downsample(in)) into out, or in itself */
+	if (b->has_downsample)
+		unit_train(net, &b->downsample, in, b->out, NULL, 0, n);
+	unit_train(net, &b->conv3, b->relu2_out, b->out, b->has_downsample ? b->out : in, 1, n);
+}
+
+/* din = the gradient of the block's input in given dout, that of its
+ * output, which it spends; drelu2_out and T: scratch of the largest
+ * activation. */
+static void block_backward(cxr_resnet *net, block *b, const float *in, float *dout, float *din,
+			   float *drelu2_out, float *T, int n)
+{
+	size_t nin = (size_t)n * b->conv1.d.h * b->conv1.d.w * b->conv1.d.c;
+	/* the shortcut writes din first, conv1 adds to it */
+	if (b->has_downsample)
+		unit_backward(net, &b->downsample, din, 0, in, dout, b->out, 1, T, n);
+	else
+		TIMED(net, CXR_PROF_BN, 1, 0, relu_backward(din, dout, b->out, nin, 0));
+	unit_backward(net, &b->conv3, drelu2_out, 0, b->relu2_out, dout, b->out, 1, T, n);
+	/* dout is spent: it takes the gradient of relu1_out */
+	float *drelu1_out = dout;
+	unit_backward(net, &b->conv2, drelu1_out, 0, b->relu1_out, drelu2_out, NULL, 1, T, n);
+	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, NULL, 1, T, n);
+}
+
+/* in, the last block's output -> head.logits. */
+static void head_forward(cxr_resnet *net, const float *in, int n)
+{
+	head *h = &net->head;
+	const int hid = net->cfg.head_hidden;
 	const size_t nh = (size_t)n * hid;
 	TIMED(net, CXR_PROF_HEAD, 0, 0, {
-		gmaxpool_forward(A + net->feat_o, (int32_t *)(A + net->gidx), in, n,
-				 net->fh * net->fw, net->feat);
-		dense_forward(A + net->hid, A + net->feat_o, P + net->fc1_w, P + net->fc1_b, n,
+		gmaxpool_forward(h->pool_out, h->pool_idx, in, n, net->fh * net->fw, net->feat);
+		dense_forward(h->fc1_out, h->pool_out, h->params.fc1_w, h->params.fc1_b, n,
 			      net->feat, hid);
-		relu_forward(A + net->hr, A + net->hid, nh);
+		relu_forward(h->relu_out, h->fc1_out, nh);
 		if (!net->mask_given)
-			dropout_mask(A + net->mask, nh, (float)net->cfg.dropout, &net->rng);
+			dropout_mask(h->dropout_mask, nh, (float)net->cfg.dropout, &net->rng);
 		net->mask_given = 0;
-		dropout_forward(A + net->hd, A + net->hr, A + net->mask, nh);
-		dense_forward(A + net->logits, A + net->hd, P + net->fc2_w, P + net->fc2_b, n, hid,
+		dropout_forward(h->dropout_out, h->relu_out, h->dropout_mask, nh);
+		dense_forward(h->logits, h->dropout_out, h->params.fc2_w, h->params.fc2_b, n, hid,
 			      1);
 	});
 }
 
+/* din (N,FH,FW,FEAT) = the gradient of the head's input given dlogits. */
+static void head_backward(cxr_resnet *net, float *din, int n)
+{
+	head *h = &net->head;
+	const int hid = net->cfg.head_hidden;
+	const size_t nh = (size_t)n * hid;
+	TIMED(net, CXR_PROF_HEAD, 1, 0, {
+		zero(h->ddropout_out, nh);
+		dense_backward(h->ddropout_out, h->grads.fc2_w, h->grads.fc2_b, net->dlogits,
+			       h->dropout_out, h->params.fc2_w, n, hid, 1);
+		zero(h->drelu_out, nh);
+		dropout_backward(h->drelu_out, h->ddropout_out, h->dropout_mask, nh);
+		relu_backward(h->dfc1_out, h->drelu_out, h->relu_out, nh, 0);
+		zero(h->dpool_out, (size_t)n * net->feat);
+		dense_backward(h->dpool_out, h->grads.fc1_w, h->grads.fc1_b, h->dfc1_out,
+			       h->pool_out, h->params.fc1_w, n, net->feat, hid);
+		zero(din, (size_t)n * net->fh * net->fw * net->feat);
+		gmaxpool_backward(din, h->dpool_out, h->pool_idx, n, net->fh * net->fw,
+				  net->feat);
+	});
+}
+
+static void forward_train(cxr_resnet *net, int n)
+{
+	stem_forward(net, n);
+	for (int i = 0; i < net->nblocks; i++)
+		block_forward(net, &net->blocks[i], block_in(net, i), n);
+	head_forward(net, block_in(net, net->nblocks), n);
+}
+
 int cxr_resnet_backward(cxr_resnet *net)
 {
-	const int n = net->last_n, hid = net->cfg.head_hidden;
+	const int n = net->last_n;
 	if (!net->last_train || n < 1) {
 		cxr_seterr("backward without a training forward pass before it");
 		return -1;
 	}
-	float *A = net->act, *P = net->params, *G = net->grads;
-	const size_t nh = (size_t)n * hid;
-	/* rotating gradient buffers: dy (a block's output), dx (its input),
-	 * T and U scratch */
-	float *dy = A + net->g[0], *dx = A + net->g[1], *T = A + net->g[2], *U = A + net->g[3];
-	TIMED(net, CXR_PROF_HEAD, 1, 0, {
-		zero(A + net->dhd, nh);
-		dense_backward(A + net->dhd, G + net->fc2_w, G + net->fc2_b, net->dlogits,
-			       A + net->hd, P + net->fc2_w, n, hid, 1);
-		zero(A + net->dhr, nh);
-		dropout_backward(A + net->dhr, A + net->dhd, A + net->mask, nh);
-		relu_backward(A + net->dh, A + net->dhr, A + net->hr, nh, 0);
-		zero(A + net->dfeat, (size_t)n * net->feat);
-		dense_backward(A + net->dfeat, G + net->fc1_w, G + net->fc1_b, A + net->dh,
-			       A + net->feat_o, P + net->fc1_w, n, net->feat, hid);
-		zero(dy, (size_t)n * net->fh * net->fw * net->feat);
-		gmaxpool_backward(dy, A + net->dfeat, (const int32_t *)(A + net->gidx), n,
-				  net->fh * net->fw, net->feat);
-	});
+	/* rotating gradient buffers: dout (a block's output), din (its
+	 * input), S and T scratch */
+	float *dout = net->ring[0], *din = net->ring[1], *T = net->ring[2], *S = net->ring[3];
+	head_backward(net, dout, n);
 	for (int i = net->nblocks - 1; i >= 0; i--) {
-		block *b = &net->b[i];
-		const float *in = i ? A + net->b[i - 1].out : A + net->pool_o;
-		const float *out = A + b->out;
-		size_t nin = (size_t)n * b->c1.d.h * b->c1.d.w * b->c1.d.c;
-		/* the shortcut writes dx first, conv1 adds to it */
-		if (b->has_ds)
-			unit_backward(net, &b->ds, dx, 0, in, dy, out, 1, T, n);
-		else
-			TIMED(net, CXR_PROF_BN, 1, 0, relu_backward(dx, dy, out, nin, 0));
-		unit_backward(net, &b->c3, U, 0, A + b->c2.a, dy, out, 1, T, n);
-		/* dy is spent: it takes the gradient of c1's output */
-		unit_backward(net, &b->c2, dy, 0, A + b->c1.a, U, NULL, 1, T, n);
-		unit_backward(net, &b->c1, dx, 1, in, dy, NULL, 1, T, n);
-		float *t = dy;
-		dy = dx, dx = t;
+		block_backward(net, &net->blocks[i], block_in(net, i), dout, din, S, T, n);
+		float *t = dout;
+		dout = din, din = t;
 	}
-	unit *s = &net->stem;
-	TIMED(net, CXR_PROF_OTHER, 1, 0, zero(U, (size_t)n * s->d.oh * s->d.ow * s->d.o));
-	TIMED(net, CXR_PROF_POOL, 1, 0,
-	      maxpool_backward(U, dy, (const int32_t *)(A + net->pool_idx), n, s->d.oh, s->d.ow,
-			       s->d.o, net->ph, net->pw));
-	unit_backward(net, s, NULL, 0, A + net->x_in, U, NULL, 1, T, n);
+	stem_backward(net, dout, S, T, n);
 	return 0;
 }
 
+/* -- inference -- */
+
 static void fold_weights(cxr_resnet *net)
 {
-	float *P = net->params, *B = net->buffers, *F = net->fold;
+	float *F = net->fold;
 	for (int i = 0; i < net->nunits; i++) {
 		const unit *u = net->units[i];
 		const int o = u->d.o;
 		const size_t k = (size_t)u->d.kh * u->d.kw * u->d.c;
 		float *scale = cxr_xmalloc(o * sizeof *scale);
-		bn_fold(scale, F + u->fb, P + u->gamma, P + u->beta, B + u->rmean, B + u->rvar, o,
-			BN_EPS);
+		bn_fold(scale, F + u->fold_b, u->params.bn_gamma, u->params.bn_beta,
+			u->running_mean, u->running_var, o, BN_EPS);
 		for (int j = 0; j < o; j++)
 			for (size_t q = 0; q < k; q++)
-				F[u->fw + j * k + q] = P[u->w + j * k + q] * scale[j];
+				F[u->fold_w + j * k + q] = u->params.conv_w[j * k + q] * scale[j];
 		free(scale);
 		if (u->wino && net->wfold) {
-			to_oc33(net->wtmp, F + u->fw, o, u->d.c);
-			cxr_wino_transform_weights(net->wfold + u->uf, net->wtmp, u->d.c, o);
+			to_oc33(net->wtmp, F + u->fold_w, o, u->d.c);
+			cxr_wino_transform_weights(net->wfold + u->wino_fold_w, net->wtmp, u->d.c, o);
 		}
 	}
 	net->fold_valid = 1;
@@ -744,14 +936,14 @@ static void unit_folded(cxr_resnet *net, const unit *u, float *out, const float 
 	conv_dims d = at_batch(u, n);
 	if (!use_wino(net, u) || !net->wfold) {
 		TIMED(net, u->kind, 0, conv_flops(&d),
-		      conv_forward(out, in, net->fold + u->fw, net->fold + u->fb, &d, net->ws,
-				   flags));
+		      conv_forward(out, in, net->fold + u->fold_w, net->fold + u->fold_b, &d,
+				   net->ws, flags));
 		return;
 	}
 	TIMED(net, u->kind, 0, conv_flops(&d), {
-		cxr_wino_forward(out, in, net->wfold + u->uf, n, d.h, d.w, d.c, d.o, net->ws,
-				 flags & CONV_ACCUM);
-		conv_bias_relu(out, net->fold + u->fb, flags & CONV_RELU,
+		cxr_wino_forward(out, in, net->wfold + u->wino_fold_w, n, d.h, d.w, d.c, d.o,
+				 net->ws, flags & CONV_ACCUM);
+		conv_bias_relu(out, net->fold + u->fold_b, flags & CONV_RELU,
 			       (size_t)n * d.oh * d.ow, d.o);
 	});
 }
@@ -760,59 +952,78 @@ static void unit_folded(cxr_resnet *net, const unit *u, float *out, const float 
 static void unit_eval(cxr_resnet *net, const unit *u, float *out, float *tmp, const float *in,
 		      const float *res, int relu, int n)
 {
-	float *P = net->params, *B = net->buffers;
 	conv_dims d = at_batch(u, n);
-	TIMED(net, u->kind, 0, conv_flops(&d), unit_conv(net, u, tmp, in, P + u->w, 0, n));
+	TIMED(net, u->kind, 0, conv_flops(&d), unit_conv(net, u, tmp, in, u->params.conv_w, 0, n));
 	TIMED(net, CXR_PROF_BN, 0, 0,
-	      bn_forward_eval(out, tmp, P + u->gamma, P + u->beta, B + u->rmean, B + u->rvar, res,
-			      relu, (size_t)n * d.oh * d.ow, d.o, BN_EPS));
+	      bn_forward_eval(out, tmp, u->params.bn_gamma, u->params.bn_beta, u->running_mean,
+			      u->running_var, res, relu, (size_t)n * d.oh * d.ow, d.o, BN_EPS));
 }
 
-static void forward_eval(cxr_resnet *net, int n)
+/* input -> out, the stem's output; tmp: scratch of the largest
+ * activation. */
+static void stem_infer(cxr_resnet *net, float *out, float *tmp, int n)
 {
-	float *A = net->act, *P = net->params;
-	float *R[4];
-	for (int i = 0; i < 4; i++)
-		R[i] = A + net->g[i];
-	const int fold = net->fold_on;
-	unit *s = &net->stem;
-	if (fold)
-		unit_folded(net, s, R[0], A + net->x_in, CONV_RELU, n);
+	const unit *conv1 = &net->stem.conv1;
+	if (net->fold_on)
+		unit_folded(net, conv1, tmp, net->input, CONV_RELU, n);
 	else
-		unit_eval(net, s, R[0], R[0], A + net->x_in, NULL, 1, n);
+		unit_eval(net, conv1, tmp, tmp, net->input, NULL, 1, n);
 	TIMED(net, CXR_PROF_POOL, 0, 0,
-	      maxpool_forward(R[1], NULL, R[0], n, s->d.oh, s->d.ow, s->d.o, 3, 2, 1));
-	int cur = 1;
-	for (int i = 0; i < net->nblocks; i++) {
-		block *b = &net->b[i];
-		int f0 = (cur + 1) & 3, f1 = (cur + 2) & 3, f2 = (cur + 3) & 3;
-		int dst = b->has_ds ? f2 : cur;
-		if (fold) {
-			unit_folded(net, &b->c1, R[f0], R[cur], CONV_RELU, n);
-			unit_folded(net, &b->c2, R[f1], R[f0], CONV_RELU, n);
-			if (b->has_ds)
-				unit_folded(net, &b->ds, R[f2], R[cur], 0, n);
-			unit_folded(net, &b->c3, R[dst], R[f1], CONV_ACCUM | CONV_RELU, n);
-		} else {
-			unit_eval(net, &b->c1, R[f0], R[f0], R[cur], NULL, 1, n);
-			unit_eval(net, &b->c2, R[f1], R[f1], R[f0], NULL, 1, n);
-			if (b->has_ds)
-				unit_eval(net, &b->ds, R[f2], R[f2], R[cur], NULL, 0, n);
-			unit_eval(net, &b->c3, R[dst], R[f0], R[f1], R[dst], 1, n);
-		}
-		cur = dst;
+	      maxpool_forward(out, NULL, tmp, n, conv1->d.oh, conv1->d.ow, conv1->d.o, 3, 2, 1));
+}
+
+/* Block b on R[cur], the activations rotating through the four buffers R:
+ * returns the index of its output. */
+static int block_infer(cxr_resnet *net, const block *b, float *const *R, int cur, int n)
+{
+	const float *in = R[cur];
+	float *relu1_out = R[(cur + 1) & 3], *relu2_out = R[(cur + 2) & 3];
+	/* the shortcut's output, or in itself, conv3's adds into */
+	const int dst = b->has_downsample ? (cur + 3) & 3 : cur;
+	float *out = R[dst];
+	if (net->fold_on) {
+		unit_folded(net, &b->conv1, relu1_out, in, CONV_RELU, n);
+		unit_folded(net, &b->conv2, relu2_out, relu1_out, CONV_RELU, n);
+		if (b->has_downsample)
+			unit_folded(net, &b->downsample, out, in, 0, n);
+		unit_folded(net, &b->conv3, out, relu2_out, CONV_ACCUM | CONV_RELU, n);
+	} else {
+		unit_eval(net, &b->conv1, relu1_out, relu1_out, in, NULL, 1, n);
+		unit_eval(net, &b->conv2, relu2_out, relu2_out, relu1_out, NULL, 1, n);
+		if (b->has_downsample)
+			unit_eval(net, &b->downsample, out, out, in, NULL, 0, n);
+		/* relu1_out is spent: it takes conv3's output */
+		unit_eval(net, &b->conv3, out, relu1_out, relu2_out, out, 1, n);
 	}
+	return dst;
+}
+
+/* in, the last block's output -> head.logits. */
+static void head_infer(cxr_resnet *net, const float *in, int n)
+{
+	head *h = &net->head;
+	const int hid = net->cfg.head_hidden;
 	TIMED(net, CXR_PROF_HEAD, 0, 0, {
-		gmaxpool_forward(A + net->feat_o, NULL, R[cur], n, net->fh * net->fw, net->feat);
-		dense_forward(A + net->hid, A + net->feat_o, P + net->fc1_w, P + net->fc1_b, n,
-			      net->feat, net->cfg.head_hidden);
-		relu_forward(A + net->hid, A + net->hid, (size_t)n * net->cfg.head_hidden);
-		dense_forward(A + net->logits, A + net->hid, P + net->fc2_w, P + net->fc2_b, n,
-			      net->cfg.head_hidden, 1);
+		gmaxpool_forward(h->pool_out, NULL, in, n, net->fh * net->fw, net->feat);
+		dense_forward(h->fc1_out, h->pool_out, h->params.fc1_w, h->params.fc1_b, n,
+			      net->feat, hid);
+		relu_forward(h->fc1_out, h->fc1_out, (size_t)n * hid);
+		dense_forward(h->logits, h->fc1_out, h->params.fc2_w, h->params.fc2_b, n, hid, 1);
 	});
 }
 
-/* The arena at the size a pass in this mode needs. */
+static void forward_infer(cxr_resnet *net, int n)
+{
+	float *const *R = net->ring;
+	stem_infer(net, R[1], R[0], n);
+	int cur = 1;
+	for (int i = 0; i < net->nblocks; i++)
+		cur = block_infer(net, &net->blocks[i], R, cur, n);
+	head_infer(net, R[cur], n);
+}
+
+/* The arena at the size a pass in this mode needs, the tensors' pointers
+ * aimed at it. */
 static int arena(cxr_resnet *net, int train)
 {
 	size_t need = train ? net->train_size : net->eval_size;
@@ -822,11 +1033,13 @@ static int arena(cxr_resnet *net, int train)
 	net->act_size = 0;
 	net->act = malloc(need * sizeof(float));
 	if (!net->act) {
+		point_arena(net);
 		cxr_seterr("out of memory for the activations of a batch of %d (%.1f GB)",
 			   net->max_batch, need * 4e-9);
 		return -1;
 	}
 	net->act_size = need;
+	point_arena(net);
 	return 0;
 }
 
@@ -855,7 +1068,7 @@ const float *cxr_resnet_forward(cxr_resnet *net, const float *x, int n, int trai
 	/* the input (N,C,H,W) as (N,H,W,C) */
 	const int C = net->cfg.in_channels;
 	const size_t hw = (size_t)net->cfg.height * net->cfg.width;
-	float *xin = net->act + net->x_in;
+	float *xin = net->input;
 	if (C == 1)
 		memcpy(xin, x, (size_t)n * hw * sizeof *x);
 	else
@@ -868,11 +1081,11 @@ const float *cxr_resnet_forward(cxr_resnet *net, const float *x, int n, int trai
 		forward_train(net, n);
 		net->fold_valid = 0;
 	} else {
-		forward_eval(net, n);
+		forward_infer(net, n);
 	}
 	net->last_n = n;
 	net->last_train = train;
-	return net->act + net->logits;
+	return net->head.logits;
 }
 
 int cxr_resnet_set_dropout_mask(cxr_resnet *net, const float *mask, int n)
@@ -883,7 +1096,7 @@ int cxr_resnet_set_dropout_mask(cxr_resnet *net, const float *mask, int n)
 	}
 	if (arena(net, 1))
 		return -1;
-	memcpy(net->act + net->mask, mask, (size_t)n * net->cfg.head_hidden * sizeof *mask);
+	memcpy(net->head.dropout_mask, mask, (size_t)n * net->cfg.head_hidden * sizeof *mask);
 	net->mask_given = 1;
 	return 0;
 }
@@ -892,7 +1105,7 @@ float cxr_resnet_loss(cxr_resnet *net, const float *targets)
 {
 	if (net->last_n < 1)
 		return NAN;
-	return (float)bce_logits(net->dlogits, net->act + net->logits, targets, net->last_n);
+	return (float)bce_logits(net->dlogits, net->head.logits, targets, net->last_n);
 }
 
 /* ---- PyTorch layout ---- */
