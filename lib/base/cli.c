@@ -29,41 +29,41 @@ __attribute__((constructor(101))) static void omp_wait_passive(void)
 }
 volatile sig_atomic_t cxr_stop_signal;
 
-/* Uncommitted outputs, so that die and signals can remove them. The list
- * is small (a tool has a few outputs) and fixed-size so that the signal
- * handler can walk it without locks. */
+/* Temporary files (uncommitted outputs, spools), so that die and signals
+ * can remove them. The table is small (a tool has a few outputs, cxr-synth
+ * one per thread) and fixed-size so that the signal handler can walk it
+ * without locks; threads claim a slot with an atomic exchange (0 free,
+ * 2 being filled, 1 in use: the only state the handler acts on). */
 #define MAX_OUTS 16
-struct cxr_out {
-	FILE *f;
-	char *path;        /* final name, NULL for stdout */
-	char tmp[PATH_MAX];
-	int slot;
-	int direct;        /* written in place (not a regular file) */
-};
 static char out_tmp_names[MAX_OUTS][PATH_MAX];
 static volatile sig_atomic_t out_tmp_used[MAX_OUTS];
 
 int cxr_tmp_track(const char *path)
 {
-	for (int i = 0; i < MAX_OUTS; i++)
-		if (!out_tmp_used[i] && strlen(path) < PATH_MAX) {
+	if (strlen(path) >= PATH_MAX)
+		return -1;
+	for (int i = 0; i < MAX_OUTS; i++) {
+		sig_atomic_t free_ = 0;
+		if (__atomic_compare_exchange_n(&out_tmp_used[i], &free_, 2, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
 			strcpy(out_tmp_names[i], path);
-			out_tmp_used[i] = 1;
+			__atomic_store_n(&out_tmp_used[i], 1, __ATOMIC_RELEASE);
 			return i;
 		}
+	}
 	return -1;
 }
 
 void cxr_tmp_untrack(int slot)
 {
 	if (slot >= 0 && slot < MAX_OUTS)
-		out_tmp_used[slot] = 0;
+		__atomic_store_n(&out_tmp_used[slot], 0, __ATOMIC_RELEASE);
 }
 
 static void remove_uncommitted(void)
 {
 	for (int i = 0; i < MAX_OUTS; i++)
-		if (out_tmp_used[i]) {
+		if (out_tmp_used[i] == 1) {
 			unlink(out_tmp_names[i]);
 			out_tmp_used[i] = 0;
 		}
@@ -272,15 +272,6 @@ void *cxr_alloc_array(size_t n, size_t size)
 	return p;
 }
 
-/* The process umask, so that outputs get the usual 0666 & ~umask mode
- * although mkstemp creates them 0600. */
-static mode_t umask_get(void)
-{
-	mode_t m = umask(022);
-	umask(m);
-	return m;
-}
-
 static int is_stdio(const char *path) { return !path || !strcmp(path, "-"); }
 
 const char *cxr_name(const char *path) { return is_stdio(path) ? "stdin" : path; }
@@ -295,10 +286,139 @@ FILE *cxr_open_in(const char *path)
 	return f;
 }
 
+/* ---- atomic writes: the one implementation ---- */
+
+/* The process umask, so that outputs get the usual 0666 & ~umask mode
+ * although mkstemp creates them 0600. Read once: umask() can only be read
+ * by setting it, which threads writing at once must not race on. */
+static mode_t umask_value;
+static pthread_once_t umask_once = PTHREAD_ONCE_INIT;
+static void umask_read(void)
+{
+	umask_value = umask(022);
+	umask(umask_value);
+}
+
+struct cxr_atomic {
+	FILE *f;
+	char *path;
+	char tmp[PATH_MAX];
+	int slot;
+};
+
+cxr_atomic *cxr_atomic_open(const char *path)
+{
+	cxr_atomic *a = cxr_xcalloc(1, sizeof *a);
+	if (snprintf(a->tmp, sizeof a->tmp, "%s.XXXXXX", path) >= (int)sizeof a->tmp) {
+		cxr_seterr("%s: file name too long", path);
+		free(a);
+		return NULL;
+	}
+	int fd = mkstemp(a->tmp);
+	if (fd < 0) {
+		cxr_seterr("%s: cannot create temporary file: %s", path, strerror(errno));
+		free(a);
+		return NULL;
+	}
+	a->slot = cxr_tmp_track(a->tmp); /* a die or a signal now removes it */
+	pthread_once(&umask_once, umask_read);
+	fchmod(fd, 0666 & ~umask_value);
+	a->f = fdopen(fd, "wb");
+	if (!a->f) {
+		cxr_seterr("%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(a->tmp);
+		cxr_tmp_untrack(a->slot);
+		free(a);
+		return NULL;
+	}
+	a->path = cxr_xstrdup(path);
+	return a;
+}
+
+FILE *cxr_atomic_file(cxr_atomic *a) { return a->f; }
+
+/* Makes a rename in path's directory durable. Best effort: a directory
+ * that cannot be opened for reading, or a file system that cannot sync
+ * one, still has the file in place, which is what the caller asked for. */
+static void sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == path)
+		strcpy(dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+static void atomic_free(cxr_atomic *a)
+{
+	cxr_tmp_untrack(a->slot);
+	free(a->path);
+	free(a);
+}
+
+int cxr_atomic_commit(cxr_atomic *a)
+{
+	int closed = 0;
+	if (fflush(a->f) || ferror(a->f) || fsync(fileno(a->f)) || (closed = 1, fclose(a->f))) {
+		cxr_seterr("%s: write error: %s", a->path, strerror(errno));
+		goto fail;
+	}
+	if (rename(a->tmp, a->path)) {
+		cxr_seterr("%s: cannot rename %s into place: %s", a->path, a->tmp,
+			   strerror(errno));
+		goto fail;
+	}
+	sync_dir(a->path);
+	atomic_free(a);
+	return 0;
+fail:
+	if (!closed)
+		fclose(a->f);
+	unlink(a->tmp);
+	atomic_free(a);
+	return -1;
+}
+
+void cxr_atomic_abort(cxr_atomic *a)
+{
+	fclose(a->f);
+	unlink(a->tmp);
+	atomic_free(a);
+}
+
+int cxr_write_file_atomic(const char *path, const void *buf, size_t n)
+{
+	cxr_atomic *a = cxr_atomic_open(path);
+	if (!a)
+		return -1;
+	if (n && fwrite(buf, 1, n, a->f) != n) {
+		cxr_seterr("%s: write error: %s", path, strerror(errno));
+		cxr_atomic_abort(a);
+		return -1;
+	}
+	return cxr_atomic_commit(a);
+}
+
+/* ---- tool outputs ---- */
+
+struct cxr_out {
+	FILE *f;
+	cxr_atomic *a;     /* NULL for stdout and for direct */
+	int direct;        /* written in place (not a regular file) */
+};
+
 cxr_out *cxr_out_open(const char *path, int binary)
 {
 	cxr_out *o = cxr_xcalloc(1, sizeof *o);
-	o->slot = -1;
 	if (is_stdio(path)) {
 		if (binary && isatty(STDOUT_FILENO))
 			cxr_usage_error("refusing to write binary data to a terminal; use -o FILE or a pipe");
@@ -314,62 +434,33 @@ cxr_out *cxr_out_open(const char *path, int binary)
 			cxr_die(CXR_EXIT_DATA, "%s: %s", path, strerror(errno));
 		if (binary && isatty(fileno(o->f)))
 			cxr_usage_error("refusing to write binary data to a terminal");
-		o->path = NULL;
 		o->direct = 1;
 		return o;
 	}
-	o->path = cxr_xstrdup(path);
-	if (snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", path) >= (int)sizeof o->tmp)
-		cxr_die(CXR_EXIT_DATA, "%s: file name too long", path);
-	for (int i = 0; i < MAX_OUTS; i++)
-		if (!out_tmp_used[i]) {
-			o->slot = i;
-			break;
-		}
-	if (o->slot < 0)
-		cxr_die(CXR_EXIT_DATA, "%s: too many open outputs", path);
-	int fd = mkstemp(o->tmp);
-	if (fd < 0)
-		cxr_die(CXR_EXIT_DATA, "%s: cannot create temporary file: %s", path, strerror(errno));
-	fchmod(fd, 0666 & ~umask_get());
-	strcpy(out_tmp_names[o->slot], o->tmp);
-	out_tmp_used[o->slot] = 1;
-	o->f = fdopen(fd, "wb");
-	if (!o->f)
-		cxr_die(CXR_EXIT_DATA, "%s: %s", path, strerror(errno));
+	if (!(o->a = cxr_atomic_open(path)))
+		cxr_die_err();
+	o->f = cxr_atomic_file(o->a);
 	return o;
 }
 
 FILE *cxr_out_file(cxr_out *o) { return o->f; }
 
-const char *cxr_out_name(cxr_out *o) { return o->path ? o->path : "stdout"; }
+const char *cxr_out_name(cxr_out *o) { return o->a ? o->a->path : "stdout"; }
 
 void cxr_out_commit(cxr_out *o)
 {
 	if (o->direct) {
 		if (fclose(o->f))
 			cxr_die(CXR_EXIT_DATA, "write error: %s", strerror(errno));
-		free(o);
-		return;
-	}
-	if (!o->path) {
+	} else if (!o->a) {
 		if (fflush(o->f) || ferror(o->f)) {
 			if (errno == EPIPE)
 				exit(CXR_EXIT_DATA);
 			cxr_die(CXR_EXIT_DATA, "stdout: write error: %s", strerror(errno));
 		}
-		free(o);
-		return;
+	} else if (cxr_atomic_commit(o->a)) {
+		cxr_die_err();
 	}
-	if (fflush(o->f) || ferror(o->f) || fsync(fileno(o->f)))
-		cxr_die(CXR_EXIT_DATA, "%s: write error: %s", o->path, strerror(errno));
-	if (fclose(o->f))
-		cxr_die(CXR_EXIT_DATA, "%s: write error: %s", o->path, strerror(errno));
-	if (rename(o->tmp, o->path))
-		cxr_die(CXR_EXIT_DATA, "%s: cannot rename %s into place: %s", o->path, o->tmp,
-			strerror(errno));
-	out_tmp_used[o->slot] = 0;
-	free(o->path);
 	free(o);
 }
 
@@ -377,57 +468,9 @@ void cxr_out_abort(cxr_out *o)
 {
 	if (o->direct)
 		fclose(o->f);
-	if (o->path) {
-		fclose(o->f);
-		unlink(o->tmp);
-		out_tmp_used[o->slot] = 0;
-		free(o->path);
-	}
+	if (o->a)
+		cxr_atomic_abort(o->a);
 	free(o);
-}
-
-int cxr_write_file_atomic(const char *path, const void *buf, size_t n)
-{
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
-		cxr_seterr("%s: file name too long", path);
-		return -1;
-	}
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		cxr_seterr("%s: cannot create temporary file: %s", path, strerror(errno));
-		return -1;
-	}
-	int slot = cxr_tmp_track(tmp); /* a signal now removes it */
-	fchmod(fd, 0666 & ~umask_get());
-	const char *p = buf;
-	size_t left = n;
-	while (left) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		p += w;
-		left -= (size_t)w;
-	}
-	if (fsync(fd) || close(fd)) {
-		fd = -1;
-		goto fail;
-	}
-	if (rename(tmp, path)) {
-		fd = -1;
-		goto fail;
-	}
-	cxr_tmp_untrack(slot);
-	return 0;
-fail:
-	cxr_seterr("%s: write error: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	cxr_tmp_untrack(slot);
-	return -1;
 }
 
 double cxr_now(void)

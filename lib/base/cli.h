@@ -65,11 +65,25 @@ FILE *cxr_open_in(const char *path);
 /* A name for messages: "stdin" for NULL or "-". */
 const char *cxr_name(const char *path);
 
-/* Output that appears whole or not at all. NULL or "-" is stdout; a named
- * file is written to "path.XXXXXX" beside it and renamed over path by
- * cxr_out_commit() after fflush and fsync. Until then a die or a signal
- * removes the temporary file. With binary set, stdout on a terminal is
- * refused (usage error). */
+/* The one atomic write, under every file this project writes whole or not
+ * at all: a uniquely named temporary file "path.XXXXXX" beside path (so
+ * the rename stays in one file system), mode 0666 & ~umask, tracked so
+ * that a die or a signal removes it; cxr_atomic_commit() flushes and
+ * fsyncs it, renames it over path and fsyncs the directory (best effort).
+ * Safe to use from several threads at once. Open gives NULL and commit -1
+ * with cxr_errmsg() set; commit and abort remove the temporary file on
+ * failure and free a. */
+typedef struct cxr_atomic cxr_atomic;
+cxr_atomic *cxr_atomic_open(const char *path);
+FILE *cxr_atomic_file(cxr_atomic *a);
+int cxr_atomic_commit(cxr_atomic *a);
+void cxr_atomic_abort(cxr_atomic *a);
+/* A whole file from a buffer: open, write, commit. */
+int cxr_write_file_atomic(const char *path, const void *buf, size_t n);
+
+/* A tool's output. NULL or "-" is stdout; a device or FIFO is written in
+ * place; any other name is a cxr_atomic write, and its failures die. With
+ * binary set, stdout on a terminal is refused (usage error). */
 typedef struct cxr_out cxr_out;
 cxr_out *cxr_out_open(const char *path, int binary);
 FILE *cxr_out_file(cxr_out *o);
@@ -81,9 +95,6 @@ void cxr_out_abort(cxr_out *o);       /* removes the temporary file */
  * once it is removed or renamed. The slot, or -1 when the table is full. */
 int cxr_tmp_track(const char *path);
 void cxr_tmp_untrack(int slot);
-
-/* Writes a whole file atomically from a buffer (temp, fsync, rename). */
-int cxr_write_file_atomic(const char *path, const void *buf, size_t n);
 
 /* Progress and ETA on stderr, only when stderr is a terminal and not
  * quiet; at most a few updates a second. total 0 means unknown. */

@@ -800,29 +800,20 @@ static int mkdir_one(const char *path)
 static int write_one(const char *dir, const cxr_synth_plan *p, long i,
 	const cxr_synth_opts *o, uint8_t *px)
 {
-	char sub[64], name[32], path[4096], tmp[4200];
+	char sub[64], name[32], path[4096];
 	cxr_synth_subdir(i, o->per_dir, sub);
 	cxr_synth_image_name(&p->rows[i], name);
 	snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
-	snprintf(tmp, sizeof tmp, "%s/%s/.%s.tmp", dir, sub, name);
 	cxr_synth_render(px, o->size, p->seed, &p->rows[i]);
-	FILE *f = fopen(tmp, "wb");
-	if (!f) {
-		cxr_seterr("%s: %s", tmp, strerror(errno));
+	cxr_atomic *a = cxr_atomic_open(path);
+	if (!a)
+		return -1;
+	if (cxr_png_write_gray(cxr_atomic_file(a), path, px, (uint32_t)o->size,
+			       (uint32_t)o->size, o->level)) {
+		cxr_atomic_abort(a);
 		return -1;
 	}
-	int rc = cxr_png_write_gray(f, path, px, (uint32_t)o->size, (uint32_t)o->size, o->level);
-	if (fclose(f) && rc == 0) {
-		cxr_seterr("%s: write error: %s", path, strerror(errno));
-		rc = -1;
-	}
-	if (rc == 0 && rename(tmp, path)) {
-		cxr_seterr("%s: cannot rename into place: %s", path, strerror(errno));
-		rc = -1;
-	}
-	if (rc)
-		unlink(tmp);
-	return rc;
+	return cxr_atomic_commit(a);
 }
 
 int cxr_synth_write_images(const char *dir, const cxr_synth_plan *p, const cxr_synth_opts *o)
