@@ -13,7 +13,7 @@ cell() { awk -F'\t' -v c="$2" -v g="$3" -v f="$4" 'NR == 1 { for (i = 1; i <= NF
 
 cxr-bias "$D/ties.tsv" > "$T/def" 2> "$T/err"
 check $? "default run"
-head -1 "$T/def" | grep -q "^column	group	n	positives	auc	ci_low	ci_high	error_rate	tpr	fpr	tpr_gap	fpr_gap	tpr_gap_low	tpr_gap_high	fpr_gap_low	fpr_gap_high	small$"
+head -1 "$T/def" | grep -q "^column	group	n	positives	auc	ci_low	ci_high	error_rate	tpr	fpr	tpr_gap	fpr_gap	tpr_gap_low	tpr_gap_high	fpr_gap_low	fpr_gap_high	small	group_label$"
 check $? "header line"
 [ "$(cut -f1 "$T/def" | sort -u | tr '\n' ' ')" = "age all column sex " ]
 check $? "default tables: --by sex --by age:10 (and the whole population)"
@@ -91,6 +91,10 @@ awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
 check $? "small = n < 30 or fewer than 5 positives or negatives"
 [ "$(awk -F'\t' '$1 == "all" { print $13, $14, $15, $16 }' "$T/def")" = "0 0 0 0" ]
 check $? "the whole population's gap intervals are 0"
+[ "$(awk -F'\t' '$1 == "age" { printf "%s=%s ", $2, $18 }' "$T/def")" = \
+  "0=0–9 10=10–19 20=20–29 30=30–39 40=40–49 50=50–59 60=60–69 70=70–79 80=80–89 90+=90+ -=unknown " ] &&
+	[ "$(awk -F'\t' '$1 == "sex" { printf "%s=%s ", $2, $18 }' "$T/def")" = "F=F M=M -=unknown " ]
+check $? "group_label: ages 0–9 ... 90+, unknown for -; the group keys stay"
 
 # The common threshold: --threshold, and the scores' threshold column.
 cxr-bias -q --by sex -t 0.7 "$D/ties.tsv" > "$T/t7"

@@ -43,15 +43,16 @@ struct cmdline {
 	const char *svg, *label, *out, *title;
 };
 
-static void print_row(FILE *f, const char *col, const char *group, const cxr_group_stats *g)
+static void print_row(FILE *f, const char *col, const char *group, const char *label,
+		      const cxr_group_stats *g)
 {
 	char b[12][32];
-	fprintf(f, "%s\t%s\t%ld\t%ld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", col,
+	fprintf(f, "%s\t%s\t%ld\t%ld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", col,
 		group, g->n, g->pos, cxr_fmt_num(b[0], g->auc.auc), cxr_fmt_num(b[1], g->auc_lo),
 		cxr_fmt_num(b[2], g->auc_hi), cxr_fmt_num(b[3], g->err), cxr_fmt_num(b[4], g->tpr),
 		cxr_fmt_num(b[5], g->fpr), cxr_fmt_num(b[6], g->tpr_gap), cxr_fmt_num(b[7], g->fpr_gap),
 		cxr_fmt_num(b[8], g->tpr_gap_lo), cxr_fmt_num(b[9], g->tpr_gap_hi),
-		cxr_fmt_num(b[10], g->fpr_gap_lo), cxr_fmt_num(b[11], g->fpr_gap_hi), g->small);
+		cxr_fmt_num(b[10], g->fpr_gap_lo), cxr_fmt_num(b[11], g->fpr_gap_hi), g->small, label);
 }
 
 /* Parses COLUMN[:WIDTH]. */
@@ -139,8 +140,9 @@ int main(int argc, char **argv)
 	cxr_out *o = cxr_out_open(cl.out, 0);
 	FILE *f = cxr_out_file(o);
 	fputs("column\tgroup\tn\tpositives\tauc\tci_low\tci_high\terror_rate\ttpr\tfpr\t"
-	      "tpr_gap\tfpr_gap\ttpr_gap_low\ttpr_gap_high\tfpr_gap_low\tfpr_gap_high\tsmall\n", f);
-	print_row(f, "all", "all", &all);
+	      "tpr_gap\tfpr_gap\ttpr_gap_low\ttpr_gap_high\tfpr_gap_low\tfpr_gap_high\tsmall\t"
+	      "group_label\n", f);
+	print_row(f, "all", "all", "all", &all);
 	for (int b = 0; b < cl.nby; b++) {
 		const cxr_group_table *q = &tables[b];
 		for (int k = 0; k < q->ngroups; k++) {
@@ -151,7 +153,7 @@ int main(int argc, char **argv)
 			else if (isnan(r->auc_lo) && !cl.quiet)
 				cxr_warn("%s %s: %ld positives, %ld negatives; no DeLong CI with "
 					 "fewer than 2 of a class", cl.by[b], q->key[k], r->pos, r->neg);
-			print_row(f, cl.by[b], q->key[k], r);
+			print_row(f, cl.by[b], q->key[k], q->label[k], r);
 		}
 	}
 	cxr_out_commit(o);
