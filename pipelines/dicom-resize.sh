@@ -285,7 +285,7 @@ is_dicom() { # FILE: a name ending in .dcm, or DICM at byte 128
 
 # split_tabs LINE: the tab-separated fields of LINE into the array fl,
 # empty ones kept.
-split_tabs() { mapfile -t -d $'\t' fl < <(printf '%s\t' "$1"); }
+split_tabs() { mapfile -t -d $'\t' fl <<< "$1"$'\t'; unset 'fl[-1]'; }
 
 # Reads the input, starts one() for each image (at most $jobs DICOMs at a
 # time) and writes the manifest rows in input order as they are ready.
@@ -295,10 +295,10 @@ produce_rows() {
 	local line hdr= lineno=0 i=0 name file kind row k c j v p running hits
 	local -a pids=() ids=() col=() head=() fl=()
 	local -A seen=() where=()
-	trap '' PIPE
 	emit() { # the oldest pending row
 		[ -z "${pids[0]}" ] || wait "${pids[0]}" || true
 		cat "$work/rows/${ids[0]}" 2>/dev/null || return 1
+		[ -z "$manifest" ] || cat "$work/rows/${ids[0]}" >> "$work/manifest"
 		rm -f "$work/rows/${ids[0]}"
 		pids=("${pids[@]:1}") ids=("${ids[@]:1}")
 	}
@@ -309,6 +309,7 @@ produce_rows() {
 		done < "$work/index"
 	fi
 	printf 'image\tlabel\tfindings\tpatient\tfollowup\tage\tsex\tview\n' || return 1
+	[ -z "$manifest" ] || printf 'image\tlabel\tfindings\tpatient\tfollowup\tage\tsex\tview\n' > "$work/manifest"
 	while IFS= read -r line || [ -n "$line" ]; do
 		lineno=$((lineno + 1))
 		line=${line%$'\r'}
@@ -376,7 +377,9 @@ produce_rows() {
 		fi
 		i=$((i + 1))
 		if [ "$kind" = dicom ]; then
-			one "$i" "$name" "$file" "$kind" "$row" &
+			# TERM waits for the command in hand: the producer's wait for
+			# this job then covers every process it started
+			( trap 'exit 143' TERM; one "$i" "$name" "$file" "$kind" "$row" ) &
 			pids+=("$!")
 		else
 			one "$i" "$name" "$file" "$kind" "$row"
@@ -394,6 +397,10 @@ produce_rows() {
 }
 produce() {
 	local rc=0
+	# stopped (the run interrupted): stop the decoders, and wait for them
+	# so that none writes into the temporary folder once it is removed
+	trap 'kill $(jobs -p) 2>/dev/null; wait; exit 143' TERM
+	trap 'kill $(jobs -p) 2>/dev/null; wait; exit 141' PIPE
 	produce_rows || rc=$?
 	# a malformed input: stop cxr-resize while it still waits for more,
 	# so that it commits nothing
@@ -406,8 +413,8 @@ if [ "$input" = - ]; then exec 4<&0; else exec 4< "$input"; fi
 
 if [ -n "$only" ]; then
 	if [ -n "$out" ]; then
-		produce <&4 > "$work/manifest" || exit 1
-		mv -f "$work/manifest" "$out"
+		produce <&4 > "$work/only" || exit 1
+		mv -f "$work/only" "$out"
 	else
 		produce <&4 || exit 1
 	fi
@@ -437,11 +444,7 @@ ropts=(-j "$jobs")
 	}
 	{ print; fflush() }' >&2) &
 rpid=$!
-if [ -n "$manifest" ]; then
-	( produce <&4 | tee "$work/manifest" ) > "$work/fifo" &
-else
-	produce <&4 > "$work/fifo" &
-fi
+produce <&4 > "$work/fifo" &
 ppid_=$!
 prc=0 rrc=0
 wait "$ppid_" || prc=$?

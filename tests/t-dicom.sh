@@ -98,7 +98,6 @@ EOF
 fi
 
 # --- header fields -----------------------------------------------------
-tab=$(printf '\t')
 cat > "$t/want.tsv" <<EOF
 image	label	findings	patient	followup	age	sex	view
 mono2-8.dcm	-	-	4094	-	21	M	PA
