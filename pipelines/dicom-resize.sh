@@ -20,8 +20,8 @@
 # magic "DICM" at byte 128 or a name ending in .dcm (any case); a PNG
 # otherwise. PNGs go to cxr-resize unchanged.
 #
-# Decoding (DCMTK's dcmj2pnm: uncompressed, deflated, RLE and JPEG transfer
-# syntaxes; not JPEG 2000), to 8 bits gray:
+# Decoding (DCMTK's dcmj2pnm and dcml2pnm: uncompressed, deflated, RLE,
+# JPEG and JPEG-LS transfer syntaxes; not JPEG 2000), to 8 bits gray:
 # - the file's first VOI LUT (VOI LUT Sequence) when it has one, else its
 #   first window (Window Center / Width, DICOM's linear function, rounded
 #   down), else the full range of its stored bits: the top 8 of BitsStored
@@ -58,7 +58,7 @@
 # -j N also decodes N DICOM files at a time. The decoded PNGs stay in a
 # temporary folder under TMPDIR until the stream is written.
 #
-# Needs DCMTK (dcmj2pnm, dcmdump; Debian dcmtk) and netpbm (pnmtopng,
+# Needs DCMTK (dcmj2pnm, dcml2pnm, dcmdump; Debian dcmtk) and netpbm (pnmtopng,
 # pnminvert; Debian netpbm), and cxr-resize (found like cron-score.sh
 # finds it). Exit status: cxr-resize's (0, 1 bad data, 2 usage), 1 when a
 # tool is missing or the input is malformed.
@@ -119,7 +119,7 @@ case ${jobs:-1} in *[!0-9]* | 0*) usage "-j: not a count: $jobs" ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 PATH=${CXR_BIN:+$CXR_BIN:}$here/../bin:$here/../../bin:$PATH:/usr/local/bin
 need=(dcmdump awk)
-[ -n "$only" ] || need+=(cxr-resize dcmj2pnm pnmtopng pnminvert)
+[ -n "$only" ] || need+=(cxr-resize dcmj2pnm dcml2pnm pnmtopng pnminvert)
 for t in "${need[@]}"; do
 	command -v "$t" >/dev/null || case $t in
 		dcm*) die "$t: not found (install DCMTK: apt-get install dcmtk)" ;;
@@ -216,7 +216,7 @@ fields() { # KEY\tVALUE lines on stdin -> "patient\tage\tsex\tview"
 # ROW holds the input's fields: label findings patient followup age sex
 # view (tab-separated, "-" unknown).
 one() { # I NAME FILE KIND ROW
-	local i=$1 name=$2 f=$3 kind=$4 row=$5 h why= ff vo pol
+	local i=$1 name=$2 f=$3 kind=$4 row=$5 h why= ff vo pol dec
 	[ "$kind" != dicom ] || f=$(abspath "$f") # never an option to DCMTK
 	local -a r fl
 	split_tabs "$row"
@@ -249,14 +249,20 @@ one() { # I NAME FILE KIND ROW
 				fi
 				pol=
 				[ "$pi" != MONOCHROME1 ] || pol=1
+				# dcmj2pnm decodes JPEG and RLE, dcml2pnm JPEG-LS
+				dec=dcmj2pnm
+				case $ts in JPEGLS* | 1.2.840.10008.1.2.4.8[01]) dec=dcml2pnm ;; esac
 				# MONOCHROME1: DCMTK renders it without inversion (+Pid),
 				# pnminvert inverts exactly (DCMTK's own inversion is off
 				# by one for half the grey levels).
-				if ! { dcmj2pnm +op -O "${vo[@]}" ${pol:++Pid} "$f" \
+				if ! { $dec +op -O "${vo[@]}" ${pol:++Pid} "$f" \
 					| if [ -n "$pol" ]; then pnminvert; else cat; fi \
 					| pnmtopng > "$stage/$name"; } 2> "$work/d.$i"; then
 					why=$(grep -m1 -E '^[EF]: ' "$work/d.$i" | sed 's/^[EF]: //') || true
 					why="cannot decode its pixels (transfer syntax ${ts:-unknown})${why:+: ${why//"$f"/$name}}"
+					case $ts in JPEG2000* | 1.2.840.10008.1.2.4.9[0-9])
+						why+="; DCMTK does not decode JPEG 2000: convert it first, e.g. with gdcmconv --raw (Debian libgdcm-tools)" ;;
+					esac
 				fi
 				rm -f "$work/d.$i"
 			fi

@@ -5,7 +5,7 @@ tests/data/dicom/ from a real NIH image (tests/data/nih/images).
     /usr/bin/python3 tests/make_dicom.py [OUTDIR]
 
 Needs python3-pydicom, python3-numpy, python3-pil (Debian) and DCMTK's
-dcmcjpeg and dcmcrle (Debian dcmtk) for the compressed copies. The output
+dcmcjpeg, dcmcrle and dcmcjpls (Debian dcmtk) for the compressed copies. The output
 is the same bytes on every run: UIDs are derived from the file names,
 dates are fixed.
 
@@ -31,6 +31,9 @@ by 4x4 block means (rounded half up, as cxr-resize does), 8-bit gray:
   jpegll.dcm       mono2-8.dcm compressed with dcmcjpeg, JPEG lossless
                    (process 14, SV1)
   rle.dcm          w12-win.dcm compressed with dcmcrle, RLE lossless
+  jpegls.dcm       w12.dcm compressed with dcmcjpls, JPEG-LS lossless
+  jpeg2000.dcm     16x16, JPEG 2000 transfer syntax (a made-up codestream:
+                   DCMTK decodes no JPEG 2000)
   truncated.dcm    mono2-8.dcm cut inside its pixel data
   multiframe.dcm   3 frames of 64x64, 8 bits
   sr.dcm           a Basic Text SR: no pixel data
@@ -48,9 +51,10 @@ import numpy as np
 from PIL import Image
 import pydicom
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.uid import (ExplicitVRLittleEndian, ImplicitVRLittleEndian,
-                         generate_uid, PYDICOM_IMPLEMENTATION_UID)
+                         JPEG2000Lossless, generate_uid, PYDICOM_IMPLEMENTATION_UID)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "data", "nih", "images", "00004094_000.png")
@@ -185,6 +189,13 @@ def main():
     mono2 = os.path.join(OUT, "mono2-8.dcm")
     dcmtk("dcmcjpeg", "--encode-lossless-sv1", mono2, os.path.join(OUT, "jpegll.dcm"))
     dcmtk("dcmcrle", os.path.join(OUT, "w12-win.dcm"), os.path.join(OUT, "rle.dcm"))
+    dcmtk("dcmcjpls", os.path.join(OUT, "w12.dcm"), os.path.join(OUT, "jpegls.dcm"))
+
+    # JPEG 2000, which DCMTK does not decode (and a made-up codestream)
+    ds = image(base("jpeg2000.dcm", CR, ts=JPEG2000Lossless), np.zeros((16, 16), np.uint8))
+    ds.PixelData = encapsulate([b"\xff\x4f\xff\x51 not a real codestream\0"])
+    ds["PixelData"].VR = "OB"
+    save(ds, "jpeg2000.dcm")
 
     data = open(mono2, "rb").read()
     with open(os.path.join(OUT, "truncated.dcm"), "wb") as f:

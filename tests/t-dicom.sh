@@ -4,22 +4,23 @@
 # tests/data/dicom (written by tests/make_dicom.py from a real NIH image):
 # - the fixtures are what make_dicom.py writes, byte for byte;
 # - a DICOM with the pixels of its PNG source (8-bit MONOCHROME2, the same
-#   JPEG lossless, MONOCHROME1 of the inverse, 12 bits without a window)
+#   JPEG lossless, MONOCHROME1 of the inverse, 12 bits without a window,
+#   the same JPEG-LS)
 #   gives the same tensor and the same score as the PNG;
 # - a window, a VOI LUT, a windowed MONOCHROME1 and 16 bits map as DICOM
 #   defines it, at every pixel, from the stored values pydicom reads;
 # - PatientID, PatientAge, PatientSex and ViewPosition land in the
 #   manifest and the scores; names, birth dates, accession numbers,
 #   institutions land nowhere;
-# - a truncated file, a multi-frame image, an SR, a PDF and a non-DICOM
-#   .dcm are refused naming the file; a DICOM without extension is found
+# - a truncated file, a multi-frame image, an SR, a PDF, JPEG 2000 and a
+#   non-DICOM .dcm are refused naming the file; a DICOM without extension is found
 #   by its magic;
 # - the cron script scores a mixed folder, each image exactly once, and
 #   retries then quarantines the bad DICOM objects.
 set -u
 NAME=t-dicom; . ./lib.sh
 need cxr-synth cxr-split cxr-resize cxr-pack cxr-train cxr-score flock od \
-	dcmdump dcmj2pnm dcmcjpeg dcmcrle pnmtopng pnminvert
+	dcmdump dcmj2pnm dcml2pnm dcmcjpeg dcmcrle dcmcjpls pnmtopng pnminvert
 D=$CXR_TOP/tests/data/dicom
 dr="bash $CXR_TOP/pipelines/dicom-resize.sh"
 cron="bash $CXR_TOP/pipelines/cron-score.sh"
@@ -41,14 +42,14 @@ fi
 
 # --- pixels ------------------------------------------------------------
 cd "$D" || exit 1
-good="mono2-8.dcm jpegll.dcm mono1-8.dcm w12.dcm w12-win.dcm rle.dcm w12-voilut.dcm mono1-12-win.dcm w16.dcm"
+good="mono2-8.dcm jpegll.dcm mono1-8.dcm w12.dcm jpegls.dcm w12-win.dcm rle.dcm w12-voilut.dcm mono1-12-win.dcm w16.dcm"
 for f in $good; do echo "$f"; done > "$t/good.list"
 $dr -q -s 256 -M "$t/good.tsv" -o "$t/good.cxs" "$t/good.list" 2>"$t/err"
 check $? "dicom-resize.sh decodes the $(lines "$t/good.list") good DICOM files"
 log
 echo src.png | cxr-resize -q -s 256 -o "$t/src.cxs"
 cxr-pack -q -x "$t/x" "$t/good.cxs" && cxr-pack -q -x "$t/x" "$t/src.cxs" || fail "cxr-pack -x"
-for f in mono2-8.dcm jpegll.dcm mono1-8.dcm w12.dcm; do
+for f in mono2-8.dcm jpegll.dcm mono1-8.dcm w12.dcm jpegls.dcm; do
 	cmp -s "$t/x/$f" "$t/x/src.png"
 	check $? "$f: the same 256x256 pixels as its PNG source"
 done
@@ -104,6 +105,7 @@ mono2-8.dcm	-	-	4094	-	21	M	PA
 jpegll.dcm	-	-	4094	-	21	M	PA
 mono1-8.dcm	-	-	HOSP-0042	-	0.5	F	AP
 w12.dcm	-	-	77	-	0.1916495551	-	PA
+jpegls.dcm	-	-	77	-	0.1916495551	-	PA
 w12-win.dcm	-	-	77	-	0.05475701574	-	LL
 rle.dcm	-	-	77	-	0.05475701574	-	LL
 w12-voilut.dcm	-	-	77	-	58	M	PA
@@ -133,7 +135,7 @@ check $? "--manifest-only writes the same manifest"
 cp mono2-8.dcm "$t/IM000001"                    # no extension: by magic
 head -c 3000 src.png > "$t/cut.png"
 echo "not a DICOM file" > "$t/junk.dcm"
-for f in truncated multiframe sr pdf; do echo "$D/$f.dcm"; done > "$t/bad.list"
+for f in truncated multiframe sr pdf jpeg2000; do echo "$D/$f.dcm"; done > "$t/bad.list"
 printf '%s\n' "$t/junk.dcm" "$t/IM000001" "$D/src.png" "$t/cut.png" >> "$t/bad.list"
 $dr -s 32 --skip-bad --max-bad 100% -o "$t/bad.cxs" "$t/bad.list" 2>"$t/err"
 check $? "--skip-bad: exit 0 with bad files"
@@ -143,8 +145,9 @@ for m in "truncated.dcm: not a readable DICOM file (PixelData (7fe0,0010) larger
 	"sr.dcm: not an image (BasicTextSRStorage; no pixel data)" \
 	"pdf.dcm: not an image (EncapsulatedPDFStorage; no pixel data)" \
 	"junk.dcm: not a readable DICOM file" \
+	"jpeg2000.dcm: cannot decode its pixels (transfer syntax JPEG2000LosslessOnly)" \
 	"cxr-resize: cut.png: truncated PNG file" \
-	"cxr-resize: skipped 6 bad images of 8"; do
+	"cxr-resize: skipped 7 bad images of 9"; do
 	grep -qF -- "$m" "$t/err"; check $? "refused, naming the file: $m"
 done
 grep -q 'cxr-resize: [a-z]*\.dcm: not a PNG' "$t/err" && fail "cxr-resize also complains about a refused DICOM file"
@@ -176,7 +179,7 @@ cxr-train -q -j 1 --width 0.02 --epochs 1 --batch 4 --max-steps 1 -o "$t/m.cxm" 
 echo src.png | cxr-resize -q -s 32 | cxr-score -q -j 1 -m "$t/m.cxm" > "$t/png.scores"
 $dr -q -s 32 "$t/good.list" | cxr-score -q -j 1 -m "$t/m.cxm" > "$t/dcm.scores"
 s_png=$(awk -F'\t' 'NR == 2 { print $2 }' "$t/png.scores")
-for f in mono2-8.dcm jpegll.dcm mono1-8.dcm w12.dcm; do
+for f in mono2-8.dcm jpegll.dcm mono1-8.dcm w12.dcm jpegls.dcm; do
 	s=$(awk -F'\t' -v f="$f" '$1 == f { print $2 }' "$t/dcm.scores")
 	[ -n "$s" ] && [ "$s" = "$s_png" ]
 	check $? "$f scores $s, its PNG source $s_png"
