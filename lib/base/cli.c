@@ -132,13 +132,28 @@ void cxr_init(int argc, char **argv, int deferred)
 	}
 	/* A closed pipe is a write error we report (or exit quietly on). */
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file-size limit (ulimit -f) the kernel would kill us with
+	 * SIGXFSZ, leaving temporary files and no message; ignored, the write
+	 * fails with EFBIG and takes the error path like a full disk. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 noreturn void cxr_exit_signal(void)
 {
 	int sig = cxr_stop_signal ? cxr_stop_signal : SIGTERM;
 	remove_uncommitted();
-	exit(128 + sig);
+	fflush(NULL);
+	/* End by the signal itself, not exit(128+N): a shell running us then
+	 * knows we were interrupted and stops too (bash's loops and scripts
+	 * go on after a child that merely exited 130), and still reports
+	 * 128+N as the status. */
+	signal(sig, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig); /* not reached */
 }
 
 static void vwarn(const char *fmt, va_list ap)

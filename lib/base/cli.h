@@ -18,12 +18,17 @@ enum {
 extern const char *cxr_progname;
 
 /* Sets cxr_progname from argv[0] and installs SIGINT/SIGTERM/SIGHUP/SIGPIPE
- * handling. By default a signal removes the temporary files of every
- * uncommitted output and exits 128+N. With deferred, the handler only
- * records the signal in cxr_stop_signal, and the tool polls it (cxr-train
- * writes a checkpoint first) and then calls cxr_exit_signal(). */
+ * handling (SIGPIPE and SIGXFSZ ignored: the write fails with EPIPE or
+ * EFBIG and takes the error path). By default a signal removes the
+ * temporary files of every uncommitted output, then ends the process by
+ * that signal (the shell sees a death by signal, status 128+N). With
+ * deferred, the handler only records the signal in cxr_stop_signal, and
+ * the tool polls it (cxr-train writes a checkpoint first) and then calls
+ * cxr_exit_signal(). A second signal stops a deferred tool at once. */
 void cxr_init(int argc, char **argv, int deferred);
 extern volatile sig_atomic_t cxr_stop_signal;
+/* Removes uncommitted outputs, flushes stdio, and ends the process by
+ * cxr_stop_signal (SIGTERM if none) with its default action. */
 noreturn void cxr_exit_signal(void);
 
 /* "progname: message\n" on stderr. */
