@@ -23,15 +23,19 @@
 # Decoding (DCMTK's dcmj2pnm and dcml2pnm: uncompressed, deflated, RLE,
 # JPEG and JPEG-LS transfer syntaxes; not JPEG 2000), to 8 bits gray:
 # - the file's first VOI LUT (VOI LUT Sequence) when it has one, else its
-#   first window (Window Center / Width, DICOM's linear function, rounded
-#   down), else the full range of its stored bits: the top 8 of BitsStored
-#   (v >> (BitsStored - 8), as cxr-resize reads a 16-bit PNG; 8 bits stay
-#   as they are), never a range picked from the pixel values;
+#   first window (Window Center and Width, DICOM's linear function, or the
+#   sigmoid its VOI LUT Function names; rounded down), else the full range
+#   of its stored bits: the top 8 of BitsStored (v >> (BitsStored - 8), as
+#   cxr-resize reads a 16-bit PNG; 8 bits stay as they are), never a range
+#   picked from the pixel values, so that an image's grey levels do not
+#   depend on what else is in it (a marker, a pacemaker, the collimator's
+#   edge); a file whose BitsStored claims more than its pixels use comes
+#   out dark, and should carry a window;
 # - MONOCHROME1 is inverted after that (255 - y, exactly), so that bone is
 #   bright as in MONOCHROME2 and NIH's PNGs; colour images are written in
 #   colour and cxr-resize takes their luma;
-# - overlays are not drawn; the modality LUT (Rescale Slope / Intercept)
-#   is applied.
+# - overlays are not drawn; a modality LUT (Rescale Slope and Intercept)
+#   is applied first, and the full range is then that of its output.
 # A multi-frame image, an object without pixel data (a structured report,
 # an encapsulated PDF, a DICOMDIR), an unreadable, truncated or
 # undecodable file is a bad image: named on the standard error, and left
@@ -159,7 +163,7 @@ fi
 # with no tab or control character: +Qo quotes those in octal). Only the
 # tags asked for are read (-M: long values, the pixels, are skipped).
 TAGS=(0010,0020 0010,0040 0010,1010 0018,5101 0008,0016 0002,0010
-	0028,0004 0028,0008 0028,0101 0028,1050 0028,3010 7fe0,0010)
+	0028,0004 0028,0008 0028,0101 0028,1050 0028,1051 0028,3010 7fe0,0010)
 read_header() { # FILE NAME -> KEY\tVALUE lines on stdout, or 1 with a reason on stdout
 	local f=$1 name=$2 p=() t e h=$work/h.$BASHPID
 	for t in "${TAGS[@]}"; do p+=(+P "$t"); done
@@ -236,7 +240,8 @@ one() { # I NAME FILE KIND ROW
 			split_tabs "$(awk -F'\t' '{ h[$1] = $2 } END {
 				print (("7fe0,0010" in h) ? "y" : "") "\t" h["0028,0008"] + 0 "\t" \
 				      h["0028,0004"] "\t" h["0008,0016"] "\t" h["0002,0010"] "\t" \
-				      (("0028,3010" in h) ? "y" : "") "\t" (h["0028,1050"] != "" ? "y" : "") }' <<< "$h")"
+				      (("0028,3010" in h) ? "y" : "") "\t" \
+				      (h["0028,1050"] != "" && h["0028,1051"] != "" ? "y" : "") }' <<< "$h")"
 			px=${fl[0]} frames=${fl[1]} pi=${fl[2]} sop=${fl[3]} ts=${fl[4]} voi=${fl[5]} win=${fl[6]}
 			if [ -z "$px" ]; then
 				why="not an image (${sop:-no SOP class}; no pixel data)"
