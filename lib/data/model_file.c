@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "base/cli.h"
+#include "base/le.h"
 #include "data/model_file.h"
 #include "base/sha256.h"
 #include "data/stream.h"
@@ -318,15 +319,16 @@ static void put(sink *s, const void *p, size_t n)
 
 static void put_u32(sink *s, uint32_t v)
 {
-	unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8),
-			      (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+	unsigned char b[4];
+	cxr_le_put32(b, v);
 	put(s, b, 4);
 }
 
 static void put_u64(sink *s, uint64_t v)
 {
-	put_u32(s, (uint32_t)v);
-	put_u32(s, (uint32_t)(v >> 32));
+	unsigned char b[8];
+	cxr_le_put64(b, v);
+	put(s, b, 8);
 }
 
 static void put_str(sink *s, const char *str)
@@ -635,78 +637,62 @@ done:
 	return rc;
 }
 
-static uint32_t get_u32(const unsigned char *p)
+/* The next n bytes of the content, or NULL with the error set. */
+static const unsigned char *need(cxr_le_cursor *c, size_t n, const char *path,
+				 const char *what)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-	return get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-/* A bounds-checked cursor over the content. */
-typedef struct cursor {
-	const unsigned char *p;
-	size_t pos, end;
-	const char *path;
-} cursor;
-
-static int need(cursor *c, size_t n, const char *what)
-{
-	if (c->end - c->pos < n) {
-		cxr_seterr("%s: truncated content: %s runs past the end (offset %zu)", c->path, what,
+	const unsigned char *q = cxr_le_take(c, n);
+	if (!q)
+		cxr_seterr("%s: truncated content: %s runs past the end (offset %zu)", path, what,
 			   c->pos);
-		return -1;
-	}
-	return 0;
+	return q;
 }
 
 /* A length-prefixed UTF-8 string of 1..max bytes (0..max with allow_empty),
  * duplicated into *s. */
-static int get_str(cursor *c, size_t max, int allow_empty, const char *what, char **s)
+static int get_str(cxr_le_cursor *c, const char *path, size_t max, int allow_empty,
+		   const char *what, char **s)
 {
-	if (need(c, 4, what))
+	const unsigned char *q = need(c, 4, path, what);
+	if (!q)
 		return -1;
-	uint32_t n = get_u32(c->p + c->pos);
-	c->pos += 4;
+	uint32_t n = cxr_le_get32(q);
 	if (n > max || (!n && !allow_empty)) {
-		cxr_seterr("%s: %s: length %u not in %d..%zu", c->path, what, n, !allow_empty, max);
+		cxr_seterr("%s: %s: length %u not in %d..%zu", path, what, n, !allow_empty, max);
 		return -1;
 	}
-	if (need(c, n, what))
+	if (!(q = need(c, n, path, what)))
 		return -1;
-	if (!utf8_valid(c->p + c->pos, n)) {
-		cxr_seterr("%s: %s: not valid UTF-8 (or contains NUL)", c->path, what);
+	if (!utf8_valid(q, n)) {
+		cxr_seterr("%s: %s: not valid UTF-8 (or contains NUL)", path, what);
 		return -1;
 	}
 	*s = cxr_xmalloc((size_t)n + 1);
-	memcpy(*s, c->p + c->pos, n);
+	memcpy(*s, q, n);
 	(*s)[n] = 0;
-	c->pos += n;
 	return 0;
 }
 
 /* Builds m's metadata and tensors from the checked content. */
 static int parse(cxr_model *m, const unsigned char *p, size_t len, const char *path)
 {
-	cursor c = {p, 8, len - SUMLEN, path};
+	cxr_le_cursor c = {p, 8, len - SUMLEN, 0};
 	char what[CXR_MODEL_MAX_NAME + 64];
-	if (need(&c, 4, "metadata count"))
+	const unsigned char *q;
+	if (!(q = need(&c, 4, path, "metadata count")))
 		return -1;
-	uint32_t nmeta = get_u32(p + c.pos);
-	c.pos += 4;
-	if (nmeta > CXR_MODEL_MAX_META || (uint64_t)nmeta * 8 > c.end - c.pos) {
+	uint32_t nmeta = cxr_le_get32(q);
+	if (nmeta > CXR_MODEL_MAX_META || (uint64_t)nmeta * 8 > cxr_le_left(&c)) {
 		cxr_seterr("%s: bad metadata count %u", path, nmeta);
 		return -1;
 	}
 	for (uint32_t i = 0; i < nmeta; i++) {
 		char *k = NULL, *v = NULL;
 		snprintf(what, sizeof what, "metadata entry %u key", i);
-		if (get_str(&c, CXR_MODEL_MAX_KEY, 0, what, &k))
+		if (get_str(&c, path, CXR_MODEL_MAX_KEY, 0, what, &k))
 			return -1;
 		snprintf(what, sizeof what, "metadata '%.200s' value", k);
-		if (get_str(&c, CXR_MODEL_MAX_VALUE, 1, what, &v)) {
+		if (get_str(&c, path, CXR_MODEL_MAX_VALUE, 1, what, &v)) {
 			free(k);
 			return -1;
 		}
@@ -720,18 +706,17 @@ static int parse(cxr_model *m, const unsigned char *p, size_t len, const char *p
 		if (dup)
 			return -1;
 	}
-	if (need(&c, 4, "tensor count"))
+	if (!(q = need(&c, 4, path, "tensor count")))
 		return -1;
-	uint32_t nt = get_u32(p + c.pos);
-	c.pos += 4;
-	if (nt > CXR_MODEL_MAX_TENSORS || (uint64_t)nt * 6 > c.end - c.pos) {
+	uint32_t nt = cxr_le_get32(q);
+	if (nt > CXR_MODEL_MAX_TENSORS || (uint64_t)nt * 6 > cxr_le_left(&c)) {
 		cxr_seterr("%s: bad tensor count %u", path, nt);
 		return -1;
 	}
 	for (uint32_t i = 0; i < nt; i++) {
 		char *name;
 		snprintf(what, sizeof what, "tensor %u name", i);
-		if (get_str(&c, CXR_MODEL_MAX_NAME, 0, what, &name))
+		if (get_str(&c, path, CXR_MODEL_MAX_NAME, 0, what, &name))
 			return -1;
 		cxr_tensor *t = cxr_xcalloc(1, sizeof *t);
 		t->name = name;
@@ -744,19 +729,18 @@ static int parse(cxr_model *m, const unsigned char *p, size_t len, const char *p
 		}
 		tensor_put(m, t, 0);
 		snprintf(what, sizeof what, "tensor '%s' header", name);
-		if (need(&c, 2, what))
+		if (!(q = need(&c, 2, path, what)))
 			return -1;
-		unsigned dtype = p[c.pos], ndim = p[c.pos + 1];
-		c.pos += 2;
+		unsigned dtype = q[0], ndim = q[1];
 		if (ndim > CXR_MODEL_MAX_DIMS) {
 			cxr_seterr("%s: tensor '%s': %u dimensions (at most %d)", path, name, ndim,
 				   CXR_MODEL_MAX_DIMS);
 			return -1;
 		}
-		if (need(&c, 8 * (size_t)ndim, what))
+		if (!(q = need(&c, 8 * (size_t)ndim, path, what)))
 			return -1;
 		for (unsigned d = 0; d < ndim; d++) {
-			uint64_t v = get_u64(p + c.pos + 8 * d);
+			uint64_t v = cxr_le_get64(q + 8 * d);
 			if (v > CXR_MODEL_MAX_TENSOR_BYTES) {
 				cxr_seterr("%s: tensor '%s': dimension %u is %llu, too large", path,
 					   name, d, (unsigned long long)v);
@@ -764,7 +748,6 @@ static int parse(cxr_model *m, const unsigned char *p, size_t len, const char *p
 			}
 			t->dims[d] = (int64_t)v;
 		}
-		c.pos += 8 * (size_t)ndim;
 		t->dtype = (int)dtype;
 		t->ndim = (int)ndim;
 		if (tensor_bytes(t->dtype, t->ndim, t->dims, &t->nbytes)) {
@@ -775,18 +758,16 @@ static int parse(cxr_model *m, const unsigned char *p, size_t len, const char *p
 		}
 		size_t pad = (ALIGN - c.pos % ALIGN) % ALIGN;
 		snprintf(what, sizeof what, "tensor '%s' data", name);
-		if (need(&c, pad, what))
+		if (!(q = need(&c, pad, path, what)))
 			return -1;
 		for (size_t k = 0; k < pad; k++)
-			if (p[c.pos + k]) {
+			if (q[k]) {
 				cxr_seterr("%s: tensor '%s': non-zero padding", path, name);
 				return -1;
 			}
-		c.pos += pad;
-		if (need(&c, t->nbytes, what))
+		if (!(q = need(&c, t->nbytes, path, what)))
 			return -1;
-		t->data = (void *)(p + c.pos);
-		c.pos += t->nbytes;
+		t->data = (void *)q;
 	}
 	if (c.pos != c.end) {
 		cxr_seterr("%s: %zu bytes of trailing data after the last tensor", path,
@@ -820,7 +801,7 @@ cxr_model *cxr_model_load(const char *path)
 		free(content);
 		return NULL;
 	}
-	uint32_t version = get_u32(p + 4);
+	uint32_t version = cxr_le_get32(p + 4);
 	if (version != CXR_MODEL_VERSION) {
 		cxr_seterr("%s: model format version %u; this cxr reads version %d", path, version,
 			   CXR_MODEL_VERSION);

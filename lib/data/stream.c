@@ -21,6 +21,7 @@
 
 #include "base/cli.h"
 #include "base/crc32c.h"
+#include "base/le.h"
 
 #define TAG_STREAM "CXRS"
 #define TAG_RECORD "CXRR"
@@ -66,23 +67,22 @@ static void put_u8(buf *b, unsigned v) { unsigned char c = (unsigned char)v; put
 
 static void put_u16(buf *b, uint32_t v)
 {
-	unsigned char c[2] = {v & 0xff, (v >> 8) & 0xff};
+	unsigned char c[2];
+	cxr_le_put16(c, v);
 	put_bytes(b, c, 2);
 }
 
 static void put_u32(buf *b, uint32_t v)
 {
 	unsigned char c[4];
-	for (int i = 0; i < 4; i++)
-		c[i] = (v >> (8 * i)) & 0xff;
+	cxr_le_put32(c, v);
 	put_bytes(b, c, 4);
 }
 
 static void put_u64(buf *b, uint64_t v)
 {
 	unsigned char c[8];
-	for (int i = 0; i < 8; i++)
-		c[i] = (v >> (8 * i)) & 0xff;
+	cxr_le_put64(c, v);
 	put_bytes(b, c, 8);
 }
 
@@ -102,48 +102,10 @@ static void put_str(buf *b, const char *s)
 	put_bytes(b, s, n);
 }
 
-static uint32_t get_u32(const unsigned char *p)
+static char *take_str(cxr_le_cursor *c)
 {
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-	return get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-static void set_u32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (v >> (8 * i)) & 0xff;
-}
-
-/* A cursor over a chunk body that records the first overrun. */
-typedef struct cursor {
-	const unsigned char *p, *end;
-	int bad;
-} cursor;
-
-static const unsigned char *take(cursor *c, size_t n)
-{
-	if (c->bad || (size_t)(c->end - c->p) < n) {
-		c->bad = 1;
-		return NULL;
-	}
-	const unsigned char *p = c->p;
-	c->p += n;
-	return p;
-}
-
-static unsigned take_u8(cursor *c) { const unsigned char *p = take(c, 1); return p ? *p : 0; }
-static uint32_t take_u16(cursor *c) { const unsigned char *p = take(c, 2); return p ? p[0] | p[1] << 8 : 0; }
-static uint32_t take_u32(cursor *c) { const unsigned char *p = take(c, 4); return p ? get_u32(p) : 0; }
-static uint64_t take_u64(cursor *c) { const unsigned char *p = take(c, 8); return p ? get_u64(p) : 0; }
-
-static char *take_str(cursor *c)
-{
-	uint32_t n = take_u16(c);
-	const unsigned char *p = n <= CXR_MAX_STRING ? take(c, n) : (c->bad = 1, NULL);
+	uint32_t n = cxr_le_take_u16(c);
+	const unsigned char *p = n <= CXR_MAX_STRING ? cxr_le_take(c, n) : (c->bad = 1, NULL);
 	if (!p)
 		return NULL;
 	char *s = cxr_xmalloc(n + 1);
@@ -244,7 +206,7 @@ struct cxr_writer {
 
 static int write_frame(cxr_writer *w, const char *tag)
 {
-	set_u32(w->chunk.p + 4, (uint32_t)(w->chunk.n - 8));
+	cxr_le_put32(w->chunk.p + 4, (uint32_t)(w->chunk.n - 8));
 	memcpy(w->chunk.p, tag, 4);
 	size_t bound = ZSTD_compressBound(w->chunk.n);
 	w->frame.n = 0;
@@ -400,17 +362,18 @@ int cxr_writer_close(cxr_writer *w, int index)
 /* Fills r from a record body. where: "file: record N" for messages. */
 static int parse_record(const unsigned char *body, size_t n, cxr_record *r, const char *where)
 {
-	cursor c = {body, body + n, 0};
+	cxr_le_cursor c = {body, 0, n, 0};
 	void *keep = r->data;
 	size_t keep_n = r->nbytes;
 	r->data = NULL;
 	cxr_record_free(r);
-	int dtype = (int)take_u8(&c), ndim = (int)take_u8(&c), filter = (int)take_u8(&c);
-	unsigned label = take_u8(&c), sex = take_u8(&c);
-	take(&c, 3);
-	uint32_t fu = take_u32(&c);
-	take_u32(&c);
-	uint64_t agebits = take_u64(&c);
+	int dtype = (int)cxr_le_take_u8(&c), ndim = (int)cxr_le_take_u8(&c);
+	int filter = (int)cxr_le_take_u8(&c);
+	unsigned label = cxr_le_take_u8(&c), sex = cxr_le_take_u8(&c);
+	cxr_le_take(&c, 3);
+	uint32_t fu = cxr_le_take_u32(&c);
+	cxr_le_take_u32(&c);
+	uint64_t agebits = cxr_le_take_u64(&c);
 	if (c.bad || ndim < 1 || ndim > CXR_MAX_DIMS || !cxr_dtype_size(dtype) || filter > 1 ||
 	    (filter == FILTER_DELTA && dtype != CXR_U8)) {
 		cxr_seterr("%s: bad record header (dtype %d, %d dimensions)", where, dtype, ndim);
@@ -419,19 +382,19 @@ static int parse_record(const unsigned char *body, size_t n, cxr_record *r, cons
 	r->dtype = dtype;
 	r->ndim = ndim;
 	for (int i = 0; i < ndim; i++)
-		r->dims[i] = take_u32(&c);
+		r->dims[i] = cxr_le_take_u32(&c);
 	r->name = take_str(&c);
 	r->meta.image = take_str(&c);
 	r->meta.findings = take_str(&c);
 	r->meta.patient = take_str(&c);
 	r->meta.view = take_str(&c);
-	uint64_t nbytes = take_u64(&c);
+	uint64_t nbytes = cxr_le_take_u64(&c);
 	size_t want = tensor_bytes(dtype, ndim, r->dims);
 	if (c.bad) {
 		cxr_seterr("%s: record is cut short", where);
 		goto fail;
 	}
-	if (!want || nbytes != want || (size_t)(c.end - c.p) != want) {
+	if (!want || nbytes != want || cxr_le_left(&c) != want) {
 		cxr_seterr("%s (%s): tensor of %llu bytes does not match its shape", where,
 			   r->meta.image, (unsigned long long)nbytes);
 		goto fail;
@@ -443,7 +406,7 @@ static int parse_record(const unsigned char *body, size_t n, cxr_record *r, cons
 	r->data = keep_n == want ? keep : (free(keep), cxr_xmalloc(want));
 	keep = NULL;
 	r->nbytes = want;
-	memcpy(r->data, c.p, want);
+	memcpy(r->data, c.p + c.pos, want);
 	if (filter == FILTER_DELTA)
 		delta_decode(r->data, want, r->dims[ndim - 1]);
 	return 0;
@@ -567,7 +530,7 @@ int cxr_reader_next(cxr_reader *rd, cxr_record *r)
 			return 0;
 		}
 		const unsigned char *h = rd->out.p;
-		uint32_t len = get_u32(h + 4);
+		uint32_t len = cxr_le_get32(h + 4);
 		snprintf(where, sizeof where, "%s: record %llu", rd->path,
 			 (unsigned long long)rd->total + 1);
 		if (memcmp(h, TAG_STREAM, 4) && memcmp(h, TAG_RECORD, 4) && memcmp(h, TAG_END, 4)) {
@@ -608,7 +571,7 @@ int cxr_reader_next(cxr_reader *rd, cxr_record *r)
 			return -1;
 		}
 		if (!memcmp(h, TAG_END, 4)) {
-			uint64_t n = len >= 8 ? get_u64(body) : ~0ull;
+			uint64_t n = len >= 8 ? cxr_le_get64(body) : ~0ull;
 			if (n != rd->count) {
 				cxr_seterr("%s: end marker counts %llu records, the stream holds %llu",
 					   rd->path, (unsigned long long)n, (unsigned long long)rd->count);
@@ -680,26 +643,26 @@ cxr_pack *cxr_pack_open(const char *path)
 		cxr_seterr("%s: no seek index (not written by cxr-pack?)", path);
 		goto fail;
 	}
-	uint32_t fsize = get_u32(foot);
+	uint32_t fsize = cxr_le_get32(foot);
 	if (fsize < 36 || fsize > (uint64_t)st.st_size) {
 		cxr_seterr("%s: bad seek index size", path);
 		goto fail;
 	}
 	ix = cxr_xmalloc(fsize);
-	if (pread_all(fd, ix, fsize, st.st_size - fsize) || get_u32(ix) != INDEX_MAGIC ||
-	    get_u32(ix + 4) != fsize - 8 || memcmp(ix + 8, INDEX_TAG, 4)) {
+	if (pread_all(fd, ix, fsize, st.st_size - fsize) || cxr_le_get32(ix) != INDEX_MAGIC ||
+	    cxr_le_get32(ix + 4) != fsize - 8 || memcmp(ix + 8, INDEX_TAG, 4)) {
 		cxr_seterr("%s: bad seek index", path);
 		goto fail;
 	}
 	const unsigned char *b = ix + 8;
-	uint64_t count = get_u64(b + 8);
+	uint64_t count = cxr_le_get64(b + 8);
 	size_t body = (size_t)fsize - 8 - 8 - 4; /* less frame header, footer, crc */
-	if (get_u32(b + 4) != INDEX_VERSION || count > (body - 16) / 12 ||
+	if (cxr_le_get32(b + 4) != INDEX_VERSION || count > (body - 16) / 12 ||
 	    16 + count * 12 != body) {
 		cxr_seterr("%s: bad seek index (version or count)", path);
 		goto fail;
 	}
-	if (cxr_crc32c(0, b, body) != get_u32(b + body)) {
+	if (cxr_crc32c(0, b, body) != cxr_le_get32(b + body)) {
 		cxr_seterr("%s: seek index checksum mismatch", path);
 		goto fail;
 	}
@@ -707,8 +670,8 @@ cxr_pack *cxr_pack_open(const char *path)
 	p->offsets = cxr_xmalloc((count ? count : 1) * sizeof *p->offsets);
 	p->sizes = cxr_xmalloc((count ? count : 1) * sizeof *p->sizes);
 	for (uint64_t i = 0; i < count; i++) {
-		p->offsets[i] = get_u64(b + 16 + 12 * i);
-		p->sizes[i] = get_u32(b + 16 + 12 * i + 8);
+		p->offsets[i] = cxr_le_get64(b + 16 + 12 * i);
+		p->sizes[i] = cxr_le_get32(b + 16 + 12 * i + 8);
 		if (p->offsets[i] + p->sizes[i] > (uint64_t)st.st_size - fsize) {
 			cxr_seterr("%s: seek index entry %llu points outside the file", path,
 				   (unsigned long long)i + 1);
@@ -756,7 +719,7 @@ int cxr_pack_get(cxr_pack *p, uint64_t k, cxr_record *r)
 			   ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size mismatch");
 		goto out;
 	}
-	if (memcmp(raw, TAG_RECORD, 4) || get_u32(raw + 4) != n - 8) {
+	if (memcmp(raw, TAG_RECORD, 4) || cxr_le_get32(raw + 4) != n - 8) {
 		cxr_seterr("%s: index does not point at a record", where);
 		goto out;
 	}
