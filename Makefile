@@ -109,3 +109,123 @@ clean:
 
 help:
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
+
+# ---- sanitizers -----------------------------------------------------------
+# `make check SANITIZE=1` builds with ASan and UBSan into the usual paths.
+# .build-flags records the compiler and flags of the last build; every
+# object and program depends on it and it is rewritten only when they
+# change, so switching SANITIZE (or CC, OPT) rebuilds everything, and
+# switching back rebuilds again.
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+ifeq ($(SANITIZE),1)
+CFLAGS += $(SAN_FLAGS)
+# Reports go to files as well as making the program fail (exit 86), so
+# one is seen even where a test expects a failure or drops stderr; the
+# last shell test lists them (tests/fuzz/t-sanitizer-logs.sh).
+SAN_LOGS := $(CURDIR)/tests/bin/sanitizer
+# A small quarantine (freed memory ASan holds back to catch a use after
+# free; 256 MB by default): tests bound the peak RSS of the tools
+# (t-score's streaming bound, t-faults' 256 MB), which a large one breaks.
+# The fuzzers keep the default. CXR_SANITIZE tells a test it runs so.
+export ASAN_OPTIONS ?= detect_leaks=1:halt_on_error=1:exitcode=86:log_path=$(SAN_LOGS)/asan:quarantine_size_mb=2:thread_local_quarantine_size_kb=64
+export CXR_SANITIZE := 1
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1:exitcode=86:log_path=$(SAN_LOGS)/ubsan
+# gcc's libubsan ignores log_path beside libasan: this hook sets it.
+export CXR_SAN_LOGS := $(SAN_LOGS)
+LDLIBS += tests/bin/sanitize_hook.o
+export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+# Instrumented code runs a few times slower: stretch Check's timeouts.
+export CK_TIMEOUT_MULTIPLIER ?= 4
+# The learning proof trains for 20 epochs: over half an hour under the
+# sanitizers on 2 cores, and its code runs in t-train, t-score and
+# check_resnet as well. SAN_SKIP= runs it too.
+SAN_SKIP ?= tests/t-learn.sh
+SHELL_TESTS := $(filter-out $(SAN_SKIP),$(SHELL_TESTS)) tests/fuzz/t-sanitizer-logs.sh
+run-checks: sanitizer-logs-clear
+endif
+.PHONY: sanitizer-logs-clear
+sanitizer-logs-clear:
+	@rm -rf tests/bin/sanitizer && mkdir -p tests/bin/sanitizer
+
+tests/bin/sanitize_hook.o: tests/fuzz/sanitize_hook.c .build-flags
+	@mkdir -p tests/bin
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Written while the Makefile is read, except under -n or -q, which build
+# nothing: a dry run must not make the next real one rebuild everything.
+BUILD_FLAGS := $(strip $(CC) $(CFLAGS) $(LDLIBS))
+ifneq ($(strip $(file <.build-flags)),$(BUILD_FLAGS))
+ifeq (,$(findstring n,$(filter-out ---%,$(firstword -$(MAKEFLAGS))))$(findstring q,$(filter-out ---%,$(firstword -$(MAKEFLAGS)))))
+$(file >.build-flags,$(BUILD_FLAGS))
+endif
+endif
+$(LIB_OBJ) $(TOOLS) $(CHECKS) $(BENCHES): .build-flags
+
+# ---- fuzzing --------------------------------------------------------------
+# tests/fuzz/fuzz_NAME.c is one libFuzzer target per parser of outside
+# bytes (tests/fuzz/README). `make fuzz` builds them with clang into
+# tests/fuzz/build/ (its own objects of the library, so the gcc build is
+# untouched) and runs each FUZZ_SECONDS; `make fuzz-replay` runs every
+# file of tests/fuzz/corpus/NAME/ and tests/fuzz/regress/NAME/ through
+# target NAME once, built with $(CC) and a plain main() (no clang needed);
+# make check does the same (tests/t-fuzz-replay.sh).
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
+FUZZ_FLAGS   ?= -rss_limit_mb=256 -malloc_limit_mb=256 -timeout=10
+FUZZ_BUILD   := tests/fuzz/build
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# No -fopenmp (clang's runtime is not libgomp): the pragmas are ignored;
+# omp.h comes from gcc's directory, after clang's own headers.
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -pthread -Ilib -DCXR_VERSION='"$(VERSION)"' \
+                -idirafter $(shell gcc -print-file-name=include 2>/dev/null) \
+                $(PKG_CFLAGS) $(BLAS_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIB_OBJ := $(patsubst lib/%.c,$(FUZZ_BUILD)/lib/%.o,$(LIB_SRC))
+FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_REPLAY  := $(patsubst %,tests/bin/fuzz_%,$(FUZZ_NAMES))
+FUZZ_HDR     := tests/fuzz/fuzz.h
+FUZZ_LDLIBS   = $(filter-out tests/bin/sanitize_hook.o,$(LDLIBS))
+
+.PHONY: fuzz fuzz-bin fuzz-replay fuzz-replay-bin deps-fuzz
+
+deps-fuzz:
+	@sh .ci/deps.sh fuzz
+
+$(FUZZ_BUILD)/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libcxr.a: $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@.$$$$ $^ && mv -f $@.$$$$ $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) $(FUZZ_BUILD)/libcxr.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wall -Wextra -Werror=implicit-function-declaration \
+	    -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libcxr.a $(FUZZ_LDLIBS)
+
+fuzz-bin: deps-fuzz  ## build the libFuzzer targets with clang into tests/fuzz/build/
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+# Each target FUZZ_SECONDS (default 60) from its corpus and regressions; new
+# inputs go to tests/fuzz/build/corpus/NAME, crashes to tests/fuzz/build/
+# crashes/NAME (see tests/fuzz/run.sh). FUZZ=name narrows.
+fuzz: fuzz-bin  ## run every fuzz target FUZZ_SECONDS seconds (clang, libFuzzer)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_FLAGS='$(FUZZ_FLAGS)' \
+	    sh tests/fuzz/run.sh $(filter %$(FUZZ),$(FUZZ_BINS))
+
+tests/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) lib/libcxr.a
+	@mkdir -p tests/bin
+	$(CC) $(CFLAGS) -o $@.$$$$ $< tests/fuzz/replay.c lib/libcxr.a $(LDLIBS) && mv -f $@.$$$$ $@
+$(FUZZ_REPLAY): .build-flags
+
+fuzz-replay-bin: $(FUZZ_REPLAY)
+
+# The replay needs no clang: gcc-built targets with a main() that feeds them
+# each file once (under SANITIZE=1, with the sanitizers).
+fuzz-replay: all fuzz-replay-bin  ## replay the fuzz corpora and regressions once (no clang needed)
+	@sh tests/fuzz/replay.sh $(FUZZ_NAMES)
+
+run-checks: $(FUZZ_REPLAY)
+ifeq ($(SANITIZE),1)
+$(TOOLS) $(CHECKS) $(BENCHES) $(FUZZ_REPLAY): tests/bin/sanitize_hook.o
+endif
