@@ -38,7 +38,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES   := $(patsubst bench/%.c,bench/bin/%,$(BENCH_SRC))
 MANS      := $(sort $(wildcard man/*.[157]))
 
-.PHONY: all bench-bin check-slow check run-checks deps-build deps-test unit shell-tests demo bench install clean lint-man deps help
+.PHONY: all bench-bin check-slow check run-checks deps-build deps-test deps-bench unit shell-tests demo bench install clean lint-man deps help
 .DELETE_ON_ERROR:
 
 all: lib/libcxr.a $(TOOLS)  ## build the library and every tool into bin/
@@ -84,7 +84,8 @@ demo: deps-build  ## the whole pipeline on a synthetic NIH-format data set, then
 	@$(MAKE) --no-print-directory all
 	$(MAKE) -f pipelines/demo.mk
 
-bench: all bench-bin  ## throughput next to the references (Pillow, PyTorch, sgemm)
+bench: deps-bench  ## throughput next to the references (Pillow, PyTorch, sgemm)
+	@$(MAKE) --no-print-directory all bench-bin
 	sh bench/run.sh
 
 deps:  ## install the Debian packages the build and tests need (root)
@@ -95,6 +96,8 @@ deps-build:
 	@sh .ci/deps.sh build
 deps-test:
 	@sh .ci/deps.sh
+deps-bench:
+	@sh .ci/deps.sh bench
 
 install: all  ## install tools and man pages under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -102,7 +105,7 @@ install: all  ## install tools and man pages under PREFIX
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
 	for m in $(MANS); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s; done
 	install -d $(DESTDIR)$(PREFIX)/share/cxr
-	install -m 755 pipelines/cron-score.sh $(DESTDIR)$(PREFIX)/share/cxr
+	install -m 755 pipelines/cron-score.sh pipelines/dicom-resize.sh $(DESTDIR)$(PREFIX)/share/cxr
 
 clean:
 	rm -rf bin tests/bin bench/bin lib/*/*.o lib/libcxr.a demo-out

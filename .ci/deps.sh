@@ -3,16 +3,24 @@
 #   deps.sh build   what building and running the tools needs (make demo)
 #   deps.sh         that, and the references the tests compare against
 #   deps.sh fuzz    what building makes, and clang with libFuzzer (make fuzz)
+#   deps.sh bench   what building makes, and the references the benchmarks
+#                   run (PyTorch, Pillow, Chromium for the report's picture)
 set -e
 PKGS="gcc make pkg-config libpng-dev libzstd-dev libopenblas-dev libcsv-dev check"
-# Tests and man pages: mandoc lints the pages, zstd reads streams raw, and
-# the numeric proofs compare with PyTorch, scikit-learn and Pillow (tests
-# that need one skip without it).
+# DICOM input (pipelines/dicom-resize.sh, not the demo): DCMTK decodes,
+# netpbm inverts; the tests and the benchmarks need them.
+RUN="dcmtk netpbm"
+# Tests and man pages: mandoc lints the pages, zstd reads streams raw,
+# time measures peak memory; the numeric proofs compare with scikit-learn
+# and Pillow, and the DICOM fixtures are rebuilt with pydicom. A test
+# whose reference is missing is skipped, and under CI a skip fails.
+TEST="mandoc zstd time python3-sklearn python3-pil python3-numpy python3-pydicom libxml2-utils"
 case "${1:-}" in
 build) ;;
 # The fuzz targets: clang 14 with libFuzzer and the sanitizer runtimes.
 fuzz) PKGS="$PKGS clang libfuzzer-14-dev libclang-rt-14-dev" ;;
-*) PKGS="$PKGS mandoc zstd python3-torch python3-sklearn python3-pil python3-numpy" ;;
+bench) PKGS="$PKGS $RUN python3-torch python3-torchvision python3-pil python3-numpy chromium" ;;
+*) PKGS="$PKGS $RUN $TEST" ;;
 esac
 missing=
 for p in $PKGS; do
