@@ -232,6 +232,15 @@ int cxr_png_decode_gray(FILE *f, const char *name, cxr_gray *img)
 	png_set_sig_bytes(png, sizeof sig);
 	png_set_user_limits(png, CXR_PNG_MAX_DIM, CXR_PNG_MAX_DIM);
 	png_set_chunk_malloc_max(png, CHUNK_MALLOC_MAX);
+	/* No ancillary chunk but tRNS changes the gray we make, and libpng
+	 * 1.6 reads a text or profile chunk whole into memory whatever its
+	 * declared length (a 52-byte file claiming a 2 GB zTXt took 2 GB and
+	 * 15 s): treated as unknown and never kept, they are skipped in small
+	 * reads instead, still under their CRC. */
+	static const png_byte ignored[] = "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0"
+					  "pCAL\0pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0zTXt";
+	png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored, (int)(sizeof ignored / 5));
+	png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
 	decode(png, info, c, img);
 	png_destroy_read_struct(&png, &info, NULL);
 	free(c->tmp);
