@@ -94,13 +94,10 @@ static int load_batch(cxr_loader *l, long b)
 		uint64_t k = l->order[first + i];
 		if (cxr_pack_get(l->pack, k, &r))
 			goto fail;
-		if (r.dtype != CXR_U8 || r.ndim != 3 || r.dims[0] != 1 ||
-		    (int)r.dims[1] != l->h || (int)r.dims[2] != l->w) {
-			char s[64];
-			cxr_shape_str(&r, s, sizeof s);
-			cxr_seterr("%s: record %llu (%s): shape %s %s, expected u8 1x%dx%d", l->path,
-				   (unsigned long long)k + 1, r.meta.image, cxr_dtype_name(r.dtype), s,
-				   l->h, l->w);
+		char why[80];
+		if (!cxr_record_is_gray(&r, l->h, l->w, 0, why, sizeof why)) {
+			cxr_seterr("%s: record %llu (%s): shape %s, expected u8 1x%dx%d", l->path,
+				   (unsigned long long)k + 1, r.meta.image, why, l->h, l->w);
 			goto fail;
 		}
 		if (l->cfg.need_label && r.meta.label == CXR_LABEL_UNKNOWN) {
@@ -154,11 +151,9 @@ cxr_loader *cxr_loader_open(cxr_pack *p, const char *path, const cxr_loader_cfg 
 	cxr_record_init(&r);
 	if (cxr_pack_get(p, 0, &r))
 		return NULL;
-	if (r.dtype != CXR_U8 || r.ndim != 3 || r.dims[0] != 1) {
-		char s[64];
-		cxr_shape_str(&r, s, sizeof s);
-		cxr_seterr("%s: record 1: %s %s is not a 1-channel u8 image", path,
-			   cxr_dtype_name(r.dtype), s);
+	char why[80];
+	if (!cxr_record_is_gray(&r, 0, 0, 0, why, sizeof why)) {
+		cxr_seterr("%s: record 1: %s is not a 1-channel u8 image", path, why);
 		cxr_record_free(&r);
 		return NULL;
 	}

@@ -158,6 +158,21 @@ void cxr_shape_str(const cxr_record *r, char *out, size_t n)
 		k += (size_t)snprintf(out + k, n - k, i ? "x%u" : "%u", r->dims[i]);
 }
 
+int cxr_record_is_gray(const cxr_record *r, int h, int w, int flat, char *why, size_t n)
+{
+	int hw = r->ndim - 2; /* where H is */
+	int gray = r->dtype == CXR_U8 &&
+		   ((r->ndim == 3 && r->dims[0] == 1) || (flat && r->ndim == 2)) &&
+		   (h <= 0 || r->dims[hw] == (uint32_t)h) &&
+		   (w <= 0 || r->dims[hw + 1] == (uint32_t)w);
+	if (!gray && why && n) {
+		char s[64];
+		cxr_shape_str(r, s, sizeof s);
+		snprintf(why, n, "%s %s", cxr_dtype_name(r->dtype), s);
+	}
+	return gray;
+}
+
 /* Bytes of a tensor of this shape, or 0 if the shape is invalid or over
  * the limit (checked before anything is allocated). */
 static size_t tensor_bytes(int dtype, int ndim, const uint32_t *dims)

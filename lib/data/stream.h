@@ -34,6 +34,11 @@ size_t cxr_dtype_size(int dtype);
 const char *cxr_dtype_name(int dtype);
 /* "1x256x256" */
 void cxr_shape_str(const cxr_record *r, char *buf, size_t n);
+/* Whether r is a one-channel u8 image: dims 1xHxW (with flat set, HxW as
+ * well) of height h and width w, each where it is > 0 (0: any). When it is
+ * not and why is not NULL, why gets r's dtype and shape for the caller's
+ * message, e.g. "f32 2x2x3". */
+int cxr_record_is_gray(const cxr_record *r, int h, int w, int flat, char *why, size_t n);
 
 /* Writer. level: zstd level (CXR_STREAM_LEVEL by default for pipes).
  * path is only used in messages. Returns NULL with cxr_errmsg() set. */

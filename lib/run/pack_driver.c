@@ -230,9 +230,7 @@ long long cxr_pack_driver_extract(const char *path, const char *dir, int force, 
 			got = -1;
 			break;
 		}
-		int gray = r.dtype == CXR_U8 &&
-			   (r.ndim == 2 || (r.ndim == 3 && r.dims[0] == 1));
-		if (!gray) {
+		if (!cxr_record_is_gray(&r, 0, 0, 1, NULL, 0)) {
 			cxr_seterr("%s: record %llu (%s): not a 1-channel u8 image", cxr_name(path),
 				   k, name);
 			got = -1;

@@ -87,14 +87,12 @@ long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FIL
 	if (o->header)
 		fputs(CXR_SCORES_HEADER "\n", out);
 	while ((got = cxr_reader_next(rd, &r)) == 1) {
-		if (r.dtype != CXR_U8 || r.ndim != 3 || r.dims[0] != 1 || (int)r.dims[1] != h ||
-		    (int)r.dims[2] != w) {
-			char s[64];
-			cxr_shape_str(&r, s, sizeof s);
-			cxr_seterr("%s: record %llu (%s): %s %s, but the model %s takes u8 1x%dx%d "
+		char why[80];
+		if (!cxr_record_is_gray(&r, h, w, 0, why, sizeof why)) {
+			cxr_seterr("%s: record %llu (%s): %s, but the model %s takes u8 1x%dx%d "
 				   "(resize with cxr-resize --size %d)",
 				   cxr_name(in_name), (unsigned long long)cxr_reader_count(rd),
-				   r.meta.image, cxr_dtype_name(r.dtype), s, model_path, h, w, h);
+				   r.meta.image, why, model_path, h, w, h);
 			rc = -1;
 			break;
 		}
