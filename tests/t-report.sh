@@ -207,6 +207,35 @@ check $? "scores outside [0, 1]: no reliability diagram, said so; the rest is th
 grep -q 'No group tables: the scores have no sex, age or view column' "$T/h.html" && [ "$(grep -c '<svg' "$T/h.html")" = 1 ]
 check $? "scores without sex, age or view: the default groups are left out"
 
+# pipelines/report.sh, the Markdown report of a run, from the same scores.
+mkdir -p "$T/run/split"
+cp "$T/roc.tsv" "$T/run/roc.tsv" && cp "$T/bias.tsv" "$T/run/bias.tsv" && cp "$M" "$T/run/model.cxm"
+printf 'image\tlabel\tpatient\na\t1\t1\nb\t0\t2\nc\t0\t3\n' > "$T/run/split/val.tsv"
+cp "$T/run/split/val.tsv" "$T/run/split/train.tsv" && cp "$T/run/split/val.tsv" "$T/run/split/test.tsv"
+CXR_BIN=$CXR_TOP/bin sh "$CXR_TOP/pipelines/report.sh" -t T "$T/run" > "$T/report.md"
+check $? "report.sh runs"
+auc=$(awk '$1 == "auc" { printf "%.3f (%.3f to %.3f)", $2, $3, $4 }' "$T/roc.tsv")
+grep -q "^| all | 306 | 117 | $auc |" "$T/report.md" && grep -q "^| AUC | $(echo "$auc" | cut -d' ' -f1) |" "$T/report.md"
+check $? "report.sh: cxr-roc's AUC and interval"
+grep -q '^| 0–9 | 33 | 12 |' "$T/report.md" && grep -q '^| 70–79 \*(small)\* | 18 | 10 |' "$T/report.md" &&
+	grep -q '^| unknown \*(small)\* | 6 | 1 |' "$T/report.md" && grep -q '^| age (years) | n |' "$T/report.md"
+check $? "report.sh: ages 0–9, small groups marked, unknown for -"
+nsmall=$(awk -F'\t' 'NR > 1 && $1 != "all" && $17 == 1' "$T/bias.tsv" | wc -l)
+[ "$(grep -c '\*(small)\*' "$T/report.md")" = "$nsmall" ] && grep -q "^- \*Small\*: $nsmall groups" "$T/report.md"
+check $? "report.sh: every small group marked, and counted in a note"
+gap=$(awk -F'\t' '$1 == "sex" && $2 == "F" { printf "%+.3f (%+.3f to %+.3f)", $11, $13, $14 }' "$T/bias.tsv")
+grep -q "^| F | 163 | 62 | .* | $gap |" "$T/report.md"
+check $? "report.sh: TPR gaps with their intervals"
+grep -q "^- The AUC's 95% CI (0.709 to 0.818) excludes 0.5" "$T/report.md" &&
+	grep -q '^- PPV and NPV hold at this test set.s prevalence, 38.2% abnormal; .* 10% abnormal gives PPV' "$T/report.md" &&
+	grep -q '^| ppv (at 38.2% abnormal) |' "$T/report.md"
+check $? "report.sh: the interval against 0.5, PPV and NPV beside the prevalence"
+grep -q 'The model file does not record how many validation images, normal and abnormal, picked it. The split.s validation set has 3 labelled images: 1 abnormal, 2 normal.' "$T/report.md"
+check $? "report.sh: the validation counts: not in the model, from the split"
+cxr-roc -q "$T/chance.tsv" > "$T/run/roc.tsv"
+CXR_BIN=$CXR_TOP/bin sh "$CXR_TOP/pipelines/report.sh" "$T/run" | grep -q "^- \*\*The AUC's 95% CI (.*) includes 0.5\*\*"
+check $? "report.sh: an interval that includes 0.5 in bold"
+
 # Errors.
 printf 'image\tscore\tlabel\tmodel\na\t0.1\t0\tdeadbeef0000\nb\t0.9\t1\tdeadbeef0000\n' > "$T/other.tsv"
 expect_msg 1 "golden_w16_64.cxm: model $digest, but the scores .*other.tsv are from model deadbeef0000" \

@@ -147,8 +147,8 @@ int cxr_report_bias_svg(FILE *f, const char *title, const cxr_group_stats *all, 
 	for (int p = 0; p < 3; p++)
 		est[p] = cxr_xcalloc((size_t)nrows, sizeof *est[p]);
 	char **notes = cxr_xcalloc((size_t)nrows, sizeof *notes);
-	/* Ranges: every estimate, and the intervals of groups that are not
-	 * small (a small group's may run off the panel). */
+	/* Ranges: the estimates and intervals of the groups that are not
+	 * small (a small group's may run off the panel: an arrowhead). */
 	double aucmin = 0.5, gapmax = 0.05;
 	int r = 0, nsmall = 0;
 	for (int i = -1; i < nt; i++) {
@@ -172,13 +172,15 @@ int cxr_report_bias_svg(FILE *f, const char *title, const cxr_group_stats *all, 
 				est[2][r] = (cxr_svg_est){g->fpr_gap, g->fpr_gap_lo, g->fpr_gap_hi,
 							  "no negatives"};
 			}
+			if (rows[r].hollow)
+				continue; /* a small group's figures may run off the panel */
 			double av[3] = {g->auc.auc, g->auc_lo, g->auc_hi};
-			for (int j = 0; j < (rows[r].hollow ? 1 : 3); j++)
+			for (int j = 0; j < 3; j++)
 				if (!isnan(av[j]))
 					aucmin = fmin(aucmin, av[j]);
 			double gv[6] = {g->tpr_gap, g->fpr_gap, g->tpr_gap_lo, g->tpr_gap_hi,
 					g->fpr_gap_lo, g->fpr_gap_hi};
-			for (int j = 0; j < (rows[r].hollow || i < 0 ? 2 : 6); j++)
+			for (int j = 0; j < (i < 0 ? 2 : 6); j++)
 				if (!isnan(gv[j]))
 					gapmax = fmax(gapmax, fabs(gv[j]));
 		}
@@ -201,7 +203,8 @@ int cxr_report_bias_svg(FILE *f, const char *title, const cxr_group_stats *all, 
 	int l = snprintf(cap, sizeof cap,
 			 "Every group at threshold %.4g; n and abnormal (abn.) images per group. "
 			 "Gap: the group's rate minus the whole set's, its interval Newcombe's for "
-			 "the group against the rest.", thr);
+			 "the group against the rest. Dashed: chance and no gap (grey), the whole "
+			 "set's AUC (red).", thr);
 	if (nsmall)
 		snprintf(cap + l, sizeof cap - l,
 			 " Hollow grey: %d small group%s (n < %d or fewer than %d positives or "
@@ -263,7 +266,8 @@ static const char css[] =
 	"figure svg{display:block;max-width:100%;height:auto}\n"
 	"figcaption{color:var(--muted);font-size:.9em;max-width:560px}\n"
 	"table.cm td,table.cm th{text-align:center}\n"
-	"table.metrics td:last-child,table.metrics th:last-child{text-align:left}\n"
+	"table.metrics td:last-child,table.metrics th:last-child{text-align:left;white-space:normal}\n"
+	"table.cm th{white-space:normal}\n"
 	"@media (max-width:600px){body{font-size:14px}th,td{padding:3px 6px}}\n"
 	"table.kv th{text-align:left;color:var(--muted);font-weight:normal;vertical-align:top}\n"
 	"table.kv td{text-align:left;white-space:normal;overflow-wrap:anywhere}\n"
@@ -610,7 +614,8 @@ static void groups_section(FILE *f, const cxr_report *r)
 		fputs("</figure>\n", f);
 	}
 	fputs("</div>\n<p class=\"ci\">Squares: estimates with 95% CIs; hollow grey circles: small "
-	      "groups, whose intervals may run off the panel (arrowheads). Dashed grey: chance "
+	      "groups, whose intervals, even estimates, may run off the panel (arrowheads at its "
+	      "edge). Dashed grey: chance "
 	      "(AUC 0.5) or no gap; dashed red: the whole test set's AUC.</p>\n", f);
 	for (int t = 0; t < r->ntables; t++) {
 		const cxr_group_table *q = &r->tables[t];

@@ -394,7 +394,7 @@ int cxr_svg_reliability(FILE *f, const char *title, const char *caption,
 
 /* ---- forest plot ------------------------------------------------------- */
 
-enum { FP_PW = 230, FP_GAP = 26, FP_RH = 22, FP_X = 12 };
+enum { FP_PW = 230, FP_GAP = 44, FP_RH = 22, FP_X = 12 };
 
 /* An arrowhead at pixel x pointing left (dir -1) or right (+1). */
 static void arrow(FILE *f, double x, double y, int dir, const char *col)
@@ -517,7 +517,15 @@ int cxr_svg_forest(FILE *f, const char *title, const char *caption, const cxr_sv
 				if (e->hi > q->xmax)
 					arrow(f, PX(q->xmax), y, 1, col);
 			}
-			double v = fmin(fmax(e->value, q->xmin), q->xmax);
+			if (e->value < q->xmin || e->value > q->xmax) {
+				/* off the panel: an arrowhead at the edge it lies beyond */
+				int dir = e->value > q->xmax ? 1 : -1;
+				double edge = PX(dir > 0 ? q->xmax : q->xmin);
+				arrow(f, edge, y, dir, col);
+				arrow(f, edge - dir * 5, y, dir, col);
+				continue;
+			}
+			double v = e->value;
 			if (rows[r].hollow)
 				fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"4.5\" fill=\"white\" "
 					   "stroke=\"%s\" stroke-width=\"2\"/>\n", PX(v), y, col);

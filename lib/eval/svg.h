@@ -56,7 +56,8 @@ typedef struct cxr_svg_row {
 
 /* A row's estimate and interval (NaN: none); with a NaN value, na is
  * written in the panel instead (e.g. "no AUC: no abnormal"). An interval
- * beyond the panel's range ends in an arrowhead at its edge. */
+ * beyond the panel's range ends in an arrowhead at its edge; an estimate
+ * beyond it is a double arrowhead there. */
 typedef struct cxr_svg_est {
 	double value, lo, hi;
 	const char *na;
