@@ -32,6 +32,28 @@
 #include "base/sha256.h"
 #include "data/stream.h"
 
+/* The schedules' names, by enum cxr_schedule: in the log, the model's
+ * train.schedule, and what a checkpoint's is read back from. */
+static const char *const schedule_names[] = {
+	[CXR_SCHED_CONSTANT] = "constant",
+	[CXR_SCHED_COSINE] = "cosine",
+	[CXR_SCHED_PLATEAU] = "plateau",
+};
+#define NSCHEDULES (int)(sizeof schedule_names / sizeof *schedule_names)
+
+const char *cxr_schedule_name(int schedule)
+{
+	return schedule >= 0 && schedule < NSCHEDULES ? schedule_names[schedule] : "?";
+}
+
+int cxr_schedule_parse(const char *name)
+{
+	for (int i = 0; i < NSCHEDULES; i++)
+		if (!strcmp(name, schedule_names[i]))
+			return i;
+	return -1;
+}
+
 void cxr_train_defaults(cxr_train_cfg *c)
 {
 	memset(c, 0, sizeof *c);
@@ -154,7 +176,6 @@ static void meta_long(cxr_model *m, const char *key, long v)
 static void put_config(run *r, cxr_model *m)
 {
 	const cxr_train_cfg *c = r->c;
-	static const char *sched[] = {"constant", "cosine", "plateau"};
 	meta_long(m, "train.epochs", c->epochs);
 	meta_long(m, "train.batch", c->batch);
 	meta_num(m, "train.lr", c->lr);
@@ -164,7 +185,7 @@ static void put_config(run *r, cxr_model *m)
 	meta_num(m, "train.eps", c->eps);
 	meta_num(m, "train.weight_decay", c->weight_decay);
 	cxr_model_set_meta(m, "train.optimizer", c->decoupled ? "adamw" : "adam");
-	cxr_model_set_meta(m, "train.schedule", sched[c->schedule]);
+	cxr_model_set_meta(m, "train.schedule", cxr_schedule_name(c->schedule));
 	meta_long(m, "train.warmup_epochs", c->warmup_epochs);
 	meta_long(m, "train.early_stop", c->early_stop);
 	meta_long(m, "train.augment", c->augment);
@@ -361,12 +382,14 @@ static int save_best(run *r, const val_result *vr)
 
 /* ---- the loop ---- */
 
-static double lr_at(run *r, long nb)
+/* The learning rate of optimizer step `step` (0-based; nb batches an
+ * epoch). */
+static double lr_at(run *r, long nb, long step)
 {
 	const cxr_train_cfg *c = r->c;
 	switch (c->schedule) {
 	case CXR_SCHED_COSINE:
-		return cxr_lr_cosine(c->lr, c->min_lr, r->st.step, (long)c->epochs * nb,
+		return cxr_lr_cosine(c->lr, c->min_lr, step, (long)c->epochs * nb,
 				     (long)c->warmup_epochs * nb);
 	case CXR_SCHED_PLATEAU:
 		return r->st.lr;
@@ -407,7 +430,7 @@ static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 		int got = cxr_loader_next(r->train, &b);
 		if (got < 0)
 			return -1;
-		adam->lr = lr_at(r, nb);
+		adam->lr = lr_at(r, nb, s->step);
 		cxr_resnet_zero_grads(r->net);
 		if (!cxr_resnet_forward(r->net, b->x, b->n, 1))
 			return -1;
@@ -453,12 +476,8 @@ static int end_epoch(run *r, double epoch_t0)
 			return 0;
 	}
 	double dt = cxr_now() - epoch_t0;
-	/* The rate the epoch's last step used (lr_at gives the next step's). */
-	long nb = cxr_loader_batches(r->train);
-	double lr_used = c->schedule == CXR_SCHED_COSINE
-				 ? cxr_lr_cosine(c->lr, c->min_lr, s->step > 0 ? s->step - 1 : 0,
-						 (long)c->epochs * nb, (long)c->warmup_epochs * nb)
-				 : lr_at(r, nb);
+	/* The rate the epoch's last step used. */
+	double lr_used = lr_at(r, cxr_loader_batches(r->train), s->step > 0 ? s->step - 1 : 0);
 	logf_(r, "%d\t%ld\t%.10g\t%.10g\t%.10g\t%.10g\t%.6g\t%.3f\t%.1f\n", s->epoch + 1, s->step,
 	      s->seen ? s->loss_sum / s->seen : NAN, vr.loss, vr.auc, vr.error, lr_used,
 	      dt > 0 ? s->seen / dt : 0, r->elapsed_before + cxr_now() - r->t0);
@@ -519,7 +538,6 @@ static int write_final(run *r)
 static void print_config(run *r, int h, int w)
 {
 	const cxr_train_cfg *c = r->c;
-	static const char *sched[] = {"constant", "cosine", "plateau"};
 	logf_(r, "# cxr-train %s: train %s (%ld images, %dx%d), val %s (%ld images)\n",
 	      CXR_VERSION, c->train_path, cxr_loader_count(r->train), h, w,
 	      c->val_path ? c->val_path : "-", r->val ? cxr_loader_count(r->val) : 0L);
@@ -528,8 +546,8 @@ static void print_config(run *r, int h, int w)
 	logf_(r, "# epochs %d, batch %d, %s lr %g (min %g), betas %g %g, eps %g, weight decay %g, "
 		 "schedule %s, warmup %d, early stop %d, augment %d, seed %llu, threads %d\n",
 	      c->epochs, c->batch, c->decoupled ? "AdamW" : "Adam", c->lr, c->min_lr, c->beta1,
-	      c->beta2, c->eps, c->weight_decay, sched[c->schedule], c->warmup_epochs, c->early_stop,
-	      c->augment, (unsigned long long)c->seed, c->threads);
+	      c->beta2, c->eps, c->weight_decay, cxr_schedule_name(c->schedule), c->warmup_epochs,
+	      c->early_stop, c->augment, (unsigned long long)c->seed, c->threads);
 	logf_(r, "epoch\tsteps\ttrain_loss\tval_loss\tval_auc\tval_error\tlr\timages_per_s\telapsed\n");
 }
 
@@ -540,7 +558,6 @@ static void print_config(run *r, int h, int w)
 static int config_from_checkpoint(cxr_train_cfg *c, const cxr_model *m)
 {
 	const char *v;
-	static const char *sched[] = {"constant", "cosine", "plateau"};
 #define GET(key) if (meta_get(m, key, &v)) return -1;
 	if (!c->epochs) {
 		GET("train.epochs") c->epochs = atoi(v);
@@ -563,10 +580,11 @@ static int config_from_checkpoint(cxr_train_cfg *c, const cxr_model *m)
 	GET("train.eps") c->eps = strtod(v, NULL);
 	GET("train.weight_decay") c->weight_decay = strtod(v, NULL);
 	GET("train.optimizer") c->decoupled = !strcmp(v, "adamw");
-	GET("train.schedule")
-	for (int i = 0; i < 3; i++)
-		if (!strcmp(v, sched[i]))
-			c->schedule = i;
+	GET("train.schedule") {
+		int k = cxr_schedule_parse(v);
+		if (k >= 0)
+			c->schedule = k;
+	}
 	GET("train.warmup_epochs") c->warmup_epochs = atoi(v);
 	GET("train.early_stop") c->early_stop = atoi(v);
 	GET("train.augment") c->augment = atoi(v);

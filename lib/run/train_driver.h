@@ -6,6 +6,10 @@
 #include <stdint.h>
 
 enum cxr_schedule { CXR_SCHED_CONSTANT, CXR_SCHED_COSINE, CXR_SCHED_PLATEAU };
+/* "constant", "cosine", "plateau"; "?" for another number. */
+const char *cxr_schedule_name(int schedule);
+/* The enum cxr_schedule of a name, or -1. */
+int cxr_schedule_parse(const char *name);
 
 typedef struct cxr_train_cfg {
 	/* data */
