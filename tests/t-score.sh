@@ -5,7 +5,9 @@
 # (lines come out while the writer of the input is still blocked), and
 # refusals: another image size (the record and both sizes named), a
 # truncated or corrupt stream (whole lines only, exit 1), a model it
-# cannot read; a closed pipe ends it quietly; SIGINT exits 130.
+# cannot read; a closed pipe ends it quietly (the tool decides: the
+# scorer's code never exits); SIGINT ends it by the signal (130), even
+# while it waits to open its input.
 # Data: a tiny synthetic set at 32x32 and a model trained here for one
 # epoch (width 1/16). Run from tests/ with bin/ on PATH (tests/run.sh).
 
@@ -19,6 +21,18 @@ whole() {
 		fail "$(basename "$1") has a partial line"
 }
 lines() { wc -l <"$1" | tr -d ' '; }
+# catches PID SIG — waits (up to 10 s) until process PID has a handler for
+# signal number SIG (its SigCgt mask in /proc), i.e. it has started; a
+# second without /proc.
+catches() {
+	[ -r /proc/$1/status ] || { sleep 1; return; }
+	i=0
+	while [ $i -lt 200 ]; do
+		mask=$(awk '$1 == "SigCgt:" { print $2 }' /proc/$1/status 2>/dev/null)
+		[ -n "$mask" ] && [ $(((0x$mask >> ($2 - 1)) & 1)) -eq 1 ] && return
+		sleep 0.05; i=$((i + 1))
+	done
+}
 # wait_lines FILE N [S] — up to S seconds (10) for FILE to hold N lines.
 wait_lines() {
 	i=0
@@ -215,10 +229,37 @@ rc=$?
 exec 3>&-
 [ $rc -eq 130 ] || fail "SIGINT: exit $rc, want 130"
 whole "$t/live"
+# SIGINT while the input (a FIFO named on the command line) is still
+# being opened, no writer yet: the open is interrupted, and cxr-score
+# still ends by the signal, not with exit 1 and "Interrupted system call".
+# (Should the signal come before the open, opening the FIFO here lets the
+# open finish on an empty input: the answer must be the same.)
+mkfifo "$t/fifo2"
+env --default-signal=INT cxr-score -q -j1 -m "$m" "$t/fifo2" >"$t/out" 2>"$t/err" &
+pid=$!
+catches $pid 2
+kill -s INT $pid
+sleep 0.2
+exec 3<>"$t/fifo2"
+exec 3>&-
+wait $pid
+rc=$?
+[ $rc -eq 130 ] || { fail "SIGINT while opening the input: exit $rc, want 130"; sed 's/^/    /' "$t/err"; }
 # a reader that goes away: exit 1, no message
 { cxr-score -q -j1 --batch 1 -m "$m" "$t/big.cxs" 2>"$t/err"; echo $? >"$t/rc"; } | :
 [ "$(cat "$t/rc")" -eq 1 ] || fail "closed pipe: exit $(cat "$t/rc"), want 1"
 [ ! -s "$t/err" ] || fail "closed pipe: $(cat "$t/err")"
+# ... decided by the tool: the scorer (library code) returns its errors,
+# a closed pipe included, and never exits (ARCHITECTURE.md, Layering)
+o=${CXR_TOP:-..}/lib/run/score_driver.o
+if command -v nm >/dev/null 2>&1 && [ -f "$o" ]; then
+	bad=$(nm -u "$o" | awk '{ print $NF }' | grep -x -e exit -e _exit -e _Exit -e abort \
+		-e cxr_die -e cxr_die_err -e cxr_usage_error -e cxr_exit_signal -e cxr_open_in \
+		-e cxr_out_open -e cxr_out_commit)
+	[ -z "$bad" ] || fail "score_driver.o calls what exits: $(echo $bad)"
+else
+	skip "no nm or no lib/run/score_driver.o: the scorer's exits not checked"
+fi
 
 # ---- memory does not grow with the input ----
 if [ -x /usr/bin/time ]; then

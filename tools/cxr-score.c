@@ -1,4 +1,5 @@
 /* cxr-score — score a tensor stream with a model: scores TSV on stdout. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -28,6 +29,34 @@ static void usage(FILE *f)
 		"      --help, --version\n");
 }
 
+/* Every way out after a SIGINT, SIGTERM or SIGHUP ends by that signal,
+ * even an error it caused (an open of a FIFO interrupted) or an exit from
+ * a helper: a script running cxr-score stops too (cxr-score(1), EXIT
+ * STATUS). */
+static void end_by_signal(void)
+{
+	if (cxr_stop_signal)
+		cxr_exit_signal();
+}
+
+/* The input: stdin for "-"; a path opened here, so that a signal while
+ * the open waits (a FIFO without a writer yet) ends by the signal rather
+ * than as an error. */
+static FILE *open_input(const char *path)
+{
+	if (!strcmp(path, "-"))
+		return stdin;
+	FILE *f;
+	while (!(f = fopen(path, "rb")) && errno == EINTR && !cxr_stop_signal)
+		;
+	if (!f) {
+		if (cxr_stop_signal)
+			cxr_exit_signal();
+		cxr_die(CXR_EXIT_DATA, "%s: %s", path, strerror(errno));
+	}
+	return f;
+}
+
 /* --info: what a script needs to know before scoring with a model (the
  * input size, the threshold, its digest), one "key<TAB>value" a line. */
 static int print_model_info(const char *path)
@@ -46,14 +75,18 @@ static int print_model_info(const char *path)
 		printf("%s\t%s\n", k, v);
 	}
 	cxr_model_free(m);
-	if (fflush(stdout) || ferror(stdout))
+	if (fflush(stdout) || ferror(stdout)) {
+		if (errno == EPIPE)
+			exit(CXR_EXIT_DATA); /* the reader went away: quietly */
 		cxr_die(CXR_EXIT_DATA, "stdout: write error");
+	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	cxr_init(argc, argv, 1);
+	atexit(end_by_signal);
 	cxr_score_opts o = {.batch = 8, .threshold = NAN, .header = 1};
 	cxr_common_opts co = {.jobs = cxr_ncores()};
 	const char *model = NULL, *out = NULL;
@@ -88,11 +121,18 @@ int main(int argc, char **argv)
 	if (argc - optind > 1)
 		cxr_usage_error("give at most one stream");
 	const char *in = optind < argc ? argv[optind] : "-";
-	FILE *f = cxr_open_in(in);
+	FILE *f = open_input(in);
 	cxr_out *dst = cxr_out_open(out, 0);
 	long n = cxr_score_stream(model, f, in, cxr_out_file(dst), &o);
+	/* Stopped by a signal: the lines written are whole; a -o FILE is not
+	 * created. */
 	if (cxr_stop_signal)
 		cxr_exit_signal();
+	if (n == CXR_SCORE_CLOSED) {
+		/* cxr-score | head: the reader has what it wanted */
+		cxr_out_abort(dst);
+		exit(CXR_EXIT_DATA);
+	}
 	if (n < 0)
 		cxr_die_err();
 	cxr_out_commit(dst);

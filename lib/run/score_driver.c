@@ -19,6 +19,8 @@ typedef struct pending {
 	int n;
 } pending;
 
+/* Scores and writes the pending batch: 0, -1 with cxr_errmsg() set, or
+ * CXR_SCORE_CLOSED when the output's reader went away. */
 static int flush_batch(cxr_resnet *net, pending *p, FILE *out, const char *digest,
 		       double thr)
 {
@@ -42,12 +44,16 @@ static int flush_batch(cxr_resnet *net, pending *p, FILE *out, const char *diges
 	/* Whole lines reach the reader batch by batch: a pipe consumer sees
 	 * results while the input is still arriving. */
 	if (fflush(out) || ferror(out)) {
-		/* The reader went away (cxr-score | head): stop quietly with
-		 * status 1, as cxr_out_commit does. */
-		if (errno == EPIPE)
-			exit(CXR_EXIT_DATA);
-		cxr_seterr("%s: write error: %s", out == stdout ? "stdout" : "output",
-			   strerror(errno));
+		int e = errno;
+		const char *name = out == stdout ? "stdout" : "output";
+		/* The reader went away (cxr-score | head): the caller decides
+		 * (cxr-score stops quietly with status 1, as cxr_out_commit
+		 * does). */
+		if (e == EPIPE) {
+			cxr_seterr("%s: the reader went away (broken pipe)", name);
+			return CXR_SCORE_CLOSED;
+		}
+		cxr_seterr("%s: write error: %s", name, strerror(e));
 		return -1;
 	}
 	return 0;
@@ -100,10 +106,8 @@ long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FIL
 		cxr_sample_copy(&p.meta[p.n], &r.meta);
 		if (!p.meta[p.n].image)
 			p.meta[p.n].image = cxr_xstrdup("-");
-		if (++p.n == o->batch && flush_batch(net, &p, out, digest, thr)) {
-			rc = -1;
+		if (++p.n == o->batch && (rc = flush_batch(net, &p, out, digest, thr)))
 			break;
-		}
 		cxr_progress_update(&prog, ++n);
 		if (cxr_stop_signal)
 			break;
@@ -111,11 +115,12 @@ long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FIL
 	if (got < 0)
 		rc = -1;
 	/* Score what arrived before an error too: those lines are whole. */
-	if (!cxr_stop_signal) {
+	if (!cxr_stop_signal && rc != CXR_SCORE_CLOSED) {
 		char keep[1024];
 		snprintf(keep, sizeof keep, "%s", rc ? cxr_errmsg() : "");
-		if (flush_batch(net, &p, out, digest, thr))
-			rc = -1;
+		int frc = flush_batch(net, &p, out, digest, thr);
+		if (frc)
+			rc = frc;
 		else if (rc)
 			cxr_seterr("%s", keep);
 	}
@@ -127,5 +132,5 @@ long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FIL
 	cxr_record_free(&r);
 	cxr_reader_close(rd);
 	cxr_resnet_free(net);
-	return rc ? -1 : n;
+	return rc ? rc : n;
 }

@@ -17,9 +17,16 @@ typedef struct cxr_score_opts {
 	int quiet;
 } cxr_score_opts;
 
+/* What cxr_score_stream returns when out is a pipe whose reader went
+ * away (EPIPE; cxr_errmsg() says so): not an error to report, the end of
+ * the work (cxr-score exits 1 quietly, as after `cxr-score | head`). */
+#define CXR_SCORE_CLOSED (-2)
+
 /* Scores every record of the stream in against the model file. Returns
- * the number of images scored, or -1 with cxr_errmsg() set; lines already
- * written are whole. */
+ * the number of images scored, -1 with cxr_errmsg() set, or
+ * CXR_SCORE_CLOSED; lines already written are whole. Never exits: a
+ * signal (cxr_stop_signal) ends it early with the lines scored so far,
+ * and the caller decides. */
 long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FILE *out,
 		      const cxr_score_opts *o);
 
