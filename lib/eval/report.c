@@ -268,7 +268,17 @@ static const char css[] =
 	"table.cm td,table.cm th{text-align:center}\n"
 	"table.metrics td:last-child,table.metrics th:last-child{text-align:left;white-space:normal}\n"
 	"table.cm th{white-space:normal}\n"
-	"@media (max-width:600px){body{font-size:14px}th,td{padding:3px 6px}}\n"
+	"@media (max-width:600px){body{font-size:14px}th,td{padding:3px 6px}\n"
+	" table.groups thead{display:none}\n"
+	" table.groups,table.groups tbody,table.groups tr,table.groups th,table.groups td{"
+	"display:block;width:100%}\n"
+	" table.groups tr{border:1px solid var(--line);border-radius:6px;margin:0 0 8px;"
+	"padding:4px 10px}\n"
+	" table.groups th{border:none;padding:2px 0 4px;font-size:1.05em}\n"
+	" table.groups td{border:none;border-top:1px dotted var(--line);padding:3px 0;"
+	"text-align:right;overflow:hidden}\n"
+	" table.groups td::before{content:attr(data-label);float:left;color:var(--muted)}\n"
+	" table.groups td br{display:none}table.groups td .ci{margin-left:8px}}\n"
 	"table.kv th{text-align:left;color:var(--muted);font-weight:normal;vertical-align:top}\n"
 	"table.kv td{text-align:left;white-space:normal;overflow-wrap:anywhere}\n"
 	"code,pre{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:.88em}\n"
@@ -293,11 +303,27 @@ static void cell(FILE *f, const char *k, double v, double lo, double hi, int sig
 	fputs("</td>", f);
 }
 
+/* A group table's column heading, also each cell's data-label: a narrow
+ * screen shows the table as one card per group, a heading beside each
+ * value. */
+static const char *glabel(const char *k)
+{
+	static const char *const map[][2] = {
+		{"n", "images"}, {"positives", "abnormal"}, {"auc", "AUC"},
+		{"error_rate", "error rate"}, {"tpr", "TPR"}, {"fpr", "FPR"},
+		{"tpr_gap", "TPR gap"}, {"fpr_gap", "FPR gap"}};
+	for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+		if (!strcmp(map[i][0], k))
+			return map[i][1];
+	return k;
+}
+
 /* A group table's cell: the value, its interval on a line below. */
 static void gcell(FILE *f, const char *k, double v, double lo, double hi, int sign)
 {
 	char a[32], b[32], c[32], d[80];
-	fprintf(f, "<td data-k=\"%s\" data-v=\"%s\"", k, cxr_fmt_num(a, v));
+	fprintf(f, "<td data-label=\"%s\" data-k=\"%s\" data-v=\"%s\"", glabel(k), k,
+		cxr_fmt_num(a, v));
 	if (!isnan(lo) && !isnan(hi))
 		fprintf(f, " data-lo=\"%s\" data-hi=\"%s\"", cxr_fmt_num(b, lo), cxr_fmt_num(c, hi));
 	fprintf(f, ">%s", sign ? f3m(a, v) : f3(a, v));
@@ -563,15 +589,17 @@ static void group_row(FILE *f, const char *col, const char *key, const char *lab
 	if (g->small && !is_all)
 		fputs("<span class=\"badge\">small</span>", f);
 	fputs("</th>", f);
-	count_cell(f, "n", g->n);
-	count_cell(f, "positives", g->pos);
+	fprintf(f, "<td data-label=\"images\" data-k=\"n\" data-v=\"%ld\">%ld</td>"
+		   "<td data-label=\"abnormal\" data-k=\"positives\" data-v=\"%ld\">%ld</td>",
+		g->n, g->n, g->pos, g->pos);
 	gcell(f, "auc", g->auc.auc, g->auc_lo, g->auc_hi, 0);
 	gcell(f, "error_rate", g->err, g->err_lo, g->err_hi, 0);
 	gcell(f, "tpr", g->tpr, g->tpr_lo, g->tpr_hi, 0);
 	gcell(f, "fpr", g->fpr, g->fpr_lo, g->fpr_hi, 0);
 	if (is_all) {
-		fputs("<td data-k=\"tpr_gap\" data-v=\"0\" class=\"ci\">reference</td>"
-		      "<td data-k=\"fpr_gap\" data-v=\"0\" class=\"ci\">reference</td></tr>\n", f);
+		fputs("<td data-label=\"TPR gap\" data-k=\"tpr_gap\" data-v=\"0\" class=\"ci\">"
+		      "reference</td><td data-label=\"FPR gap\" data-k=\"fpr_gap\" data-v=\"0\" "
+		      "class=\"ci\">reference</td></tr>\n", f);
 		return;
 	}
 	gcell(f, "tpr_gap", g->tpr_gap, g->tpr_gap_lo, g->tpr_gap_hi, 1);
