@@ -37,6 +37,16 @@ va=$t/val.cxp
 # The common options: small, fast, one thread.
 S="-j1 --width 0.0625 --batch 8"
 
+# ---- the driver keeps its state per run: no writable static variable
+# inside a function (a buffer shared by every run and thread) ----
+o=${CXR_TOP:-..}/lib/run/train_driver.o
+if command -v nm >/dev/null 2>&1 && [ -f "$o" ]; then
+	st=$(nm "$o" | awk '$2 ~ /^[bBdD]$/ && $3 ~ /\./ { print $3 }')
+	[ -z "$st" ] || fail "train_driver.o has static variables in functions: $(echo $st)"
+else
+	skip "no nm or no lib/run/train_driver.o: static buffers not checked"
+fi
+
 # ---- help, version, usage errors (exit 2) ----
 expect 0 cxr-train --help
 grep -q -e '--resume' "$t/out" || fail "--help does not mention --resume"

@@ -107,6 +107,7 @@ typedef struct run {
 	int *val_label;
 	double t0, elapsed_before;
 	long prog_base;     /* steps into the run when this process started */
+	char msg[1200];     /* last_good's sentence */
 } run;
 
 static char *with_suffix(const char *path, const char *suffix)
@@ -142,12 +143,14 @@ static int file_digest(const char *path, char hex[65])
 	}
 	cxr_sha256 s;
 	cxr_sha256_init(&s);
-	static unsigned char buf[1 << 16];
+	enum { BUF = 1 << 16 };
+	unsigned char *buf = cxr_xmalloc(BUF);
 	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+	while ((n = fread(buf, 1, BUF, f)) > 0)
 		cxr_sha256_update(&s, buf, n);
 	int bad = ferror(f);
 	fclose(f);
+	free(buf);
 	if (bad) {
 		cxr_seterr("%s: read error", path);
 		return -1;
@@ -407,16 +410,15 @@ static int grads_finite(run *r)
 	return acc == 0;
 }
 
-/* The end of the message when training blows up. */
+/* The end of the message when training blows up, in r's own buffer. */
 static const char *last_good(run *r)
 {
-	static char buf[1200];
 	if (access(r->ckpt_path, F_OK))
-		snprintf(buf, sizeof buf, "no checkpoint was written yet");
+		snprintf(r->msg, sizeof r->msg, "no checkpoint was written yet");
 	else
-		snprintf(buf, sizeof buf, "the last good checkpoint %s is left as it was",
+		snprintf(r->msg, sizeof r->msg, "the last good checkpoint %s is left as it was",
 			 r->ckpt_path);
-	return buf;
+	return r->msg;
 }
 
 static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
