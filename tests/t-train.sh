@@ -131,6 +131,17 @@ for k in 5 8 13 16; do
 	epochs "$t/B.log" | cut -f 1-7 | cmp -s - "$t/A2.ep7" ||
 		fail "--max-steps $k then --resume: other metrics in the log"
 done
+# images_per_s of a resumed epoch counts the images trained since the
+# resume: resumed after step 7 of 8, epoch 1 trains its last 4 images in
+# one step (and validates), epoch 2 all 60 in 8 steps, so epoch 1's rate
+# is the lower one (counting all 60 images of epoch 1 made it the higher)
+rm -f "$t"/H "$t"/H.*
+expect 0 cxr-train -q $S --epochs 2 --val "$va" --max-steps 7 -o "$t/H" "$tr"
+expect 0 cxr-train -q -j1 --val "$va" --resume "$t/H.ckpt" -o "$t/H" "$tr"
+r1=$(epochs "$t/H.log" | awk -F'\t' '$1 == 1 { print $8 }')
+r2=$(epochs "$t/H.log" | awk -F'\t' '$1 == 2 { print $8 }')
+awk -v a="$r1" -v b="$r2" 'BEGIN { exit !(a > 0 && a < b) }' ||
+	fail "images_per_s after a resume: epoch 1 (4 images since the resume) $r1, epoch 2 (60) $r2"
 # resuming a finished run changes nothing
 cp "$t/B" "$t/B.keep"
 expect 0 cxr-train -q -j1 --val "$va" --resume "$t/B.ckpt" -o "$t/B" "$tr"

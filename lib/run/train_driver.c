@@ -107,6 +107,7 @@ typedef struct run {
 	int *val_label;
 	double t0, elapsed_before;
 	long prog_base;     /* steps into the run when this process started */
+	long seen_base;     /* st.seen when this process started the epoch */
 	char msg[1200];     /* last_good's sentence */
 } run;
 
@@ -427,6 +428,8 @@ static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 	state *s = &r->st;
 	long nb = cxr_loader_batches(r->train);
 	const cxr_batch *b;
+	/* A resumed epoch's rate counts only the images trained since. */
+	r->seen_base = s->seen;
 	cxr_loader_start(r->train, s->epoch, s->batch);
 	while (s->batch < nb) {
 		int got = cxr_loader_next(r->train, &b);
@@ -477,12 +480,17 @@ static int end_epoch(run *r, double epoch_t0)
 		if (cxr_stop_signal)
 			return 0;
 	}
+	/* The images trained in this process over its time on the epoch
+	 * (not those before a resume); none (resumed after the epoch's last
+	 * step): nan. */
 	double dt = cxr_now() - epoch_t0;
+	long trained = s->seen - r->seen_base;
+	double rate = trained > 0 && dt > 0 ? trained / dt : NAN;
 	/* The rate the epoch's last step used. */
 	double lr_used = lr_at(r, cxr_loader_batches(r->train), s->step > 0 ? s->step - 1 : 0);
 	logf_(r, "%d\t%ld\t%.10g\t%.10g\t%.10g\t%.10g\t%.6g\t%.3f\t%.1f\n", s->epoch + 1, s->step,
 	      s->seen ? s->loss_sum / s->seen : NAN, vr.loss, vr.auc, vr.error, lr_used,
-	      dt > 0 ? s->seen / dt : 0, r->elapsed_before + cxr_now() - r->t0);
+	      rate, r->elapsed_before + cxr_now() - r->t0);
 	if (r->val && !isfinite(vr.loss)) {
 		cxr_seterr("%s: epoch %d: the validation loss is not finite (learning rate %g "
 			   "too high?); %s", c->val_path, s->epoch + 1, lr_used, last_good(r));
