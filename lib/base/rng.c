@@ -11,6 +11,8 @@ uint64_t cxr_splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
+uint64_t cxr_seed_mix(uint64_t v, uint64_t k) { return cxr_splitmix64(&v) ^ k; }
+
 void cxr_rng_seed(cxr_rng *r, uint64_t seed)
 {
 	for (int i = 0; i < 4; i++)

@@ -10,6 +10,12 @@ typedef struct cxr_rng {
 } cxr_rng;
 
 uint64_t cxr_splitmix64(uint64_t *x);
+/* One step of deriving a seed: splitmix64's first output for the state v,
+ * xor k. A generator for one stream of one thing is
+ * cxr_seed_mix(cxr_seed_mix(seed, stream), thing) and so on, each value
+ * independent of the others (cxr-synth's images, cxr_auc_bootstrap's
+ * replicates). */
+uint64_t cxr_seed_mix(uint64_t v, uint64_t k);
 void cxr_rng_seed(cxr_rng *r, uint64_t seed);
 uint64_t cxr_rng_u64(cxr_rng *r);
 /* Uniform in [0, n) without modulo bias; n > 0. */

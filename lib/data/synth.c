@@ -62,12 +62,9 @@ typedef cxr_rng rng;
  * order. */
 static rng rng_for(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b)
 {
-	uint64_t x = seed;
-	x = cxr_splitmix64(&x) ^ stream;
-	x = cxr_splitmix64(&x) ^ a;
-	x = cxr_splitmix64(&x) ^ b;
+	uint64_t x = cxr_seed_mix(cxr_seed_mix(cxr_seed_mix(seed, stream), a), b);
 	rng r;
-	cxr_rng_seed(&r, cxr_splitmix64(&x));
+	cxr_rng_seed(&r, cxr_seed_mix(x, 0));
 	return r;
 }
 

@@ -433,8 +433,7 @@ int cxr_auc_bootstrap(const double *score, const int *label, size_t n, long reps
 #pragma omp for schedule(dynamic, 4)
 		for (long r = 0; r < reps; r++) {
 			cxr_rng g;
-			uint64_t x = (uint64_t)r;
-			cxr_rng_seed(&g, seed ^ cxr_splitmix64(&x));
+			cxr_rng_seed(&g, cxr_seed_mix((uint64_t)r, seed));
 			memset(wp, 0, nb * sizeof *wp);
 			memset(wn, 0, nb * sizeof *wn);
 			for (long k = 0; k < pos; k++)
