@@ -3,7 +3,9 @@
 # log's configuration lines and per-epoch TSV, the same bits for the same
 # seed and -j, --resume ending with the same bits as a run never stopped
 # (after --max-steps mid-epoch and at an epoch boundary, and after a real
-# SIGINT or SIGTERM, resumed by the command the message prints), NaN
+# SIGINT or SIGTERM, resumed by the command the message prints), the logs
+# matching the checkpoint after a crash between the two, the rate of a
+# resumed epoch, NaN
 # stopping with the last good checkpoint intact, the threshold picked on
 # the validation set, early stopping, the plateau schedule, augmentation,
 # the progress bar on a terminal, refusals (exit 1) and usage errors
@@ -142,6 +144,23 @@ r1=$(epochs "$t/H.log" | awk -F'\t' '$1 == 1 { print $8 }')
 r2=$(epochs "$t/H.log" | awk -F'\t' '$1 == 2 { print $8 }')
 awk -v a="$r1" -v b="$r2" 'BEGIN { exit !(a > 0 && a < b) }' ||
 	fail "images_per_s after a resume: epoch 1 (4 images since the resume) $r1, epoch 2 (60) $r2"
+# the logs match the checkpoint: a crash after epoch 1's log line but
+# before its checkpoint (played here by putting back the checkpoint of
+# step 5 once epoch 1 has ended) leaves, after the resume, each epoch's
+# line and each step's line once
+rm -f "$t"/C "$t"/C.*
+expect 0 cxr-train -q $S --epochs 3 --val "$va" --max-steps 5 --step-log "$t/C.steps" -o "$t/C" "$tr"
+cp "$t/C.ckpt" "$t/C.ckpt5"
+expect 0 cxr-train -q -j1 --val "$va" --max-steps 8 --step-log "$t/C.steps" --resume "$t/C.ckpt" -o "$t/C" "$tr"
+mv "$t/C.ckpt5" "$t/C.ckpt"
+expect 0 cxr-train -j1 --val "$va" --step-log "$t/C.steps" --resume "$t/C.ckpt" -o "$t/C" "$tr"
+err_has "C.log: removed the lines written after the checkpoint"
+epochs "$t/C.log" | cut -f 1-7 | cmp -s - "$t/A2.ep7" ||
+	fail "a crash between an epoch's log line and its checkpoint: log epochs $(epochs "$t/C.log" | cut -f 1 | tr '\n' ' ')"
+awk -F'\t' 'NR == 1 { bad = $0 != "step\tepoch\tloss\tlr" } NR > 1 && $1 != NR - 1 { bad = 1 }
+	END { exit bad || NR != 25 }' "$t/C.steps" ||
+	fail "a crash between a step's log line and its checkpoint: step log $(cut -f 1 "$t/C.steps" | tr '\n' ' ')"
+same "$t/A" "$t/C" "a crash between an epoch's log line and its checkpoint, then --resume"
 # resuming a finished run changes nothing
 cp "$t/B" "$t/B.keep"
 expect 0 cxr-train -q -j1 --val "$va" --resume "$t/B.ckpt" -o "$t/B" "$tr"

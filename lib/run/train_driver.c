@@ -10,7 +10,10 @@
  *	MODEL       at the end: MODEL.best's model (the last epoch's without
  *	            --val), carrying the decision threshold;
  *	MODEL.log   the configuration and one TSV line per epoch.
- * Every file is written whole or not at all (temp, fsync, rename). */
+ * Every model file is written whole or not at all (temp, fsync, rename).
+ * The logs grow line by line; each checkpoint records how long they were
+ * and their SHA-256 then, so that a resume cuts off the lines written
+ * after it (their steps run, and are logged, again). */
 #include "run/train_driver.h"
 
 #include <errno.h>
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/cli.h"
@@ -91,6 +95,16 @@ typedef struct state {
 	int done;           /* early-stopped or finished */
 } state;
 
+/* A log written line by line (MODEL.log, --step-log) whose length and
+ * SHA-256 so far go into each checkpoint. */
+typedef struct tlog {
+	FILE *f;
+	const char *path;
+	cxr_sha256 sha;     /* of every byte of the file so far */
+	uint64_t bytes;
+	const char *key;    /* its checkpoint keys: KEY_bytes, KEY_sha256 */
+} tlog;
+
 typedef struct run {
 	const cxr_train_cfg *c;
 	cxr_resnet *net;
@@ -99,8 +113,8 @@ typedef struct run {
 	cxr_pack *train_pack, *val_pack;
 	cxr_loader *train, *val;
 	char *ckpt_path, *best_path, *log_path;
-	FILE *log;
-	FILE *step_log;     /* --step-log: step, epoch, loss, lr */
+	tlog log;
+	tlog step_log;      /* --step-log: step, epoch, loss, lr; f NULL without */
 	char data_digest[65];
 	state st;
 	double *val_score;  /* (val count) */
@@ -119,19 +133,142 @@ static char *with_suffix(const char *path, const char *suffix)
 	return s;
 }
 
+/* Appends text to a log, flushed; a write error shows at the next
+ * checkpoint (tlog_sync). */
+static void tlog_put(tlog *l, const char *text, size_t n)
+{
+	fwrite(text, 1, n, l->f);
+	fflush(l->f);
+	cxr_sha256_update(&l->sha, text, n);
+	l->bytes += n;
+}
+
+static char *vformat(const char *fmt, va_list ap, size_t *n)
+{
+	va_list aq;
+	va_copy(aq, ap);
+	int len = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	char *buf = cxr_xmalloc(len > 0 ? (size_t)len + 1 : 1);
+	vsnprintf(buf, len > 0 ? (size_t)len + 1 : 1, fmt, ap);
+	*n = len > 0 ? (size_t)len : 0;
+	return buf;
+}
+
 static void logf_(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(run *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(r->log, fmt, ap);
+	size_t n;
+	char *text = vformat(fmt, ap, &n);
 	va_end(ap);
-	fflush(r->log);
-	if (!r->c->quiet) {
-		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
-		va_end(ap);
+	tlog_put(&r->log, text, n);
+	if (!r->c->quiet)
+		fputs(text, stderr);
+	free(text);
+}
+
+/* Before a checkpoint: the log's lines are written (and, best effort, on
+ * disk), and the checkpoint records its length and SHA-256. */
+static int tlog_sync(tlog *l, cxr_model *m)
+{
+	if (!l->f)
+		return 0;
+	if (fflush(l->f) || ferror(l->f)) {
+		cxr_seterr("%s: write error: %s", l->path, strerror(errno));
+		return -1;
 	}
+	fsync(fileno(l->f)); /* a pipe or a terminal cannot: no matter */
+	char key[64], buf[65];
+	snprintf(key, sizeof key, "%s_bytes", l->key);
+	snprintf(buf, sizeof buf, "%" PRIu64, l->bytes);
+	cxr_model_set_meta(m, key, buf);
+	cxr_sha256 copy = l->sha;
+	unsigned char sum[32];
+	cxr_sha256_final(&copy, sum);
+	cxr_sha256_hex(sum, buf);
+	snprintf(key, sizeof key, "%s_sha256", l->key);
+	cxr_model_set_meta(m, key, buf);
+	return 0;
+}
+
+/* Opens a log: afresh ("w"), or, resuming from the checkpoint ck, to
+ * append to. When ck recorded the log's length and SHA-256 and the file
+ * begins with just those bytes, what follows them (the lines of steps
+ * after the checkpoint, which run again) is cut off, so that the log
+ * holds each line once; a file that begins otherwise is appended to with
+ * a warning (unless quiet). */
+static int tlog_open(tlog *l, const char *path, const char *key, const cxr_model *ck, int quiet)
+{
+	l->path = path;
+	l->key = key;
+	l->bytes = 0;
+	cxr_sha256_init(&l->sha);
+	if (!(l->f = fopen(path, ck ? "a+" : "w"))) {
+		cxr_seterr("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (!ck || fstat(fileno(l->f), &st) || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return 0;
+	char kb[64], ks[64];
+	snprintf(kb, sizeof kb, "%s_bytes", key);
+	snprintf(ks, sizeof ks, "%s_sha256", key);
+	const char *vb = cxr_model_get_meta(ck, kb), *vs = cxr_model_get_meta(ck, ks);
+	uint64_t want = vb && vs ? strtoull(vb, NULL, 10) : UINT64_MAX;
+	enum { BUF = 1 << 16 };
+	unsigned char *buf = cxr_xmalloc(BUF);
+	size_t n;
+	int cut = 0;
+	rewind(l->f);
+	for (;;) {
+		if (l->bytes == want) {
+			cxr_sha256 copy = l->sha;
+			unsigned char sum[32];
+			char hex[65];
+			cxr_sha256_final(&copy, sum);
+			cxr_sha256_hex(sum, hex);
+			if (!strcmp(hex, vs)) {
+				cut = 1;
+				break;
+			}
+		}
+		size_t ask = BUF;
+		if (l->bytes < want && want - l->bytes < ask)
+			ask = (size_t)(want - l->bytes);
+		if (!(n = fread(buf, 1, ask, l->f)))
+			break;
+		cxr_sha256_update(&l->sha, buf, n);
+		l->bytes += n;
+	}
+	free(buf);
+	if (ferror(l->f)) {
+		cxr_seterr("%s: read error: %s", path, strerror(errno));
+		return -1;
+	}
+	if (cut && (uint64_t)st.st_size > want) {
+		if (ftruncate(fileno(l->f), (off_t)want)) {
+			cxr_seterr("%s: cannot cut off the lines after the checkpoint: %s", path,
+				   strerror(errno));
+			return -1;
+		}
+		if (!quiet)
+			cxr_warn("%s: removed the lines written after the checkpoint %s (their steps "
+				 "run again)", path, cxr_model_path(ck));
+	} else if (!cut && want != UINT64_MAX && !quiet) {
+		cxr_warn("%s: not the log the checkpoint %s was written with; appending to it",
+			 path, cxr_model_path(ck));
+	}
+	fseek(l->f, 0, SEEK_END);
+	return 0;
+}
+
+static void tlog_close(tlog *l)
+{
+	if (l->f)
+		fclose(l->f);
+	l->f = NULL;
 }
 
 /* SHA-256 of a file, the provenance of the data a model was trained on. */
@@ -245,7 +382,9 @@ static int save_checkpoint(run *r)
 	snprintf(buf, sizeof buf, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
 		 rs[0], rs[1], rs[2], rs[3]);
 	cxr_model_set_meta(m, "rng.state", buf);
-	int rc = cxr_model_save(m, r->ckpt_path);
+	int rc = -1;
+	if (!tlog_sync(&r->log, m) && !tlog_sync(&r->step_log, m))
+		rc = cxr_model_save(m, r->ckpt_path);
 	cxr_model_free(m);
 	return rc;
 }
@@ -452,10 +591,11 @@ static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 		cxr_adam_step(cxr_resnet_params(r->net), cxr_resnet_grads(r->net), r->m, r->v,
 			      r->np, adam, s->step);
 		cxr_resnet_params_changed(r->net);
-		if (r->step_log) {
-			fprintf(r->step_log, "%ld\t%d\t%.9g\t%.9g\n", s->step, s->epoch + 1,
-				(double)loss, adam->lr);
-			fflush(r->step_log);
+		if (r->step_log.f) {
+			char line[128];
+			int n = snprintf(line, sizeof line, "%ld\t%d\t%.9g\t%.9g\n", s->step,
+					 s->epoch + 1, (double)loss, adam->lr);
+			tlog_put(&r->step_log, line, (size_t)n);
 		}
 		s->loss_sum += (double)loss * b->n;
 		s->seen += b->n;
@@ -664,19 +804,15 @@ static int setup(run *r, cxr_model **ck)
 	r->st.plateau.min_lr = c->min_lr;
 	if (*ck && restore_checkpoint(r, *ck))
 		return -1;
-	r->log = fopen(r->log_path, c->resume_path ? "a" : "w");
-	if (!r->log) {
-		cxr_seterr("%s: %s", r->log_path, strerror(errno));
+	if (tlog_open(&r->log, r->log_path, "ckpt.log", *ck, c->quiet))
 		return -1;
-	}
 	if (c->step_log_path) {
-		r->step_log = fopen(c->step_log_path, c->resume_path ? "a" : "w");
-		if (!r->step_log) {
-			cxr_seterr("%s: %s", c->step_log_path, strerror(errno));
+		if (tlog_open(&r->step_log, c->step_log_path, "ckpt.step_log", *ck, c->quiet))
 			return -1;
+		if (!*ck) {
+			static const char hdr[] = "step\tepoch\tloss\tlr\n";
+			tlog_put(&r->step_log, hdr, sizeof hdr - 1);
 		}
-		if (!c->resume_path)
-			fputs("step\tepoch\tloss\tlr\n", r->step_log);
 	}
 	if (c->resume_path)
 		logf_(r, "# resumed from %s at epoch %d, batch %ld\n", c->resume_path,
@@ -693,10 +829,8 @@ static void teardown(run *r)
 	cxr_pack_close(r->train_pack);
 	cxr_pack_close(r->val_pack);
 	cxr_resnet_free(r->net);
-	if (r->log)
-		fclose(r->log);
-	if (r->step_log)
-		fclose(r->step_log);
+	tlog_close(&r->log);
+	tlog_close(&r->step_log);
 	free(r->m);
 	free(r->v);
 	free(r->val_score);
