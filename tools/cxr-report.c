@@ -254,8 +254,12 @@ int main(int argc, char **argv)
 		struct cmdline tmp = cl;
 		tmp.prov = NULL, tmp.nprov = tmp.capprov = 0;
 		read_provenance(&tmp, cl.prov_file);
-		for (int i = 0; i < cl.nprov; i++)
+		for (int i = 0; i < cl.nprov; i++) {
 			add_prov(&tmp, cl.prov[i].key, cl.prov[i].value);
+			free((char *)cl.prov[i].key);
+			free((char *)cl.prov[i].value);
+		}
+		free(cl.prov);
 		cl.prov = tmp.prov, cl.nprov = tmp.nprov, cl.capprov = tmp.capprov;
 	}
 
