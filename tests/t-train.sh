@@ -173,6 +173,26 @@ expect 1 cxr-train -q -j1 --resume "$t/B.ckpt" -o "$t/B" "$tr"
 err_has "--val"
 expect 1 cxr-train -q -j1 --resume "$t/A.log" -o "$t/B" "$tr"
 
+# ---- stale temporaries: what a kill -9 during an atomic write leaves
+# (MODEL.XXXXXX, MODEL.ckpt.XXXXXX, MODEL.best.XXXXXX) is removed when a
+# resume or a run starts; other names stay ----
+rm -f "$t"/K "$t"/K.*
+expect 0 cxr-train -q $S --epochs 2 --max-steps 3 -o "$t/K" "$tr"
+for f in K.ckpt.Ab12Cd K.Zz9y8X K.best.q1W2e3 K.ckpt.keep K.backup7 K.log.Ab12Cd; do
+	echo junk >"$t/$f"
+done
+expect 0 cxr-train -j1 --resume "$t/K.ckpt" -o "$t/K" "$tr"
+for f in K.ckpt.Ab12Cd K.Zz9y8X K.best.q1W2e3; do
+	[ -e "$t/$f" ] && fail "resume left the stale temporary $f"
+done
+for f in K.ckpt.keep K.backup7 K.log.Ab12Cd; do
+	[ -e "$t/$f" ] || fail "resume removed $f, no temporary of K's"
+done
+err_has "K.ckpt.Ab12Cd"
+echo junk >"$t/K.best.Ab12Cd"
+expect 0 cxr-train -q $S --epochs 1 -o "$t/K" "$tr"
+[ -e "$t/K.best.Ab12Cd" ] && fail "a fresh run left a stale temporary"
+
 # ---- a real SIGINT mid-run and a SIGTERM after epoch 1; resume by the printed command ----
 # interrupt SIGNAL PATTERN NAME — starts the 3-epoch run of A as NAME,
 # sends SIGNAL once its log has a line matching PATTERN, waits.

@@ -16,6 +16,7 @@
  * after it (their steps run, and are logged, again). */
 #include "run/train_driver.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -743,6 +744,69 @@ static int config_from_checkpoint(cxr_train_cfg *c, const cxr_model *m)
 	return 0;
 }
 
+/* Whether name is base + "." + six letters or digits: a temporary name
+ * of base as cxr_atomic_open makes it (mkstemp's XXXXXX). */
+static int is_temp_of(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+	if (strncmp(name, base, n) || name[n] != '.' || strlen(name + n + 1) != 6)
+		return 0;
+	for (const char *p = name + n + 1; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			return 0;
+	return 1;
+}
+
+/* Removes the temporaries that a run killed during an atomic write
+ * (SIGKILL, a crash, a power cut) left beside MODEL, MODEL.ckpt and
+ * MODEL.best: regular files named MODEL.XXXXXX, MODEL.ckpt.XXXXXX and
+ * MODEL.best.XXXXXX. Nothing of this run is being written yet. */
+static int remove_stale_temps(run *r)
+{
+	const char *out = r->c->out_path;
+	const char *slash = strrchr(out, '/');
+	char *dir = slash ? cxr_xstrdup(out) : cxr_xstrdup(".");
+	if (slash)
+		dir[slash == out ? 1 : slash - out] = 0;
+	const char *base = slash ? slash + 1 : out;
+	char *bases[3] = {cxr_xstrdup(base), with_suffix(base, ".ckpt"), with_suffix(base, ".best")};
+	int rc = 0;
+	DIR *d = opendir(dir);
+	if (!d) {
+		cxr_seterr("%s: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		int match = 0;
+		for (int i = 0; i < 3; i++)
+			match |= is_temp_of(e->d_name, bases[i]);
+		if (!match)
+			continue;
+		size_t n = strlen(dir) + strlen(e->d_name) + 2;
+		char *path = cxr_xmalloc(n);
+		snprintf(path, n, "%s%s%s", slash ? dir : "", slash && slash != out ? "/" : "",
+			 e->d_name);
+		struct stat st;
+		if (!lstat(path, &st) && S_ISREG(st.st_mode)) {
+			if (unlink(path) && errno != ENOENT) {
+				cxr_seterr("%s: cannot remove this stale temporary file: %s", path,
+					   strerror(errno));
+				rc = -1;
+			} else if (!r->c->quiet) {
+				cxr_warn("removed %s, a temporary file an interrupted run left", path);
+			}
+		}
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	for (int i = 0; i < 3; i++)
+		free(bases[i]);
+	free(dir);
+	return rc;
+}
+
 static int setup(run *r, cxr_model **ck)
 {
 	const cxr_train_cfg *c = r->c;
@@ -803,6 +867,8 @@ static int setup(run *r, cxr_model **ck)
 	r->st.plateau.factor = c->plateau_factor;
 	r->st.plateau.min_lr = c->min_lr;
 	if (*ck && restore_checkpoint(r, *ck))
+		return -1;
+	if (remove_stale_temps(r))
 		return -1;
 	if (tlog_open(&r->log, r->log_path, "ckpt.log", *ck, c->quiet))
 		return -1;
