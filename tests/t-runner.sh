@@ -14,20 +14,20 @@ printf '#!/bin/sh\necho "FAIL: broken"\nexit 1\n' >"$t/tests/t-c.sh"
 cp "$run" "$t/tests/run.sh"
 cd "$t" || exit 1
 
-CI= sh tests/run.sh -- tests/t-a.sh tests/t-b.sh >"$t/o1" 2>&1
+T= CI= sh tests/run.sh -- tests/t-a.sh tests/t-b.sh >"$t/o1" 2>&1
 check $? "a skip outside CI: exit 0"
 [ "$(tail -n 1 "$t/o1")" = "check: 1 passed, 0 failed, 1 skipped" ]
 check $? "last line counts the skip: $(tail -n 1 "$t/o1")"
 grep -q '^SKIP t-b.sh' "$t/o1" && grep -q 'skip: no frobnicator' "$t/o1"
 check $? "the skipped test and its reason are shown"
 
-CI=true sh tests/run.sh -- tests/t-a.sh tests/t-b.sh >"$t/o2" 2>&1
+T= CI=true sh tests/run.sh -- tests/t-a.sh tests/t-b.sh >"$t/o2" 2>&1
 [ $? -ne 0 ]
 check $? "a skip under CI=true fails the run"
 grep -q 'missing install step' "$t/o2"
 check $? "under CI the skip is explained"
 
-CI= sh tests/run.sh -- tests/t-a.sh tests/t-c.sh >"$t/o3" 2>&1
+T= CI= sh tests/run.sh -- tests/t-a.sh tests/t-c.sh >"$t/o3" 2>&1
 [ $? -ne 0 ] && [ "$(tail -n 1 "$t/o3")" = "check: 1 passed, 1 failed, 0 skipped" ]
 check $? "a failure fails the run and is counted"
 
