@@ -173,6 +173,21 @@ expect 1 cxr-train -q -j1 --resume "$t/B.ckpt" -o "$t/B" "$tr"
 err_has "--val"
 expect 1 cxr-train -q -j1 --resume "$t/A.log" -o "$t/B" "$tr"
 
+# ---- a fresh run into a name replaces the earlier run's whole set ----
+# (it left an old F.best beside the new F, and emptied F.log at once); a
+# refused run leaves it as it was
+expect 0 cxr-train -q $S --epochs 1 --val "$va" -o "$t/F" "$tr"
+cp "$t/F.log" "$t/F.log1"
+expect 1 cxr-train -q $S --epochs 1 --val "$t/nonexistent.cxp" -o "$t/F" "$tr"
+for f in F F.best F.ckpt; do [ -s "$t/$f" ] || fail "a refused run removed $f"; done
+same "$t/F.log" "$t/F.log1" "a refused run changed the earlier run's log"
+expect 0 cxr-train $S --epochs 1 --max-steps 3 -o "$t/F" "$tr"
+err_has "removed the previous run's $t/F, $t/F.best, $t/F.ckpt, $t/F.log"
+[ -e "$t/F.best" ] && fail "a fresh run left the earlier run's F.best beside its own F"
+[ "$(grep -c '^# cxr-train' "$t/F.log")" -eq 1 ] || fail "F.log holds two runs"
+expect 0 cxr-train -q $S --epochs 1 --max-steps 3 -o "$t/F" "$tr"
+[ ! -s "$t/err" ] || fail "-q: a fresh run over an earlier one said: $(cat "$t/err")"
+
 # ---- stale temporaries: what a kill -9 during an atomic write leaves
 # (MODEL.XXXXXX, MODEL.ckpt.XXXXXX, MODEL.best.XXXXXX) is removed when a
 # resume or a run starts; other names stay ----

@@ -807,6 +807,36 @@ static int remove_stale_temps(run *r)
 	return rc;
 }
 
+/* A fresh run into MODEL replaces the earlier run's whole set, so that
+ * MODEL, MODEL.best, MODEL.ckpt and MODEL.log never mix two runs: once the
+ * inputs have been accepted, it removes them (and says so unless quiet). */
+static int remove_previous_run(run *r)
+{
+	const char *out = r->c->out_path;
+	char *mlog = with_suffix(out, ".log");
+	const char *files[4] = {out, r->best_path, r->ckpt_path, mlog};
+	char said[4096] = "";
+	int rc = 0;
+	for (int i = 0; i < 4 && !rc; i++) {
+		struct stat st;
+		if (lstat(files[i], &st) || S_ISDIR(st.st_mode))
+			continue; /* none (a directory is refused when written) */
+		if (unlink(files[i]) && errno != ENOENT) {
+			cxr_seterr("%s: cannot remove the previous run's file (a fresh run replaces "
+				   "them all; --resume continues one): %s", files[i], strerror(errno));
+			rc = -1;
+		} else {
+			size_t n = strlen(said);
+			snprintf(said + n, sizeof said - n, "%s%s", n ? ", " : "", files[i]);
+		}
+	}
+	if (!rc && *said && !r->c->quiet)
+		cxr_warn("removed the previous run's %s (a fresh run replaces them all; "
+			 "--resume continues one)", said);
+	free(mlog);
+	return rc;
+}
+
 static int setup(run *r, cxr_model **ck)
 {
 	const cxr_train_cfg *c = r->c;
@@ -868,7 +898,7 @@ static int setup(run *r, cxr_model **ck)
 	r->st.plateau.min_lr = c->min_lr;
 	if (*ck && restore_checkpoint(r, *ck))
 		return -1;
-	if (remove_stale_temps(r))
+	if (remove_stale_temps(r) || (!*ck && remove_previous_run(r)))
 		return -1;
 	if (tlog_open(&r->log, r->log_path, "ckpt.log", *ck, c->quiet))
 		return -1;
