@@ -58,16 +58,9 @@ static void add_by(struct cmdline *cl, const char *arg)
 {
 	if (cl->nby == MAX_BY)
 		cxr_usage_error("--by: at most %d tables", MAX_BY);
-	char *s = cxr_xstrdup(arg), *colon = strrchr(s, ':');
-	double w = 0;
-	if (colon) {
-		*colon = 0;
-		w = cxr_parse_double("--by", colon + 1, 1e-9, 1e12);
-	}
-	if (!*s)
-		cxr_usage_error("--by: '%s' names no column", arg);
-	cl->by[cl->nby] = s;
-	cl->width[cl->nby++] = w;
+	char *col;
+	cxr_parse_by(arg, &col, &cl->width[cl->nby]);
+	cl->by[cl->nby++] = col;
 }
 
 static void add_prov(struct cmdline *cl, const char *k, const char *v)

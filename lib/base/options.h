@@ -34,4 +34,9 @@ typedef struct cxr_common_opts {
  * c is a usage error. */
 void cxr_common_option(int c, const char *arg, cxr_common_opts *co, void (*usage)(FILE *));
 
+/* --by COLUMN[:WIDTH] (cxr-bias, cxr-report): *column a malloc'd copy,
+ * *width the bucket width, 0 without one. A bad width or an empty column
+ * is a usage error. */
+void cxr_parse_by(const char *arg, char **column, double *width);
+
 #endif
