@@ -354,6 +354,16 @@ find "$d" -name '*.png' | sort | head -n 10 >"$t/list"
 cxr-resize -q --size 32 -o "$t/nolabel.cxs" "$t/list" && cxr-pack -q -o "$t/nolabel.cxp" "$t/nolabel.cxs"
 expect 1 cxr-train -q $S -o "$t/R" "$t/nolabel.cxp"
 err_has "label unknown"
+# a validation pack that shares images or patients with the training pack:
+# the best epoch and the threshold would be picked on training data
+expect 1 cxr-train -q $S --val "$tr" -o "$t/R" "$tr"
+err_has "the validation pack $tr and the training pack $tr share 60 images and $(tail -n +2 "$d/train.tsv" | cut -f 4 | sort -u | wc -l | tr -d ' ') patients"
+# ... one patient only: a validation image of a training patient's
+awk -F'\t' -v OFS='\t' -v p="$(awk -F'\t' 'NR == 2 { print $4 }' "$d/train.tsv")" \
+	'NR == 2 { $4 = p } { print }' "$d/val.tsv" >"$d/valp.tsv"
+cxr-resize -q --size 32 --root "$d" -o "$d/valp.cxs" "$d/valp.tsv" && cxr-pack -q -o "$t/valp.cxp" "$d/valp.cxs"
+expect 1 cxr-train -q $S --val "$t/valp.cxp" -o "$t/R" "$tr"
+err_has "share 0 images and 1 patient:"
 [ -e "$t/R" ] && fail "a refused run left a model"
 
 finish

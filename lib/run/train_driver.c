@@ -35,6 +35,7 @@
 #include "nn/resnet.h"
 #include "run/resnet_file.h"
 #include "base/sha256.h"
+#include "base/strset.h"
 #include "data/stream.h"
 
 /* The schedules' names, by enum cxr_schedule: in the log, the model's
@@ -744,6 +745,110 @@ static int config_from_checkpoint(cxr_train_cfg *c, const cxr_model *m)
 	return 0;
 }
 
+/* The image names and patient ids of every record of a pack (NULL where
+ * a record has none), read through its index on the threads of -j. */
+static int pack_names(cxr_pack *p, char ***image, char ***patient, uint64_t *count)
+{
+	uint64_t n = cxr_pack_count(p);
+	char **im = cxr_xcalloc(n ? n : 1, sizeof *im), **pa = cxr_xcalloc(n ? n : 1, sizeof *pa);
+	unsigned char *bad = cxr_xcalloc(n ? n : 1, 1);
+	*image = im;
+	*patient = pa;
+	*count = n;
+#pragma omp parallel
+	{
+		cxr_record rec;
+		cxr_record_init(&rec);
+#pragma omp for schedule(dynamic, 64)
+		for (uint64_t k = 0; k < n; k++) {
+			if (cxr_stop_signal)
+				continue;
+			if (cxr_pack_get(p, k, &rec)) {
+				bad[k] = 1;
+				continue;
+			}
+			if (rec.meta.image && *rec.meta.image && strcmp(rec.meta.image, "-"))
+				im[k] = cxr_xstrdup(rec.meta.image);
+			if (rec.meta.patient && *rec.meta.patient && strcmp(rec.meta.patient, "-"))
+				pa[k] = cxr_xstrdup(rec.meta.patient);
+		}
+		cxr_record_free(&rec);
+	}
+	int rc = 0;
+	for (uint64_t k = 0; k < n && !rc; k++)
+		if (bad[k]) { /* again here, for the message (errors are per thread) */
+			cxr_record rec;
+			cxr_record_init(&rec);
+			if (cxr_pack_get(p, k, &rec))
+				rc = -1;
+			cxr_record_free(&rec);
+		}
+	free(bad);
+	return rc;
+}
+
+static void free_names(char **v, uint64_t n)
+{
+	for (uint64_t k = 0; v && k < n; k++)
+		free(v[k]);
+	free(v);
+}
+
+/* Refuses a validation pack that shares images or patients with the
+ * training pack: the best epoch and the decision threshold would be
+ * picked on data the network was trained on (and a patient's other images
+ * look alike), overstating both. Reads every record's names through the
+ * packs' indexes. Stopped by a signal, it returns 0 unfinished (the
+ * caller sees cxr_stop_signal). */
+static int check_disjoint(run *r)
+{
+	const cxr_train_cfg *c = r->c;
+	char **ti = NULL, **tp = NULL, **vi = NULL, **vp = NULL;
+	uint64_t nt = 0, nv = 0;
+	int rc = -1;
+	if (pack_names(r->train_pack, &ti, &tp, &nt) || pack_names(r->val_pack, &vi, &vp, &nv))
+		goto out;
+	rc = 0;
+	if (cxr_stop_signal)
+		goto out;
+	cxr_strset img = {0}, pat = {0};
+	for (uint64_t k = 0; k < nt; k++) {
+		if (ti[k])
+			cxr_strset_add(&img, ti[k], NULL);
+		if (tp[k])
+			cxr_strset_add(&pat, tp[k], NULL);
+	}
+	size_t ni = img.n, np = pat.n;
+	unsigned char *hit_i = cxr_xcalloc(ni ? ni : 1, 1), *hit_p = cxr_xcalloc(np ? np : 1, 1);
+	long shared_i = 0, shared_p = 0;
+	for (uint64_t k = 0; k < nv; k++) {
+		size_t id;
+		if (vi[k] && (id = cxr_strset_add(&img, vi[k], NULL)) < ni && !hit_i[id]++)
+			shared_i++;
+		if (vp[k] && (id = cxr_strset_add(&pat, vp[k], NULL)) < np && !hit_p[id]++)
+			shared_p++;
+	}
+	if (shared_i || shared_p) {
+		cxr_seterr("the validation pack %s and the training pack %s share %ld image%s and "
+			   "%ld patient%s: the best epoch and the "
+			   "decision threshold would be picked on training data; validate on "
+			   "other patients (cxr-split splits by patient)",
+			   c->val_path, c->train_path, shared_i, shared_i == 1 ? "" : "s", shared_p,
+			   shared_p == 1 ? "" : "s");
+		rc = -1;
+	}
+	free(hit_i);
+	free(hit_p);
+	cxr_strset_free(&img);
+	cxr_strset_free(&pat);
+out:
+	free_names(ti, nt);
+	free_names(tp, nt);
+	free_names(vi, nv);
+	free_names(vp, nv);
+	return rc;
+}
+
 /* Whether name is base + "." + six letters or digits: a temporary name
  * of base as cxr_atomic_open makes it (mkstemp's XXXXXX). */
 static int is_temp_of(const char *name, const char *base)
@@ -867,6 +972,8 @@ static int setup(run *r, cxr_model **ck)
 		r->val_label = cxr_xmalloc((size_t)nv * sizeof *r->val_label);
 	}
 	cxr_resnet_set_threads(c->threads);
+	if (r->val && check_disjoint(r))
+		return -1;
 	if (c->resume_path) {
 		r->net = cxr_resnet_from_model(*ck, c->batch);
 	} else {
