@@ -2,9 +2,13 @@
  * can be damaged (cut at each byte, flipped bytes, missing end marker)
  * read as an error that names the record, never as data. */
 #include <math.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "base/cli.h"
+#include "base/crc32c.h"
+#include "base/le.h"
 #include "data/stream.h"
 #include "testutil.h"
 
@@ -267,6 +271,180 @@ START_TEST(float_tensors_round_trip)
 }
 END_TEST
 
+/* ---- memory follows the bytes that arrive, not lengths in the input ---- */
+
+/* Limits the address space to what the process maps now plus extra_mb, so
+ * that an allocation the input's bytes do not justify fails (and cxr_x*
+ * die: the test fails). 0, or -1 where that cannot work: under ASan, whose
+ * shadow memory reserves terabytes. */
+static int limit_memory(unsigned long extra_mb)
+{
+	if (getenv("CXR_SANITIZE"))
+		return -1;
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long pages = 0;
+	if (!f || fscanf(f, "%lu", &pages) != 1)
+		return -1;
+	fclose(f);
+	struct rlimit r;
+	getrlimit(RLIMIT_AS, &r);
+	r.rlim_cur = pages * (unsigned long)sysconf(_SC_PAGESIZE) + (extra_mb << 20);
+	return setrlimit(RLIMIT_AS, &r);
+}
+
+static void unlimit_memory(void)
+{
+	struct rlimit r;
+	getrlimit(RLIMIT_AS, &r);
+	r.rlim_cur = r.rlim_max;
+	setrlimit(RLIMIT_AS, &r);
+}
+
+typedef struct bytes {
+	unsigned char *p;
+	size_t n;
+} bytes;
+
+static void b_put(bytes *b, const void *p, size_t n)
+{
+	b->p = realloc(b->p, b->n + n);
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+}
+
+static void b_u8(bytes *b, unsigned v) { unsigned char c = (unsigned char)v; b_put(b, &c, 1); }
+static void b_u16(bytes *b, uint32_t v) { unsigned char c[2]; cxr_le_put16(c, v); b_put(b, c, 2); }
+static void b_u32(bytes *b, uint32_t v) { unsigned char c[4]; cxr_le_put32(c, v); b_put(b, c, 4); }
+static void b_u64(bytes *b, uint64_t v) { unsigned char c[8]; cxr_le_put64(c, v); b_put(b, c, 8); }
+
+/* A stream header chunk, then a record chunk of body length len whose
+ * fields say u8 of shape 1 x h x w (dtype 0 when bad), then fill bytes of
+ * zeros: a stream cut inside the record. */
+static void big_record(bytes *b, uint32_t len, int bad, uint32_t h, uint32_t w, size_t fill)
+{
+	b_put(b, "CXRS", 4);
+	b_u32(b, 8);
+	b_u16(b, 1), b_u16(b, 0), b_u32(b, 0);
+	b_put(b, "CXRR", 4);
+	b_u32(b, len);
+	b_u8(b, bad ? 0 : CXR_U8), b_u8(b, 3), b_u8(b, 0), b_u8(b, 1), b_u8(b, 0);
+	b_put(b, "\0\0\0", 3);
+	b_u32(b, 1), b_u32(b, 0), b_u64(b, 0);
+	b_u32(b, 1), b_u32(b, h), b_u32(b, w);
+	const char *strs[5] = {"image", "big.png", "", "1", "PA"};
+	for (int i = 0; i < 5; i++) {
+		b_u16(b, (uint32_t)strlen(strs[i]));
+		b_put(b, strs[i], strlen(strs[i]));
+	}
+	b_u64(b, (uint64_t)h * w);
+	unsigned char *z = calloc(1, fill);
+	b_put(b, z, fill);
+	free(z);
+}
+
+/* The bytes as one zstd frame; freed by the caller. */
+static char *zframe(const bytes *b, size_t *zn)
+{
+	size_t cap = ZSTD_compressBound(b->n);
+	char *z = malloc(cap);
+	*zn = ZSTD_compress(z, cap, b->p, b->n, 1);
+	ck_assert(!ZSTD_isError(*zn));
+	return z;
+}
+
+/* fuzz finding record-255m-cut.cxs: a record chunk of 255 MiB whose
+ * header is bad, cut short, was decompressed whole (256 MiB reserved)
+ * before its header was looked at. */
+START_TEST(record_header_checked_before_tensor)
+{
+	bytes b = {0};
+	big_record(&b, 255u << 20, 1, 1, 1, 512 << 10);
+	size_t zn;
+	char *z = zframe(&b, &zn);
+	int limited = limit_memory(128) == 0;
+	ck_assert_int_eq(read_all(z, zn, 0), -1);
+	if (limited)
+		unlimit_memory();
+	ck_assert_msg(strstr(cxr_errmsg(), "mem: record 1: bad record header"), "%s", cxr_errmsg());
+	free(z);
+	free(b.p);
+}
+END_TEST
+
+/* A good header for a 256 MiB tensor (the limit) but 64 KiB of it: the
+ * tensor's buffer grows with the bytes that arrive. */
+START_TEST(tensor_buffer_follows_the_bytes)
+{
+	bytes b = {0};
+	uint32_t h = 16384, w = 16384;
+	size_t head = 24 + 12 + 2 + 5 + 2 + 7 + 2 + 0 + 2 + 1 + 2 + 2 + 8;
+	big_record(&b, (uint32_t)(head + (size_t)h * w), 0, h, w, 65536);
+	size_t zn;
+	char *z = zframe(&b, &zn);
+	int limited = limit_memory(128) == 0;
+	ck_assert_int_eq(read_all(z, zn, 0), -1);
+	if (limited)
+		unlimit_memory();
+	ck_assert_msg(strstr(cxr_errmsg(), "mem: truncated: input ends inside record 1"), "%s",
+		      cxr_errmsg());
+	free(z);
+	free(b.p);
+}
+END_TEST
+
+/* ---- packs: the index checked without wrapping, both ends at open ---- */
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	rewind(f);
+	unsigned char *p = malloc(*n);
+	ck_assert_uint_eq(fread(p, 1, *n, f), *n);
+	fclose(f);
+	return p;
+}
+
+static void spit(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+	fclose(f);
+}
+
+/* fuzz finding offset-wrap-4g.cxp: an entry whose offset + size wraps
+ * around 2^64 passed the check, and each get allocated 4 GiB. */
+START_TEST(pack_index_entry_that_wraps)
+{
+	const char *dir = test_tmpdir();
+	char path[256];
+	snprintf(path, sizeof path, "%s/w.cxp", dir);
+	write_stream(3, 0, 1, NULL, path);
+	size_t n;
+	unsigned char *p = slurp(path, &n);
+	uint32_t fsize = cxr_le_get32(p + n - 8);
+	unsigned char *ix = p + n - fsize + 8; /* "CXRI" */
+	size_t body = fsize - 8 - 8 - 4;
+	uint64_t off = cxr_le_get64(ix + 16 + 12);
+	cxr_le_put64(ix + 16 + 12, 0xffffffff00000000ull + off + 1);
+	cxr_le_put32(ix + 16 + 12 + 8, 0xffffffffu);
+	cxr_le_put32(ix + body, cxr_crc32c(0, ix, body));
+	spit(path, p, n);
+	ck_assert_ptr_null(cxr_pack_open(path));
+	ck_assert_msg(strstr(cxr_errmsg(), path) && strstr(cxr_errmsg(), "entry 2 points outside"),
+		      "%s", cxr_errmsg());
+	free(p);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+
+
+
 int main(void)
 {
 	Suite *s = suite_create("stream");
@@ -281,6 +459,9 @@ int main(void)
 	tcase_add_test(tc, pack_random_access);
 	tcase_add_test(tc, writer_refuses_bad_shapes);
 	tcase_add_test(tc, float_tensors_round_trip);
+	tcase_add_test(tc, record_header_checked_before_tensor);
+	tcase_add_test(tc, tensor_buffer_follows_the_bytes);
+	tcase_add_test(tc, pack_index_entry_that_wraps);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

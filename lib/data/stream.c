@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -372,25 +373,34 @@ int cxr_writer_close(cxr_writer *w, int index)
 	return rc;
 }
 
-/* ---- parsing a record chunk (shared by the reader and the pack) ---- */
+/* ---- a record's fields before its tensor ---- */
 
-/* Fills r from a record body. where: "file: record N" for messages. */
-static int parse_record(const unsigned char *body, size_t n, cxr_record *r, const char *where)
+/* The most bytes a record's fields before the data can take: the fixed
+ * part, the dimensions, five strings at their longest and nbytes. */
+#define MAX_HEAD (24 + 4 * CXR_MAX_DIMS + 5 * (2 + CXR_MAX_STRING) + 8)
+#define FIRST_HEAD 1024
+
+/* Parses the fields before the data of a record body of len bytes from
+ * its first n bytes into r, whose data the caller has taken off. Checks
+ * the shape against the limits and that the body ends where the tensor
+ * does, before anything is allocated for the tensor. Sets *head (the
+ * fields' length), *nbytes and *filter. 0; 1 when the fields run past n
+ * bytes, n < len (call again with more); -1 with the error set and r
+ * freed. where: "file: record N". */
+static int parse_head(const unsigned char *body, size_t n, size_t len, cxr_record *r,
+		      const char *where, size_t *head, size_t *nbytes, int *filter)
 {
 	cxr_le_cursor c = {body, 0, n, 0};
-	void *keep = r->data;
-	size_t keep_n = r->nbytes;
-	r->data = NULL;
 	cxr_record_free(r);
 	int dtype = (int)cxr_le_take_u8(&c), ndim = (int)cxr_le_take_u8(&c);
-	int filter = (int)cxr_le_take_u8(&c);
+	int filt = (int)cxr_le_take_u8(&c);
 	unsigned label = cxr_le_take_u8(&c), sex = cxr_le_take_u8(&c);
 	cxr_le_take(&c, 3);
 	uint32_t fu = cxr_le_take_u32(&c);
 	cxr_le_take_u32(&c);
 	uint64_t agebits = cxr_le_take_u64(&c);
-	if (c.bad || ndim < 1 || ndim > CXR_MAX_DIMS || !cxr_dtype_size(dtype) || filter > 1 ||
-	    (filter == FILTER_DELTA && dtype != CXR_U8)) {
+	if (c.bad || ndim < 1 || ndim > CXR_MAX_DIMS || !cxr_dtype_size(dtype) || filt > 1 ||
+	    (filt == FILTER_DELTA && dtype != CXR_U8)) {
 		cxr_seterr("%s: bad record header (dtype %d, %d dimensions)", where, dtype, ndim);
 		goto fail;
 	}
@@ -403,39 +413,51 @@ static int parse_record(const unsigned char *body, size_t n, cxr_record *r, cons
 	r->meta.findings = take_str(&c);
 	r->meta.patient = take_str(&c);
 	r->meta.view = take_str(&c);
-	uint64_t nbytes = cxr_le_take_u64(&c);
+	uint64_t nb = cxr_le_take_u64(&c);
 	size_t want = tensor_bytes(dtype, ndim, r->dims);
+	if (c.bad && n < len) {
+		cxr_record_free(r);
+		return 1;
+	}
 	if (c.bad) {
 		cxr_seterr("%s: record is cut short", where);
 		goto fail;
 	}
-	if (!want || nbytes != want || cxr_le_left(&c) != want) {
+	if (!want || nb != want || len - c.pos != want) {
 		cxr_seterr("%s (%s): tensor of %llu bytes does not match its shape", where,
-			   r->meta.image, (unsigned long long)nbytes);
+			   r->meta.image, (unsigned long long)nb);
 		goto fail;
 	}
 	r->meta.label = label == 0 || label == 1 ? (int)label : CXR_LABEL_UNKNOWN;
 	r->meta.sex = sex == CXR_SEX_M || sex == CXR_SEX_F ? (int)sex : CXR_SEX_UNKNOWN;
 	r->meta.followup = fu == 0xffffffffu ? -1 : (int)fu;
 	memcpy(&r->meta.age, &agebits, 8);
-	r->data = keep_n == want ? keep : (free(keep), cxr_xmalloc(want));
-	keep = NULL;
-	r->nbytes = want;
-	memcpy(r->data, c.p + c.pos, want);
-	if (filter == FILTER_DELTA)
-		delta_decode(r->data, want, r->dims[ndim - 1]);
+	*head = c.pos;
+	*nbytes = want;
+	*filter = filt;
 	return 0;
 fail:
-	free(keep);
 	cxr_record_free(r);
 	return -1;
 }
 
-/* ---- sequential reader ---- */
+/* ---- reading: the sequential reader, and regions of a pack ---- */
 
+/* Decompressed bytes asked of the decoder at a time, at least. */
+#define MIN_ROOM 16384
+/* A tensor's buffer starts at this size (or the tensor's, if smaller)
+ * and doubles as its bytes arrive. */
+#define DATA_STEP 65536
+
+/* One reader for both: a stream read from f from its start, or a region
+ * [at, end) of a pack read with pread (f NULL), which holds one record, or
+ * a stream header, or an end marker. */
 struct cxr_reader {
 	FILE *f;
-	char *path;
+	int fd;            /* region: the pack's descriptor */
+	uint64_t at, end;  /* region: the next offset to read, and where to stop */
+	char *path;        /* owned by a sequential reader, the pack's for a region */
+	const char *what;  /* region: what it holds, for messages; NULL: records */
 	ZSTD_DCtx *dctx;
 	unsigned char *in;
 	ZSTD_inBuffer zin;
@@ -448,81 +470,281 @@ struct cxr_reader {
 	uint64_t count, total;
 };
 
+static ZSTD_DCtx *new_dctx(void)
+{
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	if (!d)
+		cxr_die(CXR_EXIT_DATA, "out of memory");
+	/* Refuse frames whose window would need more memory than a record. */
+	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 29);
+	return d;
+}
+
 cxr_reader *cxr_reader_open(FILE *f, const char *path)
 {
 	cxr_reader *rd = cxr_xcalloc(1, sizeof *rd);
 	rd->f = f;
+	rd->fd = -1;
 	rd->path = cxr_xstrdup(cxr_name(path));
-	rd->dctx = ZSTD_createDCtx();
+	rd->dctx = new_dctx();
 	rd->in_cap = ZSTD_DStreamInSize();
 	rd->in = cxr_xmalloc(rd->in_cap);
 	rd->zin.src = rd->in;
-	if (!rd->dctx)
-		cxr_die(CXR_EXIT_DATA, "out of memory");
-	/* Refuse frames whose window would need more memory than a record. */
-	ZSTD_DCtx_setParameter(rd->dctx, ZSTD_d_windowLogMax, 29);
 	return rd;
 }
 
 uint64_t cxr_reader_count(const cxr_reader *rd) { return rd->total; }
 
-/* Decompresses until rd->out holds at least want bytes. Returns 1 when it
- * does, 0 at end of input on a frame boundary, -1 on error. */
-static int fill(cxr_reader *rd, size_t want)
+/* "file: record N" or, in a region of a pack, "file: stream header". */
+static const char *at_what(const cxr_reader *rd, char *b, size_t n)
 {
-	while (rd->out.n < want) {
-		if (rd->zin.pos == rd->zin.size) {
-			if (rd->eof)
-				goto at_end;
+	if (rd->what)
+		snprintf(b, n, "%s: %s", rd->path, rd->what);
+	else
+		snprintf(b, n, "%s: record %llu", rd->path, (unsigned long long)rd->total + 1);
+	return b;
+}
+
+static void truncated(const cxr_reader *rd)
+{
+	if (rd->what)
+		cxr_seterr("%s: %s: truncated", rd->path, rd->what);
+	else
+		cxr_seterr("%s: truncated: input ends inside record %llu", rd->path,
+			   (unsigned long long)rd->total + 1);
+}
+
+/* Reads the next input into rd->in: 1, 0 at its end, -1 on error. */
+static int read_more(cxr_reader *rd)
+{
+	size_t have = 0;
+	for (;;) {
+		ssize_t got;
+		if (!rd->f) {
+			size_t n = rd->in_cap - have;
+			if (rd->end - rd->at < n)
+				n = (size_t)(rd->end - rd->at);
+			got = n ? pread(rd->fd, rd->in + have, n, (off_t)rd->at) : 0;
+			if (got > 0)
+				rd->at += (uint64_t)got;
+		} else {
 			/* read(2) where there is a descriptor, not fread: take
 			 * what the pipe holds now instead of waiting for a full
 			 * buffer, so a slow writer's records are decoded (and
 			 * scored) as they arrive. */
 			int fd = fileno(rd->f);
-			ssize_t got = fd >= 0 ? read(fd, rd->in, rd->in_cap)
-					      : (ssize_t)fread(rd->in, 1, rd->in_cap, rd->f);
-			if (got < 0 && errno == EINTR && !cxr_stop_signal)
-				continue;
-			if (got <= 0) {
-				if (got < 0 || (fd < 0 && ferror(rd->f))) {
-					cxr_seterr("%s: read error after record %llu: %s", rd->path,
-						   (unsigned long long)rd->total, strerror(errno));
-					return -1;
-				}
-				rd->eof = 1;
-				goto at_end;
-			}
-			rd->zin.size = (size_t)got;
-			rd->zin.pos = 0;
+			got = fd >= 0 ? read(fd, rd->in + have, rd->in_cap - have)
+				      : (ssize_t)fread(rd->in + have, 1, rd->in_cap - have, rd->f);
+			if (!got && fd < 0 && ferror(rd->f))
+				got = -1;
 		}
-		size_t room = want - rd->out.n;
-		if (room < 65536)
-			room = 65536;
-		buf_reserve(&rd->out, room);
-		ZSTD_outBuffer zout = {rd->out.p, rd->out.cap, rd->out.n};
-		size_t z = ZSTD_decompressStream(rd->dctx, &zout, &rd->zin);
-		if (ZSTD_isError(z)) {
-			cxr_seterr("%s: record %llu: corrupt data (%s)", rd->path,
-				   (unsigned long long)rd->total + 1, ZSTD_getErrorName(z));
+		if (got < 0 && errno == EINTR && !cxr_stop_signal)
+			continue;
+		if (got < 0) {
+			char w[1200];
+			if (rd->what)
+				cxr_seterr("%s: read error: %s", at_what(rd, w, sizeof w),
+					   strerror(errno));
+			else
+				cxr_seterr("%s: read error after record %llu: %s", rd->path,
+					   (unsigned long long)rd->total, strerror(errno));
 			return -1;
 		}
-		rd->out.n = zout.pos;
-		rd->frame_left = z;
+		if (!got) {
+			rd->eof = 1;
+			break;
+		}
+		have += (size_t)got;
+		break;
 	}
-	return 1;
-at_end:
-	if (rd->frame_left || rd->out.n) {
-		cxr_seterr("%s: truncated: input ends inside record %llu", rd->path,
-			   (unsigned long long)rd->total + 1);
+	rd->zin.size = have;
+	rd->zin.pos = 0;
+	return have > 0;
+}
+
+/* One call of the decoder into dst[*pos..cap) (cap > *pos), reading input
+ * first when none is left. 1 when it went on, 0 when the input is over and
+ * the decoder holds nothing more, -1 on error. */
+static int step(cxr_reader *rd, unsigned char *dst, size_t cap, size_t *pos)
+{
+	if (rd->zin.pos == rd->zin.size && !rd->eof && read_more(rd) < 0)
+		return -1;
+	size_t out0 = *pos, in0 = rd->zin.pos;
+	ZSTD_outBuffer zout = {dst, cap, *pos};
+	size_t z = ZSTD_decompressStream(rd->dctx, &zout, &rd->zin);
+	if (ZSTD_isError(z)) {
+		char w[1200];
+		cxr_seterr("%s: corrupt data (%s)", at_what(rd, w, sizeof w), ZSTD_getErrorName(z));
 		return -1;
 	}
-	return 0;
+	*pos = zout.pos;
+	if (zout.pos == out0 && rd->zin.pos == in0)
+		return 0; /* (z is then the size of a next frame's header) */
+	rd->frame_left = z;
+	return 1;
+}
+
+/* Decompresses until rd->out holds at least want bytes (want is small: a
+ * chunk header, a record's fields). Returns 1 when it does, 0 at the end
+ * of the input on a frame boundary with nothing left over, -1 on error. */
+static int fill(cxr_reader *rd, size_t want)
+{
+	while (rd->out.n < want) {
+		size_t room = want - rd->out.n;
+		buf_reserve(&rd->out, room < MIN_ROOM ? MIN_ROOM : room);
+		int k = step(rd, rd->out.p, rd->out.cap, &rd->out.n);
+		if (k < 0)
+			return -1;
+		if (!k) {
+			if (rd->frame_left || rd->out.n) {
+				truncated(rd);
+				return -1;
+			}
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* fill, where the end of the input is an error too. */
+static int need(cxr_reader *rd, size_t want)
+{
+	int got = fill(rd, want);
+	if (!got)
+		truncated(rd);
+	return got > 0 ? 0 : -1;
 }
 
 static void consume(cxr_reader *rd, size_t n)
 {
 	memmove(rd->out.p, rd->out.p + n, rd->out.n - n);
 	rd->out.n -= n;
+}
+
+/* Skips n decompressed bytes, holding no more of them than fill does. */
+static int skip(cxr_reader *rd, size_t n)
+{
+	while (n) {
+		if (!rd->out.n && need(rd, 1))
+			return -1;
+		size_t k = rd->out.n < n ? rd->out.n : n;
+		consume(rd, k);
+		n -= k;
+	}
+	return 0;
+}
+
+/* The tensor's want bytes into a buffer for r->data: first what rd->out
+ * holds, then straight from the decoder, the buffer growing as the bytes
+ * arrive. keep (keep_n bytes), the previous record's buffer, is reused
+ * when it has the size. NULL on error. */
+static unsigned char *take_data(cxr_reader *rd, size_t want, void *keep, size_t keep_n)
+{
+	unsigned char *p = NULL;
+	size_t cap = 0, got = 0;
+	if (keep && keep_n == want) {
+		p = keep;
+		cap = want;
+	} else {
+		free(keep);
+	}
+	size_t k = rd->out.n < want ? rd->out.n : want;
+	while (got < want) {
+		if (got == cap || cap < k) {
+			size_t ncap = cap * 2 > DATA_STEP ? cap * 2 : DATA_STEP;
+			if (ncap < k)
+				ncap = k;
+			cap = ncap < want ? ncap : want;
+			p = cxr_xrealloc(p, cap);
+		}
+		if (k) {
+			memcpy(p, rd->out.p, k);
+			consume(rd, k);
+			got = k;
+			k = 0;
+			continue;
+		}
+		int s = step(rd, p, cap, &got);
+		if (s <= 0) {
+			if (!s)
+				truncated(rd);
+			free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+/* The record chunk of body length len whose tag and length rd->out holds,
+ * into r; on error r is freed. */
+static int read_record(cxr_reader *rd, uint32_t len, cxr_record *r, const char *where)
+{
+	/* the fields: first from what a short header takes, then, for long
+	 * strings, from the most they can take */
+	size_t n = len < FIRST_HEAD ? len : FIRST_HEAD, head, nbytes;
+	int filter, k;
+	void *keep = r->data;
+	size_t keep_n = r->nbytes;
+	r->data = NULL;
+	while ((k = need(rd, 8 + n) ? -1
+				    : parse_head(rd->out.p + 8, n, len, r, where, &head, &nbytes,
+						 &filter)) == 1)
+		n = len < MAX_HEAD ? len : MAX_HEAD;
+	if (k) {
+		free(keep);
+		cxr_record_free(r);
+		return -1;
+	}
+	consume(rd, 8 + head);
+	if (!(r->data = take_data(rd, nbytes, keep, keep_n))) {
+		cxr_record_free(r);
+		return -1;
+	}
+	r->nbytes = nbytes;
+	if (filter == FILTER_DELTA)
+		delta_decode(r->data, nbytes, r->dims[r->ndim - 1]);
+	/* The record's frame ends with it (cxr-stream.5): take in the frame's
+	 * checksum now, so that a damaged record is refused, not returned. A
+	 * frame holding more (which this reader tolerates) yields bytes; stop
+	 * at the first. */
+	while (rd->frame_left && !rd->out.n) {
+		buf_reserve(&rd->out, MIN_ROOM);
+		int k = step(rd, rd->out.p, rd->out.cap, &rd->out.n);
+		if (k <= 0) {
+			if (!k)
+				truncated(rd);
+			cxr_record_free(r);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int tag_is(const unsigned char *h, const char *tag) { return !memcmp(h, tag, 4); }
+
+/* The stream header whose tag and length rd->out holds: its version, then
+ * the rest of it skipped. */
+static int read_stream_header(cxr_reader *rd, uint32_t len)
+{
+	if (need(rd, 8 + (len < 2 ? len : 2)))
+		return -1;
+	unsigned v = len < 2 ? 0 : cxr_le_get16(rd->out.p + 8);
+	if (v != STREAM_VERSION) {
+		cxr_seterr("%s: unsupported stream version %u (this is version %d)", rd->path, v,
+			   STREAM_VERSION);
+		return -1;
+	}
+	return skip(rd, 8 + (size_t)len);
+}
+
+/* The end marker whose tag and length rd->out holds: its count into *n
+ * (all ones when it has none). */
+static int read_end(cxr_reader *rd, uint32_t len, uint64_t *n)
+{
+	if (need(rd, 8 + (len < 8 ? len : 8)))
+		return -1;
+	*n = len >= 8 ? cxr_le_get64(rd->out.p + 8) : ~0ull;
+	return skip(rd, 8 + (size_t)len);
 }
 
 int cxr_reader_next(cxr_reader *rd, cxr_record *r)
@@ -548,7 +770,7 @@ int cxr_reader_next(cxr_reader *rd, cxr_record *r)
 		uint32_t len = cxr_le_get32(h + 4);
 		snprintf(where, sizeof where, "%s: record %llu", rd->path,
 			 (unsigned long long)rd->total + 1);
-		if (memcmp(h, TAG_STREAM, 4) && memcmp(h, TAG_RECORD, 4) && memcmp(h, TAG_END, 4)) {
+		if (!tag_is(h, TAG_STREAM) && !tag_is(h, TAG_RECORD) && !tag_is(h, TAG_END)) {
 			cxr_seterr(rd->seen_stream ? "%s: bad chunk tag" : "%s: not a cxr stream (bad magic)",
 				   rd->seen_stream ? where : rd->path);
 			return -1;
@@ -557,48 +779,35 @@ int cxr_reader_next(cxr_reader *rd, cxr_record *r)
 			cxr_seterr("%s: length %u exceeds the limit", where, len);
 			return -1;
 		}
-		got = fill(rd, 8 + (size_t)len);
-		if (got <= 0) {
-			if (!got)
-				cxr_seterr("%s: truncated: input ends inside record %llu", rd->path,
-					   (unsigned long long)rd->total + 1);
-			return -1;
-		}
-		h = rd->out.p;
-		const unsigned char *body = h + 8;
-		if (!memcmp(h, TAG_STREAM, 4)) {
+		if (tag_is(h, TAG_STREAM)) {
 			if (rd->in_stream) {
 				cxr_seterr("%s: stream header inside a stream", where);
 				return -1;
 			}
-			if (len < 2 || (body[0] | body[1] << 8) != STREAM_VERSION) {
-				cxr_seterr("%s: unsupported stream version %u (this is version %d)",
-					   rd->path, len < 2 ? 0 : body[0] | body[1] << 8, STREAM_VERSION);
+			if (read_stream_header(rd, len))
 				return -1;
-			}
 			rd->in_stream = rd->seen_stream = 1;
 			rd->count = 0;
-			consume(rd, 8 + len);
 			continue;
 		}
 		if (!rd->in_stream) {
 			cxr_seterr("%s: data after the end marker without a stream header", where);
 			return -1;
 		}
-		if (!memcmp(h, TAG_END, 4)) {
-			uint64_t n = len >= 8 ? cxr_le_get64(body) : ~0ull;
+		if (tag_is(h, TAG_END)) {
+			uint64_t n;
+			if (read_end(rd, len, &n))
+				return -1;
 			if (n != rd->count) {
 				cxr_seterr("%s: end marker counts %llu records, the stream holds %llu",
 					   rd->path, (unsigned long long)n, (unsigned long long)rd->count);
 				return -1;
 			}
 			rd->in_stream = 0;
-			consume(rd, 8 + len);
 			continue;
 		}
-		if (parse_record(body, len, r, where))
+		if (read_record(rd, len, r, where))
 			return -1;
-		consume(rd, 8 + len);
 		rd->count++;
 		rd->total++;
 		return 1;
@@ -618,13 +827,66 @@ void cxr_reader_close(cxr_reader *rd)
 
 /* ---- packed files: random access through the index ---- */
 
+#define POOL 8 /* decoders kept for reuse, one per thread at a time */
+
 struct cxr_pack {
 	int fd;
 	char *path;
 	uint64_t count;
 	uint64_t *offsets;
 	uint32_t *sizes;
+	pthread_mutex_t mu; /* guards the pool */
+	ZSTD_DCtx *pool[POOL];
+	int npool;
 };
+
+static ZSTD_DCtx *dctx_get(cxr_pack *p)
+{
+	ZSTD_DCtx *d = NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->npool)
+		d = p->pool[--p->npool];
+	pthread_mutex_unlock(&p->mu);
+	return d ? d : new_dctx();
+}
+
+static void dctx_put(cxr_pack *p, ZSTD_DCtx *d)
+{
+	ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+	pthread_mutex_lock(&p->mu);
+	if (p->npool < POOL) {
+		p->pool[p->npool++] = d;
+		d = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	ZSTD_freeDCtx(d);
+}
+
+/* A reader of the bytes [from, to) of the pack; what: for messages, NULL
+ * for a record. Close with region_close. */
+static void region_open(cxr_reader *rd, cxr_pack *p, uint64_t from, uint64_t to,
+			const char *what)
+{
+	memset(rd, 0, sizeof *rd);
+	rd->fd = p->fd;
+	rd->at = from;
+	rd->end = to;
+	rd->path = p->path;
+	rd->what = what;
+	rd->dctx = dctx_get(p);
+	rd->in_cap = ZSTD_DStreamInSize();
+	if (to - from < rd->in_cap)
+		rd->in_cap = to > from ? (size_t)(to - from) : 1;
+	rd->in = cxr_xmalloc(rd->in_cap);
+	rd->zin.src = rd->in;
+}
+
+static void region_close(cxr_reader *rd, cxr_pack *p)
+{
+	dctx_put(p, rd->dctx);
+	free(rd->in);
+	free(rd->out.p);
+}
 
 static int pread_all(int fd, void *p, size_t n, off_t at)
 {
@@ -651,6 +913,7 @@ cxr_pack *cxr_pack_open(const char *path)
 	cxr_pack *p = cxr_xcalloc(1, sizeof *p);
 	p->fd = fd;
 	p->path = cxr_xstrdup(path);
+	pthread_mutex_init(&p->mu, NULL);
 	unsigned char foot[8], *ix = NULL;
 	struct stat st;
 	if (fstat(fd, &st) || st.st_size < 16 || pread_all(fd, foot, 8, st.st_size - 8) ||
@@ -663,7 +926,7 @@ cxr_pack *cxr_pack_open(const char *path)
 		cxr_seterr("%s: bad seek index size", path);
 		goto fail;
 	}
-	ix = cxr_xmalloc(fsize);
+	ix = cxr_xmalloc(fsize); /* no more than the file holds */
 	if (pread_all(fd, ix, fsize, st.st_size - fsize) || cxr_le_get32(ix) != INDEX_MAGIC ||
 	    cxr_le_get32(ix + 4) != fsize - 8 || memcmp(ix + 8, INDEX_TAG, 4)) {
 		cxr_seterr("%s: bad seek index", path);
@@ -684,14 +947,25 @@ cxr_pack *cxr_pack_open(const char *path)
 	p->count = count;
 	p->offsets = cxr_xmalloc((count ? count : 1) * sizeof *p->offsets);
 	p->sizes = cxr_xmalloc((count ? count : 1) * sizeof *p->sizes);
+	/* Each entry inside the file before the index, after the one before
+	 * (and the stream header), no two overlapping; sums that cannot wrap. */
+	uint64_t limit = (uint64_t)st.st_size - fsize, from = 1;
 	for (uint64_t i = 0; i < count; i++) {
-		p->offsets[i] = cxr_le_get64(b + 16 + 12 * i);
-		p->sizes[i] = cxr_le_get32(b + 16 + 12 * i + 8);
-		if (p->offsets[i] + p->sizes[i] > (uint64_t)st.st_size - fsize) {
+		uint64_t off = cxr_le_get64(b + 16 + 12 * i);
+		uint32_t size = cxr_le_get32(b + 16 + 12 * i + 8);
+		p->offsets[i] = off;
+		p->sizes[i] = size;
+		if (off > limit || size > limit - off) {
 			cxr_seterr("%s: seek index entry %llu points outside the file", path,
 				   (unsigned long long)i + 1);
 			goto fail;
 		}
+		if (off < from || !size) {
+			cxr_seterr("%s: seek index entry %llu overlaps the one before it or is empty",
+				   path, (unsigned long long)i + 1);
+			goto fail;
+		}
+		from = off + size;
 	}
 	free(ix);
 	return p;
@@ -712,36 +986,32 @@ int cxr_pack_get(cxr_pack *p, uint64_t k, cxr_record *r)
 			   (unsigned long long)p->count);
 		return -1;
 	}
-	size_t csize = p->sizes[k];
-	unsigned char *z = cxr_alloc_array(csize, 1), *raw = NULL;
-	int rc = -1;
-	if (!z)
-		return -1;
-	if (pread_all(p->fd, z, csize, (off_t)p->offsets[k])) {
-		cxr_seterr("%s: read error: %s", where, errno ? strerror(errno) : "short read");
+	cxr_reader rd;
+	region_open(&rd, p, p->offsets[k], p->offsets[k] + p->sizes[k], NULL);
+	rd.total = k; /* messages name record k + 1 */
+	int rc = -1, got = fill(&rd, 8);
+	if (got <= 0) {
+		if (!got)
+			cxr_seterr("%s: index points at no data", where);
 		goto out;
 	}
-	unsigned long long n = ZSTD_getFrameContentSize(z, csize);
-	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n < 8 ||
-	    n > MAX_CHUNK + 8) {
-		cxr_seterr("%s: corrupt frame header", where);
-		goto out;
-	}
-	raw = cxr_xmalloc(n);
-	size_t got = ZSTD_decompress(raw, n, z, csize);
-	if (ZSTD_isError(got) || got != n) {
-		cxr_seterr("%s: corrupt data (%s)", where,
-			   ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size mismatch");
-		goto out;
-	}
-	if (memcmp(raw, TAG_RECORD, 4) || cxr_le_get32(raw + 4) != n - 8) {
+	uint32_t len = cxr_le_get32(rd.out.p + 4);
+	if (!tag_is(rd.out.p, TAG_RECORD) || len > MAX_CHUNK) {
 		cxr_seterr("%s: index does not point at a record", where);
 		goto out;
 	}
-	rc = parse_record(raw + 8, n - 8, r, where);
+	if (read_record(&rd, len, r, where))
+		goto out;
+	got = fill(&rd, 1);
+	if (got) {
+		if (got > 0)
+			cxr_seterr("%s: index entry holds more than the record", where);
+		cxr_record_free(r);
+		goto out;
+	}
+	rc = 0;
 out:
-	free(z);
-	free(raw);
+	region_close(&rd, p);
 	return rc;
 }
 
@@ -750,6 +1020,9 @@ void cxr_pack_close(cxr_pack *p)
 	if (!p)
 		return;
 	close(p->fd);
+	for (int i = 0; i < p->npool; i++)
+		ZSTD_freeDCtx(p->pool[i]);
+	pthread_mutex_destroy(&p->mu);
 	free(p->offsets);
 	free(p->sizes);
 	free(p->path);

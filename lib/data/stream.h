@@ -54,7 +54,10 @@ uint64_t cxr_writer_count(const cxr_writer *w);
 
 /* Sequential reader. Where f has a file descriptor the reader reads it
  * directly (so records are decoded as soon as they arrive through a pipe):
- * f must not have been read through stdio before. */
+ * f must not have been read through stdio before. Memory follows the bytes
+ * that arrive, never a length read from the input: a record's header is
+ * checked (shape against the chunk length) before its tensor is taken, and
+ * the tensor's buffer grows as its bytes are decompressed. */
 typedef struct cxr_reader cxr_reader;
 cxr_reader *cxr_reader_open(FILE *f, const char *path);
 /* Reads the next record into r (freeing what r held). Returns 1 for a
@@ -65,9 +68,11 @@ int cxr_reader_next(cxr_reader *rd, cxr_record *r);
 uint64_t cxr_reader_count(const cxr_reader *rd); /* records read so far */
 void cxr_reader_close(cxr_reader *rd); /* does not fclose f */
 
-/* Random access to a file written with an index (cxr-pack output). */
+/* Random access to a file written with an index (cxr-pack output). Open
+ * checks the index (every entry inside the file, in order, not
+ * overlapping); NULL with cxr_errmsg() naming the file if it is wrong. */
 typedef struct cxr_pack cxr_pack;
-cxr_pack *cxr_pack_open(const char *path); /* NULL if no valid index */
+cxr_pack *cxr_pack_open(const char *path);
 uint64_t cxr_pack_count(const cxr_pack *p);
 /* Reads record k (0-based). Thread-safe: each call uses its own read
  * (pread) and decompression context. */
