@@ -442,6 +442,68 @@ START_TEST(pack_index_entry_that_wraps)
 }
 END_TEST
 
+/* cxr-train reads a pack through its index only: open checks the stream
+ * header and end marker, which no entry covers, as a sequential reader
+ * would. */
+START_TEST(pack_open_checks_both_ends)
+{
+	const char *dir = test_tmpdir();
+	char path[256], bad[300];
+	snprintf(path, sizeof path, "%s/e.cxp", dir);
+	snprintf(bad, sizeof bad, "%s/bad.cxp", dir);
+	write_stream(3, 0, 1, NULL, path);
+	size_t n;
+	unsigned char *p = slurp(path, &n);
+	uint32_t fsize = cxr_le_get32(p + n - 8);
+	size_t index_at = n - fsize;
+	/* every byte of the header frame (before record 1 at the index's
+	 * first offset) and of the end marker frame (the last 29 bytes
+	 * before the index) */
+	size_t first = (size_t)cxr_le_get64(p + index_at + 8 + 16);
+	ck_assert_uint_gt(first, 8);
+	for (size_t at = 0; at < index_at; at++) {
+		if (at == first)
+			at = index_at - 29;
+		p[at] ^= 0x41;
+		spit(bad, p, n);
+		int seq = read_all((char *)p, n, 0); /* what a sequential reader makes of it */
+		p[at] ^= 0x41;
+		cxr_pack *pk = cxr_pack_open(bad);
+		if (pk) {
+			/* only a flip that zstd's frame header ignores, which the
+			 * sequential reader takes too (with the same records) */
+			ck_assert_msg(seq == 3, "flip at %zu: open accepts what a sequential read refuses",
+				      at);
+			cxr_record r, want;
+			cxr_record_init(&r);
+			for (int k = 0; k < 3; k++) {
+				ck_assert_int_eq(cxr_pack_get(pk, (uint64_t)k, &r), 0);
+				make_record(&want, k);
+				assert_same(&r, &want);
+				cxr_record_free(&want);
+			}
+			cxr_record_free(&r);
+			cxr_pack_close(pk);
+			continue;
+		}
+		const char *e = cxr_errmsg();
+		ck_assert_msg(strstr(e, bad), "flip at %zu: %s", at, e);
+		ck_assert_msg(strstr(e, at < first ? "stream header" : "end marker") ||
+				      strstr(e, "not a tensor stream"),
+			      "flip at %zu: %s", at, e);
+	}
+	/* a pack of no records: header and end marker both before the index */
+	write_stream(0, 0, 1, NULL, path);
+	cxr_pack *pk = cxr_pack_open(path);
+	ck_assert_msg(pk != NULL, "%s", cxr_errmsg());
+	ck_assert_uint_eq(cxr_pack_count(pk), 0);
+	cxr_pack_close(pk);
+	free(p);
+	unlink(path);
+	unlink(bad);
+	rmdir(dir);
+}
+END_TEST
 
 
 
@@ -462,6 +524,7 @@ int main(void)
 	tcase_add_test(tc, record_header_checked_before_tensor);
 	tcase_add_test(tc, tensor_buffer_follows_the_bytes);
 	tcase_add_test(tc, pack_index_entry_that_wraps);
+	tcase_add_test(tc, pack_open_checks_both_ends);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

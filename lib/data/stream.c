@@ -888,6 +888,83 @@ static void region_close(cxr_reader *rd, cxr_pack *p)
 	free(rd->out.p);
 }
 
+/* Nothing more in the region (skippable frames aside): 0, or -1 with the
+ * error set, saying what was found: after. */
+static int region_ends(cxr_reader *rd, const char *after)
+{
+	int got = fill(rd, 1);
+	if (got > 0)
+		cxr_seterr("%s: %s", rd->path, after);
+	return got ? -1 : 0;
+}
+
+/* The stream header at the start of a region. */
+static int expect_stream_header(cxr_reader *rd)
+{
+	rd->what = "stream header";
+	int got = fill(rd, 8);
+	if (got <= 0) {
+		if (!got)
+			cxr_seterr("%s: no stream header before the first record", rd->path);
+		return -1;
+	}
+	const unsigned char *h = rd->out.p;
+	if (!tag_is(h, TAG_STREAM) || cxr_le_get32(h + 4) > MAX_CHUNK) {
+		cxr_seterr("%s: no stream header at the start (not a cxr stream)", rd->path);
+		return -1;
+	}
+	return read_stream_header(rd, cxr_le_get32(h + 4));
+}
+
+/* An end marker counting count records, then nothing more in the region. */
+static int expect_end_marker(cxr_reader *rd, uint64_t count)
+{
+	rd->what = "end marker";
+	int got = fill(rd, 8);
+	if (got <= 0) {
+		if (!got)
+			cxr_seterr("%s: no end marker after the last record (the stream is cut short)",
+				   rd->path);
+		return -1;
+	}
+	const unsigned char *h = rd->out.p;
+	uint32_t len = cxr_le_get32(h + 4);
+	uint64_t n;
+	if (!tag_is(h, TAG_END) || len > MAX_CHUNK) {
+		cxr_seterr("%s: no end marker after the last record (%s)", rd->path,
+			   tag_is(h, TAG_RECORD) ? "a record not in the index" : "bad chunk tag");
+		return -1;
+	}
+	if (read_end(rd, len, &n))
+		return -1;
+	if (n != count) {
+		cxr_seterr("%s: end marker counts %llu records, the seek index %llu", rd->path,
+			   (unsigned long long)n, (unsigned long long)count);
+		return -1;
+	}
+	return region_ends(rd, "data after the end marker, before the seek index");
+}
+
+/* What a sequential reader would see at both ends of the records: the
+ * stream header before the first, the end marker after the last. */
+static int check_ends(cxr_pack *p, uint64_t index_at)
+{
+	cxr_reader rd;
+	uint64_t n = p->count;
+	region_open(&rd, p, 0, n ? p->offsets[0] : index_at, NULL);
+	int rc = expect_stream_header(&rd);
+	if (!rc && n)
+		rc = region_ends(&rd, "data between the stream header and the first record");
+	if (!rc && n) {
+		region_close(&rd, p);
+		region_open(&rd, p, p->offsets[n - 1] + p->sizes[n - 1], index_at, NULL);
+	}
+	if (!rc)
+		rc = expect_end_marker(&rd, n);
+	region_close(&rd, p);
+	return rc;
+}
+
 static int pread_all(int fd, void *p, size_t n, off_t at)
 {
 	while (n) {
@@ -968,6 +1045,9 @@ cxr_pack *cxr_pack_open(const char *path)
 		from = off + size;
 	}
 	free(ix);
+	ix = NULL;
+	if (check_ends(p, limit))
+		goto fail;
 	return p;
 fail:
 	free(ix);

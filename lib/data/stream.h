@@ -70,7 +70,10 @@ void cxr_reader_close(cxr_reader *rd); /* does not fclose f */
 
 /* Random access to a file written with an index (cxr-pack output). Open
  * checks the index (every entry inside the file, in order, not
- * overlapping); NULL with cxr_errmsg() naming the file if it is wrong. */
+ * overlapping) and both ends of the stream it indexes: the stream header
+ * before the first record and the end marker, with the right count, after
+ * the last, as a sequential reader would; NULL with cxr_errmsg() naming
+ * the file if any is wrong. */
 typedef struct cxr_pack cxr_pack;
 cxr_pack *cxr_pack_open(const char *path);
 uint64_t cxr_pack_count(const cxr_pack *p);
