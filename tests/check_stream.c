@@ -9,6 +9,7 @@
 #include "base/cli.h"
 #include "base/crc32c.h"
 #include "base/le.h"
+#include "data/file_kind.h"
 #include "data/stream.h"
 #include "testutil.h"
 
@@ -505,6 +506,58 @@ START_TEST(pack_open_checks_both_ends)
 }
 END_TEST
 
+/* ---- inputs of another kind are named for what they are ---- */
+
+static void expect_kind(const void *p, size_t n, const char *want)
+{
+	ck_assert_int_eq(read_all(p, n, 0), -1);
+	char full[256];
+	snprintf(full, sizeof full, "mem: not a tensor stream (%s)", want);
+	ck_assert_str_eq(cxr_errmsg(), full);
+}
+
+START_TEST(other_kinds_are_named)
+{
+	bytes b = {0};
+	b_put(&b, "CXRM\1\0\0\0\0\0\0\0\0\0\0\0", 16);
+	size_t zn;
+	char *z = zframe(&b, &zn);
+	expect_kind(z, zn, "it is a model file");
+	ck_assert_int_eq(cxr_file_kind(z, zn), CXR_KIND_MODEL);
+	free(z);
+	free(b.p);
+	b = (bytes){0};
+	b_put(&b, calloc(1, 1 << 20), 1 << 20); /* a small zstd bomb */
+	z = zframe(&b, &zn);
+	expect_kind(z, zn, "it is zstd-compressed, but not by the cxr tools");
+	free(z);
+	free(b.p);
+	expect_kind("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, "it is a PNG image");
+	expect_kind("\x1f\x8b\x08\0\0\0\0\0\0\3", 10, "it is gzip-compressed");
+	expect_kind("image\tlabel\n", 12, "it is text");
+	expect_kind("\0\1\2\3\4\5\6\7", 8, "it is not zstd-compressed");
+	/* a stream's own first bytes */
+	size_t len;
+	char *mem = write_stream(1, 0, 0, &len, NULL);
+	ck_assert_int_eq(cxr_file_kind(mem, len), CXR_KIND_STREAM);
+	free(mem);
+	/* a model given where a pack is wanted */
+	const char *dir = test_tmpdir();
+	char path[256];
+	snprintf(path, sizeof path, "%s/m.cxm", dir);
+	b = (bytes){0};
+	b_put(&b, "CXRM\1\0\0\0\0\0\0\0\0\0\0\0", 16);
+	z = zframe(&b, &zn);
+	spit(path, z, zn);
+	ck_assert_ptr_null(cxr_pack_open(path));
+	ck_assert_msg(strstr(cxr_errmsg(), "m.cxm: not a tensor stream (it is a model file)"), "%s",
+		      cxr_errmsg());
+	free(z);
+	free(b.p);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
 
 
 int main(void)
@@ -525,6 +578,7 @@ int main(void)
 	tcase_add_test(tc, tensor_buffer_follows_the_bytes);
 	tcase_add_test(tc, pack_index_entry_that_wraps);
 	tcase_add_test(tc, pack_open_checks_both_ends);
+	tcase_add_test(tc, other_kinds_are_named);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

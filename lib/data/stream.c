@@ -23,6 +23,7 @@
 #include "base/cli.h"
 #include "base/crc32c.h"
 #include "base/le.h"
+#include "data/file_kind.h"
 
 #define TAG_STREAM "CXRS"
 #define TAG_RECORD "CXRR"
@@ -465,6 +466,7 @@ struct cxr_reader {
 	buf out;          /* decompressed bytes not yet consumed, from out.p */
 	size_t frame_left; /* last ZSTD_decompressStream hint: 0 at a frame end */
 	int eof;
+	int started;      /* the first bytes of the input have been looked at */
 	int in_stream;    /* between a stream header and its end marker */
 	int seen_stream;
 	uint64_t count, total;
@@ -514,7 +516,9 @@ static void truncated(const cxr_reader *rd)
 			   (unsigned long long)rd->total + 1);
 }
 
-/* Reads the next input into rd->in: 1, 0 at its end, -1 on error. */
+/* Reads the next input into rd->in: 1, 0 at its end, -1 on error. The
+ * first read gathers 8 bytes (or all there are) to check that the input
+ * is zstd at all, and if not, says what it is. */
 static int read_more(cxr_reader *rd)
 {
 	size_t have = 0;
@@ -555,10 +559,20 @@ static int read_more(cxr_reader *rd)
 			break;
 		}
 		have += (size_t)got;
-		break;
+		if (rd->started || have >= 8)
+			break;
 	}
 	rd->zin.size = have;
 	rd->zin.pos = 0;
+	if (!rd->started) {
+		rd->started = 1;
+		if (have && !cxr_is_zstd_start(rd->in, have)) {
+			size_t n = have < CXR_KIND_HEAD ? have : CXR_KIND_HEAD;
+			cxr_seterr("%s: not a tensor stream (%s)", rd->path,
+				   cxr_file_kind_what(cxr_file_kind(rd->in, n)));
+			return -1;
+		}
+	}
 	return have > 0;
 }
 
@@ -771,8 +785,12 @@ int cxr_reader_next(cxr_reader *rd, cxr_record *r)
 		snprintf(where, sizeof where, "%s: record %llu", rd->path,
 			 (unsigned long long)rd->total + 1);
 		if (!tag_is(h, TAG_STREAM) && !tag_is(h, TAG_RECORD) && !tag_is(h, TAG_END)) {
-			cxr_seterr(rd->seen_stream ? "%s: bad chunk tag" : "%s: not a cxr stream (bad magic)",
-				   rd->seen_stream ? where : rd->path);
+			if (rd->seen_stream)
+				cxr_seterr("%s: bad chunk tag", where);
+			else
+				cxr_seterr("%s: not a tensor stream (%s)", rd->path,
+					   cxr_file_kind_what(tag_is(h, "CXRM") ? CXR_KIND_MODEL
+										: CXR_KIND_ZSTD));
 			return -1;
 		}
 		if (len > MAX_CHUNK) {
@@ -791,7 +809,11 @@ int cxr_reader_next(cxr_reader *rd, cxr_record *r)
 			continue;
 		}
 		if (!rd->in_stream) {
-			cxr_seterr("%s: data after the end marker without a stream header", where);
+			if (rd->seen_stream)
+				cxr_seterr("%s: data after the end marker without a stream header", where);
+			else
+				cxr_seterr("%s: not a tensor stream (it does not begin with a stream header)",
+					   rd->path);
 			return -1;
 		}
 		if (tag_is(h, TAG_END)) {
@@ -873,6 +895,7 @@ static void region_open(cxr_reader *rd, cxr_pack *p, uint64_t from, uint64_t to,
 	rd->end = to;
 	rd->path = p->path;
 	rd->what = what;
+	rd->started = 1;
 	rd->dctx = dctx_get(p);
 	rd->in_cap = ZSTD_DStreamInSize();
 	if (to - from < rd->in_cap)
@@ -910,7 +933,9 @@ static int expect_stream_header(cxr_reader *rd)
 	}
 	const unsigned char *h = rd->out.p;
 	if (!tag_is(h, TAG_STREAM) || cxr_le_get32(h + 4) > MAX_CHUNK) {
-		cxr_seterr("%s: no stream header at the start (not a cxr stream)", rd->path);
+		cxr_seterr("%s: not a tensor stream (%s)", rd->path,
+			   tag_is(h, "CXRM") ? cxr_file_kind_what(CXR_KIND_MODEL)
+					     : "it does not begin with a stream header");
 		return -1;
 	}
 	return read_stream_header(rd, cxr_le_get32(h + 4));
@@ -980,6 +1005,17 @@ static int pread_all(int fd, void *p, size_t n, off_t at)
 	return 0;
 }
 
+/* A file without a seek index: a stream not packed, or no stream. */
+static void no_index(const char *path)
+{
+	int kind = cxr_file_kind_of(path);
+	if (kind == CXR_KIND_STREAM)
+		cxr_seterr("%s: no seek index (a tensor stream, not a pack: pack it with cxr-pack)",
+			   path);
+	else
+		cxr_seterr("%s: not a tensor stream (%s)", path, cxr_file_kind_what(kind));
+}
+
 cxr_pack *cxr_pack_open(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -995,7 +1031,7 @@ cxr_pack *cxr_pack_open(const char *path)
 	struct stat st;
 	if (fstat(fd, &st) || st.st_size < 16 || pread_all(fd, foot, 8, st.st_size - 8) ||
 	    memcmp(foot + 4, FOOTER_TAG, 4)) {
-		cxr_seterr("%s: no seek index (not written by cxr-pack?)", path);
+		no_index(path);
 		goto fail;
 	}
 	uint32_t fsize = cxr_le_get32(foot);

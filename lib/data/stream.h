@@ -57,7 +57,9 @@ uint64_t cxr_writer_count(const cxr_writer *w);
  * f must not have been read through stdio before. Memory follows the bytes
  * that arrive, never a length read from the input: a record's header is
  * checked (shape against the chunk length) before its tensor is taken, and
- * the tensor's buffer grows as its bytes are decompressed. */
+ * the tensor's buffer grows as its bytes are decompressed. An input that
+ * is not a stream is named for what it is ("not a tensor stream (it is a
+ * model file)", file_kind.h). */
 typedef struct cxr_reader cxr_reader;
 cxr_reader *cxr_reader_open(FILE *f, const char *path);
 /* Reads the next record into r (freeing what r held). Returns 1 for a
@@ -73,7 +75,7 @@ void cxr_reader_close(cxr_reader *rd); /* does not fclose f */
  * overlapping) and both ends of the stream it indexes: the stream header
  * before the first record and the end marker, with the right count, after
  * the last, as a sequential reader would; NULL with cxr_errmsg() naming
- * the file if any is wrong. */
+ * the file if any is wrong, or if the file is no pack. */
 typedef struct cxr_pack cxr_pack;
 cxr_pack *cxr_pack_open(const char *path);
 uint64_t cxr_pack_count(const cxr_pack *p);
