@@ -31,6 +31,11 @@ struct cxr_loader {
 	char err[1024];
 };
 
+/* The seed of (seed, epoch, index): each image's augmentation and each
+ * epoch's shuffle. It is not cxr_seed_mix's chain (lib/base/rng), which
+ * gives other numbers: moving to it would change every seeded training
+ * run, and a checkpoint resumed across the change would not continue bit
+ * for bit. */
 static uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
 {
 	uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ull) ^ (c * 0xc2b2ae3d27d4eb4full);

@@ -563,9 +563,11 @@ static int inflate_file(FILE *f, const char *path, void **content, size_t *len)
 		}
 		if (n == 0)
 			break;
+		/* all of the input, then what zstd still holds while the
+		 * output is full */
 		ZSTD_inBuffer ib = {in, n, 0};
-		while (ib.pos < ib.size) {
-			if (r == 0) {
+		while (ib.pos < ib.size || (r != 0 && used == cap)) {
+			if (ib.pos < ib.size && r == 0) {
 				cxr_seterr("%s: trailing data after the zstd frame", path);
 				goto done;
 			}
@@ -587,30 +589,6 @@ static int inflate_file(FILE *f, const char *path, void **content, size_t *len)
 			}
 			ZSTD_outBuffer ob = {out, cap, used};
 			r = ZSTD_decompressStream(dctx, &ob, &ib);
-			used = ob.pos;
-			if (ZSTD_isError(r)) {
-				cxr_seterr("%s: corrupt zstd data: %s", path, ZSTD_getErrorName(r));
-				goto done;
-			}
-		}
-		/* flush what zstd still holds once the input is used up */
-		while (r != 0 && used == cap) {
-			size_t ncap = cap * 2 > CXR_MODEL_MAX_CONTENT ? CXR_MODEL_MAX_CONTENT : cap * 2;
-			if (ncap == cap) {
-				cxr_seterr("%s: content exceeds the limit of %llu bytes", path,
-					   (unsigned long long)CXR_MODEL_MAX_CONTENT);
-				goto done;
-			}
-			unsigned char *p = grow(out, used, ncap);
-			if (!p) {
-				cxr_seterr("%s: out of memory (%zu bytes)", path, ncap);
-				goto done;
-			}
-			out = p;
-			cap = ncap;
-			ZSTD_inBuffer eb = {in, 0, 0};
-			ZSTD_outBuffer ob = {out, cap, used};
-			r = ZSTD_decompressStream(dctx, &ob, &eb);
 			used = ob.pos;
 			if (ZSTD_isError(r)) {
 				cxr_seterr("%s: corrupt zstd data: %s", path, ZSTD_getErrorName(r));
