@@ -559,6 +559,30 @@ START_TEST(other_kinds_are_named)
 }
 END_TEST
 
+/* ---- a writer that fails ends no stream ---- */
+
+START_TEST(aborted_writer_writes_no_end_marker)
+{
+	char *mem = NULL;
+	size_t len;
+	FILE *f = open_memstream(&mem, &len);
+	cxr_writer *w = cxr_writer_open(f, "mem", 3);
+	for (int i = 0; i < 2; i++) {
+		cxr_record r;
+		make_record(&r, i);
+		ck_assert_int_eq(cxr_writer_put(w, &r), 0);
+		cxr_record_free(&r);
+	}
+	cxr_writer_abort(w);
+	cxr_writer_abort(NULL);
+	fflush(f);
+	ck_assert_int_eq(read_all(mem, len, 0), -3);
+	ck_assert_str_eq(cxr_errmsg(),
+			 "mem: truncated: stream ends after record 2 without its end marker");
+	fclose(f);
+	free(mem);
+}
+END_TEST
 
 int main(void)
 {
@@ -579,6 +603,7 @@ int main(void)
 	tcase_add_test(tc, pack_index_entry_that_wraps);
 	tcase_add_test(tc, pack_open_checks_both_ends);
 	tcase_add_test(tc, other_kinds_are_named);
+	tcase_add_test(tc, aborted_writer_writes_no_end_marker);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

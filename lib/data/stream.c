@@ -353,6 +353,17 @@ static int write_index(cxr_writer *w)
 	return rc;
 }
 
+static void writer_free(cxr_writer *w)
+{
+	ZSTD_freeCCtx(w->cctx);
+	free(w->chunk.p);
+	free(w->frame.p);
+	free(w->offsets);
+	free(w->sizes);
+	free(w->path);
+	free(w);
+}
+
 int cxr_writer_close(cxr_writer *w, int index)
 {
 	chunk_begin(w);
@@ -364,14 +375,14 @@ int cxr_writer_close(cxr_writer *w, int index)
 		cxr_seterr("%s: write error: %s", w->path, strerror(errno));
 		rc = -1;
 	}
-	ZSTD_freeCCtx(w->cctx);
-	free(w->chunk.p);
-	free(w->frame.p);
-	free(w->offsets);
-	free(w->sizes);
-	free(w->path);
-	free(w);
+	writer_free(w);
 	return rc;
+}
+
+void cxr_writer_abort(cxr_writer *w)
+{
+	if (w)
+		writer_free(w);
 }
 
 /* ---- a record's fields before its tensor ---- */

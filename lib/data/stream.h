@@ -48,8 +48,14 @@ cxr_writer *cxr_writer_open(FILE *f, const char *path, int level);
 /* Appends one record; -1 on a write error. */
 int cxr_writer_put(cxr_writer *w, const cxr_record *r);
 /* Writes the end marker (and, with index set, the seek index, which needs
- * f to be a regular file written from offset 0); frees w. */
+ * f to be a regular file written from offset 0); frees w. Only for a
+ * stream that is whole: its end marker tells a reader nothing is missing. */
 int cxr_writer_close(cxr_writer *w, int index);
+/* Frees w and writes nothing more: no end marker, so that a reader of what
+ * was written (through a pipe, say) sees a stream cut short, never a
+ * shorter whole one. Every failure path calls this, not close. NULL is
+ * allowed. */
+void cxr_writer_abort(cxr_writer *w);
 uint64_t cxr_writer_count(const cxr_writer *w);
 
 /* Sequential reader. Where f has a file descriptor the reader reads it

@@ -74,6 +74,8 @@ long long cxr_pack_driver_build(const char *const *inputs, int ninputs, const ch
 	cxr_progress prog;
 	cxr_progress_start(&prog, "records", 0, o->quiet);
 	long long n = 0, rc = -1;
+	if (!w)
+		goto fail;
 	for (int i = 0; i < ninputs; i++) {
 		FILE *f = cxr_open_in(inputs[i]);
 		cxr_reader *rd = cxr_reader_open(f, inputs[i]);
@@ -138,7 +140,7 @@ long long cxr_pack_driver_build(const char *const *inputs, int ninputs, const ch
 	w = cxr_writer_open(cxr_out_file(dst), out, o->level);
 	cxr_progress_start(&prog, "shuffled records", n, o->quiet);
 	for (long long k = 0; k < n; k++) {
-		if (cxr_pack_get(sp, order[k], &r) || cxr_writer_put(w, &r)) {
+		if (!w || cxr_pack_get(sp, order[k], &r) || cxr_writer_put(w, &r)) {
 			free(order);
 			cxr_pack_close(sp);
 			goto fail;
@@ -155,7 +157,10 @@ finish:
 	rc = n;
 	goto done;
 fail:
-	cxr_writer_close(w, 0);
+	/* No end marker: a reader of what was written (through a pipe or a
+	 * FIFO, where nothing can be taken back) sees a stream cut short,
+	 * never a shorter whole one. */
+	cxr_writer_abort(w);
 fail_closed:
 	cxr_progress_end(&prog);
 	if (dst)
