@@ -31,26 +31,6 @@ demo: $(OUT)/report.md $(OUT)/report.html
 
 include $(TOP)/pipelines/stages.mk
 
-# The web page: cxr-report over the test scores, with the model (how the
-# threshold was picked), the validation manifest (on how many images) and
-# a provenance file: the command that reruns this pipeline with its
-# parameters, the tools' versions, the data, the training log's header.
-# nih-binary.mk has the same rule.
-PROVENANCE = \
-	printf 'pipeline\t%s\n' '$(PIPELINE)'; \
-	printf 'command\t%s' 'make -f $(firstword $(MAKEFILE_LIST))'; \
-	$(foreach v,$(PARAMS),printf " %s='%s'" '$(v)' '$($(v))';) echo; \
-	printf 'data\t%s\n' '$(DATA)'; \
-	for t in $(BIN)/cxr-*; do case $${t\#\#*/} in *.*) continue;; esac; \
-	    printf 'version\t%s\n' "$$($$t --version)"; done; \
-	[ ! -r $(OUT)/model.cxm.log ] || sed -n 's/^\# /training\t/p' $(OUT)/model.cxm.log
-## OUT/report.html: the report as one self-contained web page
-$(OUT)/report.html: $(OUT)/scores.tsv $(OUT)/model.cxm $(OUT)/split/val.tsv $(BIN)/cxr-report \
-		$(OUT)/.eval.params
-	{ $(PROVENANCE); } > $(OUT)/provenance.tsv
-	$(BIN)/cxr-report -q $(THR) $(BIAS_BY) -m $(OUT)/model.cxm --val $(OUT)/split/val.tsv \
-	    --title '$(TITLE)' --provenance $(OUT)/provenance.tsv -o $@ $<
-
 $(eval $(call params,synth,$(IMAGES) $(PATIENTS) $(SYNTH_SIZE) $(SEED)))
 
 # cxr-synth writes the label file last, whole, once every image is written.

@@ -32,9 +32,10 @@ PARAMS := NIH OUT TEST_LIST VIEWS N_TRAIN N_VAL N_TEST SIZE WIDTH EPOCHS BATCH L
 	TRAIN_FLAGS SEED JOBS THRESHOLD BIAS_BY BIN
 
 .PHONY: study
-## study: run the study, then print the report
-study: $(OUT)/report.md
+## study: run the study, then print the report and where the web page is
+study: $(OUT)/report.md $(OUT)/report.html
 	@cat $<
+	@echo "The whole report, with plots and provenance: $(OUT)/report.html"
 
 ifeq ($(NIH),)
 ifeq ($(filter help clean,$(MAKECMDGOALS)),)

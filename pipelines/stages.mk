@@ -4,6 +4,9 @@
 #   ROOT         the folder whose subfolders hold the PNGs
 #   SPLIT_FLAGS  extra cxr-split options (--test-list, --views)
 #   TITLE, DATA  the report's title and a line describing the data
+#   PIPELINE     the pipeline's name (demo, study), for the provenance
+#   PARAMS       the names of the parameters that `help` lists and the
+#                provenance's command repeats
 #
 # Every output lists the tool that makes it, so a rebuilt tool remakes
 # what it made and what follows; each stage also depends on a .params file
@@ -98,3 +101,22 @@ $(OUT)/report.md: $(OUT)/roc.tsv $(OUT)/bias.tsv $(OUT)/roc.svg $(OUT)/bias.svg 
 		$(TOP)/pipelines/report.sh $(OUT)/.eval.params
 	sh $(TOP)/pipelines/report.sh -t '$(TITLE)' -d '$(DATA)' -T '$(THRESHOLD)' $(OUT) > $@.tmp
 	mv $@.tmp $@
+
+# The web page: cxr-report over the test scores, with the model (how the
+# threshold was picked), the validation manifest (on how many images) and
+# a provenance file: the command that reruns this pipeline with its
+# parameters, the tools' versions, the data, the training log's header.
+PROVENANCE = \
+	printf 'pipeline\t%s\n' '$(PIPELINE)'; \
+	printf 'command\t%s' 'make -f $(firstword $(MAKEFILE_LIST))'; \
+	$(foreach v,$(PARAMS),printf " %s='%s'" '$(v)' '$($(v))';) echo; \
+	printf 'data\t%s\n' '$(DATA)'; \
+	for t in $(BIN)/cxr-*; do case $${t\#\#*/} in *.*) continue;; esac; \
+	    printf 'version\t%s\n' "$$($$t --version)"; done; \
+	[ ! -r $(OUT)/model.cxm.log ] || sed -n 's/^\# /training\t/p' $(OUT)/model.cxm.log
+## OUT/report.html: the report as one self-contained web page
+$(OUT)/report.html: $(OUT)/scores.tsv $(OUT)/model.cxm $(OUT)/split/val.tsv $(BIN)/cxr-report \
+		$(OUT)/.eval.params
+	{ $(PROVENANCE); } > $(OUT)/provenance.tsv
+	$(BIN)/cxr-report -q $(THR) $(BIAS_BY) -m $(OUT)/model.cxm --val $(OUT)/split/val.tsv \
+	    --title '$(TITLE)' --provenance $(OUT)/provenance.tsv -o $@ $<

@@ -5,7 +5,7 @@
 # an unknown option or a bad -j value as a usage error (exit 2, a hint
 # to --help on stderr).
 NAME=t-options; . ./lib.sh
-for tool in cxr-split cxr-resize cxr-pack cxr-train cxr-score cxr-roc cxr-bias cxr-synth; do
+for tool in cxr-split cxr-resize cxr-pack cxr-train cxr-score cxr-roc cxr-bias cxr-synth cxr-report; do
 	need $tool
 	expect 0 $tool --help
 	grep -q "^usage: $tool" "$t/out" || fail "$tool --help: no usage on stdout"
