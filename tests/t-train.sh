@@ -19,6 +19,18 @@ need cxr-train cxr-synth cxr-split cxr-resize cxr-pack cxr-score cxr-roc
 same() { cmp -s "$1" "$2" || fail "$3: $(basename "$1") and $(basename "$2") differ"; }
 # epochs LOG — the per-epoch TSV lines of a log.
 epochs() { grep -v -e '^#' -e '^epoch' "$1"; }
+# catches PID SIG — waits (up to 10 s) until process PID has a handler for
+# signal number SIG (its SigCgt mask in /proc), i.e. it has started; a
+# second without /proc.
+catches() {
+	[ -r /proc/$1/status ] || { sleep 1; return; }
+	i=0
+	while [ $i -lt 200 ]; do
+		mask=$(awk '$1 == "SigCgt:" { print $2 }' /proc/$1/status 2>/dev/null)
+		[ -n "$mask" ] && [ $(((0x$mask >> ($2 - 1)) & 1)) -eq 1 ] && return
+		sleep 0.05; i=$((i + 1))
+	done
+}
 # in_range X LO HI — LO <= X <= HI, as numbers.
 in_range() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'; }
 # close X Y — |X - Y| <= 1e-6 (scores from another batch size differ in
@@ -245,6 +257,24 @@ for case in "INT ^epoch C 130" "TERM ^1	 D 143"; do
 	same "$t/A" "$t/$3" "SIG$1 then --resume"
 	same "$t/A.best" "$t/$3.best" "SIG$1 then --resume (best)"
 done
+
+# ---- a signal while cxr-train opens its input (a FIFO with no writer)
+# ends it by the signal, writing nothing (it was exit 1, "Interrupted
+# system call"); should the signal come before the open, opening the
+# FIFO here lets the open finish on an empty pack: the same answer ----
+mkfifo "$t/fifo.cxp"
+cxr-train $S --epochs 1 -o "$t/FF" "$t/fifo.cxp" 2>"$t/err" &
+pid=$!
+catches $pid 15
+kill -s TERM $pid
+sleep 0.2
+exec 3<>"$t/fifo.cxp"
+exec 3>&-
+wait $pid
+rc=$?
+[ $rc -eq 143 ] || { fail "SIGTERM while opening the pack: exit $rc, want 143"; sed 's/^/    /' "$t/err"; }
+err_has "stopped by signal 15 before training started; nothing was written"
+[ -z "$(ls "$t" | grep '^FF')" ] || fail "SIGTERM before training left $(ls "$t" | grep '^FF')"
 
 # ---- NaN: the loss blows up; exit 1, a clear message, the checkpoint kept ----
 # AdamW at lr 10 and weight decay 3 multiplies every weight by -29 each

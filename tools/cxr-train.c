@@ -50,9 +50,64 @@ static const char *opt_name(const struct option *l, int val)
 	return "?";
 }
 
+/* Every way out after a SIGINT, SIGTERM or SIGHUP ends by that signal,
+ * even a usage error or an exit from a helper that dies: a script
+ * running cxr-train stops too (cxr-train(1), EXIT STATUS). */
+static void end_by_signal(void)
+{
+	if (cxr_stop_signal)
+		cxr_exit_signal();
+}
+
+/* Appends the word s to the command line in buf. */
+static void put_word(char **buf, size_t *len, const char *s)
+{
+	size_t need = *len + strlen(s) + 2;
+	*buf = cxr_xrealloc(*buf, need);
+	snprintf(*buf + *len, need - *len, " %s", s);
+	*len = strlen(*buf);
+}
+
+/* "stopped by signal N", where the run can go on from, and the command
+ * that resumes it: the checkpoint (MODEL.ckpt, or ckpt when the run
+ * stopped before writing one), the same -j (so that it ends with the same
+ * bits), --val. */
+static void print_resume(const cxr_train_cfg *c, int sig, const char *ckpt)
+{
+	char *mine = NULL;
+	if (!ckpt) {
+		size_t n = strlen(c->out_path) + 6;
+		mine = cxr_xmalloc(n);
+		snprintf(mine, n, "%s.ckpt", c->out_path);
+	}
+	char jobs[32];
+	snprintf(jobs, sizeof jobs, "%d", c->threads);
+	char *cmd = cxr_xstrdup("  cxr-train");
+	size_t len = strlen(cmd);
+	put_word(&cmd, &len, "-j");
+	put_word(&cmd, &len, jobs);
+	put_word(&cmd, &len, "--resume");
+	put_word(&cmd, &len, ckpt ? ckpt : mine);
+	put_word(&cmd, &len, "-o");
+	put_word(&cmd, &len, c->out_path);
+	if (c->val_path) {
+		put_word(&cmd, &len, "--val");
+		put_word(&cmd, &len, c->val_path);
+	}
+	put_word(&cmd, &len, c->train_path);
+	if (ckpt)
+		cxr_warn("stopped by signal %d before training went on; the checkpoint %s is "
+			 "left as it was. Resume with:\n%s", sig, ckpt, cmd);
+	else
+		cxr_warn("stopped by signal %d; checkpoint written. Resume with:\n%s", sig, cmd);
+	free(cmd);
+	free(mine);
+}
+
 int main(int argc, char **argv)
 {
 	cxr_init(argc, argv, 1);
+	atexit(end_by_signal);
 	cxr_train_cfg c;
 	cxr_train_defaults(&c);
 	cxr_common_opts co = {.jobs = cxr_ncores()};
@@ -138,16 +193,25 @@ int main(int argc, char **argv)
 	}
 	if (c.val_path == NULL && (c.early_stop || c.schedule == CXR_SCHED_PLATEAU))
 		cxr_usage_error("--early-stop and --schedule plateau need --val");
-	int rc = cxr_train_run(&c);
-	if (rc < 0)
-		cxr_die_err();
-	if (rc > 0) {
-		/* The same -j, so that the run ends with the same bits. */
-		cxr_warn("stopped by signal %d; checkpoint written. Resume with:\n"
-			 "  cxr-train -j %d --resume %s.ckpt -o %s%s%s %s",
-			 rc, c.threads, c.out_path, c.out_path, c.val_path ? " --val " : "",
-			 c.val_path ? c.val_path : "", c.train_path);
+	cxr_train_end end;
+	int rc = cxr_train_run(&c, &end);
+	if (end.signal) {
+		/* Whatever else happened, end by the signal (cxr-train(1)). */
+		if (rc < 0)
+			cxr_warn("%s", cxr_errmsg());
+		if (end.checkpoint)
+			print_resume(&c, end.signal, NULL);
+		else if (end.model)
+			cxr_warn("stopped by signal %d after the run ended; %s is written", end.signal,
+				 c.out_path);
+		else if (c.resume_path && rc == 0)
+			print_resume(&c, end.signal, c.resume_path);
+		else
+			cxr_warn("stopped by signal %d before training%s", end.signal,
+				 c.resume_path ? " went on" : " started; nothing was written");
 		cxr_exit_signal();
 	}
+	if (rc < 0)
+		cxr_die_err();
 	return 0;
 }

@@ -286,7 +286,7 @@ static int file_digest(const char *path, char hex[65])
 	enum { BUF = 1 << 16 };
 	unsigned char *buf = cxr_xmalloc(BUF);
 	size_t n;
-	while ((n = fread(buf, 1, BUF, f)) > 0)
+	while (!cxr_stop_signal && (n = fread(buf, 1, BUF, f)) > 0)
 		cxr_sha256_update(&s, buf, n);
 	int bad = ferror(f);
 	fclose(f);
@@ -942,6 +942,10 @@ static int remove_previous_run(run *r)
 	return rc;
 }
 
+/* Opens the inputs, checks them, builds or restores the network, then
+ * (nothing was written before) cleans up after earlier runs and opens the
+ * logs. 0, -1 with cxr_errmsg() set, or 1 when a signal came while it
+ * read the inputs (nothing written, nothing removed). */
 static int setup(run *r, cxr_model **ck)
 {
 	const cxr_train_cfg *c = r->c;
@@ -950,6 +954,8 @@ static int setup(run *r, cxr_model **ck)
 	r->log_path = c->log_path ? cxr_xstrdup(c->log_path) : with_suffix(c->out_path, ".log");
 	if (file_digest(c->train_path, r->data_digest))
 		return -1;
+	if (cxr_stop_signal)
+		return 1;
 	if (!(r->train_pack = cxr_pack_open(c->train_path)))
 		return -1;
 	cxr_loader_cfg lc = {c->batch, c->seed, 1, c->augment, 1};
@@ -974,6 +980,8 @@ static int setup(run *r, cxr_model **ck)
 	cxr_resnet_set_threads(c->threads);
 	if (r->val && check_disjoint(r))
 		return -1;
+	if (cxr_stop_signal) /* nothing written yet: the earlier run's files stay */
+		return 1;
 	if (c->resume_path) {
 		r->net = cxr_resnet_from_model(*ck, c->batch);
 	} else {
@@ -1043,20 +1051,25 @@ static void teardown(run *r)
 	free(r->log_path);
 }
 
-int cxr_train_run(const cxr_train_cfg *c)
+int cxr_train_run(const cxr_train_cfg *c, cxr_train_end *end)
 {
 	run r = {0};
 	cxr_train_cfg cc = *c;
 	cxr_model *ck = NULL;
 	r.c = &cc;
 	r.t0 = cxr_now();
-	int rc = -1;
+	memset(end, 0, sizeof *end);
+	int rc = -1, st;
 	if (c->resume_path &&
 	    (!(ck = cxr_model_load(c->resume_path)) || config_from_checkpoint(&cc, ck)))
 		goto out;
 	c = &cc;
-	if (setup(&r, &ck))
+	if ((st = setup(&r, &ck)) < 0)
 		goto out;
+	if (st > 0) { /* a signal before anything was written */
+		rc = 0;
+		goto out;
+	}
 	cxr_adam_cfg adam = {c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, c->decoupled};
 	long nb = cxr_loader_batches(r.train);
 	cxr_progress prog;
@@ -1066,7 +1079,9 @@ int cxr_train_run(const cxr_train_cfg *c)
 	cxr_progress_start(&prog, "steps", (long)c->epochs * nb - r.prog_base, c->quiet);
 	while (!r.st.done && r.st.epoch < c->epochs) {
 		double t = cxr_now();
-		if (train_epoch(&r, &adam, &prog))
+		/* A signal before the epoch's first step (during the setup's
+		 * last part, or the last epoch's checkpoint) stops here. */
+		if (!cxr_stop_signal && train_epoch(&r, &adam, &prog))
 			goto out_prog;
 		if (cxr_stop_signal || (c->max_steps && r.st.step >= c->max_steps &&
 					r.st.batch < nb)) {
@@ -1074,9 +1089,12 @@ int cxr_train_run(const cxr_train_cfg *c)
 			cxr_progress_end(&prog);
 			if (save_checkpoint(&r))
 				goto out;
-			rc = cxr_stop_signal ? (int)cxr_stop_signal : 0;
-			if (!cxr_stop_signal && write_final(&r))
-				rc = -1;
+			end->checkpoint = 1;
+			rc = 0;
+			if (!cxr_stop_signal) {
+				rc = write_final(&r);
+				end->model = !rc;
+			}
 			goto out;
 		}
 		cxr_progress_clear(&prog);
@@ -1085,7 +1103,8 @@ int cxr_train_run(const cxr_train_cfg *c)
 		if (cxr_stop_signal) {
 			if (save_checkpoint(&r))
 				goto out;
-			rc = (int)cxr_stop_signal;
+			end->checkpoint = 1;
+			rc = 0;
 			goto out;
 		}
 		if (c->max_steps && r.st.step >= c->max_steps)
@@ -1093,6 +1112,7 @@ int cxr_train_run(const cxr_train_cfg *c)
 	}
 	cxr_progress_end(&prog);
 	rc = write_final(&r);
+	end->model = !rc;
 	if (!rc && !c->quiet && r.val && r.st.best_epoch)
 		cxr_warn("%s: best validation AUC %.4f at epoch %d", c->out_path, r.st.best_auc,
 			 r.st.best_epoch);
@@ -1100,6 +1120,10 @@ int cxr_train_run(const cxr_train_cfg *c)
 out_prog:
 	cxr_progress_end(&prog);
 out:
+	/* However it ended, a signal that came is the caller's to end by
+	 * (even one after the model was written, or with an error it
+	 * caused: an open interrupted). */
+	end->signal = (int)cxr_stop_signal;
 	cxr_model_free(ck);
 	teardown(&r);
 	return rc;

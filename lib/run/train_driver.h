@@ -41,9 +41,21 @@ typedef struct cxr_train_cfg {
 void cxr_train_defaults(cxr_train_cfg *c);
 /* Prints the configuration, one "# key value" line each, to the log. */
 
-/* Runs the whole training. Returns 0 when done, -1 on an error (message
- * in cxr_errmsg(); the last good checkpoint is left as it was), or the
- * signal number when stopped by one (after writing a checkpoint). */
-int cxr_train_run(const cxr_train_cfg *c);
+/* How a run ended, for the caller's message. */
+typedef struct cxr_train_end {
+	int signal;     /* the signal (cxr_stop_signal) that came, or 0 */
+	int checkpoint; /* MODEL.ckpt was written where the run stopped */
+	int model;      /* MODEL was written: done, or stopped by max_steps */
+} cxr_train_end;
+
+/* Runs the whole training. Returns 0 when done, stopped by max_steps or
+ * stopped by a signal, or -1 on an error (message in cxr_errmsg(); the
+ * last good checkpoint is left as it was); *end says which. A signal
+ * (SIGINT, SIGTERM, SIGHUP: cxr_stop_signal) stops the run at the next
+ * step's end with a checkpoint, or, when it comes before the run has
+ * written anything (while it reads its inputs), at once; it may also
+ * come with an error it caused (an interrupted open), or after the model
+ * was written. Never exits: the caller ends by the signal. */
+int cxr_train_run(const cxr_train_cfg *c, cxr_train_end *end);
 
 #endif
