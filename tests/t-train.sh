@@ -258,6 +258,30 @@ for case in "INT ^epoch C 130" "TERM ^1	 D 143"; do
 	same "$t/A.best" "$t/$3.best" "SIG$1 then --resume (best)"
 done
 
+# the printed command quotes for the shell the paths that need it (a
+# space, a quote), and names --log and --step-log, which a resumed run
+# takes from its command line
+q="$t/sp ace's"
+mkdir -p "$q"
+cp "$va" "$q/v a.cxp"
+$dfl cxr-train $S --epochs 3 --val "$q/v a.cxp" --log "$q/l og" --step-log "$q/s'l" \
+	-o "$q/M'1" "$tr" 2>"$t/err" &
+pid=$!
+i=0
+while [ $i -lt 3000 ] && ! grep -q '^epoch' "$q/l og" 2>/dev/null; do sleep 0.01; i=$((i + 1)); done
+kill -s INT $pid
+wait $pid
+rc=$?
+cmd=$(grep -A1 'Resume with:' "$t/err" | tail -n 1)
+if [ $rc -ne 130 ]; then
+	fail "SIGINT into quoted paths: exit $rc, want 130"
+else
+	sh -c "$cmd -q" || fail "the printed resume command failed: $cmd"
+	same "$t/A" "$q/M'1" "SIGINT into paths with a space and a quote, then the printed --resume"
+	[ "$(epochs "$q/l og" | wc -l)" -eq 3 ] || fail "the printed resume command lost --log: $cmd"
+	[ "$(wc -l <"$q/s'l")" -eq 25 ] || fail "the printed resume command lost --step-log: $cmd"
+fi
+
 # ---- a signal while cxr-train opens its input (a FIFO with no writer)
 # ends it by the signal, writing nothing (it was exit 1, "Interrupted
 # system call"); should the signal come before the open, opening the

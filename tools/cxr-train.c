@@ -59,19 +59,46 @@ static void end_by_signal(void)
 		cxr_exit_signal();
 }
 
-/* Appends the word s to the command line in buf. */
+/* Whether a word needs quoting for the shell. */
+static int needs_quotes(const char *s)
+{
+	if (!*s)
+		return 1;
+	for (; *s; s++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+			    "_@%+=:,./-", *s))
+			return 1;
+	return 0;
+}
+
+/* Appends the word s to the command line in buf, shell-quoted where it
+ * needs it: in single quotes, a ' written as '\''. */
 static void put_word(char **buf, size_t *len, const char *s)
 {
-	size_t need = *len + strlen(s) + 2;
+	size_t need = *len + 4 * strlen(s) + 4;
 	*buf = cxr_xrealloc(*buf, need);
-	snprintf(*buf + *len, need - *len, " %s", s);
-	*len = strlen(*buf);
+	char *p = *buf + *len;
+	*p++ = ' ';
+	if (!needs_quotes(s)) {
+		p = stpcpy(p, s);
+	} else {
+		*p++ = '\'';
+		for (; *s; s++) {
+			if (*s == '\'')
+				p = stpcpy(p, "'\\''");
+			else
+				*p++ = *s;
+		}
+		*p++ = '\'';
+	}
+	*p = 0;
+	*len = (size_t)(p - *buf);
 }
 
 /* "stopped by signal N", where the run can go on from, and the command
- * that resumes it: the checkpoint (MODEL.ckpt, or ckpt when the run
- * stopped before writing one), the same -j (so that it ends with the same
- * bits), --val. */
+ * that resumes it, every path quoted for the shell: the checkpoint
+ * (MODEL.ckpt, or ckpt when the run stopped before writing one), the
+ * same -j (so that it ends with the same bits), --val, and the logs. */
 static void print_resume(const cxr_train_cfg *c, int sig, const char *ckpt)
 {
 	char *mine = NULL;
@@ -93,6 +120,14 @@ static void print_resume(const cxr_train_cfg *c, int sig, const char *ckpt)
 	if (c->val_path) {
 		put_word(&cmd, &len, "--val");
 		put_word(&cmd, &len, c->val_path);
+	}
+	if (c->log_path) {
+		put_word(&cmd, &len, "--log");
+		put_word(&cmd, &len, c->log_path);
+	}
+	if (c->step_log_path) {
+		put_word(&cmd, &len, "--step-log");
+		put_word(&cmd, &len, c->step_log_path);
 	}
 	put_word(&cmd, &len, c->train_path);
 	if (ckpt)
@@ -187,7 +222,7 @@ int main(int argc, char **argv)
 	if (c.resume_path) {
 		if (ignored)
 			cxr_warn("--%s ignored: a resumed run keeps its checkpoint's settings "
-				 "(only --epochs, --val, --log, --max-steps, -j and -q apply)", ignored);
+				 "(only --epochs, --val, --log, --step-log, --max-steps, -j and -q apply)", ignored);
 		if (!epochs_set)
 			c.epochs = 0; /* the checkpoint's */
 	}
