@@ -924,8 +924,8 @@ static int remove_previous_run(run *r)
 	int rc = 0;
 	for (int i = 0; i < 4 && !rc; i++) {
 		struct stat st;
-		if (lstat(files[i], &st) || S_ISDIR(st.st_mode))
-			continue; /* none (a directory is refused when written) */
+		if (lstat(files[i], &st) || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+			continue; /* none, or no file of a run's (a device, a FIFO) */
 		if (unlink(files[i]) && errno != ENOENT) {
 			cxr_seterr("%s: cannot remove the previous run's file (a fresh run replaces "
 				   "them all; --resume continues one): %s", files[i], strerror(errno));
