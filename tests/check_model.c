@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -357,7 +358,7 @@ START_TEST(test_flip_and_truncate)
 	write_file(bad, good, n - 1);
 	expect_refused(bad, "truncated");
 	write_file(bad, good, 0);
-	expect_refused(bad, "empty file");
+	expect_refused(bad, "not a model file (it is empty)");
 	/* garbage after the frame, even a valid second frame */
 	unsigned char *twice = malloc(2 * n);
 	memcpy(twice, good, n);
@@ -374,7 +375,9 @@ END_TEST
 START_TEST(test_not_a_model)
 {
 	write_file(path, "image\tlabel\n", 12);
-	expect_refused(path, "not zstd-compressed");
+	expect_refused(path, "not a model file (it is text)");
+	write_file(path, "\0\1\2\3\4\5\6\7", 8);
+	expect_refused(path, "not a model file (it is not zstd-compressed)");
 	char missing[160];
 	snprintf(missing, sizeof missing, "%s/none.cxm", dir);
 	expect_refused(missing, "No such file");
@@ -382,7 +385,18 @@ START_TEST(test_not_a_model)
 	raw r = {0};
 	raw_put(&r, "hello, this is not a model at all", 33);
 	raw_finish(&r, path, 0, NULL, 0);
-	expect_refused(path, "bad magic");
+	expect_refused(path, "not a model file (it is zstd-compressed, but not by the cxr tools)");
+	/* the project's other files, and an image */
+	char *mem = NULL;
+	size_t len;
+	FILE *f = open_memstream(&mem, &len);
+	cxr_writer *w = cxr_writer_open(f, "mem", 3);
+	ck_assert_int_eq(cxr_writer_close(w, 0), 0);
+	fclose(f);
+	write_file(path, mem, len);
+	free(mem);
+	expect_refused(path, "not a model file (it is a tensor stream or pack)");
+	expect_refused(test_data("png/gray8.png"), "not a model file (it is a PNG image)");
 }
 END_TEST
 
@@ -629,6 +643,104 @@ START_TEST(test_sha256)
 }
 END_TEST
 
+/* ---- memory follows the bytes, not what the file claims ---- */
+
+/* Limits the address space to what the process maps now plus extra_mb, so
+ * that an allocation the file's bytes do not justify fails. 0, or -1 where
+ * that cannot work: under ASan, whose shadow memory reserves terabytes. */
+static int limit_memory(unsigned long extra_mb)
+{
+	if (getenv("CXR_SANITIZE"))
+		return -1;
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long pages = 0;
+	if (!f || fscanf(f, "%lu", &pages) != 1)
+		return -1;
+	fclose(f);
+	struct rlimit r;
+	getrlimit(RLIMIT_AS, &r);
+	r.rlim_cur = pages * (unsigned long)sysconf(_SC_PAGESIZE) + (extra_mb << 20);
+	return setrlimit(RLIMIT_AS, &r);
+}
+
+static void unlimit_memory(void)
+{
+	struct rlimit r;
+	getrlimit(RLIMIT_AS, &r);
+	r.rlim_cur = r.rlim_max;
+	setrlimit(RLIMIT_AS, &r);
+}
+
+/* A zstd frame without a content size: a raw block of head (n bytes),
+ * then gib GiB of zeros as RLE blocks of 128 KiB (4 bytes each). */
+static void write_bomb(const char *p, const void *head, size_t n, unsigned gib)
+{
+	raw r = {0};
+	raw_put(&r, "\x28\xb5\x2f\xfd\x00\x38", 6); /* no size, no checksum; window 128 KiB */
+	size_t blocks = (size_t)gib << 13;
+	unsigned char b[4] = {(unsigned char)(n << 3 | !blocks), (unsigned char)(n >> 5),
+			      (unsigned char)(n >> 13)};
+	raw_put(&r, b, 3);
+	raw_put(&r, head, n);
+	for (size_t i = 0; i < blocks; i++) {
+		unsigned v = (131072u << 3) | (1u << 1) | (i + 1 == blocks);
+		unsigned char rle[4] = {(unsigned char)v, (unsigned char)(v >> 8),
+					(unsigned char)(v >> 16), 0};
+		raw_put(&r, rle, 4);
+	}
+	write_file(p, r.b, r.n);
+	free(r.b);
+}
+
+/* Loads p with the address space at most 128 MB over what it is; must
+ * fail with want in the message, never for want of memory. */
+static void refused_in_little_memory(const char *p, const char *want)
+{
+	int limited = limit_memory(128) == 0;
+	cxr_model *m = cxr_model_load(p);
+	if (limited)
+		unlimit_memory();
+	ck_assert_msg(!m, "%s loaded", p);
+	const char *e = cxr_errmsg();
+	ck_assert_msg(!strstr(e, "out of memory"), "%s", e);
+	ck_assert_msg(strstr(e, p) && strstr(e, want), "'%s' does not say '%s'", e, want);
+}
+
+/* fuzz finding bomb-1g.cxm: "CXRM", version 1 and 1 GiB of zeros, no
+ * declared size: the whole content was decompressed (2 GB peak) before
+ * the magic was looked at. And a bomb of zeros alone, as t-faults makes
+ * with zstd. */
+START_TEST(test_bombs)
+{
+	write_bomb(path, "CXRM\1\0\0\0\0\0\0\0\0\0\0\0", 16, 1);
+	refused_in_little_memory(path, "bytes of trailing data after the last tensor");
+	write_bomb(path, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, 1);
+	refused_in_little_memory(path,
+				 "not a model file (it is zstd-compressed, but not by the cxr tools)");
+	/* a good head, then the first tensor's data claimed and missing */
+	raw r = {0};
+	raw_head(&r, 1);
+	raw_u32(&r, 1);
+	uint64_t d[1] = {1ull << 30};
+	raw_tensor(&r, "big", CXR_U8, 1, d);
+	write_bomb(path, r.b, r.n, 0);
+	free(r.b);
+	refused_in_little_memory(path, "tensor 'big' data runs past the end");
+}
+END_TEST
+
+/* fuzz finding content-size-8g.cxm: a frame header declaring 8 GiB - 1
+ * bytes of content sized the buffer before any byte was read (8 GiB of
+ * address space for an 18-byte file: "out of memory" under a limit). */
+START_TEST(test_declared_size)
+{
+	static const unsigned char f[18] = {0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0xff, 0xff, 0xff, 0xff,
+					    0x01, 0, 0, 0, 0x09, 0, 0, 'C'};
+	write_file(path, f, 17);
+	refused_in_little_memory(path, "corrupt zstd data");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("model");
@@ -648,6 +760,8 @@ int main(void)
 	tcase_add_test(tc, test_save_errors);
 	tcase_add_test(tc, test_torch2cxm);
 	tcase_add_test(tc, test_sha256);
+	tcase_add_test(tc, test_bombs);
+	tcase_add_test(tc, test_declared_size);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -6,10 +6,11 @@
  *	u32 ntensor { u32 len, name, u8 dtype, u8 ndim, u64 dims[ndim],
  *		      zeros to a multiple of 64, data }
  *	SHA-256 of all the above (32 bytes)
- * in one zstd frame. A loaded file is kept as one 64-byte aligned block
- * and its tensors point into it, so loading copies nothing after the
- * decompression; tensors added later own their memory. */
+ * in one zstd frame. A loaded file is kept as one block, its content
+ * 64-byte aligned in it, and its tensors point into it, so loading copies
+ * nothing after the decompression; tensors added later own their memory. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "base/cli.h"
 #include "base/le.h"
+#include "data/file_kind.h"
 #include "data/model_file.h"
 #include "base/sha256.h"
 #include "data/stream.h"
@@ -463,6 +465,17 @@ const char *cxr_model_digest(const cxr_model *m)
 
 /* ---- reading ---- */
 
+/* The content is decompressed in steps as the parse asks for it, into one
+ * block grown by realloc (a large block moves without a copy) that keeps
+ * the content at a 64-byte aligned place (shift), with room for at most
+ * twice the bytes decompressed so far: what a file declares (a content
+ * size, a count, a tensor's shape) allocates nothing before its bytes
+ * have arrived, and the magic and version are checked on the first bytes,
+ * so a zstd bomb of anything else costs one step. */
+#define STEP (64u << 10)       /* bytes decompressed at a time, at least */
+#define TRAIL_MAX (1u << 20)   /* trailing content counted in a message */
+#define DRAIN_MAX (64u << 20)  /* content read past a parse error */
+
 static int utf8_valid(const unsigned char *p, size_t n)
 {
 	size_t i = 0;
@@ -499,178 +512,208 @@ static int utf8_valid(const unsigned char *p, size_t n)
 	return 1;
 }
 
-/* Aligned, growable output buffer for the decompressed content. */
-static void *grow(void *old, size_t used, size_t cap)
+typedef struct src {
+	const char *path;
+	FILE *f;
+	ZSTD_DCtx *dctx;
+	unsigned char *in;
+	ZSTD_inBuffer zin;
+	size_t in_cap;
+	int eof;                /* the file is read to its end */
+	int done;               /* the frame is complete */
+	int bad;                /* a step failed: the decoder is not to be used */
+	int sized;              /* the frame declares its content size: limit */
+	size_t limit;           /* the content is no longer: its size, or the limit */
+	unsigned char *base;    /* the block: cap + ALIGN bytes */
+	size_t shift, cap, len; /* content at base + shift; len bytes so far */
+} src;
+
+static unsigned char *content_of(const src *s) { return s->base + s->shift; }
+
+/* Makes the block hold cap bytes of content, keeping what it holds. */
+static int grow_to(src *s, size_t cap)
 {
-	void *p = NULL;
-	if (posix_memalign(&p, ALIGN, cap ? cap : ALIGN))
-		return NULL;
-	if (used)
-		memcpy(p, old, used);
-	free(old);
-	return p;
+	unsigned char *b = realloc(s->base, cap + ALIGN);
+	if (!b) {
+		s->bad = 1;
+		cxr_seterr("%s: out of memory (%zu bytes)", s->path, cap + ALIGN);
+		return -1;
+	}
+	size_t shift = (ALIGN - (uintptr_t)b % ALIGN) % ALIGN;
+	if (shift != s->shift && s->len) /* realloc kept the bytes at the old shift */
+		memmove(b + shift, b + s->shift, s->len);
+	s->base = b;
+	s->shift = shift;
+	s->cap = cap;
+	return 0;
 }
 
-/* Decompresses the one zstd frame of f into *content (*len bytes).
- * 0, or -1 with the error set. */
-static int inflate_file(FILE *f, const char *path, void **content, size_t *len)
+static int read_in(src *s)
 {
-	size_t inCap = ZSTD_DStreamInSize();
-	unsigned char *in = cxr_xmalloc(inCap);
-	ZSTD_DCtx *dctx = ZSTD_createDCtx();
-	unsigned char *out = NULL;
-	size_t cap = 0, used = 0;
-	int rc = -1, first = 1;
-	size_t r = 1; /* zstd's hint: 0 once the frame is complete */
-	if (!dctx) {
-		cxr_seterr("%s: out of memory", path);
-		goto done;
+	size_t n = fread(s->in, 1, s->in_cap, s->f);
+	if (ferror(s->f)) {
+		cxr_seterr("%s: read error: %s", s->path, strerror(errno));
+		return -1;
 	}
-	for (;;) {
-		size_t n = fread(in, 1, inCap, f);
-		if (ferror(f)) {
-			cxr_seterr("%s: read error: %s", path, strerror(errno));
-			goto done;
-		}
-		if (first) {
-			first = 0;
-			/* a zstd frame's magic, 28 b5 2f fd; not a skippable frame */
-			if (n < 4 || in[0] != 0x28 || in[1] != 0xb5 || in[2] != 0x2f || in[3] != 0xfd) {
-				cxr_seterr(n ? "%s: not a cxr model file (not zstd-compressed)"
-					     : "%s: empty file, not a cxr model",
-					   path);
-				goto done;
-			}
-			unsigned long long fcs = ZSTD_getFrameContentSize(in, n);
-			if (fcs == ZSTD_CONTENTSIZE_ERROR) {
-				cxr_seterr("%s: bad zstd frame header", path);
-				goto done;
-			}
-			if (fcs != ZSTD_CONTENTSIZE_UNKNOWN) {
-				if (fcs > CXR_MODEL_MAX_CONTENT) {
-					cxr_seterr("%s: content of %llu bytes exceeds the limit of %llu",
-						   path, fcs, (unsigned long long)CXR_MODEL_MAX_CONTENT);
-					goto done;
-				}
-				cap = (size_t)fcs + 1; /* +1: an overlong frame shows */
-			} else {
-				cap = 1 << 20;
-			}
-			if (!(out = grow(NULL, 0, cap))) {
-				cxr_seterr("%s: out of memory (%zu bytes)", path, cap);
-				goto done;
-			}
-		}
-		if (n == 0)
-			break;
-		/* all of the input, then what zstd still holds while the
-		 * output is full */
-		ZSTD_inBuffer ib = {in, n, 0};
-		while (ib.pos < ib.size || (r != 0 && used == cap)) {
-			if (ib.pos < ib.size && r == 0) {
-				cxr_seterr("%s: trailing data after the zstd frame", path);
-				goto done;
-			}
-			if (used == cap) {
-				if (cap >= CXR_MODEL_MAX_CONTENT) {
-					cxr_seterr("%s: content exceeds the limit of %llu bytes", path,
-						   (unsigned long long)CXR_MODEL_MAX_CONTENT);
-					goto done;
-				}
-				size_t ncap = cap * 2 > CXR_MODEL_MAX_CONTENT ? CXR_MODEL_MAX_CONTENT
-									     : cap * 2;
-				unsigned char *p = grow(out, used, ncap);
-				if (!p) {
-					cxr_seterr("%s: out of memory (%zu bytes)", path, ncap);
-					goto done;
-				}
-				out = p;
-				cap = ncap;
-			}
-			ZSTD_outBuffer ob = {out, cap, used};
-			r = ZSTD_decompressStream(dctx, &ob, &ib);
-			used = ob.pos;
-			if (ZSTD_isError(r)) {
-				cxr_seterr("%s: corrupt zstd data: %s", path, ZSTD_getErrorName(r));
-				goto done;
-			}
-		}
+	if (!n)
+		s->eof = 1;
+	s->zin.size = n;
+	s->zin.pos = 0;
+	return 0;
+}
+
+/* After the frame, complete: nothing may follow it in the file. */
+static int nothing_after(src *s)
+{
+	if (s->zin.pos == s->zin.size && !s->eof && read_in(s))
+		return -1;
+	if (s->zin.pos < s->zin.size) {
+		cxr_seterr("%s: trailing data after the zstd frame", s->path);
+		return -1;
 	}
-	if (first) {
-		cxr_seterr("%s: empty file, not a cxr model", path);
-		goto done;
+	return 0;
+}
+
+/* One call of the decoder into dst[*pos..end): 1 when it went on, -1 on
+ * error (corrupt, or the file ends inside the frame). */
+static int step(src *s, unsigned char *dst, size_t end, size_t *pos)
+{
+	int rc = -1;
+	if (s->bad || (s->zin.pos == s->zin.size && !s->eof && read_in(s)))
+		goto out;
+	size_t in0 = s->zin.pos, out0 = *pos;
+	ZSTD_outBuffer o = {dst, end, *pos};
+	size_t z = ZSTD_decompressStream(s->dctx, &o, &s->zin);
+	if (ZSTD_isError(z)) {
+		cxr_seterr("%s: corrupt zstd data: %s", s->path, ZSTD_getErrorName(z));
+		goto out;
 	}
-	if (r != 0) {
-		cxr_seterr("%s: truncated (the zstd frame ends early)", path);
-		goto done;
+	*pos = o.pos;
+	if (!z)
+		s->done = 1;
+	else if (o.pos == out0 && s->zin.pos == in0 && s->eof) {
+		cxr_seterr("%s: truncated (the zstd frame ends early)", s->path);
+		goto out;
 	}
-	*content = out;
-	*len = used;
-	out = NULL;
-	rc = 0;
-done:
-	free(out);
-	free(in);
-	ZSTD_freeDCtx(dctx);
+	rc = 1;
+out:
+	if (rc < 0)
+		s->bad = 1;
 	return rc;
 }
 
-/* The next n bytes of the content, or NULL with the error set. */
-static const unsigned char *need(cxr_le_cursor *c, size_t n, const char *path,
-				 const char *what)
+/* Decompresses until the content holds want bytes: 1, 0 when it has
+ * fewer (the frame ended, or want is past the content's size), -1. */
+static int pull(src *s, size_t want)
 {
-	const unsigned char *q = cxr_le_take(c, n);
-	if (!q)
-		cxr_seterr("%s: truncated content: %s runs past the end (offset %zu)", path, what,
-			   c->pos);
+	if (want > s->limit)
+		return 0;
+	while (s->len < want) {
+		if (s->done)
+			return 0;
+		if (s->len == s->cap) {
+			size_t cap = s->cap < STEP ? STEP : 2 * s->cap;
+			if (grow_to(s, cap < s->limit ? cap : s->limit))
+				return -1;
+		}
+		/* a step ahead of the parse, but the first bytes alone: the
+		 * magic is checked before more is decompressed */
+		size_t end = s->len && want - s->len < STEP ? s->len + STEP : want;
+		if (end > s->cap)
+			end = s->cap;
+		if (step(s, content_of(s), end, &s->len) < 0)
+			return -1;
+	}
+	return 1;
+}
+
+/* Decompresses and drops the rest of the frame, max bytes at most (then
+ * max + 1 is returned, the frame unfinished): the bytes dropped, or -1. */
+static long long drain(src *s, size_t max)
+{
+	unsigned char scratch[4096];
+	size_t total = 0;
+	while (!s->done && total <= max) {
+		size_t n = 0;
+		if (step(s, scratch, sizeof scratch, &n) < 0)
+			return -1;
+		total += n;
+	}
+	return total > max ? (long long)max + 1 : (long long)total;
+}
+
+/* The content's bytes [*pos, *pos + n), *pos moved past them; NULL with
+ * the error set. The pointer is good until the next call. */
+static const unsigned char *need(src *s, size_t *pos, size_t n, const char *what)
+{
+	int got = pull(s, *pos + n);
+	if (got <= 0) {
+		if (!got)
+			cxr_seterr("%s: truncated content: %s runs past the end (offset %zu)", s->path,
+				   what, *pos);
+		return NULL;
+	}
+	const unsigned char *q = content_of(s) + *pos;
+	*pos += n;
 	return q;
 }
 
-/* A length-prefixed UTF-8 string of 1..max bytes (0..max with allow_empty),
- * duplicated into *s. */
-static int get_str(cxr_le_cursor *c, const char *path, size_t max, int allow_empty,
-		   const char *what, char **s)
+/* What the content can still hold from pos, less the checksum: a bound
+ * for counts where the frame declares its size. */
+static size_t room_from(const src *s, size_t pos)
 {
-	const unsigned char *q = need(c, 4, path, what);
+	return s->limit >= pos + SUMLEN ? s->limit - pos - SUMLEN : 0;
+}
+
+/* A length-prefixed UTF-8 string of 1..max bytes (0..max with allow_empty),
+ * duplicated into *str. */
+static int get_str(src *s, size_t *pos, size_t max, int allow_empty, const char *what,
+		   char **str)
+{
+	const unsigned char *q = need(s, pos, 4, what);
 	if (!q)
 		return -1;
 	uint32_t n = cxr_le_get32(q);
 	if (n > max || (!n && !allow_empty)) {
-		cxr_seterr("%s: %s: length %u not in %d..%zu", path, what, n, !allow_empty, max);
+		cxr_seterr("%s: %s: length %u not in %d..%zu", s->path, what, n, !allow_empty, max);
 		return -1;
 	}
-	if (!(q = need(c, n, path, what)))
+	if (!(q = need(s, pos, n, what)))
 		return -1;
 	if (!utf8_valid(q, n)) {
-		cxr_seterr("%s: %s: not valid UTF-8 (or contains NUL)", path, what);
+		cxr_seterr("%s: %s: not valid UTF-8 (or contains NUL)", s->path, what);
 		return -1;
 	}
-	*s = cxr_xmalloc((size_t)n + 1);
-	memcpy(*s, q, n);
-	(*s)[n] = 0;
+	*str = cxr_xmalloc((size_t)n + 1);
+	memcpy(*str, q, n);
+	(*str)[n] = 0;
 	return 0;
 }
 
-/* Builds m's metadata and tensors from the checked content. */
-static int parse(cxr_model *m, const unsigned char *p, size_t len, const char *path)
+/* Builds m's metadata and tensors from the content after the magic and
+ * version, as it is decompressed; *end: where the checksum begins. A
+ * loaded tensor's data holds its offset in the content until load fixes
+ * it up (the block moves while it grows). */
+static int parse(cxr_model *m, src *s, size_t *end)
 {
-	cxr_le_cursor c = {p, 8, len - SUMLEN, 0};
+	const char *path = s->path;
 	char what[CXR_MODEL_MAX_NAME + 64];
 	const unsigned char *q;
-	if (!(q = need(&c, 4, path, "metadata count")))
+	size_t pos = 8;
+	if (!(q = need(s, &pos, 4, "metadata count")))
 		return -1;
 	uint32_t nmeta = cxr_le_get32(q);
-	if (nmeta > CXR_MODEL_MAX_META || (uint64_t)nmeta * 8 > cxr_le_left(&c)) {
+	if (nmeta > CXR_MODEL_MAX_META || (uint64_t)nmeta * 8 > room_from(s, pos)) {
 		cxr_seterr("%s: bad metadata count %u", path, nmeta);
 		return -1;
 	}
 	for (uint32_t i = 0; i < nmeta; i++) {
 		char *k = NULL, *v = NULL;
 		snprintf(what, sizeof what, "metadata entry %u key", i);
-		if (get_str(&c, path, CXR_MODEL_MAX_KEY, 0, what, &k))
+		if (get_str(s, &pos, CXR_MODEL_MAX_KEY, 0, what, &k))
 			return -1;
 		snprintf(what, sizeof what, "metadata '%.200s' value", k);
-		if (get_str(&c, path, CXR_MODEL_MAX_VALUE, 1, what, &v)) {
+		if (get_str(s, &pos, CXR_MODEL_MAX_VALUE, 1, what, &v)) {
 			free(k);
 			return -1;
 		}
@@ -684,30 +727,28 @@ static int parse(cxr_model *m, const unsigned char *p, size_t len, const char *p
 		if (dup)
 			return -1;
 	}
-	if (!(q = need(&c, 4, path, "tensor count")))
+	if (!(q = need(s, &pos, 4, "tensor count")))
 		return -1;
 	uint32_t nt = cxr_le_get32(q);
-	if (nt > CXR_MODEL_MAX_TENSORS || (uint64_t)nt * 6 > cxr_le_left(&c)) {
+	if (nt > CXR_MODEL_MAX_TENSORS || (uint64_t)nt * 6 > room_from(s, pos)) {
 		cxr_seterr("%s: bad tensor count %u", path, nt);
 		return -1;
 	}
 	for (uint32_t i = 0; i < nt; i++) {
 		char *name;
 		snprintf(what, sizeof what, "tensor %u name", i);
-		if (get_str(&c, path, CXR_MODEL_MAX_NAME, 0, what, &name))
+		if (get_str(s, &pos, CXR_MODEL_MAX_NAME, 0, what, &name))
 			return -1;
-		cxr_tensor *t = cxr_xcalloc(1, sizeof *t);
-		t->name = name;
-		/* from here, t belongs to m and is freed with it */
 		if (tensor_index(m, name) >= 0) {
 			cxr_seterr("%s: duplicate tensor name '%s'", path, name);
 			free(name);
-			free(t);
 			return -1;
 		}
-		tensor_put(m, t, 0);
+		cxr_tensor *t = cxr_xcalloc(1, sizeof *t);
+		t->name = name;
+		tensor_put(m, t, 0); /* from here, t belongs to m and is freed with it */
 		snprintf(what, sizeof what, "tensor '%s' header", name);
-		if (!(q = need(&c, 2, path, what)))
+		if (!(q = need(s, &pos, 2, what)))
 			return -1;
 		unsigned dtype = q[0], ndim = q[1];
 		if (ndim > CXR_MODEL_MAX_DIMS) {
@@ -715,7 +756,7 @@ static int parse(cxr_model *m, const unsigned char *p, size_t len, const char *p
 				   CXR_MODEL_MAX_DIMS);
 			return -1;
 		}
-		if (!(q = need(&c, 8 * (size_t)ndim, path, what)))
+		if (!(q = need(s, &pos, 8 * (size_t)ndim, what)))
 			return -1;
 		for (unsigned d = 0; d < ndim; d++) {
 			uint64_t v = cxr_le_get64(q + 8 * d);
@@ -734,24 +775,43 @@ static int parse(cxr_model *m, const unsigned char *p, size_t len, const char *p
 			cxr_seterr("%s: tensor '%s': %s", path, name, e);
 			return -1;
 		}
-		size_t pad = (ALIGN - c.pos % ALIGN) % ALIGN;
+		size_t pad = (ALIGN - pos % ALIGN) % ALIGN;
 		snprintf(what, sizeof what, "tensor '%s' data", name);
-		if (!(q = need(&c, pad, path, what)))
+		if (!(q = need(s, &pos, pad, what)))
 			return -1;
 		for (size_t k = 0; k < pad; k++)
 			if (q[k]) {
 				cxr_seterr("%s: tensor '%s': non-zero padding", path, name);
 				return -1;
 			}
-		if (!(q = need(&c, t->nbytes, path, what)))
+		size_t at = pos;
+		if (!need(s, &pos, t->nbytes, what))
 			return -1;
-		t->data = (void *)q;
+		t->data = (void *)(uintptr_t)at;
 	}
-	if (c.pos != c.end) {
-		cxr_seterr("%s: %zu bytes of trailing data after the last tensor", path,
-			   c.end - c.pos);
+	/* the checksum, and nothing after it */
+	size_t last = pos;
+	if (!need(s, &pos, SUMLEN, "checksum"))
+		return -1;
+	long long extra = (long long)(s->len - pos);
+	if (s->sized)
+		extra = (long long)(s->limit - pos); /* the frame says how much */
+	else if (!s->done) {
+		long long more = drain(s, TRAIL_MAX);
+		if (more < 0)
+			return -1;
+		extra += more;
+	}
+	if (extra > (long long)TRAIL_MAX) {
+		cxr_seterr("%s: over %u bytes of trailing data after the last tensor", path,
+			   TRAIL_MAX);
 		return -1;
 	}
+	if (extra) {
+		cxr_seterr("%s: %lld bytes of trailing data after the last tensor", path, extra);
+		return -1;
+	}
+	*end = last;
 	return 0;
 }
 
@@ -762,44 +822,113 @@ cxr_model *cxr_model_load(const char *path)
 		cxr_seterr("%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	void *content = NULL;
-	size_t len = 0;
-	int rc = inflate_file(f, path, &content, &len);
-	fclose(f);
-	if (rc)
-		return NULL;
-	const unsigned char *p = content;
-	if (len < 4 || memcmp(p, MAGIC, 4)) {
-		cxr_seterr("%s: not a cxr model file (bad magic)", path);
-		free(content);
-		return NULL;
+	src s = {.path = path, .f = f, .limit = CXR_MODEL_MAX_CONTENT};
+	s.in_cap = ZSTD_DStreamInSize();
+	s.in = cxr_xmalloc(s.in_cap);
+	s.zin.src = s.in;
+	cxr_model *m = NULL;
+	if (read_in(&s))
+		goto fail;
+	/* the first bytes: a zstd frame, or what the file is instead */
+	const unsigned char *h = s.in;
+	size_t n = s.zin.size;
+	if (n < 4 || memcmp(h, "\x28\xb5\x2f\xfd", 4)) {
+		if (n && n < 4 && cxr_is_zstd_start(h, n))
+			cxr_seterr("%s: truncated (the zstd frame ends early)", path);
+		else
+			cxr_seterr("%s: not a model file (%s)", path,
+				   cxr_file_kind_what(cxr_file_kind(h, n)));
+		goto fail;
 	}
-	if (len < 12 + SUMLEN) {
-		cxr_seterr("%s: truncated content (%zu bytes)", path, len);
-		free(content);
-		return NULL;
+	/* the content size, where the frame declares it (and the header is
+	 * all there: at most 18 bytes; else the decoder tells what is wrong) */
+	unsigned long long fcs = ZSTD_getFrameContentSize(h, n);
+	if (fcs == ZSTD_CONTENTSIZE_ERROR && n >= 18) {
+		cxr_seterr("%s: bad zstd frame header", path);
+		goto fail;
+	}
+	if (fcs != ZSTD_CONTENTSIZE_ERROR && fcs != ZSTD_CONTENTSIZE_UNKNOWN) {
+		if (fcs > CXR_MODEL_MAX_CONTENT) {
+			cxr_seterr("%s: content of %llu bytes exceeds the limit of %llu", path, fcs,
+				   (unsigned long long)CXR_MODEL_MAX_CONTENT);
+			goto fail;
+		}
+		s.limit = (size_t)fcs;
+		s.sized = 1;
+	}
+	if (!(s.dctx = ZSTD_createDCtx())) {
+		cxr_seterr("%s: out of memory", path);
+		goto fail;
+	}
+	/* the magic and version, before anything else is decompressed */
+	int got = pull(&s, 8);
+	if (got < 0)
+		goto fail;
+	const unsigned char *p = content_of(&s);
+	if (s.len < 4 || memcmp(p, MAGIC, 4)) {
+		int kind = s.len >= 4 && !memcmp(p, "CXRS", 4) ? CXR_KIND_STREAM : CXR_KIND_ZSTD;
+		cxr_seterr("%s: not a model file (%s)", path, cxr_file_kind_what(kind));
+		goto fail;
+	}
+	if (!got) {
+		cxr_seterr("%s: truncated content (%zu bytes)", path, s.len);
+		goto fail;
 	}
 	uint32_t version = cxr_le_get32(p + 4);
 	if (version != CXR_MODEL_VERSION) {
 		cxr_seterr("%s: model format version %u; this cxr reads version %d", path, version,
 			   CXR_MODEL_VERSION);
-		free(content);
-		return NULL;
+		goto fail;
 	}
-	unsigned char sum[32];
-	cxr_sha256_buf(p, len - SUMLEN, sum);
-	if (memcmp(sum, p + len - SUMLEN, SUMLEN)) {
-		cxr_seterr("%s: content checksum mismatch (the file is corrupt)", path);
-		free(content);
-		return NULL;
-	}
-	cxr_model *m = cxr_model_new();
-	m->block = content;
+	m = cxr_model_new();
 	m->path = cxr_xstrdup(path);
-	if (parse(m, p, len, path)) {
-		cxr_model_free(m);
-		return NULL;
+	size_t end;
+	if (parse(m, &s, &end)) {
+		/* A damaged file is better called so than by what it makes the
+		 * parse find: read on a little, for zstd's own checks. */
+		char e[1024];
+		snprintf(e, sizeof e, "%s", cxr_errmsg());
+		if (s.bad || s.done || drain(&s, DRAIN_MAX) >= 0)
+			cxr_seterr("%s", e);
+		goto fail;
 	}
+	/* the frame is complete (zstd's checksum seen), nothing follows */
+	if (!s.done) {
+		long long more = drain(&s, 0);
+		if (more < 0)
+			goto fail;
+		if (more) {
+			cxr_seterr("%s: trailing data after the last tensor", path);
+			goto fail;
+		}
+	}
+	if (nothing_after(&s))
+		goto fail;
+	p = content_of(&s);
+	unsigned char sum[32];
+	cxr_sha256_buf(p, end, sum);
+	if (memcmp(sum, p + end, SUMLEN)) {
+		cxr_seterr("%s: content checksum mismatch (the file is corrupt)", path);
+		goto fail;
+	}
+	/* give back the room grown past the end, then place the tensors */
+	if (s.cap > s.len && grow_to(&s, s.len))
+		goto fail;
+	p = content_of(&s);
+	for (int i = 0; i < m->nt; i++)
+		m->t[i]->data = (void *)(p + (uintptr_t)m->t[i]->data);
+	m->block = s.base;
+	s.base = NULL;
 	set_digest(m, sum);
+	ZSTD_freeDCtx(s.dctx);
+	free(s.in);
+	fclose(f);
 	return m;
+fail:
+	cxr_model_free(m);
+	ZSTD_freeDCtx(s.dctx);
+	free(s.base);
+	free(s.in);
+	fclose(f);
+	return NULL;
 }

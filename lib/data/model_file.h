@@ -68,7 +68,11 @@ const float *cxr_model_expect_f32(const cxr_model *m, const char *name, int ndim
 /* Writes atomically (temp file, fsync, rename). -1 with cxr_errmsg() set. */
 int cxr_model_save(const cxr_model *m, const char *path);
 /* Reads and checks magic, version, every length against limits, and the
- * checksum; NULL with a message naming the file on any fault. */
+ * checksum; NULL with a message naming the file on any fault. The content
+ * is decompressed in steps as it is parsed, the magic and version first:
+ * memory follows the bytes that arrive, never a size the file claims, and
+ * a file of another kind is named ("m.cxp: not a model file (it is a
+ * tensor stream or pack)", data/file_kind.h). */
 cxr_model *cxr_model_load(const char *path);
 const char *cxr_model_path(const cxr_model *m); /* as loaded, or NULL */
 /* A short digest (first 12 hex digits of the file's content checksum),
