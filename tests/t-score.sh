@@ -178,6 +178,11 @@ for bad in "$t/M.bad" "$t/M.cut" "$ts" "$t/nonexistent"; do
 done
 expect 1 cxr-score -q -m "$m" "$t/nonexistent.cxs"
 err_has "nonexistent.cxs"
+# an output that cannot be written: the message names it
+if [ -w /dev/full ]; then
+	expect 1 cxr-score -q -j1 -m "$m" -o /dev/full "$ts"
+	err_has "/dev/full: write error"
+fi
 
 # ---- streaming ----
 # Lines come out while the writer of the input is blocked: the input is

@@ -123,6 +123,7 @@ int main(int argc, char **argv)
 	const char *in = optind < argc ? argv[optind] : "-";
 	FILE *f = open_input(in);
 	cxr_out *dst = cxr_out_open(out, 0);
+	o.out_name = out && strcmp(out, "-") ? out : "stdout";
 	long n = cxr_score_stream(model, f, in, cxr_out_file(dst), &o);
 	/* Stopped by a signal: the lines written are whole; a -o FILE is not
 	 * created. */

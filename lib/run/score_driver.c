@@ -21,8 +21,8 @@ typedef struct pending {
 
 /* Scores and writes the pending batch: 0, -1 with cxr_errmsg() set, or
  * CXR_SCORE_CLOSED when the output's reader went away. */
-static int flush_batch(cxr_resnet *net, pending *p, FILE *out, const char *digest,
-		       double thr)
+static int flush_batch(cxr_resnet *net, pending *p, FILE *out, const char *out_name,
+		       const char *digest, double thr)
 {
 	if (!p->n)
 		return 0;
@@ -45,7 +45,7 @@ static int flush_batch(cxr_resnet *net, pending *p, FILE *out, const char *diges
 	 * results while the input is still arriving. */
 	if (fflush(out) || ferror(out)) {
 		int e = errno;
-		const char *name = out == stdout ? "stdout" : "output";
+		const char *name = out_name ? out_name : "stdout";
 		/* The reader went away (cxr-score | head): the caller decides
 		 * (cxr-score stops quietly with status 1, as cxr_out_commit
 		 * does). */
@@ -106,7 +106,7 @@ long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FIL
 		cxr_sample_copy(&p.meta[p.n], &r.meta);
 		if (!p.meta[p.n].image)
 			p.meta[p.n].image = cxr_xstrdup("-");
-		if (++p.n == o->batch && (rc = flush_batch(net, &p, out, digest, thr)))
+		if (++p.n == o->batch && (rc = flush_batch(net, &p, out, o->out_name, digest, thr)))
 			break;
 		cxr_progress_update(&prog, ++n);
 		if (cxr_stop_signal)
@@ -118,7 +118,7 @@ long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FIL
 	if (!cxr_stop_signal && rc != CXR_SCORE_CLOSED) {
 		char keep[1024];
 		snprintf(keep, sizeof keep, "%s", rc ? cxr_errmsg() : "");
-		int frc = flush_batch(net, &p, out, digest, thr);
+		int frc = flush_batch(net, &p, out, o->out_name, digest, thr);
 		if (frc)
 			rc = frc;
 		else if (rc)

@@ -15,6 +15,7 @@ typedef struct cxr_score_opts {
 	double threshold; /* NaN: the model's stored threshold */
 	int header;       /* print the header line */
 	int quiet;
+	const char *out_name; /* the output's name for messages; NULL: "stdout" */
 } cxr_score_opts;
 
 /* What cxr_score_stream returns when out is a pipe whose reader went
