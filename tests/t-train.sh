@@ -320,6 +320,7 @@ expect 1 cxr-train -q $N -o "$t/Y" "$tr"
 err_has "not finite"
 err_has "no checkpoint was written yet"
 [ -e "$t/Y" ] || [ -e "$t/Y.ckpt" ] && fail "a run that blew up at once left a model"
+[ -e "$t/Y.log" ] && fail "a run that failed before its first checkpoint left its log"
 ls "$t" | grep -q '^Y\..*\.[A-Za-z0-9]\{6\}$' && fail "a NaN left a temporary file"
 
 # ---- without --val: the last epoch, threshold 0.5, no MODEL.best ----

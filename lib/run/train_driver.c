@@ -125,6 +125,7 @@ typedef struct run {
 	long prog_base;     /* steps into the run when this process started */
 	long seen_base;     /* st.seen when this process started the epoch */
 	char msg[1200];     /* last_good's sentence */
+	int ckpt_written;   /* this run has a checkpoint: resumed, or saved one */
 } run;
 
 static char *with_suffix(const char *path, const char *suffix)
@@ -387,6 +388,8 @@ static int save_checkpoint(run *r)
 	int rc = -1;
 	if (!tlog_sync(&r->log, m) && !tlog_sync(&r->step_log, m))
 		rc = cxr_model_save(m, r->ckpt_path);
+	if (!rc)
+		r->ckpt_written = 1;
 	cxr_model_free(m);
 	return rc;
 }
@@ -555,7 +558,7 @@ static int grads_finite(run *r)
 /* The end of the message when training blows up, in r's own buffer. */
 static const char *last_good(run *r)
 {
-	if (access(r->ckpt_path, F_OK))
+	if (!r->ckpt_written)
 		snprintf(r->msg, sizeof r->msg, "no checkpoint was written yet");
 	else
 		snprintf(r->msg, sizeof r->msg, "the last good checkpoint %s is left as it was",
@@ -1013,6 +1016,7 @@ static int setup(run *r, cxr_model **ck)
 	r->st.plateau.min_lr = c->min_lr;
 	if (*ck && restore_checkpoint(r, *ck))
 		return -1;
+	r->ckpt_written = *ck != NULL;
 	if (remove_stale_temps(r) || (!*ck && remove_previous_run(r)))
 		return -1;
 	if (tlog_open(&r->log, r->log_path, "ckpt.log", *ck, c->quiet))
@@ -1120,6 +1124,14 @@ int cxr_train_run(const cxr_train_cfg *c, cxr_train_end *end)
 out_prog:
 	cxr_progress_end(&prog);
 out:
+	/* A fresh run that failed before its first checkpoint leaves nothing
+	 * to resume: its log goes too (when a file of its own), so that a
+	 * failed run leaves no part of a set (the message is on stderr). */
+	if (rc < 0 && !r.ckpt_written && r.log.f) {
+		struct stat st;
+		if (!fstat(fileno(r.log.f), &st) && S_ISREG(st.st_mode))
+			unlink(r.log_path);
+	}
 	/* However it ended, a signal that came is the caller's to end by
 	 * (even one after the model was written, or with an error it
 	 * caused: an open interrupted). */
