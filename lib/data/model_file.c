@@ -528,7 +528,8 @@ typedef struct src {
 	size_t shift, cap, len; /* content at base + shift; len bytes so far */
 } src;
 
-static unsigned char *content_of(const src *s) { return s->base + s->shift; }
+/* (NULL before the first byte: a frame may declare no content at all) */
+static unsigned char *content_of(const src *s) { return s->base ? s->base + s->shift : NULL; }
 
 /* Makes the block hold cap bytes of content, keeping what it holds. */
 static int grow_to(src *s, size_t cap)
