@@ -748,6 +748,16 @@ static int config_from_checkpoint(cxr_train_cfg *c, const cxr_model *m)
 	return 0;
 }
 
+/* Keeps record k's image name and patient id, where it has them. */
+static void keep_names(const cxr_record *rec, char **im, char **pa, uint64_t k)
+{
+	const cxr_sample *m = &rec->meta;
+	if (m->image && *m->image && strcmp(m->image, "-"))
+		im[k] = cxr_xstrdup(m->image);
+	if (m->patient && *m->patient && strcmp(m->patient, "-"))
+		pa[k] = cxr_xstrdup(m->patient);
+}
+
 /* The image names and patient ids of every record of a pack (NULL where
  * a record has none), read through its index on the threads of -j. */
 static int pack_names(cxr_pack *p, char ***image, char ***patient, uint64_t *count)
@@ -766,14 +776,10 @@ static int pack_names(cxr_pack *p, char ***image, char ***patient, uint64_t *cou
 		for (uint64_t k = 0; k < n; k++) {
 			if (cxr_stop_signal)
 				continue;
-			if (cxr_pack_get(p, k, &rec)) {
+			if (cxr_pack_get(p, k, &rec))
 				bad[k] = 1;
-				continue;
-			}
-			if (rec.meta.image && *rec.meta.image && strcmp(rec.meta.image, "-"))
-				im[k] = cxr_xstrdup(rec.meta.image);
-			if (rec.meta.patient && *rec.meta.patient && strcmp(rec.meta.patient, "-"))
-				pa[k] = cxr_xstrdup(rec.meta.patient);
+			else
+				keep_names(&rec, im, pa, k);
 		}
 		cxr_record_free(&rec);
 	}
@@ -784,6 +790,8 @@ static int pack_names(cxr_pack *p, char ***image, char ***patient, uint64_t *cou
 			cxr_record_init(&rec);
 			if (cxr_pack_get(p, k, &rec))
 				rc = -1;
+			else
+				keep_names(&rec, im, pa, k);
 			cxr_record_free(&rec);
 		}
 	free(bad);
@@ -826,10 +834,14 @@ static int check_disjoint(run *r)
 	long shared_i = 0, shared_p = 0;
 	for (uint64_t k = 0; k < nv; k++) {
 		size_t id;
-		if (vi[k] && (id = cxr_strset_add(&img, vi[k], NULL)) < ni && !hit_i[id]++)
+		if (vi[k] && (id = cxr_strset_add(&img, vi[k], NULL)) < ni && !hit_i[id]) {
+			hit_i[id] = 1;
 			shared_i++;
-		if (vp[k] && (id = cxr_strset_add(&pat, vp[k], NULL)) < np && !hit_p[id]++)
+		}
+		if (vp[k] && (id = cxr_strset_add(&pat, vp[k], NULL)) < np && !hit_p[id]) {
+			hit_p[id] = 1;
 			shared_p++;
+		}
 	}
 	if (shared_i || shared_p) {
 		cxr_seterr("the validation pack %s and the training pack %s share %ld image%s and "
@@ -1063,14 +1075,14 @@ int cxr_train_run(const cxr_train_cfg *c, cxr_train_end *end)
 	r.c = &cc;
 	r.t0 = cxr_now();
 	memset(end, 0, sizeof *end);
-	int rc = -1, st;
+	int rc = -1, ready;
 	if (c->resume_path &&
 	    (!(ck = cxr_model_load(c->resume_path)) || config_from_checkpoint(&cc, ck)))
 		goto out;
 	c = &cc;
-	if ((st = setup(&r, &ck)) < 0)
+	if ((ready = setup(&r, &ck)) < 0)
 		goto out;
-	if (st > 0) { /* a signal before anything was written */
+	if (ready > 0) { /* a signal before anything was written */
 		rc = 0;
 		goto out;
 	}
