@@ -175,9 +175,16 @@ void cxr_warn(const char *fmt, ...)
 noreturn void cxr_die(int status, const char *fmt, ...)
 {
 	va_list ap;
+	char msg[1200];
 	va_start(ap, fmt);
-	vwarn(fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* A reader that went away (`| head`) is no error to report: the
+	 * write that found the pipe closed ends the tool with status 1 and
+	 * no message, whichever layer noticed it. */
+	size_t n = strlen(msg), k = strlen(strerror(EPIPE));
+	if (!(status == CXR_EXIT_DATA && n >= k && !strcmp(msg + n - k, strerror(EPIPE))))
+		cxr_warn("%s", msg);
 	remove_uncommitted();
 	exit(status);
 }
@@ -429,11 +436,13 @@ struct cxr_out {
 	FILE *f;
 	cxr_atomic *a;     /* NULL for stdout and for direct */
 	int direct;        /* written in place (not a regular file) */
+	const char *name;  /* for messages: the path, or "stdout" */
 };
 
 cxr_out *cxr_out_open(const char *path, int binary)
 {
 	cxr_out *o = cxr_xcalloc(1, sizeof *o);
+	o->name = is_stdio(path) ? "stdout" : path;
 	if (is_stdio(path)) {
 		if (binary && isatty(STDOUT_FILENO))
 			cxr_usage_error("refusing to write binary data to a terminal; use -o FILE or a pipe");
@@ -460,13 +469,16 @@ cxr_out *cxr_out_open(const char *path, int binary)
 
 FILE *cxr_out_file(cxr_out *o) { return o->f; }
 
-const char *cxr_out_name(cxr_out *o) { return o->a ? o->a->path : "stdout"; }
+const char *cxr_out_name(cxr_out *o) { return o->a ? o->a->path : o->name; }
 
 void cxr_out_commit(cxr_out *o)
 {
 	if (o->direct) {
-		if (fclose(o->f))
-			cxr_die(CXR_EXIT_DATA, "write error: %s", strerror(errno));
+		if (fclose(o->f)) {
+			if (errno == EPIPE) /* a reader that went away: quietly */
+				exit(CXR_EXIT_DATA);
+			cxr_die(CXR_EXIT_DATA, "%s: write error: %s", o->name, strerror(errno));
+		}
 	} else if (!o->a) {
 		if (fflush(o->f) || ferror(o->f)) {
 			if (errno == EPIPE)

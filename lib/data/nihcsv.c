@@ -18,6 +18,7 @@
 
 #include "base/cli.h"
 #include "base/gzin.h"
+#include "data/tsv.h"
 #include "base/strset.h"
 
 /* One record: its fields back to back, each NUL-terminated. */
@@ -144,6 +145,8 @@ static int fill(cxr_nihcsv *r)
 			break;
 		}
 		r->lineno++;
+		if (cxr_text_line_check(r->line, (size_t)len, r->path, r->lineno))
+			return -1;
 		/* pstate 0 is libcsv's ROW_NOT_BEGUN: no record in progress,
 		 * so the next one starts on this line. */
 		if (r->p.pstate == 0 && r->cur.nf == 0)

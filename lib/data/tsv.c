@@ -91,10 +91,59 @@ int cxr_tsv_col(const cxr_tsv *t, const char *name)
 	return -1;
 }
 
+/* Whether s (n bytes) is UTF-8 as RFC 3629 has it: no overlong forms, no
+ * surrogates, nothing past U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		/* k continuation bytes follow a lead byte */
+		size_t k = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
+			 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+		if (!k || k >= n - i)
+			return 0;
+		unsigned lo = 0x80, hi = 0xBF; /* the second byte's range */
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+		else if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return 0;
+		for (size_t j = 2; j <= k; j++)
+			if (s[i + j] < 0x80 || s[i + j] > 0xBF)
+				return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+int cxr_text_line_check(const char *line, size_t len, const char *path, long lineno)
+{
+	if (memchr(line, 0, len)) {
+		cxr_seterr("%s: line %ld: a NUL byte (is this a text file?)", path, lineno);
+		return -1;
+	}
+	if (!utf8_valid((const unsigned char *)line, len)) {
+		cxr_seterr("%s: line %ld: not UTF-8 text", path, lineno);
+		return -1;
+	}
+	return 0;
+}
+
 int cxr_getline(FILE *f, const char *path, char **line, size_t *cap, long *lineno)
 {
 	errno = 0;
-	if (getline(line, cap, f) < 0) {
+	ssize_t len = getline(line, cap, f);
+	if (len < 0) {
 		if (ferror(f)) {
 			cxr_seterr("%s: line %ld: %s", path, *lineno + 1, strerror(errno));
 			return -1;
@@ -102,6 +151,13 @@ int cxr_getline(FILE *f, const char *path, char **line, size_t *cap, long *linen
 		return 0;
 	}
 	++*lineno;
+	/* a byte-order mark some editors put before the first line */
+	if (*lineno == 1 && len >= 3 && !memcmp(*line, "\xEF\xBB\xBF", 3)) {
+		memmove(*line, *line + 3, (size_t)len - 2);
+		len -= 3;
+	}
+	if (cxr_text_line_check(*line, (size_t)len, path, *lineno))
+		return -1;
 	chomp(*line);
 	return 1;
 }

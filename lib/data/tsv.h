@@ -7,9 +7,13 @@
 
 #include "data/sample.h"
 
+/* 0 if line (len bytes) is text: no NUL byte, valid UTF-8; else -1 with
+ * cxr_errmsg() naming path and line. */
+int cxr_text_line_check(const char *line, size_t len, const char *path, long lineno);
 /* Reads the next line of f into *line (getline's buffer) without its line
- * ending (LF or CRLF), counting *lineno: 1, 0 at the end, -1 on a read
- * error with the message naming path and line. */
+ * ending (LF or CRLF) or, on line 1, a UTF-8 byte-order mark, counting
+ * *lineno: 1, 0 at the end, -1 on a read error or a line that is not text
+ * (cxr_text_line_check) with the message naming path and line. */
 int cxr_getline(FILE *f, const char *path, char **line, size_t *cap, long *lineno);
 
 typedef struct cxr_tsv cxr_tsv;
