@@ -160,7 +160,7 @@ run_bad "CSV bad UTF-8" "utf.csv: line 2" cxr-split -q --train 1 --val 0 --test 
 printf '%s\n' "$hdr" > "$t/nul.csv"; printf '0000\0001_000.png%s\n' "${row#*.png}" >> "$t/nul.csv"
 run_bad "CSV NUL byte" "nul.csv: line 2" cxr-split -q --train 1 --val 0 --test 0 -o "$t/o4" "$t/nul.csv"
 # big_field N SEP: each line's Nth SEP-separated field grows by 1 MB
-big_field() { awk -v n="$1" -v FS="$2" -v OFS="$2" 'NR > 1 { s = sprintf("%1048576s", ""); gsub(/ /, "7", s); $n = $n s } { print }'; }
+big_field() { awk -v n="$1" -v FS="$2" -v OFS="$2" 'NR > 1 { s = "7"; while (length(s) < 1048576) s = s s; $n = $n s } { print }'; }
 printf '%s\n%s\n' "$hdr" "$row" | big_field 4 , > "$t/big.csv"
 run_bad "CSV 1 MB field" "big.csv: line 2" cxr-split -q --train 1 --val 0 --test 0 -o "$t/o5" "$t/big.csv"
 for o in o1 o2 o3 o4 o5; do [ -e "$t/$o" ] && fail "a refused CSV left $o"; done
