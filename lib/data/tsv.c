@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "data/stream.h"
 
 struct cxr_tsv {
 	FILE *f;
@@ -175,6 +176,17 @@ int cxr_tsv_next(cxr_tsv *t)
 			cxr_seterr("%s: line %ld: %d fields, the header has %d", t->path, t->lineno,
 				   n, t->ncols);
 			return -1;
+		}
+		/* Every field travels as a string of a stream record or a
+		 * scores line: refuse what the stream could not carry here,
+		 * naming the line, rather than later or not at all. */
+		for (int i = 0; i < n; i++) {
+			size_t len = strlen(t->fields[i]);
+			if (len > CXR_MAX_STRING) {
+				cxr_seterr("%s: line %ld: column '%s' holds %zu bytes (the limit is %d)",
+					   t->path, t->lineno, t->names[i], len, CXR_MAX_STRING);
+				return -1;
+			}
 		}
 		return 1;
 	}
