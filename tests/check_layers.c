@@ -370,8 +370,9 @@ static void check_bn(size_t m, int c, int use_res, int relu)
 		float *dx3 = zeros(n), *dg3 = zeros(c), *db3 = zeros(c);
 		bn_backward(dx3, dg3, db3, r, NULL, x, mean, istd, g, b, 1, m, c, 0);
 		ck_assert(!memcmp(dx3, dx, n * sizeof *dx));
-		ck_assert(nerr(dg3, dup64(dg, c), c) < 1e-7);
-		free(dx3), free(dg3), free(db3);
+		double *dg64 = dup64(dg, c);
+		ck_assert(nerr(dg3, dg64, c) < 1e-7);
+		free(dx3), free(dg3), free(db3), free(dg64);
 	}
 	float *dx2 = frand(n, -1, 1), *dx20 = malloc(n * sizeof *dx20), *dg2 = zeros(c), *db2 = zeros(c);
 	memcpy(dx20, dx2, n * sizeof *dx2);

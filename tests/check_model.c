@@ -145,7 +145,8 @@ static void raw_finish(raw *r, const char *p, int sum, const void *extra, size_t
 	size_t k = ZSTD_compress2(c, z, cap, r->b, r->n);
 	ck_assert(!ZSTD_isError(k));
 	ZSTD_freeCCtx(c);
-	memcpy(z + k, extra, nextra);
+	if (nextra) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(z + k, extra, nextra);
 	write_file(p, z, k + nextra);
 	free(z);
 	free(r->b);

@@ -169,6 +169,7 @@ START_TEST(cut_between_records_names_the_record)
 	ck_assert_int_eq(read_all(mem, len, 0), -3);
 	ck_assert_str_eq(cxr_errmsg(),
 			 "mem: truncated: stream ends after record 2 without its end marker");
+	cxr_writer_abort(w);
 	fclose(f);
 	free(mem);
 }
@@ -527,7 +528,9 @@ START_TEST(other_kinds_are_named)
 	free(z);
 	free(b.p);
 	b = (bytes){0};
-	b_put(&b, calloc(1, 1 << 20), 1 << 20); /* a small zstd bomb */
+	void *zeros = calloc(1, 1 << 20);
+	b_put(&b, zeros, 1 << 20); /* a small zstd bomb */
+	free(zeros);
 	z = zframe(&b, &zn);
 	expect_kind(z, zn, "it is zstd-compressed, but not by the cxr tools");
 	free(z);

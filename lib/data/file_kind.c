@@ -61,7 +61,7 @@ static int zstd_kind(const unsigned char *p, size_t n)
 	if (!d)
 		return CXR_KIND_ZSTD;
 	/* the window a stream reader allows; larger is not ours anyway */
-	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 29);
+	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
 	unsigned char out[4];
 	ZSTD_inBuffer in = {p, n, 0};
 	ZSTD_outBuffer o = {out, sizeof out, 0};

@@ -488,8 +488,12 @@ static ZSTD_DCtx *new_dctx(void)
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	if (!d)
 		cxr_die(CXR_EXIT_DATA, "out of memory");
-	/* Refuse frames whose window would need more memory than a record. */
-	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 29);
+	/* Refuse frames whose window would reserve more than 128 MiB before
+	 * any content arrives. zstd levels 1-19 use windows of at most 8 MiB
+	 * (a frame's window is never more than its level's, whatever its
+	 * content size), so no cxr writer, nor the zstd tool short of
+	 * --ultra or --long, comes near it. */
+	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
 	return d;
 }
 
