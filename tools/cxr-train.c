@@ -193,10 +193,8 @@ int main(int argc, char **argv)
 		case O_WD: c.weight_decay = cxr_parse_double("--weight-decay", optarg, 0, 10); break;
 		case O_ADAM: c.decoupled = 0; break;
 		case O_SCHED:
-			if (!strcmp(optarg, "cosine")) c.schedule = CXR_SCHED_COSINE;
-			else if (!strcmp(optarg, "plateau")) c.schedule = CXR_SCHED_PLATEAU;
-			else if (!strcmp(optarg, "constant")) c.schedule = CXR_SCHED_CONSTANT;
-			else cxr_usage_error("--schedule: '%s' is not cosine, plateau or constant", optarg);
+			if ((c.schedule = cxr_schedule_parse(optarg)) < 0)
+				cxr_usage_error("--schedule: '%s' is not cosine, plateau or constant", optarg);
 			break;
 		case O_WARM: c.warmup_epochs = (int)cxr_parse_long("--warmup", optarg, 0, 100000); break;
 		case O_PAT: c.plateau_patience = (int)cxr_parse_long("--patience", optarg, 0, 100000); break;
