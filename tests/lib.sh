@@ -16,6 +16,7 @@
 #   skip WHY                part of the test could not run (a missing
 #                           program or module): the test ends as skipped
 #   need PROGRAM...         skip the whole test now unless each is on PATH
+#   catches PID SIG         wait until process PID handles signal SIG
 #   finish                  exit 1 if a check failed, 77 (skipped) if a
 #                           part was skipped, else 0
 # tests/run.sh counts exit 77 as a skip, prints the reasons (the `skip:`
@@ -54,6 +55,19 @@ expect_msg() {
 
 near() {
 	awk -v a="$1" -v b="$2" -v t="${3:-1e-9}" 'BEGIN { d = a - b; exit !(d <= t && -d <= t) }'
+}
+
+# catches PID SIG — waits (up to 10 s) until process PID has a handler for
+# signal number SIG (its SigCgt mask in /proc), i.e. it has started; a
+# second without /proc.
+catches() {
+	[ -r /proc/$1/status ] || { sleep 1; return; }
+	i=0
+	while [ $i -lt 200 ]; do
+		mask=$(awk '$1 == "SigCgt:" { print $2 }' /proc/$1/status 2>/dev/null)
+		[ -n "$mask" ] && [ $(((0x$mask >> ($2 - 1)) & 1)) -eq 1 ] && return
+		sleep 0.05; i=$((i + 1))
+	done
 }
 
 skip() { echo "skip: $*"; skipped=$((skipped + 1)); }

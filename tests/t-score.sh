@@ -21,18 +21,6 @@ whole() {
 		fail "$(basename "$1") has a partial line"
 }
 lines() { wc -l <"$1" | tr -d ' '; }
-# catches PID SIG — waits (up to 10 s) until process PID has a handler for
-# signal number SIG (its SigCgt mask in /proc), i.e. it has started; a
-# second without /proc.
-catches() {
-	[ -r /proc/$1/status ] || { sleep 1; return; }
-	i=0
-	while [ $i -lt 200 ]; do
-		mask=$(awk '$1 == "SigCgt:" { print $2 }' /proc/$1/status 2>/dev/null)
-		[ -n "$mask" ] && [ $(((0x$mask >> ($2 - 1)) & 1)) -eq 1 ] && return
-		sleep 0.05; i=$((i + 1))
-	done
-}
 # wait_lines FILE N [S] — up to S seconds (10) for FILE to hold N lines.
 wait_lines() {
 	i=0

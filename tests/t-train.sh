@@ -19,18 +19,6 @@ need cxr-train cxr-synth cxr-split cxr-resize cxr-pack cxr-score cxr-roc
 same() { cmp -s "$1" "$2" || fail "$3: $(basename "$1") and $(basename "$2") differ"; }
 # epochs LOG — the per-epoch TSV lines of a log.
 epochs() { grep -v -e '^#' -e '^epoch' "$1"; }
-# catches PID SIG — waits (up to 10 s) until process PID has a handler for
-# signal number SIG (its SigCgt mask in /proc), i.e. it has started; a
-# second without /proc.
-catches() {
-	[ -r /proc/$1/status ] || { sleep 1; return; }
-	i=0
-	while [ $i -lt 200 ]; do
-		mask=$(awk '$1 == "SigCgt:" { print $2 }' /proc/$1/status 2>/dev/null)
-		[ -n "$mask" ] && [ $(((0x$mask >> ($2 - 1)) & 1)) -eq 1 ] && return
-		sleep 0.05; i=$((i + 1))
-	done
-}
 # in_range X LO HI — LO <= X <= HI, as numbers.
 in_range() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'; }
 # close X Y — |X - Y| <= 1e-6 (scores from another batch size differ in
