@@ -646,31 +646,6 @@ END_TEST
 
 /* ---- memory follows the bytes, not what the file claims ---- */
 
-/* Limits the address space to what the process maps now plus extra_mb, so
- * that an allocation the file's bytes do not justify fails. 0, or -1 where
- * that cannot work: under ASan, whose shadow memory reserves terabytes. */
-static int limit_memory(unsigned long extra_mb)
-{
-	if (getenv("CXR_SANITIZE"))
-		return -1;
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long pages = 0;
-	if (!f || fscanf(f, "%lu", &pages) != 1)
-		return -1;
-	fclose(f);
-	struct rlimit r;
-	getrlimit(RLIMIT_AS, &r);
-	r.rlim_cur = pages * (unsigned long)sysconf(_SC_PAGESIZE) + (extra_mb << 20);
-	return setrlimit(RLIMIT_AS, &r);
-}
-
-static void unlimit_memory(void)
-{
-	struct rlimit r;
-	getrlimit(RLIMIT_AS, &r);
-	r.rlim_cur = r.rlim_max;
-	setrlimit(RLIMIT_AS, &r);
-}
 
 /* A zstd frame without a content size: a raw block of head (n bytes),
  * then gib GiB of zeros as RLE blocks of 128 KiB (4 bytes each). */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 /* Path of a file under tests/data, valid until the next call. */
 static inline const char *test_data(const char *name)
@@ -34,4 +36,31 @@ static inline int test_run_suite(Suite *s)
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+/* Limits the address space to what the process maps now plus extra_mb, so
+ * that an allocation the input's bytes do not justify fails (and cxr_x*
+ * die: the test fails). 0, or -1 where that cannot work: under ASan, whose
+ * shadow memory reserves terabytes. */
+static inline int limit_memory(unsigned long extra_mb)
+{
+	if (getenv("CXR_SANITIZE"))
+		return -1;
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long pages = 0;
+	if (!f || fscanf(f, "%lu", &pages) != 1)
+		return -1;
+	fclose(f);
+	struct rlimit r;
+	getrlimit(RLIMIT_AS, &r);
+	r.rlim_cur = pages * (unsigned long)sysconf(_SC_PAGESIZE) + (extra_mb << 20);
+	return setrlimit(RLIMIT_AS, &r);
+}
+
+static inline void unlimit_memory(void)
+{
+	struct rlimit r;
+	getrlimit(RLIMIT_AS, &r);
+	r.rlim_cur = r.rlim_max;
+	setrlimit(RLIMIT_AS, &r);
+}
+
 #endif
