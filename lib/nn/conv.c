@@ -2,7 +2,10 @@
 #include "nn/conv.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/cli.h"
 
 #include "nn/gemm.h"
 #include "base/parallel.h"
@@ -152,6 +155,29 @@ void conv_bias_relu(float *x, const float *bias, int relu, size_t m, int o)
 	}
 }
 
+void conv_bias_backward(float *dbias, const float *dout, size_t m, int o)
+{
+	int nt = omp_get_max_threads();
+	double *part = cxr_xcalloc((size_t)nt * o, sizeof *part);
+#pragma omp parallel num_threads(nt)
+	{
+		int t = omp_get_thread_num();
+		size_t i0, i1;
+		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
+		double *p = part + (size_t)t * o;
+		for (size_t i = i0; i < i1; i++)
+			for (int j = 0; j < o; j++)
+				p[j] += dout[i * o + j];
+	}
+	for (int j = 0; j < o; j++) {
+		double s = 0;
+		for (int t = 0; t < nt; t++)
+			s += part[(size_t)t * o + j];
+		dbias[j] += (float)s;
+	}
+	free(part);
+}
+
 void conv_forward(float *out, const float *in, const float *weight, const float *bias,
 		  const conv_dims *d, float *ws, int flags)
 {
@@ -160,7 +186,7 @@ void conv_forward(float *out, const float *in, const float *weight, const float 
 	const int relu = !!(flags & CONV_RELU);
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
-		cxr_gemm(0, 1, m, o, K, in, K, weight, K, beta, out, o);
+		cxr_gemm_prec(d->prec, 0, 1, m, o, K, in, K, weight, K, beta, out, o);
 		conv_bias_relu(out, bias, relu, (size_t)m, o);
 		return;
 	}
@@ -170,7 +196,7 @@ void conv_forward(float *out, const float *in, const float *weight, const float 
 		int m = (r1 - r0) * d->ow;
 		float *y = out + (size_t)r0 * d->ow * o;
 		conv_im2col(ws, in, d, r0, r1);
-		cxr_gemm(0, 1, m, o, K, ws, K, weight, K, beta, y, o);
+		cxr_gemm_prec(d->prec, 0, 1, m, o, K, ws, K, weight, K, beta, y, o);
 		conv_bias_relu(y, bias, relu, (size_t)m, o);
 	}
 }
@@ -182,10 +208,10 @@ void conv_backward(float *din, float *dweight, const float *dout, const float *i
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
 		/* dW (O,C) += dout^T (O,M) in (M,C) */
-		cxr_gemm(1, 0, o, K, m, dout, o, in, K, 1.0f, dweight, K);
+		cxr_gemm_prec(d->prec, 1, 0, o, K, m, dout, o, in, K, 1.0f, dweight, K);
 		/* din (M,C) += dout (M,O) W (O,C) */
 		if (din)
-			cxr_gemm(0, 0, m, K, o, dout, o, weight, K, acc ? 1.0f : 0.0f, din, K);
+			cxr_gemm_prec(d->prec, 0, 0, m, K, o, dout, o, weight, K, acc ? 1.0f : 0.0f, din, K);
 		return;
 	}
 	const int rows = d->n * d->oh, R = chunk_rows(d);
@@ -203,11 +229,11 @@ void conv_backward(float *din, float *dweight, const float *dout, const float *i
 		int m = (r1 - r0) * d->ow;
 		const float *dy = dout + (size_t)r0 * d->ow * o;
 		conv_im2col(ws, in, d, r0, r1);
-		cxr_gemm(1, 0, o, K, m, dy, o, ws, K, 1.0f, dweight, K);
+		cxr_gemm_prec(d->prec, 1, 0, o, K, m, dy, o, ws, K, 1.0f, dweight, K);
 		if (!din)
 			continue;
 		/* the same workspace now takes dcol (M,K) = dout (M,O) W (O,K) */
-		cxr_gemm(0, 0, m, K, o, dy, o, weight, K, 0.0f, ws, K);
+		cxr_gemm_prec(d->prec, 0, 0, m, K, o, dy, o, weight, K, 0.0f, ws, K);
 		conv_col2im(din, ws, d, r0, r1);
 	}
 }

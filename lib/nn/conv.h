@@ -1,4 +1,5 @@
-/* conv — 2-D convolution without bias on channels-last activations.
+/* conv — 2-D convolution on channels-last activations, with an optional
+ * bias (Keras's convolutions have one; torchvision's have none).
  *
  * Layout: activations are NHWC, weights (O, KH, KW, C). Channels-last is
  * the faster layout for im2col + GEMM on a CPU: each kernel tap of an
@@ -22,6 +23,8 @@ typedef struct conv_dims {
 	int o, kh, kw;    /* output channels, kernel size */
 	int stride, pad;
 	int oh, ow;       /* output size, set by conv_dims_set */
+	int prec;         /* CXR_PREC_FP32 (conv_dims_set's) or CXR_PREC_BF16:
+			   * the products' operands rounded to bf16, sums fp32 */
 } conv_dims;
 
 void conv_dims_set(conv_dims *d, int n, int h, int w, int c, int o, int k, int stride, int pad);
@@ -55,5 +58,9 @@ void conv_im2col(float *col, const float *in, const conv_dims *d, int r0, int r1
 void conv_col2im(float *din, const float *dcol, const conv_dims *d, int r0, int r1);
 /* x (m, o) += bias, then ReLU if relu; threaded. */
 void conv_bias_relu(float *x, const float *bias, int relu, size_t m, int o);
+/* dbias (o) += the column sums of dout (m, o): a bias's gradient. Sums in
+ * double, per-thread blocks of rows added in thread order (the same bits
+ * for the same thread count). */
+void conv_bias_backward(float *dbias, const float *dout, size_t m, int o);
 
 #endif

@@ -34,6 +34,7 @@ static const int stage_blocks[NSTAGES] = {3, 4, 6, 3};
  * grads. */
 typedef struct unit_params {
 	float *conv_w;            /* (O,KH,KW,C) */
+	float *conv_b;            /* (O) the convolution's bias (Keras's), else NULL */
 	float *bn_gamma;          /* (O) batch norm weight */
 	float *bn_beta;           /* (O) batch norm bias */
 } unit_params;
@@ -50,7 +51,7 @@ typedef struct unit {
 	/* Inference with batch norm folded in. Offsets: net->fold and
 	 * net->wfold are allocated at the first folded forward. */
 	size_t fold_w;            /* (O,KH,KW,C) conv_w * BN scale, in net->fold */
-	size_t fold_b;            /* (O) BN shift, in net->fold */
+	size_t fold_b;            /* (O) BN shift (+ conv_b * BN scale), in net->fold */
 	int wino;                 /* 3x3 stride 1 pad 1: Winograd can run it */
 	size_t wino_fold_w;       /* fold_w transformed (wino.h), in net->wfold */
 	/* training activations, in the arena */
@@ -116,7 +117,10 @@ typedef struct head {
 	float *dfc1_out;          /* (N,HID) */
 } head;
 
-enum { R_CONV, R_BN_W, R_BN_B, R_RMEAN, R_RVAR, R_FC_W, R_FC_B };
+/* A tensor's role is its public kind (resnet.h), which init.c reads. */
+enum { R_CONV = CXR_TK_CONV_W, R_CONV_B = CXR_TK_CONV_B, R_BN_W = CXR_TK_BN_W,
+       R_BN_B = CXR_TK_BN_B, R_RMEAN = CXR_TK_BN_MEAN, R_RVAR = CXR_TK_BN_VAR,
+       R_FC_W = CXR_TK_FC_W, R_FC_B = CXR_TK_FC_B };
 
 /* Where a state_dict tensor's pointers are: in params and grads, or
  * (param only) in buffers. */
@@ -136,6 +140,7 @@ typedef struct arena_slot {
 struct cxr_resnet {
 	cxr_resnet_config cfg;
 	int max_batch;
+	float bn_eps, bn_momentum;  /* the architecture's (PyTorch's momentum) */
 	stem stem;
 	block blocks[MAXBLOCKS];
 	int nblocks;
@@ -209,6 +214,7 @@ static void add_tensor(cxr_resnet *net, const char *name, int role, size_t off, 
 	for (int i = 0; i < ndim; i++)
 		t->numel *= (size_t)t->dims[i];
 	t->is_conv = role == R_CONV;
+	t->kind = role;
 	net->fields[net->nt].param = param;
 	net->fields[net->nt].grad = grad;
 	net->role[net->nt++] = role;
@@ -240,6 +246,12 @@ static void make_unit(cxr_resnet *net, unit *u, const char *conv, const char *bn
 	off = net->nparams, net->nparams += nw;
 	snprintf(name, sizeof name, "%s.weight", conv);
 	add_tensor(net, name, R_CONV, off, &u->params.conv_w, &u->grads.conv_w, 4, o, c, k, k);
+	if (net->cfg.arch == CXR_ARCH_KERAS) {
+		off = net->nparams, net->nparams += o;
+		snprintf(name, sizeof name, "%s.bias", conv);
+		add_tensor(net, name, R_CONV_B, off, &u->params.conv_b, &u->grads.conv_b, 1, o, 0,
+			   0, 0);
+	}
 	off = net->nparams, net->nparams += o;
 	snprintf(name, sizeof name, "%s.weight", bn);
 	add_tensor(net, name, R_BN_W, off, &u->params.bn_gamma, &u->grads.bn_gamma, 1, o, 0, 0,
@@ -347,6 +359,7 @@ static void point_arena(cxr_resnet *net)
 
 void cxr_resnet_default_config(cxr_resnet_config *cfg)
 {
+	cfg->arch = CXR_ARCH_TORCHVISION;
 	cfg->width_mult = 1.0;
 	cfg->in_channels = 1;
 	cfg->height = 256;
@@ -355,8 +368,29 @@ void cxr_resnet_default_config(cxr_resnet_config *cfg)
 	cfg->dropout = 0.2;
 }
 
+/* The names of block j's (0-based) unit k (1 to 3, 0 the projection
+ * shortcut) in stage (0-based): the convolution's in cn, its batch norm's
+ * in bn (64 bytes each). */
+static void unit_names(int arch, int stage, int j, int k, char *cn, char *bn)
+{
+	if (arch == CXR_ARCH_KERAS) {
+		snprintf(cn, 64, "conv%d_block%d_%d_conv", stage + 2, j + 1, k);
+		snprintf(bn, 64, "conv%d_block%d_%d_bn", stage + 2, j + 1, k);
+	} else if (k) {
+		snprintf(cn, 64, "layer%d.%d.conv%d", stage + 1, j, k);
+		snprintf(bn, 64, "layer%d.%d.bn%d", stage + 1, j, k);
+	} else {
+		snprintf(cn, 64, "layer%d.%d.downsample.0", stage + 1, j);
+		snprintf(bn, 64, "layer%d.%d.downsample.1", stage + 1, j);
+	}
+}
+
 cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 {
+	if (cfg->arch != CXR_ARCH_TORCHVISION && cfg->arch != CXR_ARCH_KERAS) {
+		cxr_seterr("architecture %d unknown", cfg->arch);
+		return NULL;
+	}
 	if (!(cfg->width_mult > 0 && cfg->width_mult <= 64)) {
 		cxr_seterr("width multiplier %g out of range (0, 64]", cfg->width_mult);
 		return NULL;
@@ -383,15 +417,20 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 	net->cfg = *cfg;
 	net->max_batch = max_batch;
 	net->fold_on = 1;
-	net->t = cxr_xcalloc(6 * MAXUNITS + 8, sizeof *net->t);
-	net->role = cxr_xcalloc(6 * MAXUNITS + 8, sizeof *net->role);
-	net->fields = cxr_xcalloc(6 * MAXUNITS + 8, sizeof *net->fields);
+	net->t = cxr_xcalloc(7 * MAXUNITS + 8, sizeof *net->t);
+	net->role = cxr_xcalloc(7 * MAXUNITS + 8, sizeof *net->role);
+	net->fields = cxr_xcalloc(7 * MAXUNITS + 8, sizeof *net->fields);
 	const double W = cfg->width_mult;
+	const int keras = cfg->arch == CXR_ARCH_KERAS;
+	/* Keras's BatchNormalization: epsilon 1.001e-5 in ResNet50, moving
+	 * averages with momentum 0.99, PyTorch's 0.01 */
+	net->bn_eps = keras ? 1.001e-5f : BN_EPS;
+	net->bn_momentum = keras ? 0.01f : BN_MOMENTUM;
 
 	int c = scaled(64, W);
 	stem *st = &net->stem;
-	make_unit(net, &st->conv1, "conv1", "bn1", cfg->height, cfg->width, cfg->in_channels, c,
-		  7, 2, 3);
+	make_unit(net, &st->conv1, keras ? "conv1_conv" : "conv1", keras ? "conv1_bn" : "bn1",
+		  cfg->height, cfg->width, cfg->in_channels, c, 7, 2, 3);
 	int h = st->conv1.d.oh, w = st->conv1.d.ow;
 	st->ph = h = pool_out_size(h, 3, 2, 1);
 	st->pw = w = pool_out_size(w, 3, 2, 1);
@@ -401,24 +440,26 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 			block *b = &net->blocks[net->nblocks++];
 			int s = j == 0 && stage > 0 ? 2 : 1;
 			int mid = scaled(planes, W), out = scaled(4 * planes, W);
-			char cn[64], bn[64], pre[32];
-			snprintf(pre, sizeof pre, "layer%d.%d", stage + 1, j);
+			/* the stride: torchvision's on the 3x3, Keras's on the
+			 * first 1x1 (and on the shortcut in both) */
+			int s1 = keras ? s : 1, s2 = keras ? 1 : s;
+			char cn[64], bn[64];
 			for (int k = 1; k <= 3; k++) {
 				unit *u = k == 1 ? &b->conv1 : k == 2 ? &b->conv2 : &b->conv3;
-				snprintf(cn, sizeof cn, "%s.conv%d", pre, k);
-				snprintf(bn, sizeof bn, "%s.bn%d", pre, k);
+				unit_names(cfg->arch, stage, j, k, cn, bn);
 				if (k == 1)
-					make_unit(net, u, cn, bn, h, w, c, mid, 1, 1, 0);
+					make_unit(net, u, cn, bn, h, w, c, mid, 1, s1, 0);
 				else if (k == 2)
-					make_unit(net, u, cn, bn, h, w, mid, mid, 3, s, 1);
+					make_unit(net, u, cn, bn, b->conv1.d.oh, b->conv1.d.ow, mid,
+						  mid, 3, s2, 1);
 				else
 					make_unit(net, u, cn, bn, b->conv2.d.oh, b->conv2.d.ow, mid,
 						  out, 1, 1, 0);
 			}
-			b->has_downsample = s != 1 || c != out;
+			/* Keras projects on every stage's first block */
+			b->has_downsample = keras ? j == 0 : s != 1 || c != out;
 			if (b->has_downsample) {
-				snprintf(cn, sizeof cn, "%s.downsample.0", pre);
-				snprintf(bn, sizeof bn, "%s.downsample.1", pre);
+				unit_names(cfg->arch, stage, j, 0, cn, bn);
 				make_unit(net, &b->downsample, cn, bn, h, w, c, out, 1, s, 0);
 			}
 			h = b->conv2.d.oh, w = b->conv2.d.ow, c = out;
@@ -429,16 +470,20 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 	head *hd = &net->head;
 	size_t off;
 	off = net->nparams, net->nparams += (size_t)hid * c;
-	add_tensor(net, "fc1.weight", R_FC_W, off, &hd->params.fc1_w, &hd->grads.fc1_w, 2, hid, c,
+	const char *fc1w = keras ? "dense.weight" : "fc1.weight";
+	const char *fc1b = keras ? "dense.bias" : "fc1.bias";
+	const char *fc2w = keras ? "dense_1.weight" : "fc2.weight";
+	const char *fc2b = keras ? "dense_1.bias" : "fc2.bias";
+	add_tensor(net, fc1w, R_FC_W, off, &hd->params.fc1_w, &hd->grads.fc1_w, 2, hid, c,
 		   0, 0);
 	off = net->nparams, net->nparams += hid;
-	add_tensor(net, "fc1.bias", R_FC_B, off, &hd->params.fc1_b, &hd->grads.fc1_b, 1, hid, 0,
+	add_tensor(net, fc1b, R_FC_B, off, &hd->params.fc1_b, &hd->grads.fc1_b, 1, hid, 0,
 		   0, 0);
 	off = net->nparams, net->nparams += hid;
-	add_tensor(net, "fc2.weight", R_FC_W, off, &hd->params.fc2_w, &hd->grads.fc2_w, 2, 1,
+	add_tensor(net, fc2w, R_FC_W, off, &hd->params.fc2_w, &hd->grads.fc2_w, 2, 1,
 		   hid, 0, 0);
 	off = net->nparams, net->nparams += 1;
-	add_tensor(net, "fc2.bias", R_FC_B, off, &hd->params.fc2_b, &hd->grads.fc2_b, 1, 1, 0, 0,
+	add_tensor(net, fc2b, R_FC_B, off, &hd->params.fc2_b, &hd->grads.fc2_b, 1, 1, 0, 0,
 		   0);
 
 	layout(net);
@@ -585,44 +630,6 @@ void cxr_resnet_zero_grads(cxr_resnet *net)
 	memset(net->grads, 0, net->nparams * sizeof(float));
 }
 
-void cxr_resnet_init(cxr_resnet *net, uint64_t seed)
-{
-	cxr_rng r;
-	cxr_rng_seed(&r, seed);
-	double bound = 0;
-	for (int i = 0; i < net->nt; i++) {
-		const cxr_resnet_tensor *t = &net->t[i];
-		float *p = (t->trainable ? net->params : net->buffers) + t->offset;
-		switch (net->role[i]) {
-		case R_CONV: {
-			/* kaiming_normal_(mode="fan_out", nonlinearity="relu") */
-			double std = sqrt(2.0 / (double)(t->dims[0] * t->dims[2] * t->dims[3]));
-			for (size_t k = 0; k < t->numel; k++)
-				p[k] = (float)(std * cxr_rng_normal(&r));
-			break;
-		}
-		case R_BN_W:
-		case R_RVAR:
-			for (size_t k = 0; k < t->numel; k++)
-				p[k] = 1;
-			break;
-		case R_BN_B:
-		case R_RMEAN:
-			memset(p, 0, t->numel * sizeof *p);
-			break;
-		case R_FC_W: /* nn.Linear: kaiming_uniform_(a=sqrt(5)), bias alike */
-			bound = 1 / sqrt((double)t->dims[1]);
-			/* fall through */
-		case R_FC_B:
-			for (size_t k = 0; k < t->numel; k++)
-				p[k] = (float)(bound * (2 * cxr_rng_uniform(&r) - 1));
-			break;
-		}
-	}
-	cxr_rng_seed(&net->rng, seed ^ 0x6a09e667f3bcc908ull);
-	cxr_resnet_params_changed(net);
-}
-
 /* ---- profiling ---- */
 
 void cxr_resnet_profile(cxr_resnet *net, int on)
@@ -707,10 +714,11 @@ static int use_wino(const cxr_resnet *net, const unit *u)
 	return u->wino && net->wino_on;
 }
 
-/* out (N,OH,OW,O) = conv(in) with weight w (O,KH,KW,C) [+ out if accum]:
- * Winograd where it applies, else im2col + sgemm. */
+/* out (N,OH,OW,O) = conv(in) with weight w (O,KH,KW,C) [+ out if accum]
+ * [+ bias (O) if not NULL]: Winograd where it applies, else im2col +
+ * sgemm. */
 static void unit_conv(cxr_resnet *net, const unit *u, float *out, const float *in,
-		      const float *w, int accum, int n)
+		      const float *w, const float *bias, int accum, int n)
 {
 	conv_dims d = at_batch(u, n);
 	if (use_wino(net, u)) {
@@ -718,8 +726,9 @@ static void unit_conv(cxr_resnet *net, const unit *u, float *out, const float *i
 		to_oc33(net->wtmp, w, d.o, d.c);
 		cxr_wino_transform_weights(U, net->wtmp, d.c, d.o);
 		cxr_wino_forward(out, in, U, n, d.h, d.w, d.c, d.o, net->ws, accum);
+		conv_bias_relu(out, bias, 0, (size_t)n * d.oh * d.ow, d.o);
 	} else {
-		conv_forward(out, in, w, NULL, &d, net->ws, accum ? CONV_ACCUM : 0);
+		conv_forward(out, in, w, bias, &d, net->ws, accum ? CONV_ACCUM : 0);
 	}
 }
 
@@ -730,11 +739,11 @@ static void unit_train(cxr_resnet *net, unit *u, const float *in, float *out, co
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
 	TIMED(net, u->kind, 0, conv_flops(&d),
-	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, 0, n));
+	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, 0, n));
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_train(out, u->bn_mean, u->bn_istd, u->running_mean, u->running_var,
 			       u->conv_out, u->params.bn_gamma, u->params.bn_beta, res, relu, m, d.o,
-			       BN_MOMENTUM, BN_EPS));
+			       net->bn_momentum, net->bn_eps));
 }
 
 /* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
@@ -750,6 +759,10 @@ static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const f
 	      bn_backward(T, u->grads.bn_gamma, u->grads.bn_beta, dout, out, u->conv_out,
 			  u->bn_mean, u->bn_istd, u->params.bn_gamma, u->params.bn_beta, relu, m,
 			  d.o, 0));
+	/* the bias's gradient: analytically 0 ahead of a training-mode batch
+	 * norm, which subtracts the batch mean; rounding leaves it tiny */
+	if (u->grads.conv_b)
+		TIMED(net, u->kind, 1, 0, conv_bias_backward(u->grads.conv_b, T, m, d.o));
 	if (!use_wino(net, u)) {
 		TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d),
 		      conv_backward(din, u->grads.conv_w, T, in, u->params.conv_w, &d, net->ws,
@@ -916,7 +929,11 @@ static void fold_weights(cxr_resnet *net)
 		const size_t k = (size_t)u->d.kh * u->d.kw * u->d.c;
 		float *scale = cxr_xmalloc(o * sizeof *scale);
 		bn_fold(scale, F + u->fold_b, u->params.bn_gamma, u->params.bn_beta,
-			u->running_mean, u->running_var, o, BN_EPS);
+			u->running_mean, u->running_var, o, net->bn_eps);
+		/* bn(conv(x) + b) = scale * conv(x) + (shift + scale * b) */
+		if (u->params.conv_b)
+			for (int j = 0; j < o; j++)
+				F[u->fold_b + j] += scale[j] * u->params.conv_b[j];
 		for (int j = 0; j < o; j++)
 			for (size_t q = 0; q < k; q++)
 				F[u->fold_w + j * k + q] = u->params.conv_w[j * k + q] * scale[j];
@@ -953,10 +970,11 @@ static void unit_eval(cxr_resnet *net, const unit *u, float *out, float *tmp, co
 		      const float *res, int relu, int n)
 {
 	conv_dims d = at_batch(u, n);
-	TIMED(net, u->kind, 0, conv_flops(&d), unit_conv(net, u, tmp, in, u->params.conv_w, 0, n));
+	TIMED(net, u->kind, 0, conv_flops(&d),
+	      unit_conv(net, u, tmp, in, u->params.conv_w, u->params.conv_b, 0, n));
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_eval(out, tmp, u->params.bn_gamma, u->params.bn_beta, u->running_mean,
-			      u->running_var, res, relu, (size_t)n * d.oh * d.ow, d.o, BN_EPS));
+			      u->running_var, res, relu, (size_t)n * d.oh * d.ow, d.o, net->bn_eps));
 }
 
 /* input -> out, the stem's output; tmp: scratch of the largest

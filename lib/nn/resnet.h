@@ -1,8 +1,23 @@
-/* resnet — the cxr network: torchvision's ResNet-50 (bottleneck blocks
- * 3-4-6-3, stride on the 3x3 conv, projection shortcut on each stage's
- * first block, BN eps 1e-5 momentum 0.1) on 1-channel input of any size,
- * with a width multiplier, and a binary head: global max pool -> dense 512
- * -> ReLU -> dropout -> dense 1 (a logit).
+/* resnet — the cxr network: a ResNet-50 (bottleneck blocks 3-4-6-3) on
+ * 1-channel input of any size, with a width multiplier, and a binary head:
+ * global max pool -> dense 512 -> ReLU -> dropout -> dense 1 (a logit).
+ * Two architectures (cxr_resnet_config.arch):
+ *  - torchvision's (CXR_ARCH_TORCHVISION): stride on each stage's 3x3
+ *    conv, projection shortcut where the shape changes, convolutions
+ *    without bias, BN eps 1e-5 momentum 0.1; state_dict names as
+ *    torchvision's ("layer1.0.conv1.weight"), the head's fc1, fc2;
+ *  - Keras's (CXR_ARCH_KERAS, keras/applications/resnet.py, ResNet v1):
+ *    stride on each stage's first 1x1 conv and its shortcut (every 3x3 is
+ *    stride 1), a projection shortcut on every stage's first block, every
+ *    convolution with a bias, BN eps 1.001e-5 and Keras's momentum 0.99
+ *    (PyTorch's 0.01). Tensors carry Keras's layer names with PyTorch's
+ *    parameter names: conv1_conv.weight, conv1_conv.bias, conv1_bn.weight,
+ *    conv2_block1_1_conv.weight ... conv5_block3_3_bn.running_var, the
+ *    head's dense and dense_1. Keras's zero padding (3 before the stem, 1
+ *    before the max pool) is torchvision's: the stem's padding is a
+ *    convolution's, and the max pool's window sees ReLU outputs (>= 0),
+ *    so a zero pad never changes a maximum; a gradient a tie would send
+ *    to a pad is that of a ReLU output of 0, which the ReLU stops anyway.
  *
  * Speed: 3x3 stride-1 convolutions by Winograd F(4x4,3x3) (wino.h), the
  * rest by im2col + gemm (gemm.h; a 1x1 stride-1 convolution is one
@@ -37,7 +52,10 @@
 
 #include "base/rng.h"
 
+enum { CXR_ARCH_TORCHVISION, CXR_ARCH_KERAS };
+
 typedef struct cxr_resnet_config {
+	int arch;          /* CXR_ARCH_TORCHVISION */
 	double width_mult; /* 1 = ResNet-50; c channels -> max(1, floor(c*W + 0.5)) */
 	int in_channels;   /* 1 */
 	int height, width; /* input size (256 x 256) */
@@ -81,7 +99,19 @@ typedef struct cxr_resnet_tensor {
 	int64_t dims[4];   /* PyTorch's shape; a conv weight (O,C,KH,KW) is
 			    * stored here as (O,KH,KW,C) */
 	int is_conv;
+	int kind;          /* enum cxr_tensor_kind: what initialises it (init.h) */
 } cxr_resnet_tensor;
+/* What a tensor is. A bias follows its weight in state_dict order. */
+enum cxr_tensor_kind {
+	CXR_TK_CONV_W,   /* convolution weight */
+	CXR_TK_CONV_B,   /* convolution bias (the Keras variant's) */
+	CXR_TK_BN_W,     /* batch norm gamma */
+	CXR_TK_BN_B,     /* batch norm beta */
+	CXR_TK_BN_MEAN,  /* running mean (a buffer) */
+	CXR_TK_BN_VAR,   /* running variance (a buffer) */
+	CXR_TK_FC_W,     /* dense weight (out,in) */
+	CXR_TK_FC_B      /* dense bias */
+};
 int cxr_resnet_ntensors(const cxr_resnet *net);
 /* Copies a tensor between the engine's layout (src/dst in params, grads,
  * buffers or any array of that layout, at t->offset) and PyTorch's
@@ -95,7 +125,8 @@ const cxr_resnet_tensor *cxr_resnet_tensor_find(const cxr_resnet *net, const cha
 /* torchvision's initialisation from seed: convolutions kaiming normal
  * (fan_out, ReLU gain), BN weight 1 bias 0, running mean 0 var 1, dense
  * layers as nn.Linear (uniform +-1/sqrt(fan_in) for weight and bias).
- * Also seeds the dropout generator. */
+ * Also seeds the dropout generator. It is init.h's CXR_INIT_TORCHVISION
+ * (defined in init.c, which has the other schemes). */
 void cxr_resnet_init(cxr_resnet *net, uint64_t seed);
 
 /* Forward pass of n <= max_batch images x (N,C,H,W), pixel values as the
