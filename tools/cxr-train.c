@@ -6,13 +6,16 @@
 
 #include "base/cli.h"
 #include "base/options.h"
+#include "nn/init.h"
+#include "nn/resnet.h"
 #include "run/train_driver.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cxr-train [-q] [-j N] [--val FILE] [--epochs N] [--batch N] [--lr X]\n"
-		"                 [--width W] [--seed S] [--resume CKPT] -o MODEL TRAIN\n"
+		"                 [--arch A] [--width W] [--init S] [--seed S] [--resume CKPT]\n"
+		"                 -o MODEL TRAIN\n"
 		"\n"
 		"  -o, --output MODEL     the model (also MODEL.ckpt, MODEL.best, MODEL.log)\n"
 		"      --val FILE         validation pack: metrics each epoch, best model,\n"
@@ -31,7 +34,9 @@ static void usage(FILE *f)
 		"      --augment          small random shifts, scales and brightness\n"
 		"      --threshold-sens P pick the threshold for sensitivity P%% (default:\n"
 		"                         Youden's J on the validation set)\n"
+		"      --arch A           torchvision-resnet50 (default) or keras-resnet50\n"
 		"      --width W          width multiplier (default 1: ResNet-50)\n"
+		"      --init S           initial weights: torchvision (default), keras or torch\n"
 		"      --seed S           seed for initialisation, order, dropout (default 1)\n"
 		"      --resume CKPT      continue a run from its checkpoint\n"
 		"      --max-steps N      stop (with a checkpoint) after N steps in all\n"
@@ -148,7 +153,7 @@ int main(int argc, char **argv)
 	cxr_common_opts co = {.jobs = cxr_ncores()};
 	enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_MINLR, O_B1, O_B2, O_EPS, O_WD, O_ADAM,
 	       O_SCHED, O_WARM, O_PAT, O_EARLY, O_AUG, O_SENS, O_WIDTH, O_SEED, O_RESUME,
-	       O_MAXSTEPS, O_LOG, O_STEPLOG };
+	       O_MAXSTEPS, O_LOG, O_STEPLOG, O_INIT, O_ARCH };
 	static const struct option longs[] = {
 		{"output", required_argument, 0, 'o'}, {"val", required_argument, 0, O_VAL},
 		{"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
@@ -160,6 +165,7 @@ int main(int argc, char **argv)
 		{"early-stop", required_argument, 0, O_EARLY}, {"augment", no_argument, 0, O_AUG},
 		{"threshold-sens", required_argument, 0, O_SENS},
 		{"width", required_argument, 0, O_WIDTH}, {"seed", required_argument, 0, O_SEED},
+		{"init", required_argument, 0, O_INIT}, {"arch", required_argument, 0, O_ARCH},
 		{"resume", required_argument, 0, O_RESUME},
 		{"max-steps", required_argument, 0, O_MAXSTEPS}, {"log", required_argument, 0, O_LOG},
 		{"step-log", required_argument, 0, O_STEPLOG},
@@ -173,7 +179,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case O_BATCH: case O_LR: case O_MINLR: case O_B1: case O_B2: case O_EPS: case O_WD:
 		case O_ADAM: case O_SCHED: case O_WARM: case O_PAT: case O_EARLY: case O_AUG:
-		case O_SENS: case O_WIDTH: case O_SEED:
+		case O_SENS: case O_WIDTH: case O_SEED: case O_INIT: case O_ARCH:
 			ignored = opt_name(longs, o);
 			break;
 		}
@@ -203,6 +209,19 @@ int main(int argc, char **argv)
 		case O_SENS: c.threshold_sens_pct = (int)cxr_parse_long("--threshold-sens", optarg, 1, 100); break;
 		case O_WIDTH: c.width_mult = cxr_parse_double("--width", optarg, 1e-3, 8); break;
 		case O_SEED: c.seed = (uint64_t)cxr_parse_long("--seed", optarg, 0, LONG_MAX); break;
+		case O_INIT:
+			if ((c.init = cxr_init_parse(optarg)) < 0)
+				cxr_usage_error("--init: '%s' is not torchvision, keras or torch", optarg);
+			break;
+		case O_ARCH:
+			if (!strcmp(optarg, "torchvision-resnet50"))
+				c.arch = CXR_ARCH_TORCHVISION;
+			else if (!strcmp(optarg, "keras-resnet50"))
+				c.arch = CXR_ARCH_KERAS;
+			else
+				cxr_usage_error("--arch: '%s' is not torchvision-resnet50 or "
+						"keras-resnet50", optarg);
+			break;
 		case O_RESUME: c.resume_path = optarg; break;
 		case O_MAXSTEPS: c.max_steps = cxr_parse_long("--max-steps", optarg, 1, LONG_MAX); break;
 		case O_LOG: c.log_path = optarg; break;

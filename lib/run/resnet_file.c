@@ -25,11 +25,23 @@ static void fmt_double(char *buf, size_t n, double v)
 	}
 }
 
+/* The model file's arch values: torchvision's network keeps the
+ * "resnet50" cxr has always written, so older files read as before. */
+static const char *const arch_names[] = {
+	[CXR_ARCH_TORCHVISION] = "resnet50",
+	[CXR_ARCH_KERAS] = "keras-resnet50",
+};
+
+const char *cxr_resnet_arch_name(int arch)
+{
+	return arch == CXR_ARCH_KERAS ? arch_names[arch] : arch_names[CXR_ARCH_TORCHVISION];
+}
+
 int cxr_resnet_to_model(const cxr_resnet *net, cxr_model *m)
 {
 	const cxr_resnet_config *cfg = cxr_resnet_get_config(net);
 	char buf[64];
-	cxr_model_set_meta(m, "arch", "resnet50");
+	cxr_model_set_meta(m, "arch", cxr_resnet_arch_name(cfg->arch));
 	fmt_double(buf, sizeof buf, cfg->width_mult);
 	cxr_model_set_meta(m, "width_mult", buf);
 	snprintf(buf, sizeof buf, "%d", cfg->in_channels);
@@ -119,8 +131,11 @@ int cxr_resnet_config_from_model(cxr_resnet_config *cfg, const cxr_model *m)
 		cxr_seterr("%s: no 'arch' in the metadata", model_name(m));
 		return -1;
 	}
-	if (strcmp(arch, "resnet50")) {
-		cxr_seterr("%s: architecture '%s', expected resnet50", model_name(m), arch);
+	if (!strcmp(arch, arch_names[CXR_ARCH_KERAS])) {
+		cfg->arch = CXR_ARCH_KERAS;
+	} else if (strcmp(arch, arch_names[CXR_ARCH_TORCHVISION])) {
+		cxr_seterr("%s: architecture '%s', expected resnet50 (torchvision's) or "
+			   "keras-resnet50", model_name(m), arch);
 		return -1;
 	}
 	if (meta_double(m, "width_mult", &cfg->width_mult, 1e-6, 64, 1) ||

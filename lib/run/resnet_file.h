@@ -10,6 +10,9 @@
 #include "data/model_file.h"
 #include "nn/resnet.h"
 
+/* The arch metadata value of an architecture (CXR_ARCH_*): "resnet50"
+ * (torchvision's) or "keras-resnet50". */
+const char *cxr_resnet_arch_name(int arch);
 /* Adds the network's metadata and tensors to m. */
 int cxr_resnet_to_model(const cxr_resnet *net, cxr_model *m);
 /* A network built from a model's metadata with its tensors loaded; NULL

@@ -31,6 +31,7 @@
 #include "data/loader.h"
 #include "eval/metrics.h"
 #include "data/model_file.h"
+#include "nn/init.h"
 #include "nn/optim.h"
 #include "nn/resnet.h"
 #include "run/resnet_file.h"
@@ -64,6 +65,7 @@ void cxr_train_defaults(cxr_train_cfg *c)
 {
 	memset(c, 0, sizeof *c);
 	c->width_mult = 1;
+	c->init = CXR_INIT_TORCHVISION;
 	c->epochs = 10;
 	c->batch = 32;
 	c->lr = 1e-3;
@@ -336,6 +338,7 @@ static void put_config(run *r, cxr_model *m)
 	meta_long(m, "train.threshold_sens", c->threshold_sens_pct);
 	meta_long(m, "train.val", c->val_path != NULL);
 	meta_long(m, "seed", (long)c->seed);
+	cxr_model_set_meta(m, "train.init", cxr_init_name(c->init));
 	cxr_model_set_meta(m, "data_digest", r->data_digest);
 	cxr_model_set_meta(m, "tool_version", "cxr-train " CXR_VERSION);
 	cxr_model_set_meta(m, "input_scale", "1/255");
@@ -696,13 +699,16 @@ static void print_config(run *r, int h, int w)
 	logf_(r, "# cxr-train %s: train %s (%ld images, %dx%d), val %s (%ld images)\n",
 	      CXR_VERSION, c->train_path, cxr_loader_count(r->train), h, w,
 	      c->val_path ? c->val_path : "-", r->val ? cxr_loader_count(r->val) : 0L);
-	logf_(r, "# width %g, %zu parameters, %.3g GFLOP per image (forward+backward)\n",
-	      c->width_mult, r->np, cxr_resnet_flops(r->net, 1) * 1e-9);
+	const cxr_resnet_config *nc = cxr_resnet_get_config(r->net);
+	logf_(r, "# %s, width %g, %zu parameters, %.3g GFLOP per image (forward+backward)\n",
+	      nc->arch == CXR_ARCH_KERAS ? "keras-resnet50" : "torchvision-resnet50",
+	      nc->width_mult, r->np, cxr_resnet_flops(r->net, 1) * 1e-9);
 	logf_(r, "# epochs %d, batch %d, %s lr %g (min %g), betas %g %g, eps %g, weight decay %g, "
-		 "schedule %s, warmup %d, early stop %d, augment %d, seed %llu, threads %d\n",
+		 "schedule %s, warmup %d, early stop %d, augment %d, init %s, seed %llu, threads %d\n",
 	      c->epochs, c->batch, c->decoupled ? "AdamW" : "Adam", c->lr, c->min_lr, c->beta1,
 	      c->beta2, c->eps, c->weight_decay, cxr_schedule_name(c->schedule), c->warmup_epochs,
-	      c->early_stop, c->augment, (unsigned long long)c->seed, c->threads);
+	      c->early_stop, c->augment, cxr_init_name(c->init), (unsigned long long)c->seed,
+	      c->threads);
 	logf_(r, "epoch\tsteps\ttrain_loss\tval_loss\tval_auc\tval_error\tlr\timages_per_s\telapsed\n");
 }
 
@@ -745,6 +751,14 @@ static int config_from_checkpoint(cxr_train_cfg *c, const cxr_model *m)
 	GET("train.augment") c->augment = atoi(v);
 	GET("seed") c->seed = strtoull(v, NULL, 10);
 #undef GET
+	/* Only provenance once training has begun, but the model says it;
+	 * a checkpoint written before --init existed began as torchvision. */
+	c->init = CXR_INIT_TORCHVISION;
+	if ((v = cxr_model_get_meta(m, "train.init")) && (c->init = cxr_init_parse(v)) < 0) {
+		cxr_seterr("%s: metadata train.init = '%s' is not torchvision, keras or torch",
+			   cxr_model_path(m), v);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1002,12 +1016,13 @@ static int setup(run *r, cxr_model **ck)
 	} else {
 		cxr_resnet_config rc;
 		cxr_resnet_default_config(&rc);
+		rc.arch = c->arch;
 		rc.width_mult = c->width_mult;
 		rc.height = h;
 		rc.width = w;
 		r->net = cxr_resnet_create(&rc, c->batch);
 		if (r->net)
-			cxr_resnet_init(r->net, c->seed);
+			cxr_resnet_init_scheme(r->net, c->init, c->seed);
 	}
 	if (!r->net)
 		return -1;

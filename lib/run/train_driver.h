@@ -20,6 +20,8 @@ typedef struct cxr_train_cfg {
 	const char *step_log_path;         /* one line per step, or NULL */
 	/* network */
 	double width_mult;
+	int arch;                          /* CXR_ARCH_* (nn/resnet.h) */
+	int init;                          /* enum cxr_init_scheme (nn/init.h) */
 	/* optimisation */
 	int epochs, batch;
 	double lr, min_lr, beta1, beta2, eps, weight_decay;
