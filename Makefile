@@ -18,13 +18,18 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 BLAS_CFLAGS  := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 BLAS_LIBS    := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
+# Open MPI for data-parallel training (lib/run/dist.c); without it the
+# build still works and cxr-train runs as one process.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null && echo -DCXR_MPI)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -fopenmp -Ilib \
-            -DCXR_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(BLAS_CFLAGS)
+            -DCXR_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(BLAS_CFLAGS) $(MPI_CFLAGS)
 # libgomp is linked statically so that lib/base/cli.c's early constructor can
 # set OMP_WAIT_POLICY before the OpenMP runtime reads it (see there).
-LDLIBS   += $(PKG_LIBS) -lcsv $(BLAS_LIBS) -Wl,-Bstatic -lgomp -Wl,-Bdynamic -ldl -pthread -lm
+LDLIBS   += $(PKG_LIBS) -lcsv $(BLAS_LIBS) $(MPI_LIBS) -Wl,-Bstatic -lgomp -Wl,-Bdynamic -ldl -pthread -lm
 
 LIB_SRC   := $(sort $(wildcard lib/*/*.c))
 LIB_HDR   := $(sort $(wildcard lib/*/*.h))

@@ -92,10 +92,18 @@ static int load_batch(cxr_loader *l, long b)
 	cxr_batch *bt = &l->buf[b & 1];
 	long first = b * l->cfg.batch;
 	long n = l->count - first < l->cfg.batch ? l->count - first : l->cfg.batch;
+	long lo = 0, hi = n;
+	if (l->cfg.ranks > 1) {
+		lo = l->cfg.rank * n / l->cfg.ranks;
+		hi = (l->cfg.rank + 1) * n / l->cfg.ranks;
+	}
 	cxr_record r;
 	cxr_record_init(&r);
-	bt->n = (int)n;
-	for (long i = 0; i < n; i++) {
+	bt->n = (int)(hi - lo);
+	bt->total = (int)n;
+	bt->first = (int)lo;
+	first += lo; /* the slice's first sample in the epoch's order */
+	for (long i = 0; i < hi - lo; i++) {
 		uint64_t k = l->order[first + i];
 		if (cxr_pack_get(l->pack, k, &r))
 			goto fail;

@@ -5,7 +5,14 @@
  *
  * Deterministic: the order of epoch e is a shuffle seeded by (seed, e) and
  * the augmentation of a sample by (seed, e, position), so a run resumed at
- * any step sees exactly the batches an uninterrupted run would. */
+ * any step sees exactly the batches an uninterrupted run would.
+ *
+ * Data parallelism: with ranks R > 1, rank r reads only its slice of each
+ * batch, the samples [r*n/R, (r+1)*n/R) of the batch's n in the seeded
+ * order (integer division: slices differ by one at most; a short last
+ * batch may leave a rank none). Order and augmentation are the whole
+ * batch's, so the R slices together are the batch a single process
+ * reads. */
 #ifndef CXR_LOADER_H
 #define CXR_LOADER_H
 #include <stdint.h>
@@ -18,10 +25,14 @@ typedef struct cxr_loader_cfg {
 	int shuffle;    /* a new order every epoch */
 	int augment;    /* small random shifts, scales, brightness */
 	int need_label; /* refuse records with an unknown label */
+	int rank, ranks; /* this rank's slice of each batch; ranks 0 or 1: all */
 } cxr_loader_cfg;
 
 typedef struct cxr_batch {
-	int n;          /* samples in this batch (the last may be short) */
+	int n;          /* samples in this batch (the last may be short); under
+			 * ranks, in this rank's slice */
+	int total;      /* samples in the whole batch, all ranks' slices */
+	int first;      /* where this slice begins in the whole batch */
 	float *x;       /* (n, 1, H, W) */
 	float *y;       /* (n) labels 0/1 (NaN unknown) */
 	long *index;    /* (n) record numbers in the pack, 0-based */

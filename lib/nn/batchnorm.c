@@ -133,9 +133,25 @@ static void affine(float *out, const float *in, const float *mean, const float *
 	}
 }
 
-void bn_forward_train(float *out, float *mean, float *invstd, float *run_mean, float *run_var,
-		      const float *in, const float *gamma, const float *beta, const float *res,
-		      int relu, size_t m, int c, float momentum, float eps)
+/* One channel's running update; the one expression both ways use. */
+static inline void update_one(float *run_mean, float *run_var, double mu, double unbiased,
+			      float momentum)
+{
+	*run_mean = (float)((1 - momentum) * *run_mean + momentum * mu);
+	*run_var = (float)((1 - momentum) * *run_var + momentum * unbiased);
+}
+
+void bn_update_running(float *run_mean, float *run_var, const double *bmean,
+		       const double *bvar, int c, float momentum)
+{
+	for (int j = 0; j < c; j++)
+		update_one(run_mean + j, run_var + j, bmean[j], bvar[j], momentum);
+}
+
+void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_mean,
+			    float *run_var, double *bmean, double *bvar, const float *in,
+			    const float *gamma, const float *beta, const float *res, int relu,
+			    size_t m, int c, float momentum, float eps)
 {
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
@@ -149,12 +165,24 @@ void bn_forward_train(float *out, float *mean, float *invstd, float *run_mean, f
 		mean[j] = (float)mu;
 		invstd[j] = (float)(1.0 / sqrt(var + eps));
 		scale[j] = gamma[j] * invstd[j];
-		run_mean[j] = (float)((1 - momentum) * run_mean[j] + momentum * mu);
-		run_var[j] = (float)((1 - momentum) * run_var[j] + momentum * unbiased);
+		if (bmean)
+			bmean[j] = mu;
+		if (bvar)
+			bvar[j] = unbiased;
+		if (run_mean)
+			update_one(run_mean + j, run_var + j, mu, unbiased, momentum);
 	}
 	affine(out, in, mean, scale, beta, res, relu, m, c);
 	free(scale);
 	free(s0);
+}
+
+void bn_forward_train(float *out, float *mean, float *invstd, float *run_mean, float *run_var,
+		      const float *in, const float *gamma, const float *beta, const float *res,
+		      int relu, size_t m, int c, float momentum, float eps)
+{
+	bn_forward_train_stats(out, mean, invstd, run_mean, run_var, NULL, NULL, in, gamma, beta,
+			       res, relu, m, c, momentum, eps);
 }
 
 void bn_fold(float *scale, float *shift, const float *gamma, const float *beta,

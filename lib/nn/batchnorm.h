@@ -22,6 +22,20 @@
 void bn_forward_train(float *out, float *mean, float *invstd, float *run_mean, float *run_var,
 		      const float *in, const float *gamma, const float *beta, const float *res,
 		      int relu, size_t m, int c, float momentum, float eps);
+/* The same, and also: with run_mean and run_var NULL the running
+ * statistics are left alone; bmean and bvar (c, either may be NULL) get
+ * the batch's mean and unbiased variance in double, exactly what the
+ * running update uses, so that a caller can make that update later
+ * (bn_update_running) with the same bits: gradient accumulation and data
+ * parallelism apply the micro-batches' updates in micro-batch order. */
+void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_mean,
+			    float *run_var, double *bmean, double *bvar, const float *in,
+			    const float *gamma, const float *beta, const float *res, int relu,
+			    size_t m, int c, float momentum, float eps);
+/* run = (1 - momentum) * run + momentum * batch, as bn_forward_train does
+ * it, from bn_forward_train_stats's bmean and bvar. */
+void bn_update_running(float *run_mean, float *run_var, const double *bmean,
+		       const double *bvar, int c, float momentum);
 /* Inference mode: the same with the running statistics. */
 void bn_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
 		     const float *run_mean, const float *run_var, const float *res, int relu,
