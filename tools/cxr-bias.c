@@ -12,6 +12,7 @@
 #include "eval/metrics.h"
 #include "eval/scores_file.h"
 #include "eval/groupeval.h"
+#include "eval/refstd.h"
 #include "eval/report.h"
 
 static void usage(FILE *f)
@@ -27,6 +28,9 @@ static void usage(FILE *f)
 		"      --svg FILE      forest plot: AUC, TPR gap, FPR gap per group (95%% CI)\n"
 		"      --title TEXT    the plot's title (default: from FILE's name)\n"
 		"      --label COLUMN  evaluate against this column (default label)\n"
+		"      --reference FILE  evaluate against FILE's labels instead, joined by\n"
+		"                      image: IMAGE LABEL lines, or a TSV with image and\n"
+		"                      label columns (--label then names FILE's column)\n"
 		"  -o, --output FILE   write the table to FILE (whole or not at all)\n"
 		"  -j, --jobs N        accepted for symmetry; the work is one pass\n"
 		"  -q, --quiet         no notes on stderr\n"
@@ -40,7 +44,7 @@ struct cmdline {
 	const char *by[MAX_BY];
 	double width[MAX_BY];
 	int nby, quiet;
-	const char *svg, *label, *out, *title;
+	const char *svg, *label, *out, *title, *reference;
 };
 
 static void print_row(FILE *f, const char *col, const char *group, const char *label,
@@ -70,11 +74,12 @@ int main(int argc, char **argv)
 	cxr_init(argc, argv, 0);
 	struct cmdline cl = {0};
 	cxr_common_opts co = {.jobs = cxr_ncores()};
-	enum { OPT_SVG = 256, OPT_LABEL, OPT_TITLE };
+	enum { OPT_SVG = 256, OPT_LABEL, OPT_TITLE, OPT_REF };
 	static const struct option longs[] = {
 		{"by", required_argument, 0, 'b'}, {"threshold", required_argument, 0, 't'},
 		{"svg", required_argument, 0, OPT_SVG}, {"label", required_argument, 0, OPT_LABEL},
-		{"title", required_argument, 0, OPT_TITLE}, {"output", required_argument, 0, 'o'}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
+		{"title", required_argument, 0, OPT_TITLE}, {"reference", required_argument, 0, OPT_REF},
+		{"output", required_argument, 0, 'o'}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "b:t:o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
@@ -87,6 +92,7 @@ int main(int argc, char **argv)
 		case OPT_SVG: cl.svg = optarg; break;
 		case OPT_LABEL: cl.label = optarg; break;
 		case OPT_TITLE: cl.title = optarg; break;
+		case OPT_REF: cl.reference = optarg; break;
 		case 'o': cl.out = optarg; break;
 		default: cxr_common_option(c, optarg, &co, usage);
 		}
@@ -100,9 +106,29 @@ int main(int argc, char **argv)
 		add_by(&cl, "age:10");
 	}
 
+	if (cl.reference && !strcmp(cl.reference, "-") && (!argc || !strcmp(argv[0], "-")))
+		cxr_usage_error("the scores and --reference cannot both be the standard input");
+	cxr_refstd ref;
+	if (cl.reference && cxr_refstd_load(&ref, cl.reference, cl.label))
+		cxr_die_err();
+
+	/* With a reference the scores' own label column plays no part. */
 	cxr_scores s;
-	cxr_scores_opt so = {.label_col = cl.label, .group_cols = cl.by, .ngroup = cl.nby};
-	if (cxr_scores_load(&s, argc ? argv[0] : NULL, &so) || cxr_scores_need_both(&s))
+	cxr_scores_opt so = {.label_col = cl.label, .group_cols = cl.by, .ngroup = cl.nby,
+			     .want_image = cl.reference != NULL, .no_label = cl.reference != NULL};
+	if (cxr_scores_load(&s, argc ? argv[0] : NULL, &so))
+		cxr_die_err();
+	if (cl.reference) {
+		cxr_refstd_join j;
+		if (cxr_refstd_join_scores(&s, &ref, &j))
+			cxr_die_err();
+		if (!cl.quiet) {
+			char msg[1024];
+			cxr_refstd_describe(msg, sizeof msg, &s, &ref, &j);
+			cxr_warn("%s", msg);
+		}
+	}
+	if (cxr_scores_need_both(&s))
 		cxr_die_err();
 	if (s.skipped && !cl.quiet)
 		cxr_warn("%s: skipped %ld rows whose %s is '-'", s.path, s.skipped,
@@ -153,9 +179,11 @@ int main(int argc, char **argv)
 
 	if (cl.svg) {
 		char title[600];
-		snprintf(title, sizeof title, "Performance by group: %s%s%s%s",
-			 cxr_report_base_name(argc ? argv[0] : NULL), s.model ? " (model " : "",
-			 s.model ? s.model : "", s.model ? ")" : "");
+		snprintf(title, sizeof title, "Performance by group: %s%s%s%s%s%s",
+			 cxr_report_base_name(argc ? argv[0] : NULL),
+			 cl.reference ? " against " : "",
+			 cl.reference ? cxr_report_base_name(cl.reference) : "",
+			 s.model ? " (model " : "", s.model ? s.model : "", s.model ? ")" : "");
 		cxr_out *so2 = cxr_out_open(cl.svg, 0);
 		if (cxr_report_bias_svg(cxr_out_file(so2), cl.title ? cl.title : title, &all, t,
 					tables, cl.nby, CXR_PANEL_ALL | CXR_PANEL_CAPTION, 0))
@@ -168,5 +196,7 @@ int main(int argc, char **argv)
 	}
 	free(tables);
 	cxr_scores_free(&s);
+	if (cl.reference)
+		cxr_refstd_free(&ref);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include "base/cli.h"
 #include "base/options.h"
 #include "eval/metrics.h"
+#include "eval/refstd.h"
 #include "eval/report.h"
 #include "eval/scores_file.h"
 
@@ -29,6 +30,9 @@ static void usage(FILE *f)
 		"      --svg FILE      plot the ROC curve into FILE\n"
 		"      --title TEXT    the plot's title (default: ROC curve: FILE's name)\n"
 		"      --label COLUMN  evaluate against this column (default label)\n"
+		"      --reference FILE  evaluate against FILE's labels instead, joined by\n"
+		"                      image: IMAGE LABEL lines, or a TSV with image and\n"
+		"                      label columns (--label then names FILE's column)\n"
 		"  -o, --output FILE   write the table to FILE (whole or not at all)\n"
 		"  -j, --jobs N        threads for the bootstrap (default: all cores;\n"
 		"                      --threads is the same)\n"
@@ -41,7 +45,8 @@ struct cmdline {
 	int bootstrap, points, calibration, quiet, jobs, thr_given;
 	long reps;
 	uint64_t seed;
-	const char *svg, *label, *out, *title;
+	const char *svg, *label, *out, *title, *reference;
+	cxr_refstd ref; /* with --reference */
 };
 
 static void row(FILE *f, const char *metric, double v, double lo, double hi)
@@ -66,8 +71,22 @@ static void row_prop(FILE *f, const char *metric, long k, long n)
 
 static void load(cxr_scores *s, const char *path, const struct cmdline *cl, int want_image)
 {
-	cxr_scores_opt o = {.label_col = cl->label, .want_image = want_image};
-	if (cxr_scores_load(s, path, &o) || cxr_scores_need_both(s))
+	/* With a reference the scores' own label column plays no part. */
+	cxr_scores_opt o = {.label_col = cl->label, .want_image = want_image || cl->reference,
+			    .no_label = cl->reference != NULL};
+	if (cxr_scores_load(s, path, &o))
+		cxr_die_err();
+	if (cl->reference) {
+		cxr_refstd_join j;
+		if (cxr_refstd_join_scores(s, &cl->ref, &j))
+			cxr_die_err();
+		if (!cl->quiet) {
+			char msg[1024];
+			cxr_refstd_describe(msg, sizeof msg, s, &cl->ref, &j);
+			cxr_warn("%s", msg);
+		}
+	}
+	if (cxr_scores_need_both(s))
 		cxr_die_err();
 	if (s->skipped && !cl->quiet)
 		cxr_warn("%s: skipped %ld rows whose %s is '-'", s->path, s->skipped,
@@ -146,10 +165,15 @@ static void one(const char *path, const struct cmdline *cl, FILE *f)
 	if (cl->svg) {
 		char title[300], how[300], note[600];
 		const char *name = cxr_report_base_name(path);
-		snprintf(title, sizeof title, "ROC curve: %s", name);
+		snprintf(title, sizeof title, "ROC curve: %s%s%s", name,
+			 cl->reference ? " against " : "",
+			 cl->reference ? cxr_report_base_name(cl->reference) : "");
 		cxr_threshold_describe(how, sizeof how, &cl->thr, s.threshold);
-		snprintf(note, sizeof note, "AUC interval: %s. Threshold: %s.",
-			 cl->bootstrap ? "stratified bootstrap" : "DeLong's", how);
+		snprintf(note, sizeof note, "AUC interval: %s. Threshold: %s.%s%s%s",
+			 cl->bootstrap ? "stratified bootstrap" : "DeLong's", how,
+			 cl->reference ? " Labels: " : "",
+			 cl->reference ? cxr_report_base_name(cl->reference) : "",
+			 cl->reference ? ", joined by image." : "");
 		cxr_report_curve cv = {name, s.model, &roc, a.auc, lo, hi, t, c};
 		write_svg(cl->svg, cl->title ? cl->title : title, note, &cv, 1);
 	}
@@ -228,13 +252,15 @@ int main(int argc, char **argv)
 	cxr_init(argc, argv, 0);
 	struct cmdline cl = {.reps = 2000, .seed = 1};
 	cxr_common_opts co = {.jobs = cxr_ncores()};
-	enum { OPT_CI = 256, OPT_REPS, OPT_SEED, OPT_POINTS, OPT_CAL, OPT_SVG, OPT_LABEL, OPT_TITLE };
+	enum { OPT_CI = 256, OPT_REPS, OPT_SEED, OPT_POINTS, OPT_CAL, OPT_SVG, OPT_LABEL, OPT_TITLE,
+	       OPT_REF };
 	static const struct option longs[] = {
 		{"threshold", required_argument, 0, 't'}, {"ci", required_argument, 0, OPT_CI},
 		{"reps", required_argument, 0, OPT_REPS}, {"seed", required_argument, 0, OPT_SEED},
 		{"points", no_argument, 0, OPT_POINTS}, {"calibration", no_argument, 0, OPT_CAL},
 		{"svg", required_argument, 0, OPT_SVG}, {"label", required_argument, 0, OPT_LABEL},
 		{"title", required_argument, 0, OPT_TITLE},
+		{"reference", required_argument, 0, OPT_REF},
 		{"output", required_argument, 0, 'o'}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
 	int c;
@@ -257,6 +283,7 @@ int main(int argc, char **argv)
 		case OPT_SVG: cl.svg = optarg; break;
 		case OPT_LABEL: cl.label = optarg; break;
 		case OPT_TITLE: cl.title = optarg; break;
+		case OPT_REF: cl.reference = optarg; break;
 		case 'o': cl.out = optarg; break;
 		default: cxr_common_option(c, optarg, &co, usage);
 		}
@@ -273,11 +300,18 @@ int main(int argc, char **argv)
 				"--points, --calibration, --threshold and --ci bootstrap apply to one");
 	if (argc == 2 && !strcmp(argv[0], "-") && !strcmp(argv[1], "-"))
 		cxr_usage_error("only one of the two files can be stdin");
+	if (cl.reference && !strcmp(cl.reference, "-") &&
+	    (!argc || !strcmp(argv[0], "-") || (argc == 2 && !strcmp(argv[1], "-"))))
+		cxr_usage_error("the scores and --reference cannot both be the standard input");
+	if (cl.reference && cxr_refstd_load(&cl.ref, cl.reference, cl.label))
+		cxr_die_err();
 	cxr_out *o = cxr_out_open(cl.out, 0);
 	if (argc == 2)
 		two(argv[0], argv[1], &cl, cxr_out_file(o));
 	else
 		one(argc ? argv[0] : NULL, &cl, cxr_out_file(o));
 	cxr_out_commit(o);
+	if (cl.reference)
+		cxr_refstd_free(&cl.ref);
 	return 0;
 }

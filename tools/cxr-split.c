@@ -1,5 +1,6 @@
 /* cxr-split — NIH label CSV to train, validation and test manifests,
- * split by patient with exact counts (see man/cxr-split.1). */
+ * split by patient with exact counts, or as published lists give it (see
+ * man/cxr-split.1). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -11,18 +12,23 @@
 #include "base/cli.h"
 #include "base/gzin.h"
 #include "base/options.h"
+#include "data/labellist.h"
 #include "data/sample.h"
 #include "data/nihcsv.h"
 #include "data/split.h"
 
-/* Pools the draw takes from (values of set[] before drawing). */
-enum { POOL_LIST = 100, POOL_REST };
+/* Pools the draw takes from (values of set[] before drawing): the images
+ * of set s's list are POOL_LIST + s, the others POOL_REST. */
+enum { POOL_LIST = 100, POOL_REST = POOL_LIST + CXR_NSETS };
 
 struct cmdline {
-	long want[CXR_NSETS];
-	int test_given;
+	long want[CXR_NSETS];   /* -1: every image ("all") */
+	int given[CXR_NSETS];   /* the count was given */
 	unsigned long seed;
-	const char *test_list;
+	const char *list[CXR_NSETS]; /* --test-list, --val-list, --train-list */
+	const char *test_list;  /* list[CXR_SET_TEST] */
+	int all_lists;          /* the three lists are the split */
+	int disjoint;           /* --disjoint-patients */
 	char **views; /* (nviews) */
 	int nviews;
 	const char *views_arg;
@@ -30,26 +36,35 @@ struct cmdline {
 	const char *outdir;
 	const char *input;
 	int skip_bad, quiet;
-	size_t nlisted, nlisted_patients; /* the test list, for the report */
+	size_t nlisted[CXR_NSETS], nlisted_patients[CXR_NSETS]; /* for the report */
+	size_t nrelabelled[CXR_NSETS], nlabelled[CXR_NSETS];    /* list labels used */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s [-q] [--train N] [--val N] [--test N] [--seed S]\n"
 	       "           [--test-list FILE] [--views PA,AP] [--skip-bad] -o DIR [CSV|-]\n"
+	       "       %s [-q] --train-list FILE --val-list FILE --test-list FILE\n"
+	       "           [--disjoint-patients] [--views PA,AP] [--skip-bad] -o DIR [CSV|-]\n"
 	       "Splits an NIH Data_Entry CSV (or CSV.gz) by patient into DIR/train.tsv, DIR/val.tsv\n"
-	       "and DIR/test.tsv manifests with exactly the counts asked for.\n"
-	       "  --train N        training images (default 20000)\n"
-	       "  --val N          validation images (default 5000)\n"
+	       "and DIR/test.tsv manifests with exactly the counts asked for, or takes a\n"
+	       "published split as its three lists give it.\n"
+	       "  --train N        training images (default 20000; with --train-list, all listed)\n"
+	       "  --val N          validation images (default 5000; with --val-list, all listed)\n"
 	       "  --test N         test images (default 10000; with --test-list, all listed)\n"
+	       "                   N may be 'all': every listed image (--train all: every image left)\n"
 	       "  --seed S         seed of the patient draw (default 1)\n"
-	       "  --test-list FILE the test set from a list of image names, one a line\n"
+	       "  --test-list FILE the test set from a list: IMAGE or IMAGE LABEL lines\n"
+	       "                   (0 normal, 1 abnormal; a label replaces the CSV's)\n"
+	       "  --train-list FILE, --val-list FILE\n"
+	       "                   with --test-list: the three lists are the split\n"
+	       "  --disjoint-patients  refuse lists that share a patient (else a warning)\n"
 	       "  --views LIST     keep only these View Positions, e.g. PA or PA,AP\n"
 	       "  --skip-bad       skip malformed rows instead of stopping\n"
 	       "  -o DIR           output directory, created if needed\n"
 	       "  -q               no report on stderr\n"
 	       "  -j, --jobs N     accepted for uniformity; the split is single-threaded\n"
-	       "  --help, --version\n", cxr_progname);
+	       "  --help, --version\n", cxr_progname, cxr_progname);
 }
 
 static void parse_views(struct cmdline *c, const char *arg)
@@ -69,15 +84,26 @@ static void parse_views(struct cmdline *c, const char *arg)
 	}
 }
 
+/* A set's count: a number, or "all" (-1). */
+static void parse_count(struct cmdline *c, int set, const char *opt, const char *arg)
+{
+	c->want[set] = !strcmp(arg, "all") ? -1 : cxr_parse_long(opt, arg, 0, 1L << 40);
+	c->given[set] = 1;
+}
+
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_TRAIN = 256, O_VAL, O_TEST, O_SEED, O_LIST, O_VIEWS, O_SKIP };
+	enum { O_TRAIN = 256, O_VAL, O_TEST, O_SEED, O_LIST, O_VIEWS, O_SKIP, O_TRAIN_LIST,
+	       O_VAL_LIST, O_DISJOINT };
 	static const struct option opts[] = {
 		{"train", required_argument, NULL, O_TRAIN},
 		{"val", required_argument, NULL, O_VAL},
 		{"test", required_argument, NULL, O_TEST},
 		{"seed", required_argument, NULL, O_SEED},
 		{"test-list", required_argument, NULL, O_LIST},
+		{"train-list", required_argument, NULL, O_TRAIN_LIST},
+		{"val-list", required_argument, NULL, O_VAL_LIST},
+		{"disjoint-patients", no_argument, NULL, O_DISJOINT},
 		{"views", required_argument, NULL, O_VIEWS},
 		{"skip-bad", no_argument, NULL, O_SKIP},
 		CXR_JOBS_LONGOPTS,
@@ -90,14 +116,14 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 	int ch;
 	while ((ch = getopt_long(argc, argv, "o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		switch (ch) {
-		case O_TRAIN: c->want[CXR_SET_TRAIN] = cxr_parse_long("--train", optarg, 0, 1L << 40); break;
-		case O_VAL: c->want[CXR_SET_VAL] = cxr_parse_long("--val", optarg, 0, 1L << 40); break;
-		case O_TEST:
-			c->want[CXR_SET_TEST] = cxr_parse_long("--test", optarg, 0, 1L << 40);
-			c->test_given = 1;
-			break;
+		case O_TRAIN: parse_count(c, CXR_SET_TRAIN, "--train", optarg); break;
+		case O_VAL: parse_count(c, CXR_SET_VAL, "--val", optarg); break;
+		case O_TEST: parse_count(c, CXR_SET_TEST, "--test", optarg); break;
 		case O_SEED: c->seed = cxr_parse_long("--seed", optarg, 0, LONG_MAX); break;
-		case O_LIST: c->test_list = optarg; break;
+		case O_LIST: c->list[CXR_SET_TEST] = optarg; break;
+		case O_TRAIN_LIST: c->list[CXR_SET_TRAIN] = optarg; break;
+		case O_VAL_LIST: c->list[CXR_SET_VAL] = optarg; break;
+		case O_DISJOINT: c->disjoint = 1; break;
 		case O_VIEWS:
 			c->views_arg = optarg;
 			parse_views(c, optarg);
@@ -113,8 +139,26 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 	if (argc - optind > 1)
 		cxr_usage_error("one CSV at most, got %d", argc - optind);
 	c->input = optind < argc ? argv[optind] : NULL;
-	if (c->test_list && !strcmp(c->test_list, "-") && (!c->input || !strcmp(c->input, "-")))
-		cxr_usage_error("the CSV and --test-list cannot both be the standard input");
+	c->test_list = c->list[CXR_SET_TEST];
+	if (c->list[CXR_SET_TRAIN] || c->list[CXR_SET_VAL]) {
+		/* A published split gives all three; half of one mixed with a
+		 * draw would be neither. */
+		if (!c->list[CXR_SET_TRAIN] || !c->list[CXR_SET_VAL] || !c->test_list)
+			cxr_usage_error("--train-list and --val-list go with --test-list: give all "
+					"three lists, or --test-list alone");
+		c->all_lists = 1;
+	}
+	for (int s = 0; s < CXR_NSETS; s++) {
+		if (c->want[s] < 0 && !c->list[s] && s != CXR_SET_TRAIN)
+			cxr_usage_error("--%s all: every image of what? give --%s-list", cxr_set_name[s],
+					cxr_set_name[s]);
+	}
+	/* The standard input can be read once. */
+	int nstd = !c->input || !strcmp(c->input, "-");
+	for (int s = 0; s < CXR_NSETS; s++)
+		nstd += c->list[s] && !strcmp(c->list[s], "-");
+	if (nstd > 1)
+		cxr_usage_error("only one of the CSV and the lists can be the standard input");
 }
 
 /* ---- reading ---- */
@@ -176,56 +220,119 @@ static size_t count_patients(const char **p, size_t k)
 	return u;
 }
 
-/* Marks listed images POOL_LIST and the other images of their patients
- * CXR_SET_NONE; the rest stay POOL_REST. */
-static void apply_test_list(struct cmdline *c, cxr_sample *rows, size_t n, int *set)
+/* Sorts p, drops repeats; returns how many distinct strings are left. */
+static size_t distinct_patients(const char **p, size_t k)
 {
-	FILE *f = cxr_open_in(c->test_list);
-	const char *name = cxr_name(c->test_list);
-	long *first = cxr_xcalloc(n ? n : 1, sizeof *first); /* list line of each row */
-	char **pat = NULL;
-	size_t npat = 0;
-	char *line = NULL;
-	size_t lcap = 0;
-	long ln = 0;
-	ssize_t len;
-	while ((len = getline(&line, &lcap, f)) >= 0) {
-		ln++;
-		char *s = line, *e = line + len;
-		while (s < e && strchr(" \t\r\n", *s))
-			s++;
-		while (e > s && strchr(" \t\r\n", e[-1]))
-			e--;
-		*e = 0;
-		if (!*s)
-			continue;
-		cxr_sample *m = find_image(rows, n, s);
-		if (!m)
-			cxr_die(CXR_EXIT_DATA, "%s: line %ld: image %s is not in %s",
-				name, ln, s, cxr_name(c->input));
-		size_t i = m - rows;
-		if (first[i])
-			cxr_die(CXR_EXIT_DATA, "%s: line %ld: image %s listed again "
-				"(first on line %ld)", name, ln, s, first[i]);
-		first[i] = ln;
-		pat = cxr_xrealloc(pat, (npat + 1) * sizeof *pat);
-		pat[npat++] = m->patient;
+	qsort(p, k, sizeof *p, strp_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		if (!i || strcmp(p[i], p[u - 1]))
+			p[u++] = p[i];
+	return u;
+}
+
+/* Patients shared by lists a and b (their sorted distinct patients),
+ * with how many images of each list they hold. */
+static size_t shared_patients(const cxr_sample *rows, size_t n, const int *owner, int a, int b,
+			      const char **pa, size_t na, const char **pb, size_t nb,
+			      size_t *ia, size_t *ib)
+{
+	size_t k = 0;
+	for (size_t i = 0, j = 0; i < na && j < nb;) {
+		int d = strcmp(pa[i], pb[j]);
+		k += !d;
+		i += d <= 0;
+		j += d >= 0;
 	}
-	if (ferror(f))
-		cxr_die(CXR_EXIT_DATA, "%s: %s", name, strerror(errno));
-	if (f != stdin)
-		fclose(f);
-	free(line);
-	c->nlisted = npat;
-	c->nlisted_patients = count_patients((const char **)pat, npat);
+	*ia = *ib = 0;
+	if (!k)
+		return 0;
+	for (size_t r = 0; r < n; r++) {
+		if (owner[r] != a && owner[r] != b)
+			continue;
+		const char **other = owner[r] == a ? pb : pa;
+		size_t no = owner[r] == a ? nb : na;
+		if (bsearch(&rows[r].patient, other, no, sizeof *other, strp_cmp))
+			++*(owner[r] == a ? ia : ib);
+	}
+	return k;
+}
+
+/* Reads the lists; each listed image goes to its set's pool (POOL_LIST + s)
+ * with the list's label, if it has one. With the test list alone, the
+ * other images of its patients go nowhere and the rest stay POOL_REST for
+ * the draw; with three lists, every unlisted image goes nowhere. */
+static void apply_lists(struct cmdline *c, cxr_sample *rows, size_t n, int *set)
+{
+	int *owner = cxr_xmalloc((n ? n : 1) * sizeof *owner); /* list of each row, or -1 */
+	long *line = cxr_xcalloc(n ? n : 1, sizeof *line);     /* its line there */
+	const char **pat[CXR_NSETS] = {0};
+	for (size_t i = 0; i < n; i++)
+		owner[i] = -1;
+	for (int s = 0; s < CXR_NSETS; s++) {
+		if (!c->list[s])
+			continue;
+		cxr_labellist l;
+		if (cxr_labellist_load(&l, c->list[s]))
+			cxr_die_err();
+		pat[s] = cxr_xmalloc((l.n ? l.n : 1) * sizeof *pat[s]);
+		for (size_t k = 0; k < l.n; k++) {
+			cxr_sample *m = find_image(rows, n, l.image[k]);
+			if (!m)
+				cxr_die(CXR_EXIT_DATA, "%s: line %ld: image %s is not in %s",
+					l.path, l.line[k], l.image[k], cxr_name(c->input));
+			size_t i = m - rows;
+			if (owner[i] >= 0)
+				cxr_die(CXR_EXIT_DATA, "%s: line %ld: image %s is in %s too (line %ld); "
+					"an image can be in one set only", l.path, l.line[k],
+					l.image[k], cxr_name(c->list[owner[i]]), line[i]);
+			owner[i] = s;
+			line[i] = l.line[k];
+			pat[s][k] = m->patient;
+			if (l.label[k] != CXR_LABEL_UNKNOWN) {
+				c->nlabelled[s]++;
+				c->nrelabelled[s] += m->label != l.label[k];
+				m->label = l.label[k];
+			}
+		}
+		c->nlisted[s] = l.n;
+		c->nlisted_patients[s] = distinct_patients(pat[s], l.n);
+		cxr_labellist_free(&l);
+	}
+	/* Data that would leak between sets: said even under -q, as the
+	 * CSV's impossible values are. */
+	for (int a = CXR_NSETS - 1; a >= 0; a--) /* train, val, test */
+		for (int b = a - 1; b >= 0; b--) {
+			if (!c->list[a] || !c->list[b])
+				continue;
+			size_t ia, ib, k = shared_patients(rows, n, owner, a, b, pat[a],
+							   c->nlisted_patients[a], pat[b],
+							   c->nlisted_patients[b], &ia, &ib);
+			if (!k)
+				continue;
+			if (c->disjoint)
+				cxr_die(CXR_EXIT_DATA, "%s and %s share %zu patient%s (%zu and %zu of "
+					"their images); --disjoint-patients refuses that",
+					cxr_name(c->list[a]), cxr_name(c->list[b]), k,
+					k == 1 ? "" : "s", ia, ib);
+			cxr_warn("%s and %s share %zu patient%s (%zu and %zu of their images); "
+				 "both sets keep them (--disjoint-patients refuses this)",
+				 cxr_name(c->list[a]), cxr_name(c->list[b]), k, k == 1 ? "" : "s",
+				 ia, ib);
+		}
 	for (size_t i = 0; i < n; i++) {
-		if (first[i])
-			set[i] = set[i] == POOL_REST ? POOL_LIST : CXR_SET_NONE;
-		else if (bsearch(&rows[i].patient, pat, npat, sizeof *pat, strp_cmp))
+		if (owner[i] >= 0)
+			set[i] = POOL_LIST + owner[i];
+		else if (c->all_lists)
+			set[i] = CXR_SET_NONE;
+		else if (bsearch(&rows[i].patient, pat[CXR_SET_TEST], c->nlisted_patients[CXR_SET_TEST],
+				 sizeof *pat[CXR_SET_TEST], strp_cmp))
 			set[i] = CXR_SET_NONE;
 	}
-	free(pat);
-	free(first);
+	for (int s = 0; s < CXR_NSETS; s++)
+		free(pat[s]);
+	free(owner);
+	free(line);
 }
 
 /* The view filter comes before the draw: the rows of other views move to
@@ -265,16 +372,24 @@ static void draw(const struct cmdline *c, cxr_sample *rows, size_t n, int *set)
 		if (cxr_split_draw(n, pat, img, set, POOL_REST, 3, sets, c->want, c->seed) < 0)
 			cxr_die(CXR_EXIT_DATA, "%s%s: %s", in, vw, cxr_errmsg());
 	} else {
-		int ts[] = {CXR_SET_TEST};
-		long tw[] = {c->test_given ? c->want[CXR_SET_TEST] : -1};
-		if (cxr_split_draw(n, pat, img, set, POOL_LIST, 1, ts, tw, c->seed) < 0)
-			cxr_die(CXR_EXIT_DATA, "%s%s: test set from %s: %s", in, vw,
-				cxr_name(c->test_list), cxr_errmsg());
-		int sets[] = {CXR_SET_VAL, CXR_SET_TRAIN};
-		long want[] = {c->want[CXR_SET_VAL], c->want[CXR_SET_TRAIN]};
-		if (cxr_split_draw(n, pat, img, set, POOL_REST, 2, sets, want, c->seed) < 0)
-			cxr_die(CXR_EXIT_DATA, "%s%s: patients not in %s: %s", in, vw,
-				cxr_name(c->test_list), cxr_errmsg());
+		/* Each list is its set's pool: all of it, or as many as its
+		 * count asks, drawn by patient. */
+		for (int s = 0; s < CXR_NSETS; s++) {
+			if (!c->list[s])
+				continue;
+			int ts[] = {s};
+			long tw[] = {c->given[s] ? c->want[s] : -1};
+			if (cxr_split_draw(n, pat, img, set, POOL_LIST + s, 1, ts, tw, c->seed) < 0)
+				cxr_die(CXR_EXIT_DATA, "%s%s: %s set from %s: %s", in, vw,
+					cxr_set_name[s], cxr_name(c->list[s]), cxr_errmsg());
+		}
+		if (!c->all_lists) {
+			int sets[] = {CXR_SET_VAL, CXR_SET_TRAIN};
+			long want[] = {c->want[CXR_SET_VAL], c->want[CXR_SET_TRAIN]};
+			if (cxr_split_draw(n, pat, img, set, POOL_REST, 2, sets, want, c->seed) < 0)
+				cxr_die(CXR_EXIT_DATA, "%s%s: patients not in %s: %s", in, vw,
+					cxr_name(c->test_list), cxr_errmsg());
+		}
 	}
 	free(pat);
 	free(img);
@@ -328,10 +443,17 @@ static void report(const struct cmdline *c, const cxr_sample *rows, size_t n,
 			 cxr_name(c->input), nread, n, c->views_arg, npat);
 	else
 		cxr_warn("%s: %zu rows of %zu patients", cxr_name(c->input), n, npat);
-	if (c->test_list)
-		cxr_warn("%s: %zu images of %zu patients listed; "
-			 "no image of theirs in train or val",
-			 cxr_name(c->test_list), c->nlisted, c->nlisted_patients);
+	for (int s = CXR_NSETS - 1; s >= 0; s--) {
+		if (!c->list[s])
+			continue;
+		char lab[160] = "";
+		if (c->nlabelled[s])
+			snprintf(lab, sizeof lab, "; %zu labels from the list, %zu of them not the "
+				 "CSV's", c->nlabelled[s], c->nrelabelled[s]);
+		cxr_warn("%s: %zu images of %zu patients listed%s%s", cxr_name(c->list[s]),
+			 c->nlisted[s], c->nlisted_patients[s],
+			 c->all_lists ? "" : "; no image of theirs in train or val", lab);
+	}
 	size_t used = 0;
 	for (int s = CXR_NSETS - 1; s >= 0; s--) {
 		size_t k = 0, pos = 0, neg = 0;
@@ -366,7 +488,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nread; i++)
 		set[i] = POOL_REST;
 	if (c.test_list)
-		apply_test_list(&c, rows, nread, set);
+		apply_lists(&c, rows, nread, set);
 	size_t n = filter_views(&c, rows, nread, set);
 	draw(&c, rows, n, set);
 	write_sets(&c, rows, n, set);

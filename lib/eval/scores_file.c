@@ -73,7 +73,8 @@ int cxr_scores_read(cxr_scores *s, FILE *f, const char *path, const cxr_scores_o
 		cxr_scores_free(s);
 		return -1;
 	}
-	int cs = need_col(t, "score"), cl = need_col(t, lname);
+	int no_label = o && o->no_label;
+	int cs = need_col(t, "score"), cl = no_label ? 0 : need_col(t, lname);
 	int ci = o && o->want_image ? need_col(t, "image") : 0;
 	int cm = cxr_tsv_col(t, "model"), ct = cxr_tsv_col(t, "threshold");
 	if (cs < 0 || cl < 0 || ci < 0)
@@ -120,7 +121,9 @@ int cxr_scores_read(cxr_scores *s, FILE *f, const char *path, const cxr_scores_o
 			}
 		}
 		int label;
-		if (!strcmp(lv, "-")) {
+		if (no_label) {
+			label = CXR_LABEL_UNKNOWN;
+		} else if (!strcmp(lv, "-")) {
 			s->skipped++;
 			continue;
 		} else if (!strcmp(lv, "0") || !strcmp(lv, "1")) {
@@ -198,6 +201,38 @@ int cxr_scores_load(cxr_scores *s, const char *path, const cxr_scores_opt *o)
 	if (!std)
 		fclose(f);
 	return rc;
+}
+
+void cxr_scores_keep(cxr_scores *s, const unsigned char *keep)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!keep[i]) {
+			if (s->image)
+				free(s->image[i]);
+			continue;
+		}
+		s->score[k] = s->score[i];
+		s->label[k] = s->label[i];
+		s->line[k] = s->line[i];
+		if (s->image)
+			s->image[k] = s->image[i];
+		for (int g = 0; g < s->ngroup; g++)
+			s->group[g].id[k] = s->group[g].id[i];
+		k++;
+	}
+	/* Each group column again from the rows kept, so that its values
+	 * are those some row still has, in order of appearance. */
+	for (int g = 0; g < s->ngroup; g++) {
+		cxr_column old = s->group[g], c = {0};
+		c.id = old.id;
+		for (size_t i = 0; i < k; i++)
+			c.id[i] = column_intern(&c, old.value[old.id[i]], old.line[old.id[i]]);
+		old.id = NULL;
+		column_free(&old);
+		s->group[g] = c;
+	}
+	s->n = k;
 }
 
 int cxr_scores_need_both(const cxr_scores *s)

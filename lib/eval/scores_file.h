@@ -12,6 +12,9 @@
 
 typedef struct cxr_scores_opt {
 	const char *label_col;  /* NULL: "label" */
+	int no_label;           /* the labels come from elsewhere (eval/refstd): the
+				 * label column is not read, every row is kept with
+				 * label CXR_LABEL_UNKNOWN until they are set */
 	int want_image;         /* keep the image column (required then) */
 	const char **group_cols; /* (ngroup) further columns kept as text */
 	int ngroup;
@@ -29,9 +32,9 @@ typedef struct cxr_column {
 
 typedef struct cxr_scores {
 	char *path;       /* for messages ("stdin" for -) */
-	size_t n;         /* rows kept: label 0 or 1 */
+	size_t n;         /* rows kept: label 0 or 1 (every row under no_label) */
 	double *score;    /* (n) finite */
-	int *label;       /* (n) 0 or 1 */
+	int *label;       /* (n) 0 or 1 (unknown under no_label) */
 	long *line;       /* (n) line number of each row in the file */
 	char **image;     /* (n) with want_image, else NULL */
 	cxr_column *group; /* (ngroup) the group columns, for the n rows kept */
@@ -51,6 +54,10 @@ int cxr_scores_read(cxr_scores *s, FILE *f, const char *path, const cxr_scores_o
 void cxr_scores_free(cxr_scores *s);
 /* cxr_scores_read on a named file ("-" or NULL: stdin), closing it. */
 int cxr_scores_load(cxr_scores *s, const char *path, const cxr_scores_opt *o);
+/* Keeps the rows i with keep[i] (in their order) and drops the rest,
+ * group columns included: a value that only dropped rows had is no longer
+ * among a column's values. */
+void cxr_scores_keep(cxr_scores *s, const unsigned char *keep /* (s->n) */);
 /* -1 with a message unless s has at least one row of each class (an AUC
  * and a ROC curve need both). */
 int cxr_scores_need_both(const cxr_scores *s);
