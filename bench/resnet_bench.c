@@ -22,6 +22,7 @@
 #include "nn/gemm.h"
 #include "nn/optim.h"
 #include "base/parallel.h"
+#include "nn/precision.h"
 #include "nn/resnet.h"
 
 /* GFLOP/s of one large product: cblas_sgemm (own 0) or cxr_gemm (own 1). */
@@ -80,6 +81,8 @@ static void profile_lines(cxr_resnet *net, const char *mode, int batch, double c
 	       own, own / ceiling);
 }
 
+static int precision = CXR_PREC_FP32; /* -P */
+
 static void run_mode(const cxr_resnet_config *cfg, int train, int batch, int reps)
 {
 	double ceiling = sgemm_ceiling(0), own = sgemm_ceiling(1);
@@ -87,6 +90,8 @@ static void run_mode(const cxr_resnet_config *cfg, int train, int batch, int rep
 	if (!net)
 		cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg());
 	cxr_resnet_init(net, 1);
+	if (cxr_resnet_set_precision(net, precision))
+		cxr_die(CXR_EXIT_USAGE, "%s", cxr_errmsg());
 	size_t hw = (size_t)cfg->height * cfg->width * cfg->in_channels;
 	float *x = cxr_xmalloc(batch * hw * sizeof *x), *t = cxr_xmalloc(batch * sizeof *t);
 	for (size_t i = 0; i < batch * hw; i++)
@@ -145,7 +150,7 @@ int main(int argc, char **argv)
 	cxr_resnet_config cfg;
 	cxr_resnet_default_config(&cfg);
 	int threads = 2, reps = 2, tb[8] = {16, 32}, ib[8] = {1, 8, 32}, nt = 2, ni = 3, c;
-	while ((c = getopt(argc, argv, "j:W:s:t:i:r:")) != -1) {
+	while ((c = getopt(argc, argv, "j:W:s:t:i:r:P:")) != -1) {
 		switch (c) {
 		case 'j':
 			threads = (int)cxr_parse_long("-j", optarg, 1, 1024);
@@ -162,16 +167,21 @@ int main(int argc, char **argv)
 		case 'i':
 			ni = strcmp(optarg, "-") ? parse_list("-i", optarg, ib, 8) : 0;
 			break;
+		case 'P':
+			if ((precision = cxr_precision_parse(optarg)) < 0)
+				cxr_usage_error("-P takes fp32 or bf16, not '%s'", optarg);
+			break;
 		case 'r':
 			reps = (int)cxr_parse_long("-r", optarg, 1, 100);
 			break;
 		default:
-			cxr_usage_error("usage: resnet_bench [-j N] [-W W] [-s SIZE] [-t B,..] [-i B,..] [-r N]");
+			cxr_usage_error("usage: resnet_bench [-j N] [-W W] [-s SIZE] [-t B,..] [-i B,..] [-r N] [-P fp32|bf16]");
 		}
 	}
 	/* no threads start in this process: OpenMP does not survive fork */
-	printf("# resnet_bench: width %g, %dx%d input, %d threads, OpenBLAS %s\n", cfg.width_mult,
-	       cfg.height, cfg.width, threads, cxr_blas_core());
+	printf("# resnet_bench: width %g, %dx%d input, %d threads, %s, OpenBLAS %s\n",
+	       cfg.width_mult, cfg.height, cfg.width, threads, cxr_precision_name(precision),
+	       cxr_blas_core());
 	printf("mode\tbatch\timg_per_s\tmean_img_per_s\tpeak_rss_mb\tgflops\n");
 	fflush(stdout);
 	for (int i = 0; i < nt + ni; i++) {

@@ -15,6 +15,7 @@
 #include "nn/dense.h"
 #include "nn/gemm.h"
 #include "nn/maxpool.h"
+#include "nn/precision.h"
 #include "testutil.h"
 
 #define FWD_TOL 1e-5  /* float layer vs double reference, normwise */
@@ -581,9 +582,9 @@ START_TEST(dense)
 	d.x = dup64(x, n * i), d.w = dup64(w, o * i), d.b = dup64(b, o);
 	double ref[3 * 5];
 	dense_ref(ref, &d);
-	dense_forward(y, x, w, b, n, i, o);
+	dense_forward(CXR_PREC_FP32, y, x, w, b, n, i, o);
 	ck_assert_msg(nerr(y, ref, n * o) < FWD_TOL, "dense forward");
-	dense_backward(dx, dw, db, r, x, w, n, i, o);
+	dense_backward(CXR_PREC_FP32, dx, dw, db, r, x, w, n, i, o);
 	double *r64 = dup64(r, n * o);
 	fd_check(dense_ref, &d, d.x, n * i, r64, n * o, dx, "dense din");
 	fd_check(dense_ref, &d, d.w, o * i, r64, n * o, dw, "dense dweight");

@@ -8,6 +8,7 @@
 #include "base/cli.h"
 #include "base/options.h"
 #include "data/model_file.h"
+#include "nn/precision.h"
 #include "run/score_driver.h"
 
 static void usage(FILE *f)
@@ -23,6 +24,7 @@ static void usage(FILE *f)
 		"      --threshold T   decision threshold for the pred column\n"
 		"                      (default: the one stored in the model)\n"
 		"      --no-header     no header line (to append to a scores file)\n"
+		"      --precision P   bf16 (default where the CPU has AVX512_BF16) or fp32\n"
 		"      --info          print the model's metadata (key, tab, value) and exit\n"
 		"  -j, --jobs N        threads (default: all cores; --threads is the same)\n"
 		"  -q, --quiet         no progress\n"
@@ -90,12 +92,13 @@ int main(int argc, char **argv)
 	cxr_score_opts o = {.batch = 8, .threshold = NAN, .header = 1};
 	cxr_common_opts co = {.jobs = cxr_ncores()};
 	const char *model = NULL, *out = NULL;
-	enum { O_BATCH = 256, O_THR, O_NOHEAD, O_INFO };
+	enum { O_BATCH = 256, O_THR, O_NOHEAD, O_INFO, O_PREC };
 	int info = 0;
 	static const struct option longs[] = {
 		{"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
 		{"batch", required_argument, 0, O_BATCH}, {"threshold", required_argument, 0, O_THR},
-		{"no-header", no_argument, 0, O_NOHEAD}, {"info", no_argument, 0, O_INFO}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
+		{"no-header", no_argument, 0, O_NOHEAD}, {"info", no_argument, 0, O_INFO},
+		{"precision", required_argument, 0, O_PREC}, CXR_JOBS_LONGOPTS, CXR_COMMON_LONGOPTS,
 		{0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "m:o:" CXR_JOBS_SHORTOPTS CXR_COMMON_SHORTOPTS, longs, NULL)) != -1) {
@@ -106,6 +109,7 @@ int main(int argc, char **argv)
 		case O_THR: o.threshold = cxr_parse_double("--threshold", optarg, 0, 1); break;
 		case O_NOHEAD: o.header = 0; break;
 		case O_INFO: info = 1; break;
+		case O_PREC: o.precision = cxr_precision_option(optarg); break;
 		default: cxr_common_option(c, optarg, &co, usage);
 		}
 	}

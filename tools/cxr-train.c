@@ -7,7 +7,9 @@
 #include "base/cli.h"
 #include "base/options.h"
 #include "nn/init.h"
+#include "nn/precision.h"
 #include "nn/resnet.h"
+#include "run/dist.h"
 #include "run/train_driver.h"
 
 static void usage(FILE *f)
@@ -21,7 +23,9 @@ static void usage(FILE *f)
 		"      --val FILE         validation pack: metrics each epoch, best model,\n"
 		"                         decision threshold\n"
 		"      --epochs N         epochs (default 10)\n"
-		"      --batch N          batch size (default 32)\n"
+		"      --batch N          batch size (default 32), all ranks' under mpirun\n"
+		"      --accum K          cut each batch into K micro-batches run one after\n"
+		"                         another (gradient accumulation; default 1)\n"
 		"      --lr X             learning rate (default 0.001)\n"
 		"      --min-lr X         floor of the schedule (default 0)\n"
 		"      --beta1 X, --beta2 X, --eps X   Adam (0.9, 0.999, 1e-8)\n"
@@ -37,6 +41,7 @@ static void usage(FILE *f)
 		"      --arch A           torchvision-resnet50 (default) or keras-resnet50\n"
 		"      --width W          width multiplier (default 1: ResNet-50)\n"
 		"      --init S           initial weights: torchvision (default), keras or torch\n"
+		"      --precision P      bf16 (default where the CPU has AVX512_BF16) or fp32\n"
 		"      --seed S           seed for initialisation, order, dropout (default 1)\n"
 		"      --resume CKPT      continue a run from its checkpoint\n"
 		"      --max-steps N      stop (with a checkpoint) after N steps in all\n"
@@ -114,7 +119,10 @@ static void print_resume(const cxr_train_cfg *c, int sig, const char *ckpt)
 	}
 	char jobs[32];
 	snprintf(jobs, sizeof jobs, "%d", c->threads);
-	char *cmd = cxr_xstrdup("  cxr-train");
+	char head[64] = "  cxr-train";
+	if (dist_size() > 1) /* the same ranks keep its bits; others go on too */
+		snprintf(head, sizeof head, "  mpirun -np %d cxr-train", dist_size());
+	char *cmd = cxr_xstrdup(head);
 	size_t len = strlen(cmd);
 	put_word(&cmd, &len, "-j");
 	put_word(&cmd, &len, jobs);
@@ -153,10 +161,11 @@ int main(int argc, char **argv)
 	cxr_common_opts co = {.jobs = cxr_ncores()};
 	enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_MINLR, O_B1, O_B2, O_EPS, O_WD, O_ADAM,
 	       O_SCHED, O_WARM, O_PAT, O_EARLY, O_AUG, O_SENS, O_WIDTH, O_SEED, O_RESUME,
-	       O_MAXSTEPS, O_LOG, O_STEPLOG, O_INIT, O_ARCH };
+	       O_MAXSTEPS, O_LOG, O_STEPLOG, O_INIT, O_ARCH, O_ACCUM, O_PREC };
 	static const struct option longs[] = {
 		{"output", required_argument, 0, 'o'}, {"val", required_argument, 0, O_VAL},
 		{"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
+		{"accum", required_argument, 0, O_ACCUM},
 		{"lr", required_argument, 0, O_LR}, {"min-lr", required_argument, 0, O_MINLR},
 		{"beta1", required_argument, 0, O_B1}, {"beta2", required_argument, 0, O_B2},
 		{"eps", required_argument, 0, O_EPS}, {"weight-decay", required_argument, 0, O_WD},
@@ -166,6 +175,7 @@ int main(int argc, char **argv)
 		{"threshold-sens", required_argument, 0, O_SENS},
 		{"width", required_argument, 0, O_WIDTH}, {"seed", required_argument, 0, O_SEED},
 		{"init", required_argument, 0, O_INIT}, {"arch", required_argument, 0, O_ARCH},
+		{"precision", required_argument, 0, O_PREC},
 		{"resume", required_argument, 0, O_RESUME},
 		{"max-steps", required_argument, 0, O_MAXSTEPS}, {"log", required_argument, 0, O_LOG},
 		{"step-log", required_argument, 0, O_STEPLOG},
@@ -179,7 +189,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case O_BATCH: case O_LR: case O_MINLR: case O_B1: case O_B2: case O_EPS: case O_WD:
 		case O_ADAM: case O_SCHED: case O_WARM: case O_PAT: case O_EARLY: case O_AUG:
-		case O_SENS: case O_WIDTH: case O_SEED: case O_INIT: case O_ARCH:
+		case O_SENS: case O_WIDTH: case O_SEED: case O_INIT: case O_ARCH: case O_PREC:
 			ignored = opt_name(longs, o);
 			break;
 		}
@@ -191,6 +201,7 @@ int main(int argc, char **argv)
 			epochs_set = 1;
 			break;
 		case O_BATCH: c.batch = (int)cxr_parse_long("--batch", optarg, 1, 4096); break;
+		case O_ACCUM: c.accum = (int)cxr_parse_long("--accum", optarg, 1, 4096); break;
 		case O_LR: c.lr = cxr_parse_double("--lr", optarg, 0, 10); break;
 		case O_MINLR: c.min_lr = cxr_parse_double("--min-lr", optarg, 0, 10); break;
 		case O_B1: c.beta1 = cxr_parse_double("--beta1", optarg, 0, 0.999999); break;
@@ -222,6 +233,7 @@ int main(int argc, char **argv)
 				cxr_usage_error("--arch: '%s' is not torchvision-resnet50 or "
 						"keras-resnet50", optarg);
 			break;
+		case O_PREC: c.precision = cxr_precision_option(optarg); break;
 		case O_RESUME: c.resume_path = optarg; break;
 		case O_MAXSTEPS: c.max_steps = cxr_parse_long("--max-steps", optarg, 1, LONG_MAX); break;
 		case O_LOG: c.log_path = optarg; break;
@@ -245,13 +257,29 @@ int main(int argc, char **argv)
 	}
 	if (c.val_path == NULL && (c.early_stop || c.schedule == CXR_SCHED_PLATEAU))
 		cxr_usage_error("--early-stop and --schedule plateau need --val");
+	/* Under mpirun or srun: one rank of a data-parallel run; the batch
+	 * must divide into ranks x --accum parts (checked again for the
+	 * batch a checkpoint gives). */
+	if (dist_init(&argc, &argv))
+		cxr_die_err();
+	int nranks = dist_size();
+	if (!c.resume_path && c.batch % (nranks * (c.accum ? c.accum : 1)))
+		cxr_usage_error("--batch %d does not divide into %d ranks x --accum %d: give a "
+				"multiple of %d", c.batch, nranks, c.accum ? c.accum : 1,
+				nranks * (c.accum ? c.accum : 1));
 	cxr_train_end end;
 	int rc = cxr_train_run(&c, &end);
+	/* The run ended on every rank together (an error ends the job: MPI
+	 * is not finished then, and mpirun ends the other ranks). */
+	if (rc == 0)
+		dist_finish();
 	if (end.signal) {
 		/* Whatever else happened, end by the signal (cxr-train(1)). */
 		if (rc < 0)
 			cxr_warn("%s", cxr_errmsg());
-		if (end.checkpoint)
+		if (dist_rank() > 0) /* rank 0 says where the run stopped */
+			;
+		else if (end.checkpoint)
 			print_resume(&c, end.signal, NULL);
 		else if (end.model)
 			cxr_warn("stopped by signal %d after the run ended; %s is written", end.signal,

@@ -8,6 +8,7 @@
 #include "base/cli.h"
 
 #include "nn/gemm.h"
+#include "nn/precision.h"
 #include "base/parallel.h"
 
 /* One im2col chunk: 2M floats (8 MB) keeps the GEMM's M in the thousands
@@ -26,6 +27,7 @@ void conv_dims_set(conv_dims *d, int n, int h, int w, int c, int o, int k, int s
 	d->stride = stride, d->pad = pad;
 	d->oh = (h + 2 * pad - k) / stride + 1;
 	d->ow = (w + 2 * pad - k) / stride + 1;
+	d->prec = CXR_PREC_FP32;
 }
 
 int conv_is_pointwise(const conv_dims *d)

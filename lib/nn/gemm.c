@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "nn/precision.h"
 
 #define MR 14
 #define NR 32
@@ -163,6 +164,24 @@ static void pack_b(float *restrict dst, const float *b, int ldb, int tb, int n, 
 	}
 }
 
+/* C (mr rows, nr columns) [+]= the accumulators of a micro-kernel. */
+AVX512 static inline void store_block(__m512 acc[MR][2], float *C, int ldc, int mr, int nr,
+				      int add)
+{
+	__mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+	__mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+	for (int i = 0; i < mr; i++) {
+		float *c = C + (size_t)i * ldc;
+		__m512 x = acc[i][0], y = acc[i][1];
+		if (add) {
+			x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m0, c));
+			y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m1, c + 16));
+		}
+		_mm512_mask_storeu_ps(c, m0, x);
+		_mm512_mask_storeu_ps(c + 16, m1, y);
+	}
+}
+
 /* ---- the micro-kernel ---- */
 
 /* C (mr <= MR rows, nr <= NR columns, row stride ldc) [+]= A panel (kc x
@@ -208,18 +227,158 @@ AVX512 static void kernel(int kc, const float *restrict A, const float *restrict
 		{cca, ccb}, {cda, cdb},
 #endif
 	};
-	__mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-	__mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
-	for (int i = 0; i < mr; i++) {
-		float *c = C + (size_t)i * ldc;
-		__m512 x = acc[i][0], y = acc[i][1];
-		if (add) {
-			x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m0, c));
-			y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m1, c + 16));
+	store_block(acc, C, ldc, mr, nr, add);
+}
+
+
+/* ---- bf16 products (AVX512_BF16) ----
+ *
+ * The same blocking with both operands rounded to bfloat16 as they are
+ * packed (round to nearest even, as vcvtneps2bf16: subnormals to zero)
+ * and vdpbf16ps in the micro-kernel: each 32-bit lane of a packed panel
+ * holds two bf16 values adjacent in k (the lower half first), and one
+ * instruction adds both products to an fp32 accumulator. A k-run of odd
+ * length is padded with a zero. Sums are fp32 throughout. */
+
+#define BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#define KCB 768 /* k values per block: the same bytes as KC floats */
+
+
+/* 16 lanes of pairs from two rows of 16 floats, lo (k even) and hi (k
+ * odd), each loaded under mask m (the rest zero). */
+BF16 static inline __m512i pairs_of_rows(const float *lo, const float *hi, __mmask16 m)
+{
+	__m256i l = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, lo));
+	__m256i h = hi ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, hi))
+		       : _mm256_setzero_si256();
+	return _mm512_or_si512(_mm512_cvtepu16_epi32(l),
+			       _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* For rows[0..15] (NULL: zero) contiguous along k over [0, kc): dst +
+ * q*stride gets the 16 rows' pair q (k = 2q, 2q+1) in lanes 0..15,
+ * stored under mask keep. */
+BF16 static void pack_pairs_across(uint32_t *restrict dst, size_t stride, __mmask16 keep,
+				   const float *const rows[16], int kc)
+{
+	const int kc2 = (kc + 1) / 2;
+	for (int p = 0; p < kc; p += 32) {
+		int left = kc - p;
+		__mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+		__mmask16 m1 = left >= 32 ? 0xffff : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
+		__m512 v[16];
+		for (int r = 0; r < 16; r++) {
+			if (!rows[r]) {
+				v[r] = _mm512_setzero_ps();
+				continue;
+			}
+			/* 32 consecutive k of one row: 16 pairs in order */
+			__m512bh b = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, rows[r] + p + 16),
+							 _mm512_maskz_loadu_ps(m0, rows[r] + p));
+			v[r] = (__m512)b;
 		}
-		_mm512_mask_storeu_ps(c, m0, x);
-		_mm512_mask_storeu_ps(c + 16, m1, y);
+		transpose16(v);
+		int q0 = p / 2, nq = kc2 - q0 < 16 ? kc2 - q0 : 16;
+		for (int q = 0; q < nq; q++)
+			_mm512_mask_storeu_epi32(dst + (size_t)(q0 + q) * stride, keep,
+						 _mm512_castps_si512(v[q]));
 	}
+}
+
+/* For a matrix whose row p (along k) holds 16 (or n < 16) contiguous
+ * values at src + p*ld: dst + q*stride gets pair q of those 16 columns. */
+BF16 static void pack_pairs_along(uint32_t *restrict dst, size_t stride, __mmask16 keep,
+				  const float *src, size_t ld, int n, int kc)
+{
+	__mmask16 m = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1);
+	for (int p = 0, q = 0; p < kc; p += 2, q++) {
+		const float *lo = src + (size_t)p * ld;
+		const float *hi = p + 1 < kc ? lo + ld : NULL;
+		_mm512_mask_storeu_epi32(dst + (size_t)q * stride, keep, pairs_of_rows(lo, hi, m));
+	}
+}
+
+/* pack_a's bf16 twin: MR-row panels of (kc+1)/2 pairs of MR lanes. */
+BF16 static void pack_a_bf16(uint32_t *restrict dst, const float *a, int lda, int ta, int i0,
+			     int mc, int p0, int kc)
+{
+	const int kc2 = (kc + 1) / 2;
+	const __mmask16 all = (__mmask16)((1u << MR) - 1);
+	for (int r = 0; r < mc; r += MR) {
+		int mr = mc - r < MR ? mc - r : MR;
+		uint32_t *d = dst + (size_t)r * kc2;
+		if (ta) {
+			pack_pairs_along(d, MR, all, a + (size_t)p0 * lda + i0 + r, (size_t)lda, mr, kc);
+			continue;
+		}
+		const float *rows[16];
+		for (int q = 0; q < 16; q++)
+			rows[q] = q < mr ? a + (size_t)(i0 + r + q) * lda + p0 : NULL;
+		pack_pairs_across(d, MR, all, rows, kc);
+	}
+}
+
+/* pack_b's bf16 twin: one NR-column panel, (kc+1)/2 pairs of NR lanes. */
+BF16 static void pack_b_bf16(uint32_t *restrict dst, const float *b, int ldb, int tb, int n,
+			     int j0, int p0, int kc)
+{
+	int nr = n - j0 < NR ? n - j0 : NR;
+	for (int h = 0; h < NR; h += 16) {
+		int cols = nr - h;
+		if (cols < 0)
+			cols = 0;
+		if (cols > 16)
+			cols = 16;
+		if (tb) {
+			const float *rows[16];
+			for (int q = 0; q < 16; q++)
+				rows[q] = q < cols ? b + (size_t)(j0 + h + q) * ldb + p0 : NULL;
+			pack_pairs_across(dst + h, NR, 0xffff, rows, kc);
+		} else {
+			pack_pairs_along(dst + h, NR, 0xffff, b + (size_t)p0 * ldb + j0 + h,
+					 (size_t)ldb, cols, kc);
+		}
+	}
+}
+
+/* kernel()'s bf16 twin over kc2 pairs. */
+BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, const uint32_t *restrict B,
+			     float *C, int ldc, int mr, int nr, int add)
+{
+	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
+	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
+	__m512 c6a = c0a, c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a;
+	__m512 c9a = c0a, c9b = c0a, caa = c0a, cab = c0a, cba = c0a, cbb = c0a;
+	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a;
+	for (int q = 0; q < kc2; q++, A += MR, B += NR) {
+		__m512bh b0 = (__m512bh)_mm512_load_si512(B), b1 = (__m512bh)_mm512_load_si512(B + 16);
+		__m512bh av;
+#define ROW(i, x, y)                                         \
+	av = (__m512bh)_mm512_set1_epi32((int)A[i]);         \
+	x = _mm512_dpbf16_ps(x, av, b0);                     \
+	y = _mm512_dpbf16_ps(y, av, b1)
+		ROW(0, c0a, c0b);
+		ROW(1, c1a, c1b);
+		ROW(2, c2a, c2b);
+		ROW(3, c3a, c3b);
+		ROW(4, c4a, c4b);
+		ROW(5, c5a, c5b);
+		ROW(6, c6a, c6b);
+		ROW(7, c7a, c7b);
+		ROW(8, c8a, c8b);
+		ROW(9, c9a, c9b);
+		ROW(10, caa, cab);
+		ROW(11, cba, cbb);
+		ROW(12, cca, ccb);
+		ROW(13, cda, cdb);
+#undef ROW
+	}
+	__m512 acc[MR][2] = {
+		{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},
+		{c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {caa, cab}, {cba, cbb},
+		{cca, ccb}, {cda, cdb},
+	};
+	store_block(acc, C, ldc, mr, nr, add);
 }
 
 /* ---- drivers ---- */
@@ -243,11 +402,13 @@ static float *buffer(int which, size_t floats)
 }
 
 /* C [+]= op(A) op(B) with the work spread over nt threads by row blocks
- * and column-panel groups. */
-static void gemm_blocked(int ta, int tb, int m, int n, int k, const float *a, int lda,
-				const float *b, int ldb, int add, float *c, int ldc, int nt)
+ * and column-panel groups; bf16: products of bf16-rounded operands.
+ * A packed panel holds kc floats or (kc+1)/2 bf16 pairs per lane, KC
+ * four-byte words at most either way. */
+static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const float *a, int lda,
+			 const float *b, int ldb, int add, float *c, int ldc, int nt)
 {
-	const int ncb = n < NC ? n : NC;
+	const int ncb = n < NC ? n : NC, kcmax = bf16 ? KCB : KC;
 	/* B shared, from the calling thread's buffer; A per thread, its own */
 	float *bp = buffer(0, (size_t)KC * ((ncb + NR - 1) / NR) * NR);
 	const int mblocks = (m + MC - 1) / MC;
@@ -265,27 +426,40 @@ static void gemm_blocked(int ta, int tb, int m, int n, int k, const float *a, in
 					groups = panels;
 			}
 			const int items = mblocks * groups;
-			for (int pc = 0; pc < k; pc += KC) {
-				const int kc = k - pc < KC ? k - pc : KC;
+			for (int pc = 0; pc < k; pc += kcmax) {
+				const int kc = k - pc < kcmax ? k - pc : kcmax, kc2 = (kc + 1) / 2;
 				const int first = pc == 0 && !add;
 #pragma omp for schedule(static)
-				for (int jp = 0; jp < panels; jp++)
-					pack_b(bp + (size_t)jp * KC * NR, b, ldb, tb, n, jc + jp * NR,
-					       pc, kc);
+				for (int jp = 0; jp < panels; jp++) {
+					float *dst = bp + (size_t)jp * KC * NR;
+					if (bf16)
+						pack_b_bf16((uint32_t *)dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
+					else
+						pack_b(dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
+				}
 #pragma omp for schedule(static)
 				for (int it = 0; it < items; it++) {
 					const int ib = it / groups, g = it % groups;
 					const int i0 = ib * MC, mc = m - i0 < MC ? m - i0 : MC;
 					const int jp0 = panels * g / groups, jp1 = panels * (g + 1) / groups;
-					pack_a(myap, a, lda, ta, i0, mc, pc, kc);
+					if (bf16)
+						pack_a_bf16((uint32_t *)myap, a, lda, ta, i0, mc, pc, kc);
+					else
+						pack_a(myap, a, lda, ta, i0, mc, pc, kc);
 					for (int jp = jp0; jp < jp1; jp++) {
 						const int j0 = jc + jp * NR;
 						const int nr = n - j0 < NR ? n - j0 : NR;
 						const float *bpp = bp + (size_t)jp * KC * NR;
-						for (int r = 0; r < mc; r += MR)
-							kernel(kc, myap + (size_t)r * kc, bpp,
-							       c + (size_t)(i0 + r) * ldc + j0, ldc,
-							       mc - r < MR ? mc - r : MR, nr, !first);
+						for (int r = 0; r < mc; r += MR) {
+							float *cc = c + (size_t)(i0 + r) * ldc + j0;
+							const int mr = mc - r < MR ? mc - r : MR;
+							if (bf16)
+								kernel_bf16(kc2, (const uint32_t *)myap + (size_t)r * kc2,
+									    (const uint32_t *)bpp, cc, ldc, mr, nr, !first);
+							else
+								kernel(kc, myap + (size_t)r * kc, bpp, cc, ldc, mr, nr,
+								       !first);
+						}
 					}
 				}
 			}
@@ -293,8 +467,8 @@ static void gemm_blocked(int ta, int tb, int m, int n, int k, const float *a, in
 	}
 }
 
-static void gemm_avx512(int ta, int tb, int m, int n, int k, const float *a, int lda,
-			       const float *b, int ldb, int add, float *c, int ldc)
+static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const float *a, int lda,
+			const float *b, int ldb, int add, float *c, int ldc)
 {
 	int nt = omp_get_max_threads();
 	if (k <= 0) {
@@ -313,7 +487,8 @@ static void gemm_avx512(int ta, int tb, int m, int n, int k, const float *a, int
 			int k0 = (int)((long)k * t / nt), k1 = (int)((long)k * (t + 1) / nt);
 			const float *as = ta ? a + (size_t)k0 * lda : a + k0;
 			const float *bs = tb ? b + k0 : b + (size_t)k0 * ldb;
-			gemm_blocked(ta, tb, m, n, k1 - k0, as, lda, bs, ldb, 0, part + t * mn, n, 1);
+			gemm_blocked(bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, 0, part + t * mn, n,
+				     1);
 		}
 #pragma omp parallel for schedule(static)
 		for (int i = 0; i < m; i++) {
@@ -328,7 +503,7 @@ static void gemm_avx512(int ta, int tb, int m, int n, int k, const float *a, int
 		free(part);
 		return;
 	}
-	gemm_blocked(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, nt);
+	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, nt);
 }
 
 void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
@@ -337,9 +512,26 @@ void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
 	if (m <= 0 || n <= 0)
 		return;
 	if (current()) {
-		gemm_avx512(ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc);
+		gemm_avx512(0, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc);
 		return;
 	}
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
 		    m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
+void cxr_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+		   int ldb, float beta, float *c, int ldc)
+{
+	if (m <= 0 || n <= 0)
+		return;
+	if (!cxr_cpu_has_bf16())
+		cxr_die(CXR_EXIT_USAGE, "bf16 products need a CPU with AVX512_BF16 (use --precision fp32)");
+	gemm_avx512(1, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc);
+}
+
+void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a, int lda,
+		   const float *b, int ldb, float beta, float *c, int ldc)
+{
+	(prec == CXR_PREC_BF16 ? cxr_gemm_bf16 : cxr_gemm)(ta, tb, m, n, k, a, lda, b, ldb, beta, c,
+							     ldc);
 }

@@ -20,6 +20,16 @@
 void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
 	      int ldb, float beta, float *c, int ldc);
 
+/* cxr_gemm with the operands' values rounded to bf16 (precision.h) and
+ * the products summed in fp32 by vdpbf16ps: twice the multiply rate.
+ * Needs cxr_cpu_has_bf16() (the process exits with a usage error
+ * otherwise: callers check cxr_precision_available first). */
+void cxr_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+		   int ldb, float beta, float *c, int ldc);
+/* cxr_gemm (CXR_PREC_FP32) or cxr_gemm_bf16 (CXR_PREC_BF16). */
+void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a, int lda,
+		   const float *b, int ldb, float beta, float *c, int ldc);
+
 /* "avx512" (own kernel) or "blas"; cxr_gemm_use("blas") forces OpenBLAS,
  * cxr_gemm_use(NULL) restores the default. -1 if the choice is not
  * available here. */

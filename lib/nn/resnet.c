@@ -22,6 +22,7 @@
 #include "nn/dense.h"
 #include "base/parallel.h"
 #include "nn/maxpool.h"
+#include "nn/precision.h"
 #include "nn/wino.h"
 
 #define NSTAGES 4
@@ -141,6 +142,7 @@ struct cxr_resnet {
 	cxr_resnet_config cfg;
 	int max_batch;
 	float bn_eps, bn_momentum;  /* the architecture's (PyTorch's momentum) */
+	int prec;                   /* CXR_PREC_*: every convolution's and dense layer's */
 	stem stem;
 	block blocks[MAXBLOCKS];
 	int nblocks;
@@ -181,6 +183,11 @@ struct cxr_resnet {
 	size_t wtmp_w, wtmp_size, nwfold;
 	cxr_rng rng;
 	int mask_given;
+	/* Running statistics: updated by a training forward (bn_update 1,
+	 * the default), or left to the caller (cxr_resnet_bn_apply), bstats
+	 * (nbuffers, the buffers' layout) keeping the last batch's. */
+	int bn_update;
+	double *bstats;
 	int last_n, last_train;
 	int prof_on;
 	cxr_resnet_prof prof[CXR_PROF_N];
@@ -501,11 +508,13 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 	net->params = calloc(net->nparams, sizeof(float));
 	net->grads = calloc(net->nparams, sizeof(float));
 	net->buffers = calloc(net->nbuffers, sizeof(float));
+	net->bstats = calloc(net->nbuffers ? net->nbuffers : 1, sizeof(double));
+	net->bn_update = 1;
 	net->dlogits = calloc(max_batch, sizeof(float));
 	net->ws = malloc((net->ws_size + 16) * sizeof(float));
 	net->wtmp = malloc((net->wtmp_w + net->wtmp_size + 32) * sizeof(float));
-	if (!net->params || !net->grads || !net->buffers || !net->dlogits || !net->ws ||
-	    !net->wtmp) {
+	if (!net->params || !net->grads || !net->buffers || !net->bstats || !net->dlogits ||
+	    !net->ws || !net->wtmp) {
 		cxr_seterr("out of memory for a network of %zu parameters", net->nparams);
 		cxr_resnet_free(net);
 		return NULL;
@@ -535,6 +544,7 @@ void cxr_resnet_free(cxr_resnet *net)
 	free(net->buffers);
 	free(net->fold);
 	free(net->dlogits);
+	free(net->bstats);
 	free(net->act);
 	free(net->ws);
 	free(net->wtmp);
@@ -610,6 +620,27 @@ cxr_rng *cxr_resnet_rng(cxr_resnet *net)
 	return &net->rng;
 }
 
+void cxr_resnet_set_bn_update(cxr_resnet *net, int on)
+{
+	net->bn_update = on;
+}
+
+const double *cxr_resnet_bn_batch_stats(const cxr_resnet *net)
+{
+	return net->bstats;
+}
+
+void cxr_resnet_bn_apply(cxr_resnet *net, const double *stats)
+{
+	for (int i = 0; i < net->nunits; i++) {
+		unit *u = net->units[i];
+		bn_update_running(u->running_mean, u->running_var,
+				  stats + (u->running_mean - net->buffers),
+				  stats + (u->running_var - net->buffers), u->d.o, net->bn_momentum);
+	}
+	net->fold_valid = 0;
+}
+
 void cxr_resnet_set_fold(cxr_resnet *net, int fold)
 {
 	net->fold_on = fold;
@@ -618,6 +649,25 @@ void cxr_resnet_set_fold(cxr_resnet *net, int fold)
 void cxr_resnet_set_winograd(cxr_resnet *net, int on)
 {
 	net->wino_on = on;
+}
+
+int cxr_resnet_set_precision(cxr_resnet *net, int prec)
+{
+	if (prec != CXR_PREC_FP32 && prec != CXR_PREC_BF16) {
+		cxr_seterr("unknown precision %d", prec);
+		return -1;
+	}
+	if (!cxr_precision_available((cxr_precision)prec))
+		return -1;
+	net->prec = prec;
+	for (int i = 0; i < net->nunits; i++)
+		net->units[i]->d.prec = prec;
+	return 0;
+}
+
+int cxr_resnet_get_precision(const cxr_resnet *net)
+{
+	return net->prec;
 }
 
 void cxr_resnet_set_threads(int n)
@@ -740,10 +790,14 @@ static void unit_train(cxr_resnet *net, unit *u, const float *in, float *out, co
 	size_t m = (size_t)n * d.oh * d.ow;
 	TIMED(net, u->kind, 0, conv_flops(&d),
 	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, 0, n));
+	int upd = net->bn_update;
 	TIMED(net, CXR_PROF_BN, 0, 0,
-	      bn_forward_train(out, u->bn_mean, u->bn_istd, u->running_mean, u->running_var,
-			       u->conv_out, u->params.bn_gamma, u->params.bn_beta, res, relu, m, d.o,
-			       net->bn_momentum, net->bn_eps));
+	      bn_forward_train_stats(out, u->bn_mean, u->bn_istd, upd ? u->running_mean : NULL,
+				     upd ? u->running_var : NULL,
+				     net->bstats + (u->running_mean - net->buffers),
+				     net->bstats + (u->running_var - net->buffers), u->conv_out,
+				     u->params.bn_gamma, u->params.bn_beta, res, relu, m, d.o,
+				     net->bn_momentum, net->bn_eps));
 }
 
 /* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
@@ -856,14 +910,14 @@ static void head_forward(cxr_resnet *net, const float *in, int n)
 	const size_t nh = (size_t)n * hid;
 	TIMED(net, CXR_PROF_HEAD, 0, 0, {
 		gmaxpool_forward(h->pool_out, h->pool_idx, in, n, net->fh * net->fw, net->feat);
-		dense_forward(h->fc1_out, h->pool_out, h->params.fc1_w, h->params.fc1_b, n,
+		dense_forward(net->prec, h->fc1_out, h->pool_out, h->params.fc1_w, h->params.fc1_b, n,
 			      net->feat, hid);
 		relu_forward(h->relu_out, h->fc1_out, nh);
 		if (!net->mask_given)
 			dropout_mask(h->dropout_mask, nh, (float)net->cfg.dropout, &net->rng);
 		net->mask_given = 0;
 		dropout_forward(h->dropout_out, h->relu_out, h->dropout_mask, nh);
-		dense_forward(h->logits, h->dropout_out, h->params.fc2_w, h->params.fc2_b, n, hid,
+		dense_forward(net->prec, h->logits, h->dropout_out, h->params.fc2_w, h->params.fc2_b, n, hid,
 			      1);
 	});
 }
@@ -876,13 +930,13 @@ static void head_backward(cxr_resnet *net, float *din, int n)
 	const size_t nh = (size_t)n * hid;
 	TIMED(net, CXR_PROF_HEAD, 1, 0, {
 		zero(h->ddropout_out, nh);
-		dense_backward(h->ddropout_out, h->grads.fc2_w, h->grads.fc2_b, net->dlogits,
+		dense_backward(net->prec, h->ddropout_out, h->grads.fc2_w, h->grads.fc2_b, net->dlogits,
 			       h->dropout_out, h->params.fc2_w, n, hid, 1);
 		zero(h->drelu_out, nh);
 		dropout_backward(h->drelu_out, h->ddropout_out, h->dropout_mask, nh);
 		relu_backward(h->dfc1_out, h->drelu_out, h->relu_out, nh, 0);
 		zero(h->dpool_out, (size_t)n * net->feat);
-		dense_backward(h->dpool_out, h->grads.fc1_w, h->grads.fc1_b, h->dfc1_out,
+		dense_backward(net->prec, h->dpool_out, h->grads.fc1_w, h->grads.fc1_b, h->dfc1_out,
 			       h->pool_out, h->params.fc1_w, n, net->feat, hid);
 		zero(din, (size_t)n * net->fh * net->fw * net->feat);
 		gmaxpool_backward(din, h->dpool_out, h->pool_idx, n, net->fh * net->fw,
@@ -1023,10 +1077,10 @@ static void head_infer(cxr_resnet *net, const float *in, int n)
 	const int hid = net->cfg.head_hidden;
 	TIMED(net, CXR_PROF_HEAD, 0, 0, {
 		gmaxpool_forward(h->pool_out, NULL, in, n, net->fh * net->fw, net->feat);
-		dense_forward(h->fc1_out, h->pool_out, h->params.fc1_w, h->params.fc1_b, n,
+		dense_forward(net->prec, h->fc1_out, h->pool_out, h->params.fc1_w, h->params.fc1_b, n,
 			      net->feat, hid);
 		relu_forward(h->fc1_out, h->fc1_out, (size_t)n * hid);
-		dense_forward(h->logits, h->fc1_out, h->params.fc2_w, h->params.fc2_b, n, hid, 1);
+		dense_forward(net->prec, h->logits, h->fc1_out, h->params.fc2_w, h->params.fc2_b, n, hid, 1);
 	});
 }
 

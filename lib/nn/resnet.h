@@ -155,12 +155,32 @@ int cxr_resnet_set_dropout_mask(cxr_resnet *net, const float *mask, int n);
 /* The dropout generator, to save and restore in checkpoints. */
 cxr_rng *cxr_resnet_rng(cxr_resnet *net);
 
+/* Batch-norm running statistics under gradient accumulation and data
+ * parallelism, where the caller updates them once per micro-batch in
+ * micro-batch order. set_bn_update(net, 0): a training forward leaves the
+ * running statistics as they are (1, the default: it updates them).
+ * Either way it keeps each BN's batch mean and unbiased variance, in
+ * double, as cxr_resnet_bn_batch_stats (num_buffers, laid out as the
+ * buffers: the mean where running_mean is, the variance where
+ * running_var is). cxr_resnet_bn_apply makes the update a training
+ * forward with those batch statistics would have made, bit for bit. */
+void cxr_resnet_set_bn_update(cxr_resnet *net, int on);
+const double *cxr_resnet_bn_batch_stats(const cxr_resnet *net);
+void cxr_resnet_bn_apply(cxr_resnet *net, const double *stats);
+
 /* Inference folds batch norm into the convolutions (default 1); 0 runs
  * the plain conv + batch norm, the reference the tests compare with. */
 void cxr_resnet_set_fold(cxr_resnet *net, int fold);
 /* The 3x3 stride-1 convolutions run by Winograd F(4x4,3x3) (wino.h,
  * default 1); 0 runs every convolution by im2col + sgemm, the reference. */
 void cxr_resnet_set_winograd(cxr_resnet *net, int on);
+
+/* The arithmetic of every convolution and dense layer (precision.h):
+ * CXR_PREC_FP32 (the default) or CXR_PREC_BF16, bf16 products with fp32
+ * sums; parameters, gradients, batch norm and the loss stay fp32 either
+ * way. -1 with cxr_errmsg() set if the CPU cannot run it. */
+int cxr_resnet_set_precision(cxr_resnet *net, int prec);
+int cxr_resnet_get_precision(const cxr_resnet *net);
 
 /* Threads for everything (-j): OpenMP (element-wise passes, Winograd,
  * the own AVX-512 gemm) and OpenBLAS. */

@@ -77,6 +77,10 @@ long cxr_score_stream(const char *model_path, FILE *in, const char *in_name, FIL
 	cxr_model_free(m);
 	if (!net)
 		return -1;
+	if (cxr_resnet_set_precision(net, o->precision)) {
+		cxr_resnet_free(net);
+		return -1;
+	}
 	const cxr_resnet_config *cfg = cxr_resnet_get_config(net);
 	int h = cfg->height, w = cfg->width;
 	pending p = {cxr_xcalloc((size_t)o->batch, sizeof(cxr_sample)),

@@ -12,6 +12,8 @@
 typedef struct cxr_score_opts {
 	int batch;
 	int threads;
+	int precision;    /* CXR_PREC_* (nn/precision.h), whatever the model
+			   * was trained in */
 	double threshold; /* NaN: the model's stored threshold */
 	int header;       /* print the header line */
 	int quiet;

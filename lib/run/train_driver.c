@@ -13,7 +13,23 @@
  * Every model file is written whole or not at all (temp, fsync, rename).
  * The logs grow line by line; each checkpoint records how long they were
  * and their SHA-256 then, so that a resume cuts off the lines written
- * after it (their steps run, and are logged, again). */
+ * after it (their steps run, and are logged, again).
+ *
+ * Micro-batches (--accum K, and R ranks under MPI): each step's batch of n
+ * samples is cut into P = R x K parts, part p the samples [p*n/P,
+ * (p+1)*n/P), rank r doing parts rK .. rK+K-1 one after another. Each
+ * part is its own forward and backward (batch-norm statistics of its
+ * own, as PyTorch's DDP), its logits' gradient divided by n so that the
+ * parts' gradients add up to the batch's; the rank adds its K gradients
+ * in order, the ranks add theirs (dist_sum_f32), and every rank takes the
+ * same Adam step. The running statistics are updated once per part in
+ * part order: by the forward itself on one rank, from the parts' batch
+ * statistics gathered from every rank otherwise. The dropout mask is
+ * drawn for the whole batch from the one generator every rank keeps in
+ * step, each part taking its rows. So -np 2 and --accum 2 do the same
+ * arithmetic in the same order (a + b is b + a) and write the same bits;
+ * more parts add in another order (within float rounding). Only rank 0
+ * writes files; every decision to stop is agreed (stopping()). */
 #include "run/train_driver.h"
 
 #include <dirent.h>
@@ -31,9 +47,12 @@
 #include "data/loader.h"
 #include "eval/metrics.h"
 #include "data/model_file.h"
+#include "nn/activation.h"
 #include "nn/init.h"
 #include "nn/optim.h"
+#include "nn/precision.h"
 #include "nn/resnet.h"
+#include "run/dist.h"
 #include "run/resnet_file.h"
 #include "base/sha256.h"
 #include "base/strset.h"
@@ -66,6 +85,7 @@ void cxr_train_defaults(cxr_train_cfg *c)
 	memset(c, 0, sizeof *c);
 	c->width_mult = 1;
 	c->init = CXR_INIT_TORCHVISION;
+	c->precision = CXR_PREC_FP32;
 	c->epochs = 10;
 	c->batch = 32;
 	c->lr = 1e-3;
@@ -128,7 +148,34 @@ typedef struct run {
 	long seen_base;     /* st.seen when this process started the epoch */
 	char msg[1200];     /* last_good's sentence */
 	int ckpt_written;   /* this run has a checkpoint: resumed, or saved one */
+	/* micro-batches and ranks (see the top) */
+	int rank, nranks;   /* dist_rank(), dist_size() */
+	int accum, parts;   /* K, and P = nranks x K */
+	int micro;          /* batch / P: the network's batch */
+	int h, w;
+	size_t nbuf;        /* BN buffers */
+	float *acc;         /* (np) the rank's gradient so far, K > 1 */
+	float *mask;        /* (batch x hidden) the batch's dropout mask, P > 1 */
+	double *stats;      /* (K x (nbuf + 1)) each part's BN statistics and size */
+	double *stats_all;  /* (P x (nbuf + 1)) every rank's, ranks > 1 */
+	float *vz, *vz_all; /* (2 x batch) validation logits and labels */
+	int stop;           /* the agreed signal, once one came */
+	long sum_steps;     /* step and dist_sum_seconds() at the epoch's start */
+	double sum_t;
 } run;
+
+/* The signal that stops the run, agreed by every rank (the largest any
+ * saw), or 0; once non-zero it stays. Every rank calls it at the same
+ * points, so all stop after the same step. */
+static int stopping(run *r)
+{
+	if (!r->stop) {
+		r->stop = r->nranks > 1 ? dist_max_int((int)cxr_stop_signal) : (int)cxr_stop_signal;
+		if (r->stop && !cxr_stop_signal)
+			cxr_stop_signal = r->stop; /* ends this rank by it too */
+	}
+	return r->stop;
+}
 
 static char *with_suffix(const char *path, const char *suffix)
 {
@@ -163,6 +210,8 @@ static char *vformat(const char *fmt, va_list ap, size_t *n)
 static void logf_(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(run *r, const char *fmt, ...)
 {
+	if (r->rank) /* rank 0 logs for all */
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	size_t n;
@@ -337,8 +386,13 @@ static void put_config(run *r, cxr_model *m)
 	meta_long(m, "train.augment", c->augment);
 	meta_long(m, "train.threshold_sens", c->threshold_sens_pct);
 	meta_long(m, "train.val", c->val_path != NULL);
+	/* The run's shape: the batch-norm statistics are those of parts of
+	 * batch / (ranks x accum) images. */
+	meta_long(m, "train.accum", r->accum);
+	meta_long(m, "train.ranks", r->nranks);
 	meta_long(m, "seed", (long)c->seed);
 	cxr_model_set_meta(m, "train.init", cxr_init_name(c->init));
+	cxr_model_set_meta(m, "train.precision", cxr_precision_name(c->precision));
 	cxr_model_set_meta(m, "data_digest", r->data_digest);
 	cxr_model_set_meta(m, "tool_version", "cxr-train " CXR_VERSION);
 	cxr_model_set_meta(m, "input_scale", "1/255");
@@ -359,6 +413,10 @@ static cxr_model *snapshot(run *r)
 
 static int save_checkpoint(run *r)
 {
+	if (r->rank) { /* rank 0 writes */
+		r->ckpt_written = 1;
+		return 0;
+	}
 	cxr_model *m = snapshot(r);
 	if (!m)
 		return -1;
@@ -467,6 +525,54 @@ typedef struct val_result {
 	long n;
 } val_result;
 
+/* The logits and labels of a whole validation batch in order, in *z and
+ * *y: one forward, or one per part (the network takes batch / P), the
+ * ranks' parts gathered. NULL on an error. */
+static int val_batch(run *r, const cxr_batch *b, const float **z, const float **y)
+{
+	if (r->parts == 1) {
+		*y = b->y;
+		return (*z = cxr_resnet_forward(r->net, b->x, b->n, 0)) ? 0 : -1;
+	}
+	const int n = b->total, P = r->parts, K = r->accum;
+	const size_t hw = (size_t)r->h * r->w;
+	float *mine = r->vz; /* this rank's logits, then its labels */
+	for (int k = 0; k < K; k++) {
+		int p = r->rank * K + k;
+		int s0 = (int)((long)p * n / P), s1 = (int)((long)(p + 1) * n / P);
+		if (s1 == s0)
+			continue;
+		const float *zz = cxr_resnet_forward(r->net, b->x + (size_t)(s0 - b->first) * hw,
+						     s1 - s0, 0);
+		if (!zz)
+			return -1;
+		memcpy(mine + (s0 - b->first), zz, (size_t)(s1 - s0) * sizeof *zz);
+	}
+	memcpy(mine + b->n, b->y, (size_t)b->n * sizeof *b->y);
+	if (r->nranks == 1) {
+		*z = mine;
+		*y = mine + n;
+		return 0;
+	}
+	int counts[r->nranks];
+	for (int q = 0; q < r->nranks; q++)
+		counts[q] = 2 * (int)(((long)(q + 1) * n / r->nranks) - ((long)q * n / r->nranks));
+	dist_allgatherv_f32(mine, r->vz_all, counts);
+	/* rank by rank (logits, labels) -> the batch's logits, then labels */
+	float *zz = r->vz, *yy = r->vz + n;
+	const float *src = r->vz_all;
+	for (int q = 0, at = 0; q < r->nranks; q++) {
+		int m = counts[q] / 2;
+		memcpy(zz + at, src, (size_t)m * sizeof *zz);
+		memcpy(yy + at, src + m, (size_t)m * sizeof *yy);
+		src += 2 * m;
+		at += m;
+	}
+	*z = zz;
+	*y = yy;
+	return 0;
+}
+
 static int validate(run *r, val_result *out)
 {
 	const cxr_batch *b;
@@ -475,17 +581,17 @@ static int validate(run *r, val_result *out)
 	cxr_loader_start(r->val, 0, 0);
 	int got;
 	while ((got = cxr_loader_next(r->val, &b)) == 1) {
-		const float *z = cxr_resnet_forward(r->net, b->x, b->n, 0);
-		if (!z)
+		const float *z, *yv;
+		if (val_batch(r, b, &z, &yv))
 			return -1;
-		for (int i = 0; i < b->n; i++, n++) {
-			double zi = z[i], y = b->y[i];
+		for (int i = 0; i < b->total; i++, n++) {
+			double zi = z[i], y = yv[i];
 			/* log(1 + e^-|z|) + max(z, 0) - z y: stable BCE */
 			loss += log1p(exp(-fabs(zi))) + (zi > 0 ? zi : 0) - zi * y;
 			r->val_score[n] = 1 / (1 + exp(-zi));
 			r->val_label[n] = (int)y;
 		}
-		if (cxr_stop_signal)
+		if (stopping(r))
 			return 0;
 	}
 	if (got < 0)
@@ -517,6 +623,8 @@ static double pick_threshold(run *r, long n)
 
 static int save_best(run *r, const val_result *vr)
 {
+	if (r->rank)
+		return 0;
 	cxr_model *m = snapshot(r);
 	if (!m)
 		return -1;
@@ -569,6 +677,80 @@ static const char *last_good(run *r)
 	return r->msg;
 }
 
+/* The sum of the per-sample binary cross-entropies of logits z (n)
+ * against y, bce_logits's formula (activation.c) term by term, and the
+ * logits' gradient divided by the whole batch's size total, so that the
+ * parts' gradients add up to the batch's (with total == n, the bits of
+ * cxr_resnet_loss). */
+static double part_loss(float *dz, const float *z, const float *y, int n, int total)
+{
+	double loss = 0;
+	for (int i = 0; i < n; i++) {
+		double zi = z[i], t = y[i];
+		loss += (zi > 0 ? zi : 0) - zi * t + log1p(exp(-fabs(zi)));
+		double sg = zi >= 0 ? 1 / (1 + exp(-zi)) : exp(zi) / (1 + exp(zi));
+		dz[i] = (float)((sg - t) / total);
+	}
+	return loss;
+}
+
+/* One step's forward and backward over this rank's parts of batch b: the
+ * batch's gradient in the network's grads on every rank, the sum of its
+ * samples' losses in *loss, the running statistics updated part by part
+ * (see the top). -1 on an error. */
+static int step_parts(run *r, const cxr_batch *b, double *loss)
+{
+	cxr_resnet *net = r->net;
+	const int n = b->total, P = r->parts, K = r->accum;
+	const size_t hw = (size_t)r->h * r->w, np = r->np, sb = r->nbuf + 1;
+	const cxr_resnet_config *nc = cxr_resnet_get_config(net);
+	const int hid = nc->head_hidden;
+	float *g = cxr_resnet_grads(net);
+	if (P > 1) /* the rows a forward of the whole batch would draw */
+		dropout_mask(r->mask, (size_t)n * hid, (float)nc->dropout, cxr_resnet_rng(net));
+	double sum = 0;
+	for (int k = 0; k < K; k++) {
+		int p = r->rank * K + k;
+		int s0 = (int)((long)p * n / P), s1 = (int)((long)(p + 1) * n / P), m = s1 - s0;
+		cxr_resnet_zero_grads(net);
+		if (m > 0) {
+			if (P > 1 && cxr_resnet_set_dropout_mask(net, r->mask + (size_t)s0 * hid, m))
+				return -1;
+			const float *z = cxr_resnet_forward(net, b->x + (size_t)(s0 - b->first) * hw, m, 1);
+			if (!z)
+				return -1;
+			sum += part_loss(cxr_resnet_dlogits(net), z, b->y + (s0 - b->first), m, n);
+			if (cxr_resnet_backward(net))
+				return -1;
+		}
+		if (r->nranks > 1) {
+			double *st = r->stats + (size_t)k * sb;
+			if (m > 0)
+				memcpy(st, cxr_resnet_bn_batch_stats(net), r->nbuf * sizeof *st);
+			st[r->nbuf] = m;
+		}
+		/* acc = g0, acc += g1, ...; the last one's grads += acc */
+		if (K > 1 && k == 0)
+			memcpy(r->acc, g, np * sizeof *g);
+		else if (K > 1 && k < K - 1)
+			for (size_t i = 0; i < np; i++)
+				r->acc[i] += g[i];
+		else if (K > 1)
+			for (size_t i = 0; i < np; i++)
+				g[i] += r->acc[i];
+	}
+	if (r->nranks > 1) {
+		dist_sum_f32(g, np);
+		dist_sum_f64(&sum, 1);
+		dist_allgather(r->stats, r->stats_all, (size_t)K * sb * sizeof *r->stats);
+		for (int q = 0; q < P; q++)
+			if (r->stats_all[(size_t)q * sb + r->nbuf] > 0)
+				cxr_resnet_bn_apply(net, r->stats_all + (size_t)q * sb);
+	}
+	*loss = sum;
+	return 0;
+}
+
 static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 {
 	const cxr_train_cfg *c = r->c;
@@ -583,11 +765,11 @@ static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 		if (got < 0)
 			return -1;
 		adam->lr = lr_at(r, nb, s->step);
-		cxr_resnet_zero_grads(r->net);
-		if (!cxr_resnet_forward(r->net, b->x, b->n, 1))
+		double lsum;
+		if (step_parts(r, b, &lsum))
 			return -1;
-		float loss = cxr_resnet_loss(r->net, b->y);
-		if (!isfinite(loss) || (cxr_resnet_backward(r->net), !grads_finite(r))) {
+		float loss = (float)(lsum / b->total);
+		if (!isfinite(loss) || !grads_finite(r)) {
 			cxr_seterr("%s: epoch %d, step %ld: %s is not finite (learning rate %g too "
 				   "high?); %s",
 				   c->train_path, s->epoch + 1, s->batch + 1,
@@ -605,11 +787,11 @@ static int train_epoch(run *r, cxr_adam_cfg *adam, cxr_progress *prog)
 					 s->epoch + 1, (double)loss, adam->lr);
 			tlog_put(&r->step_log, line, (size_t)n);
 		}
-		s->loss_sum += (double)loss * b->n;
-		s->seen += b->n;
+		s->loss_sum += (double)loss * b->total;
+		s->seen += b->total;
 		s->batch++;
 		cxr_progress_update(prog, (long)s->epoch * nb + s->batch - r->prog_base);
-		if (cxr_stop_signal)
+		if (stopping(r))
 			return 0;
 		if (c->max_steps && s->step >= c->max_steps)
 			return 0;
@@ -625,7 +807,7 @@ static int end_epoch(run *r, double epoch_t0)
 	if (r->val) {
 		if (validate(r, &vr))
 			return -1;
-		if (cxr_stop_signal)
+		if (stopping(r))
 			return 0;
 	}
 	/* The images trained in this process over its time on the epoch
@@ -639,6 +821,17 @@ static int end_epoch(run *r, double epoch_t0)
 	logf_(r, "%d\t%ld\t%.10g\t%.10g\t%.10g\t%.10g\t%.6g\t%.3f\t%.1f\n", s->epoch + 1, s->step,
 	      s->seen ? s->loss_sum / s->seen : NAN, vr.loss, vr.auc, vr.error, lr_used,
 	      rate, r->elapsed_before + cxr_now() - r->t0);
+	if (r->nranks > 1) {
+		/* The gradient sums' share of the epoch (rank 0's wait
+		 * included: it is what the step costs). */
+		long steps = s->step - r->sum_steps;
+		double t = dist_sum_seconds() - r->sum_t;
+		logf_(r, "# epoch %d: %d ranks, gradient allreduce %.1f ms a step (%ld steps), "
+			 "%.1f%% of the epoch's %.1f s\n", s->epoch + 1, r->nranks,
+		      steps > 0 ? 1e3 * t / steps : 0.0, steps, dt > 0 ? 100 * t / dt : 0.0, dt);
+		r->sum_steps = s->step;
+		r->sum_t = dist_sum_seconds();
+	}
 	if (r->val && !isfinite(vr.loss)) {
 		cxr_seterr("%s: epoch %d: the validation loss is not finite (learning rate %g "
 			   "too high?); %s", c->val_path, s->epoch + 1, lr_used, last_good(r));
@@ -674,6 +867,8 @@ static int end_epoch(run *r, double epoch_t0)
 /* The final model: the best epoch's (with its threshold), or the last. */
 static int write_final(run *r)
 {
+	if (r->rank)
+		return 0;
 	if (r->val && r->st.best_epoch) {
 		cxr_model *m = cxr_model_load(r->best_path);
 		if (!m)
@@ -704,11 +899,12 @@ static void print_config(run *r, int h, int w)
 	      nc->arch == CXR_ARCH_KERAS ? "keras-resnet50" : "torchvision-resnet50",
 	      nc->width_mult, r->np, cxr_resnet_flops(r->net, 1) * 1e-9);
 	logf_(r, "# epochs %d, batch %d, %s lr %g (min %g), betas %g %g, eps %g, weight decay %g, "
-		 "schedule %s, warmup %d, early stop %d, augment %d, init %s, seed %llu, threads %d\n",
+		 "schedule %s, warmup %d, early stop %d, augment %d, init %s, seed %llu, threads %d, "
+		 "precision %s\n",
 	      c->epochs, c->batch, c->decoupled ? "AdamW" : "Adam", c->lr, c->min_lr, c->beta1,
 	      c->beta2, c->eps, c->weight_decay, cxr_schedule_name(c->schedule), c->warmup_epochs,
 	      c->early_stop, c->augment, cxr_init_name(c->init), (unsigned long long)c->seed,
-	      c->threads);
+	      c->threads, cxr_precision_name(c->precision));
 	logf_(r, "epoch\tsteps\ttrain_loss\tval_loss\tval_auc\tval_error\tlr\timages_per_s\telapsed\n");
 }
 
@@ -756,6 +952,14 @@ static int config_from_checkpoint(cxr_train_cfg *c, const cxr_model *m)
 	c->init = CXR_INIT_TORCHVISION;
 	if ((v = cxr_model_get_meta(m, "train.init")) && (c->init = cxr_init_parse(v)) < 0) {
 		cxr_seterr("%s: metadata train.init = '%s' is not torchvision, keras or torch",
+			   cxr_model_path(m), v);
+		return -1;
+	}
+	/* Resume is bit-identical within one precision: keep the run's. */
+	c->precision = CXR_PREC_FP32;
+	if ((v = cxr_model_get_meta(m, "train.precision")) &&
+	    (c->precision = cxr_precision_parse(v)) < 0) {
+		cxr_seterr("%s: metadata train.precision = '%s' is not fp32 or bf16",
 			   cxr_model_path(m), v);
 		return -1;
 	}
@@ -981,20 +1185,23 @@ static int setup(run *r, cxr_model **ck)
 	r->ckpt_path = with_suffix(c->out_path, ".ckpt");
 	r->best_path = with_suffix(c->out_path, ".best");
 	r->log_path = c->log_path ? cxr_xstrdup(c->log_path) : with_suffix(c->out_path, ".log");
-	if (file_digest(c->train_path, r->data_digest))
+	/* Rank 0 reads what only it needs (the digest, the leakage check)
+	 * and writes; every rank reads its slices of the packs. */
+	if (!r->rank && file_digest(c->train_path, r->data_digest))
 		return -1;
-	if (cxr_stop_signal)
+	dist_bcast(r->data_digest, sizeof r->data_digest);
+	if (stopping(r))
 		return 1;
 	if (!(r->train_pack = cxr_pack_open(c->train_path)))
 		return -1;
-	cxr_loader_cfg lc = {c->batch, c->seed, 1, c->augment, 1};
+	cxr_loader_cfg lc = {c->batch, c->seed, 1, c->augment, 1, r->rank, r->nranks};
 	if (!(r->train = cxr_loader_open(r->train_pack, c->train_path, &lc)))
 		return -1;
 	int h = cxr_loader_height(r->train), w = cxr_loader_width(r->train);
 	if (c->val_path) {
 		if (!(r->val_pack = cxr_pack_open(c->val_path)))
 			return -1;
-		cxr_loader_cfg vc = {c->batch, 0, 0, 0, 1};
+		cxr_loader_cfg vc = {c->batch, 0, 0, 0, 1, r->rank, r->nranks};
 		if (!(r->val = cxr_loader_open(r->val_pack, c->val_path, &vc)))
 			return -1;
 		if (cxr_loader_height(r->val) != h || cxr_loader_width(r->val) != w) {
@@ -1007,12 +1214,12 @@ static int setup(run *r, cxr_model **ck)
 		r->val_label = cxr_xmalloc((size_t)nv * sizeof *r->val_label);
 	}
 	cxr_resnet_set_threads(c->threads);
-	if (r->val && check_disjoint(r))
+	if (!r->rank && r->val && check_disjoint(r))
 		return -1;
-	if (cxr_stop_signal) /* nothing written yet: the earlier run's files stay */
+	if (stopping(r)) /* nothing written yet: the earlier run's files stay */
 		return 1;
 	if (c->resume_path) {
-		r->net = cxr_resnet_from_model(*ck, c->batch);
+		r->net = cxr_resnet_from_model(*ck, r->micro);
 	} else {
 		cxr_resnet_config rc;
 		cxr_resnet_default_config(&rc);
@@ -1020,11 +1227,11 @@ static int setup(run *r, cxr_model **ck)
 		rc.width_mult = c->width_mult;
 		rc.height = h;
 		rc.width = w;
-		r->net = cxr_resnet_create(&rc, c->batch);
+		r->net = cxr_resnet_create(&rc, r->micro);
 		if (r->net)
 			cxr_resnet_init_scheme(r->net, c->init, c->seed);
 	}
-	if (!r->net)
+	if (!r->net || cxr_resnet_set_precision(r->net, c->precision))
 		return -1;
 	const cxr_resnet_config *nc = cxr_resnet_get_config(r->net);
 	if (nc->height != h || nc->width != w) {
@@ -1035,6 +1242,21 @@ static int setup(run *r, cxr_model **ck)
 	r->np = cxr_resnet_num_params(r->net);
 	r->m = cxr_xcalloc(r->np, sizeof(float));
 	r->v = cxr_xcalloc(r->np, sizeof(float));
+	r->h = h, r->w = w;
+	r->nbuf = cxr_resnet_num_buffers(r->net);
+	if (r->accum > 1)
+		r->acc = cxr_xmalloc(r->np * sizeof *r->acc);
+	if (r->parts > 1) {
+		r->mask = cxr_xmalloc((size_t)c->batch * nc->head_hidden * sizeof *r->mask);
+		r->vz = cxr_xmalloc(2 * (size_t)c->batch * sizeof *r->vz);
+	}
+	if (r->nranks > 1) {
+		/* running statistics from the gathered parts' (step_parts) */
+		cxr_resnet_set_bn_update(r->net, 0);
+		r->stats = cxr_xcalloc((size_t)r->accum * (r->nbuf + 1), sizeof *r->stats);
+		r->stats_all = cxr_xcalloc((size_t)r->parts * (r->nbuf + 1), sizeof *r->stats_all);
+		r->vz_all = cxr_xmalloc(2 * (size_t)c->batch * sizeof *r->vz_all);
+	}
 	r->st.best_auc = NAN;
 	r->st.lr = c->lr;
 	cxr_plateau_init(&r->st.plateau, c->lr, 1);
@@ -1043,7 +1265,15 @@ static int setup(run *r, cxr_model **ck)
 	r->st.plateau.min_lr = c->min_lr;
 	if (*ck && restore_checkpoint(r, *ck))
 		return -1;
+	/* Rank 0's weights and statistics, so that every rank starts from
+	 * the same bits (each made or read the same ones: this is the
+	 * guarantee, and costs one copy). */
+	dist_bcast(cxr_resnet_params(r->net), r->np * sizeof(float));
+	dist_bcast(cxr_resnet_buffers(r->net), r->nbuf * sizeof(float));
+	cxr_resnet_params_changed(r->net);
 	r->ckpt_written = *ck != NULL;
+	if (r->rank) /* rank 0 writes the files */
+		return 0;
 	if (remove_stale_temps(r) || (!*ck && remove_previous_run(r)))
 		return -1;
 	if (tlog_open(&r->log, r->log_path, "ckpt.log", *ck, c->quiet))
@@ -1077,9 +1307,46 @@ static void teardown(run *r)
 	free(r->v);
 	free(r->val_score);
 	free(r->val_label);
+	free(r->acc);
+	free(r->mask);
+	free(r->stats);
+	free(r->stats_all);
+	free(r->vz);
+	free(r->vz_all);
 	free(r->ckpt_path);
 	free(r->best_path);
 	free(r->log_path);
+}
+
+/* The run's shape: K (--accum; resumed without it, the checkpoint's
+ * parts per batch shared by the ranks now, where they divide, so that
+ * the batch-norm statistics stay those of parts of the same size) and
+ * the parts, which must divide the batch. */
+static int shape(run *r, const cxr_model *ck)
+{
+	const cxr_train_cfg *c = r->c;
+	int k = c->accum;
+	if (!k && ck) {
+		const char *a = cxr_model_get_meta(ck, "train.accum");
+		const char *n = cxr_model_get_meta(ck, "train.ranks");
+		long parts = (a ? atol(a) : 1) * (n ? atol(n) : 1);
+		k = parts > 0 && parts % r->nranks == 0 ? (int)(parts / r->nranks) : 1;
+		if (parts > 0 && parts % r->nranks && !r->rank && !c->quiet)
+			cxr_warn("%s: the run cut each batch into %ld parts, which %d ranks cannot share; "
+				 "going on with --accum 1 (batch-norm statistics of other parts: the "
+				 "result differs more than by rounding)", cxr_model_path(ck), parts,
+				 r->nranks);
+	}
+	r->accum = k > 0 ? k : 1;
+	r->parts = r->accum * r->nranks;
+	if (c->batch % r->parts) {
+		cxr_seterr("batch %d does not divide into %d parts (%d rank%s x --accum %d): give a "
+			   "batch that is a multiple of %d", c->batch, r->parts, r->nranks,
+			   r->nranks == 1 ? "" : "s", r->accum, r->parts);
+		return -1;
+	}
+	r->micro = c->batch / r->parts;
+	return 0;
 }
 
 int cxr_train_run(const cxr_train_cfg *c, cxr_train_end *end)
@@ -1095,34 +1362,39 @@ int cxr_train_run(const cxr_train_cfg *c, cxr_train_end *end)
 	    (!(ck = cxr_model_load(c->resume_path)) || config_from_checkpoint(&cc, ck)))
 		goto out;
 	c = &cc;
+	r.rank = dist_rank();
+	r.nranks = dist_size();
+	if (shape(&r, ck))
+		goto out;
 	if ((ready = setup(&r, &ck)) < 0)
 		goto out;
 	if (ready > 0) { /* a signal before anything was written */
 		rc = 0;
 		goto out;
 	}
+	r.sum_steps = r.st.step;
 	cxr_adam_cfg adam = {c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, c->decoupled};
 	long nb = cxr_loader_batches(r.train);
 	cxr_progress prog;
 	/* The bar counts this process's steps, so that a resumed run's rate
 	 * and time left are its own. */
 	r.prog_base = (long)r.st.epoch * nb + r.st.batch;
-	cxr_progress_start(&prog, "steps", (long)c->epochs * nb - r.prog_base, c->quiet);
+	cxr_progress_start(&prog, "steps", (long)c->epochs * nb - r.prog_base, c->quiet || r.rank);
 	while (!r.st.done && r.st.epoch < c->epochs) {
 		double t = cxr_now();
 		/* A signal before the epoch's first step (during the setup's
 		 * last part, or the last epoch's checkpoint) stops here. */
-		if (!cxr_stop_signal && train_epoch(&r, &adam, &prog))
+		if (!stopping(&r) && train_epoch(&r, &adam, &prog))
 			goto out_prog;
-		if (cxr_stop_signal || (c->max_steps && r.st.step >= c->max_steps &&
-					r.st.batch < nb)) {
+		if (stopping(&r) || (c->max_steps && r.st.step >= c->max_steps &&
+				     r.st.batch < nb)) {
 			/* Stopped mid-epoch: keep the position for --resume. */
 			cxr_progress_end(&prog);
 			if (save_checkpoint(&r))
 				goto out;
 			end->checkpoint = 1;
 			rc = 0;
-			if (!cxr_stop_signal) {
+			if (!r.stop) {
 				rc = write_final(&r);
 				end->model = !rc;
 			}
@@ -1131,7 +1403,7 @@ int cxr_train_run(const cxr_train_cfg *c, cxr_train_end *end)
 		cxr_progress_clear(&prog);
 		if (end_epoch(&r, t))
 			goto out_prog;
-		if (cxr_stop_signal) {
+		if (stopping(&r)) {
 			if (save_checkpoint(&r))
 				goto out;
 			end->checkpoint = 1;
@@ -1144,7 +1416,7 @@ int cxr_train_run(const cxr_train_cfg *c, cxr_train_end *end)
 	cxr_progress_end(&prog);
 	rc = write_final(&r);
 	end->model = !rc;
-	if (!rc && !c->quiet && r.val && r.st.best_epoch)
+	if (!rc && !c->quiet && !r.rank && r.val && r.st.best_epoch)
 		cxr_warn("%s: best validation AUC %.4f at epoch %d", c->out_path, r.st.best_auc,
 			 r.st.best_epoch);
 	goto out;
@@ -1162,6 +1434,12 @@ out:
 	/* However it ended, a signal that came is the caller's to end by
 	 * (even one after the model was written, or with an error it
 	 * caused: an open interrupted). */
+	if (!rc && r.nranks > 1) {
+		/* A signal up to here is every rank's; then all wait for rank 0
+		 * to have written, so that none ends the job before. */
+		stopping(&r);
+		dist_barrier();
+	}
 	end->signal = (int)cxr_stop_signal;
 	cxr_model_free(ck);
 	teardown(&r);

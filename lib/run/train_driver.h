@@ -22,8 +22,13 @@ typedef struct cxr_train_cfg {
 	double width_mult;
 	int arch;                          /* CXR_ARCH_* (nn/resnet.h) */
 	int init;                          /* enum cxr_init_scheme (nn/init.h) */
+	int precision;                     /* CXR_PREC_* (nn/precision.h); a resumed
+					    * run keeps its checkpoint's */
 	/* optimisation */
-	int epochs, batch;
+	int epochs, batch;                 /* batch: the whole step's, all ranks' */
+	int accum;                         /* micro-batches per rank and step
+					    * (--accum K); 0: 1, or resuming,
+					    * the checkpoint's part size */
 	double lr, min_lr, beta1, beta2, eps, weight_decay;
 	int decoupled;                     /* AdamW (1) or Adam with L2 (0) */
 	int schedule;                      /* enum cxr_schedule */

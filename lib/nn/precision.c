@@ -1,0 +1,79 @@
+/* precision — names, the CPU check and scalar bf16 rounding (see precision.h). */
+#include "nn/precision.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cli.h"
+
+const char *cxr_precision_name(cxr_precision p)
+{
+	return p == CXR_PREC_BF16 ? "bf16" : "fp32";
+}
+
+int cxr_precision_parse(const char *s)
+{
+	if (!strcmp(s, "fp32"))
+		return CXR_PREC_FP32;
+	if (!strcmp(s, "bf16"))
+		return CXR_PREC_BF16;
+	return -1;
+}
+
+int cxr_cpu_has_bf16(void)
+{
+	static int has = -1;
+	if (has < 0) {
+		/* CXR_NO_BF16=1 makes a bf16 CPU look like one without, so the
+		 * refusal path is tested everywhere. */
+		const char *off = getenv("CXR_NO_BF16");
+		__builtin_cpu_init();
+		has = !(off && *off && strcmp(off, "0")) && __builtin_cpu_supports("avx512f") &&
+		      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
+	}
+	return has;
+}
+
+int cxr_precision_available(cxr_precision p)
+{
+	if (p == CXR_PREC_BF16 && !cxr_cpu_has_bf16()) {
+		cxr_seterr("bf16 needs a CPU with AVX512_BF16, which this one lacks; use fp32");
+		return 0;
+	}
+	return 1;
+}
+
+cxr_precision cxr_precision_option(const char *arg)
+{
+	int p = cxr_precision_parse(arg);
+	if (p < 0)
+		cxr_usage_error("--precision: '%s' is not fp32 or bf16", arg);
+	if (!cxr_precision_available((cxr_precision)p))
+		cxr_usage_error("--precision %s: %s", arg, cxr_errmsg());
+	return (cxr_precision)p;
+}
+
+cxr_precision cxr_precision_default(void)
+{
+	return cxr_cpu_has_bf16() ? CXR_PREC_BF16 : CXR_PREC_FP32;
+}
+
+uint16_t cxr_bf16_round(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	if ((u & 0x7f800000u) == 0)
+		return (uint16_t)((u >> 16) & 0x8000u);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((u >> 16) | 0x40u);
+	u += 0x7fffu + ((u >> 16) & 1u);
+	return (uint16_t)(u >> 16);
+}
+
+float cxr_bf16_float(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
