@@ -54,9 +54,19 @@ class Bottleneck(nn.Module):
         return self.relu(y + idt)
 
 
+INITS = ("torchvision", "keras", "torch")
+
+
 class CxrNet(nn.Module):
-    def __init__(self, width=1.0, in_channels=1, dropout=DROPOUT):
+    def __init__(self, width=1.0, in_channels=1, dropout=DROPOUT, init="torchvision"):
+        """init: the initial weights as cxr-train --init names them:
+        torchvision (torchvision's ResNet: kaiming normal fan_out for the
+        convolutions), keras (glorot uniform kernels, zero biases) or torch
+        (the layers' own defaults, nn.Conv2d's and nn.Linear's
+        reset_parameters); BN weight 1, bias 0 in all three."""
         super().__init__()
+        if init not in INITS:
+            raise ValueError("init %r is not one of %s" % (init, INITS))
         self.width = width
         c = scaled(64, width)
         self.conv1 = nn.Conv2d(in_channels, c, 7, stride=2, padding=3, bias=False)
@@ -76,10 +86,16 @@ class CxrNet(nn.Module):
         self.fc1 = nn.Linear(c, HEAD_HIDDEN)
         self.drop = nn.Dropout(dropout)
         self.fc2 = nn.Linear(HEAD_HIDDEN, 1)
-        # torchvision's initialisation
         for m in self.modules():
-            if isinstance(m, nn.Conv2d):
+            if init == "torchvision" and isinstance(m, nn.Conv2d):
+                # torchvision's initialisation (dense layers keep nn.Linear's)
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif init == "keras" and isinstance(m, (nn.Conv2d, nn.Linear)):
+                # Keras's glorot_uniform kernels, zero biases: xavier_uniform_
+                # counts the fans as Keras does
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)

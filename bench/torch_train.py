@@ -17,8 +17,8 @@ lib/run/train_driver.c with cxr-train's defaults:
   - validation each epoch in eval mode (BN running statistics, no
     dropout): mean BCE and the rank AUC of the sigmoid scores.
 What differs, by design: the initial weights (torch's generator, seeded
-with --seed, same distributions as cxr_resnet_init), the shuffle order and
-the dropout masks.  --init MODEL.cxm starts from a cxr model's weights
+with --seed, the distributions of cxr-train --init named by --init-scheme),
+the shuffle order and the dropout masks.  --init MODEL.cxm starts from a cxr model's weights
 instead (a checkpoint's extra tensors are ignored) and --dropout 0 turns
 dropout off, to compare the two engines step by step: with a pack of
 exactly --batch images, each epoch is one step on the same batch in both.
@@ -133,6 +133,9 @@ def main():
     ap.add_argument("--dropout", type=float, default=cxrnet.DROPOUT,
                     help="head dropout (0.2, as cxr; 0 for step-by-step checks)")
     ap.add_argument("--init", metavar="MODEL.cxm", help="start from a cxr model's weights")
+    ap.add_argument("--init-scheme", choices=cxrnet.INITS, default="torchvision",
+                    help="initial weights as cxr-train --init: torchvision (default), keras, "
+                    "or torch (PyTorch's layer defaults)")
     ap.add_argument("--no-shuffle", action="store_true",
                     help="visit the pack in its order every epoch (for step-by-step checks)")
     ap.add_argument("--steps", type=int, default=0, help="print the first N steps' losses")
@@ -147,7 +150,7 @@ def main():
     if xtr.shape[2:] != xva.shape[2:]:
         sys.exit("torch_train: %s: images are %s, the training images %s"
                  % (a.val, tuple(xva.shape[2:]), tuple(xtr.shape[2:])))
-    model = cxrnet.CxrNet(a.width, dropout=a.dropout)
+    model = cxrnet.CxrNet(a.width, dropout=a.dropout, init=a.init_scheme)
     if a.init:
         init_from_cxm(model, a.init)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(a.beta1, a.beta2),
@@ -162,9 +165,9 @@ def main():
           % (torch.__version__, a.threads, a.train, n, xtr.shape[2], xtr.shape[3],
              int(ytr.sum()), a.val, len(xva), int(yva.sum()), time.time() - t0))
     print("# width %g, %d parameters; epochs %d, batch %d, AdamW lr %g (min %g), betas %g %g, "
-          "eps %g, weight decay %g, schedule cosine, warmup %d, seed %d%s"
+          "eps %g, weight decay %g, schedule cosine, warmup %d, seed %d, init %s"
           % (a.width, nparams, a.epochs, a.batch, a.lr, a.min_lr, a.beta1, a.beta2, a.eps,
-             a.weight_decay, a.warmup, a.seed, ", init " + a.init if a.init else ""))
+             a.weight_decay, a.warmup, a.seed, a.init if a.init else a.init_scheme))
     print("epoch\tsteps\ttrain_loss\tval_loss\tval_auc\tlr\timages_per_s\telapsed", flush=True)
     gen = torch.Generator().manual_seed(a.seed)
     step = 0
