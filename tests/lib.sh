@@ -16,6 +16,10 @@
 #   skip WHY                part of the test could not run (a missing
 #                           program or module): the test ends as skipped
 #   need PROGRAM...         skip the whole test now unless each is on PATH
+#   unsupported WHY         part of the test cannot run on this CPU (an
+#                           instruction set it lacks): the test ends as
+#                           unsupported (exit 78), which CI accepts
+#   cpu_has_bf16            status: the CPU runs bf16 (AVX512_BF16)
 #   catches PID SIG         wait until process PID handles signal SIG
 #   finish                  exit 1 if a check failed, 77 (skipped) if a
 #                           part was skipped, else 0
@@ -23,12 +27,15 @@
 # lines), and fails the run on any skip under CI (CI=true), where every
 # dependency is installed and a skip means a missing install step.
 
+# A test that exits 78 could not run on this CPU; tests/run.sh counts it
+# apart from skips (no install step can add an instruction set).
+
 # The functions use their own name for it, so a test may reuse $t.
 _scratch=$(mktemp -d "${TMPDIR:-/tmp}/${NAME:-cxr-test}.XXXXXX") || exit 1
 t=$_scratch T=$_scratch tmp=$_scratch
 trap '[ -n "${KEEP:-}" ] || rm -rf "$_scratch"' EXIT
 trap 'exit 1' INT TERM
-failed=0 skipped=0
+failed=0 skipped=0 unsupported=0
 
 ok() { echo "ok - $*"; }
 fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
@@ -71,6 +78,11 @@ catches() {
 }
 
 skip() { echo "skip: $*"; skipped=$((skipped + 1)); }
+unsupported() { echo "unsupported: $*"; unsupported=$((unsupported + 1)); }
+cpu_has_bf16() {
+	case "${CXR_NO_BF16:-0}" in 0 | '') ;; *) return 1 ;; esac
+	grep -qw avx512_bf16 /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo
+}
 need() {
 	for p in "$@"; do
 		command -v "$p" >/dev/null 2>&1 || { skip "$p not found"; finish; }
@@ -79,6 +91,7 @@ need() {
 finish() {
 	if [ $failed -gt 0 ]; then echo "$NAME: $failed check(s) failed"; exit 1; fi
 	if [ $skipped -gt 0 ]; then echo "$NAME: $skipped part(s) skipped"; exit 77; fi
+	if [ $unsupported -gt 0 ]; then echo "$NAME: $unsupported part(s) unsupported on this CPU"; exit 78; fi
 	echo "$NAME: all checks passed"
 	exit 0
 }

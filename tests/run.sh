@@ -6,11 +6,15 @@
 # say what did not run). Skipped is not passed: under CI (CI=true), where
 # every dependency is installed, a skip means a missing install step and
 # fails the run.
+# A test that exits 78 could not run on this CPU (it needs an instruction
+# set extension the machine lacks, such as AVX512_BF16, and says which on
+# an `unsupported:` line): counted apart as unsupported, the one kind of
+# test not run that does not fail CI, since no install step can add it.
 # T=pattern runs only the tests whose name contains pattern.
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$top/bin:$PATH"; export PATH
 CXR_TOP=$top; export CXR_TOP
-pass=0; fail=0; skip=0; failed=; skipped=
+pass=0; fail=0; skip=0; unsup=0; failed=; skipped=; unsupported=
 phase=check
 for t in "$@"; do
 	if [ "$t" = -- ]; then phase=shell; continue; fi
@@ -26,6 +30,10 @@ for t in "$@"; do
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		pass=$((pass+1)); printf 'PASS %s\n' "$name"
+	elif [ $rc -eq 78 ]; then
+		unsup=$((unsup+1)); unsupported="$unsupported $name"
+		printf 'UNSUPPORTED %s\n' "$name"
+		grep '^unsupported: ' "$log" | sed 's/^/    /'
 	elif [ $rc -eq 77 ]; then
 		skip=$((skip+1)); skipped="$skipped $name"
 		printf 'SKIP %s\n' "$name"
@@ -41,6 +49,7 @@ if [ -n "$skipped" ]; then
 	printf 'skipped:%s\n' "$skipped"
 	[ "${CI:-}" = true ] && echo "check: a skip under CI means a missing install step (see .ci/deps.sh)"
 fi
+[ $unsup -eq 0 ] || printf 'unsupported on this CPU (%d):%s\n' $unsup "$unsupported"
 printf 'check: %d passed, %d failed, %d skipped\n' $pass $fail $skip
 [ $fail -eq 0 ] || exit 1
 [ $skip -eq 0 ] || [ "${CI:-}" != true ] || exit 1

@@ -2,7 +2,8 @@
 # t-runner — tests/run.sh itself: a test that exits 77 is counted as
 # skipped (not passed) with its reasons shown, the last line is
 # "check: N passed, N failed, N skipped", and under CI (CI=true) a skip
-# fails the run while outside CI it does not.
+# fails the run while outside CI it does not; a test that exits 78
+# (unsupported on this CPU) is counted apart and fails neither.
 NAME=t-runner; . ./lib.sh
 run=$CXR_TOP/tests/run.sh
 mkdir "$t/tests"
@@ -41,5 +42,18 @@ check $? "lib.sh: a failure outranks a skip"
 (NAME=x; . "$CXR_TOP/tests/lib.sh"; need no-such-program-here; ok "not reached") >"$t/o4"
 [ $? -eq 77 ] && ! grep -q 'not reached' "$t/o4"
 check $? "lib.sh: need skips the whole test"
+printf '#!/bin/sh\necho "unsupported: no AVX512_BF16"\nexit 78\n' >"$t/tests/t-d.sh"
+T= CI=true sh tests/run.sh -- tests/t-a.sh tests/t-d.sh >"$t/o5" 2>&1
+check $? "an unsupported test under CI=true does not fail the run"
+[ "$(tail -n 1 "$t/o5")" = "check: 1 passed, 0 failed, 0 skipped" ] &&
+	grep -q '^UNSUPPORTED t-d.sh' "$t/o5" && grep -q 'no AVX512_BF16' "$t/o5" &&
+	grep -q '^unsupported on this CPU (1): t-d.sh' "$t/o5"
+check $? "the unsupported test and its reason are shown, not counted as passed"
+(NAME=x; . "$CXR_TOP/tests/lib.sh"; unsupported "part"; finish) >/dev/null
+[ $? -eq 78 ]
+check $? "lib.sh: unsupported then finish exits 78"
+(NAME=x; . "$CXR_TOP/tests/lib.sh"; unsupported "part"; skip "other"; finish) >/dev/null
+[ $? -eq 77 ]
+check $? "lib.sh: a skip outranks unsupported"
 cd "$CXR_TOP/tests" || exit 1
 finish
