@@ -24,15 +24,21 @@
 
 #define Z 6.0
 
-static cxr_resnet *make(double width, int size)
+static cxr_resnet *make_arch(int arch, double width, int size)
 {
 	cxr_resnet_config c;
 	cxr_resnet_default_config(&c);
+	c.arch = arch;
 	c.width_mult = width;
 	c.height = c.width = size;
 	cxr_resnet *net = cxr_resnet_create(&c, 2);
 	ck_assert(net);
 	return net;
+}
+
+static cxr_resnet *make(double width, int size)
+{
+	return make_arch(CXR_ARCH_TORCHVISION, width, size);
 }
 
 /* FNV-1a over the params then the buffers, as bytes. */
@@ -238,10 +244,12 @@ static const float *values(cxr_resnet *net, const cxr_resnet_tensor *t)
 
 /* Every tensor of a width-1/4 network (the largest 2.4e5 values, the
  * smallest 1) after init_scheme follows what init.h promises, and
- * init.c's spec says the same. */
-static void check_scheme(int scheme, uint64_t seed)
+ * init.c's spec says the same; for both architectures (Keras's has
+ * convolution biases). */
+static void check_arch(int arch, int scheme, uint64_t seed)
 {
-	cxr_resnet *net = make(0.25, 32);
+	int nbias = 0;
+	cxr_resnet *net = make_arch(arch, 0.25, 32);
 	/* NaN everywhere first: a tensor init forgets stays NaN and fails */
 	for (size_t k = 0; k < cxr_resnet_num_params(net); k++)
 		cxr_resnet_params(net)[k] = NAN;
@@ -262,8 +270,17 @@ static void check_scheme(int scheme, uint64_t seed)
 		const char *bad = follows(values(net, t), t->numel, dist, value, why, sizeof why);
 		ck_assert_msg(!bad, "%s %s (seed %llu): %s", cxr_init_name(scheme), t->name,
 			      (unsigned long long)seed, bad);
+		nbias += t->kind == CXR_TK_CONV_B;
 	}
+	/* 53 convolutions in Keras's ResNet-50, each with a bias */
+	ck_assert_int_eq(nbias, arch == CXR_ARCH_KERAS ? 53 : 0);
 	cxr_resnet_free(net);
+}
+
+static void check_scheme(int scheme, uint64_t seed)
+{
+	check_arch(CXR_ARCH_TORCHVISION, scheme, seed);
+	check_arch(CXR_ARCH_KERAS, scheme, seed);
 }
 
 START_TEST(torchvision_distribution) { check_scheme(CXR_INIT_TORCHVISION, 3); }
