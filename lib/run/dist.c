@@ -54,6 +54,8 @@ typedef struct peer {
 
 static int active;
 static peer *peers;
+static float *seg_in;    /* (N x segment) every rank's copy of mine (dist_sum_f32) */
+static size_t seg_cap;
 static pthread_t watch_thread;
 static int watching;
 static volatile int watch_stop;
@@ -122,6 +124,9 @@ void dist_finish(void)
 	}
 	free(peers);
 	peers = NULL;
+	free(seg_in);
+	seg_in = NULL;
+	seg_cap = 0;
 	MPI_Finalize();
 	active = 0;
 }
@@ -129,15 +134,52 @@ void dist_finish(void)
 /* MPI counts are ints: big arrays go in pieces. */
 #define PIECE (1 << 28)
 
+/* The sum in rank order, ((b0 + b1) + b2) + ..., the order in which one
+ * process adds its micro-batches' gradients (--accum), so that -np N and
+ * --accum N agree bit for bit at every N; MPI_Allreduce leaves the order
+ * to the implementation (Open MPI's differs from it at 4 ranks, and
+ * Adam makes a rounding difference in a near-zero gradient a full step).
+ * It is the ring's traffic, 2(N-1)/N of the buffer in and out per rank:
+ * each rank gathers every rank's copy of its own segment (Alltoallv: a
+ * reduce-scatter without the arithmetic), adds them in rank order, and
+ * the sums are gathered back (Allgatherv). */
+static void sum_piece(float *buf, int n)
+{
+	int N = size_;
+	int *cnt = cxr_xmalloc(4 * (size_t)N * sizeof *cnt), *dsp = cnt + N;
+	int *rcnt = cnt + 2 * N, *rdsp = cnt + 3 * N;
+	for (int r = 0; r < N; r++) {
+		int lo = (int)((long)r * n / N), hi = (int)((long)(r + 1) * n / N);
+		cnt[r] = hi - lo, dsp[r] = lo;
+	}
+	int mine = cnt[rank_];
+	for (int r = 0; r < N; r++)
+		rcnt[r] = mine, rdsp[r] = r * mine;
+	if ((size_t)N * mine > seg_cap) {
+		free(seg_in);
+		seg_cap = (size_t)N * mine;
+		seg_in = cxr_xmalloc(seg_cap * sizeof *seg_in);
+	}
+	MPI_Alltoallv(buf, cnt, dsp, MPI_FLOAT, seg_in, rcnt, rdsp, MPI_FLOAT, MPI_COMM_WORLD);
+	float *out = buf + dsp[rank_];
+	memcpy(out, seg_in, (size_t)mine * sizeof *out);
+	for (int r = 1; r < N; r++) {
+		const float *x = seg_in + (size_t)r * mine;
+		for (int i = 0; i < mine; i++)
+			out[i] += x[i];
+	}
+	MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, cnt, dsp, MPI_FLOAT,
+		       MPI_COMM_WORLD);
+	free(cnt);
+}
+
 void dist_sum_f32(float *buf, size_t n)
 {
 	if (size_ < 2)
 		return;
 	double t = cxr_now();
-	for (size_t i = 0; i < n; i += PIECE) {
-		int k = n - i < PIECE ? (int)(n - i) : PIECE;
-		MPI_Allreduce(MPI_IN_PLACE, buf + i, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-	}
+	for (size_t i = 0; i < n; i += PIECE)
+		sum_piece(buf + i, n - i < PIECE ? (int)(n - i) : PIECE);
 	sum_seconds += cxr_now() - t;
 }
 
@@ -145,10 +187,16 @@ void dist_sum_f64(double *buf, size_t n)
 {
 	if (size_ < 2)
 		return;
-	for (size_t i = 0; i < n; i += PIECE) {
-		int k = n - i < PIECE ? (int)(n - i) : PIECE;
-		MPI_Allreduce(MPI_IN_PLACE, buf + i, k, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+	/* small (a loss): every rank's values, added in rank order */
+	double *all = cxr_xmalloc((size_t)size_ * n * sizeof *all);
+	dist_allgather(buf, all, n * sizeof *buf);
+	for (size_t i = 0; i < n; i++) {
+		double v = all[i];
+		for (int r = 1; r < size_; r++)
+			v += all[(size_t)r * n + i];
+		buf[i] = v;
 	}
+	free(all);
 }
 
 int dist_max_int(int v)

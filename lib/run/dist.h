@@ -32,8 +32,9 @@ int dist_env_rank(void);
 void dist_finish(void);
 
 /* Collectives: every rank calls each, in the same order. */
-/* buf = the sum over ranks of buf, in place. With two ranks a + b, the
- * same bits a single process adding the two gets. */
+/* buf = the sum over ranks of buf, in place, added in rank order
+ * (((b0 + b1) + b2) + ...): the bits a single process adding the ranks'
+ * buffers one after another gets, at any number of ranks. */
 void dist_sum_f32(float *buf, size_t n);
 void dist_sum_f64(double *buf, size_t n);
 /* The largest and smallest v over the ranks. */
