@@ -63,9 +63,10 @@ pretrained on ImageNet and fine-tuned on the same 8,574 training images;
 the paper's text says which reference standard that figure uses and what
 its ± measures (it is not the 95% CI above).
 
-cxr's model is another network trained another way: a ResNet-50 (width
-$width) trained from scratch, with no ImageNet pretraining, on
-$size px images, $epochs epoch(s). The paper itself reports that
-pretraining on natural images helps at about 8,500 training images, so a
-gap to its figure is expected and measures the recipe, not the labels.
+cxr's model is another network trained another way:
+a ResNet-50 trained from scratch, with no ImageNet pretraining
+(width $width, $size px images, $epochs epoch(s)).
+The paper itself reports that pretraining on natural images helps at
+about 8,500 training images, so a gap to its figure is expected and
+measures the recipe, not the labels.
 EOF
