@@ -14,6 +14,7 @@ struct cxr_loader {
 	cxr_pack *pack;
 	char *path;
 	cxr_loader_cfg cfg;
+	int rank, ranks;  /* this rank's slice of each batch */
 	int h, w;
 	long count;
 	uint64_t *order;
@@ -93,9 +94,9 @@ static int load_batch(cxr_loader *l, long b)
 	long first = b * l->cfg.batch;
 	long n = l->count - first < l->cfg.batch ? l->count - first : l->cfg.batch;
 	long lo = 0, hi = n;
-	if (l->cfg.ranks > 1) {
-		lo = l->cfg.rank * n / l->cfg.ranks;
-		hi = (l->cfg.rank + 1) * n / l->cfg.ranks;
+	if (l->ranks > 1) {
+		lo = l->rank * n / l->ranks;
+		hi = (l->rank + 1) * n / l->ranks;
 	}
 	cxr_record r;
 	cxr_record_init(&r);
@@ -209,6 +210,13 @@ static void drain(cxr_loader *l)
 	l->want = -1;
 	l->ready = 0;
 	pthread_mutex_unlock(&l->mu);
+}
+
+void cxr_loader_set_slice(cxr_loader *l, int rank, int ranks)
+{
+	drain(l); /* nothing read for the old slice stays in flight */
+	l->rank = rank;
+	l->ranks = ranks;
 }
 
 static void request(cxr_loader *l, long b)

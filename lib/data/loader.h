@@ -25,7 +25,6 @@ typedef struct cxr_loader_cfg {
 	int shuffle;    /* a new order every epoch */
 	int augment;    /* small random shifts, scales, brightness */
 	int need_label; /* refuse records with an unknown label */
-	int rank, ranks; /* this rank's slice of each batch; ranks 0 or 1: all */
 } cxr_loader_cfg;
 
 typedef struct cxr_batch {
@@ -43,6 +42,9 @@ typedef struct cxr_loader cxr_loader;
 /* Checks the first record for the shape (u8, 1xHxW); others are checked
  * as they are read. NULL with cxr_errmsg() set. */
 cxr_loader *cxr_loader_open(cxr_pack *p, const char *path, const cxr_loader_cfg *cfg);
+/* Reads rank's slice of each batch from now on (see the top; ranks 1,
+ * the default: the whole batch). Call before cxr_loader_start. */
+void cxr_loader_set_slice(cxr_loader *l, int rank, int ranks);
 int cxr_loader_height(const cxr_loader *l);
 int cxr_loader_width(const cxr_loader *l);
 long cxr_loader_count(const cxr_loader *l);

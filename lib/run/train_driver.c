@@ -1194,16 +1194,18 @@ static int setup(run *r, cxr_model **ck)
 		return 1;
 	if (!(r->train_pack = cxr_pack_open(c->train_path)))
 		return -1;
-	cxr_loader_cfg lc = {c->batch, c->seed, 1, c->augment, 1, r->rank, r->nranks};
+	cxr_loader_cfg lc = {c->batch, c->seed, 1, c->augment, 1};
 	if (!(r->train = cxr_loader_open(r->train_pack, c->train_path, &lc)))
 		return -1;
+	cxr_loader_set_slice(r->train, r->rank, r->nranks);
 	int h = cxr_loader_height(r->train), w = cxr_loader_width(r->train);
 	if (c->val_path) {
 		if (!(r->val_pack = cxr_pack_open(c->val_path)))
 			return -1;
-		cxr_loader_cfg vc = {c->batch, 0, 0, 0, 1, r->rank, r->nranks};
+		cxr_loader_cfg vc = {c->batch, 0, 0, 0, 1};
 		if (!(r->val = cxr_loader_open(r->val_pack, c->val_path, &vc)))
 			return -1;
+		cxr_loader_set_slice(r->val, r->rank, r->nranks);
 		if (cxr_loader_height(r->val) != h || cxr_loader_width(r->val) != w) {
 			cxr_seterr("%s: images are %dx%d, the training images %dx%d", c->val_path,
 				   cxr_loader_height(r->val), cxr_loader_width(r->val), h, w);
