@@ -111,6 +111,9 @@ install: all  ## install tools and man pages under PREFIX
 	for m in $(MANS); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s; done
 	install -d $(DESTDIR)$(PREFIX)/share/cxr
 	install -m 755 pipelines/cron-score.sh pipelines/dicom-resize.sh $(DESTDIR)$(PREFIX)/share/cxr
+	# keras2cxm.py finds the model-file writer cxm.py in ../share/cxr
+	install -m 755 tools/keras2cxm.py $(DESTDIR)$(PREFIX)/bin
+	install -m 644 bench/cxm.py $(DESTDIR)$(PREFIX)/share/cxr
 
 clean:
 	rm -rf bin tests/bin bench/bin lib/*/*.o lib/libcxr.a demo-out

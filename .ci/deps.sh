@@ -14,7 +14,8 @@ RUN="dcmtk netpbm"
 # time measures peak memory; the numeric proofs compare with scikit-learn
 # and Pillow, and the DICOM fixtures are rebuilt with pydicom. A test
 # whose reference is missing is skipped, and under CI a skip fails.
-TEST="mandoc zstd time python3 python3-sklearn python3-pil python3-numpy python3-pydicom libxml2-utils"
+# python3-h5py: tools/keras2cxm.py reads Keras's HDF5 models (t-keras).
+TEST="mandoc zstd time python3 python3-sklearn python3-pil python3-numpy python3-pydicom libxml2-utils python3-h5py"
 case "${1:-}" in
 build) ;;
 # The fuzz targets: clang 14 with libFuzzer and the sanitizer runtimes.

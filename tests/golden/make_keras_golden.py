@@ -6,6 +6,7 @@ tests/t-keras.sh.
 
     /usr/bin/python3 tests/golden/make_keras_golden.py            # the committed ones
     /usr/bin/python3 tests/golden/make_keras_golden.py --search N # rank seeds 1..N
+    /usr/bin/python3 tests/golden/make_keras_golden.py --probs    # t-keras.sh's reference
 
 The committed seeds (7, 10) were the best of 12 by --search.
 
@@ -49,6 +50,9 @@ sys.path.insert(0, HERE)
 import cxm  # noqa: E402
 import keras_twin  # noqa: E402
 import make_golden  # noqa: E402  (randomise_bn, one_step, normwise, OPT)
+import pack_reader  # noqa: E402
+
+sys.path.insert(0, os.path.join(TOP, "tests"))
 
 
 def is_conv_bias(name):
@@ -140,14 +144,55 @@ def search(n):
             print("%s\tscore %.2f\tgrad %.2e\tlogits %.2e\tseed %d" % ((name,) + r), flush=True)
 
 
+def probs(out):
+    """tests/data/keras_input.cxs (the six NIH sample images at 64x64, by
+    bin/cxr-resize) and tests/data/keras_probs.tsv: each image's
+    eval-mode probability in float64 PyTorch with keras_w16_64.cxm's
+    initial weights and BN statistics, with a 1-channel stem (p1) and with
+    make_keras_h5.py's 3-channel stem on the picture in three channels
+    (p3)."""
+    import subprocess
+    import make_keras_h5  # noqa: E402  (stem3: the 3-channel fixture's stem)
+    imgs = os.path.join(TOP, "tests", "data", "nih", "images")
+    names = sorted(n for n in os.listdir(imgs) if n.endswith(".png"))
+    stream = os.path.join(out, "keras_input.cxs")
+    subprocess.run([os.path.join(TOP, "bin", "cxr-resize"), "-q", "-j1", "--size", "64",
+                    "-o", stream, "-"], input="".join(os.path.join(imgs, n) + "\n"
+                                                     for n in names).encode(), check=True)
+    pix, _, got = pack_reader.read_images(stream)
+    x = torch.from_numpy(pix.astype(np.float64) / 255).unsqueeze(1)
+    meta, t = cxm.load(os.path.join(out, "keras_w16_64.cxm"))
+    res = {}
+    for stem in (1, 3):
+        model = keras_twin.KerasResNet50(float(meta["width_mult"]), stem).double()
+        sd = {k: torch.from_numpy(np.array(t[k], dtype=np.float64)) for k in model.state_dict()
+              if not k.endswith("num_batches_tracked")}
+        if stem == 3:
+            sd["conv1_conv.weight"] = torch.from_numpy(make_keras_h5.stem3(t["conv1_conv.weight"]))
+        model.load_state_dict(sd, strict=False)
+        model.eval()
+        with torch.no_grad():
+            res[stem] = torch.sigmoid(model(x.repeat(1, stem, 1, 1))).numpy()
+    with open(os.path.join(out, "keras_probs.tsv"), "w") as f:
+        f.write("image\tp1\tp3\n")
+        for i, n in enumerate(got):
+            f.write("%s\t%.17g\t%.17g\n" % (n, res[1][i], res[3][i]))
+    print("%s, keras_probs.tsv: %d images, p1 %s" % (stream, len(got), res[1]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(TOP, "tests", "data"))
     ap.add_argument("--search", type=int, metavar="N")
+    ap.add_argument("--probs", action="store_true",
+                    help="write only keras_input.cxs and keras_probs.tsv (needs bin/cxr-resize)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     if a.search:
         search(a.search)
+        return
+    if a.probs:
+        probs(a.out)
         return
     for name, (w, h, wp, n, seed) in CONFIGS.items():
         meta, t = make(w, h, wp, n, seed)
