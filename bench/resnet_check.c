@@ -11,7 +11,8 @@
  * worst of each kind; -I runs every convolution by im2col + sgemm (the
  * reference path) instead of Winograd for the 3x3 stride-1 ones; -W forces
  * Winograd's instruction set (avx512, avx2, sse2), -G the matrix products'
- * (avx512 or blas). */
+ * (avx512 or blas); -P bf16 runs the network in bf16 (give bounds that
+ * fit it with -l and -g). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,13 @@ int main(int argc, char **argv)
 	cxr_init(argc, argv, 0);
 	golden_tol tol = {1e-5, 1e-5, 1e-3, 1e-5, 1e-3, 1e-5};
 	int quiet = 0, threads = 0, wino = 1, c;
-	while ((c = getopt(argc, argv, "qj:g:l:IW:G:")) != -1) {
+	while ((c = getopt(argc, argv, "qj:g:l:IW:G:P:")) != -1) {
 		switch (c) {
+		case 'P':
+			if ((golden_precision = cxr_precision_parse(optarg)) < 0 ||
+			    !cxr_precision_available(golden_precision))
+				cxr_usage_error("-P %s: not fp32 or bf16, or not available here", optarg);
+			break;
 		case 'W':
 			if (cxr_wino_set_isa(optarg))
 				cxr_usage_error("-W %s: not available here", optarg);
@@ -54,11 +60,11 @@ int main(int argc, char **argv)
 			tol.logits = tol.loss = tol.eval = cxr_parse_double("-l", optarg, 0, 1);
 			break;
 		default:
-			cxr_usage_error("usage: resnet_check [-q] [-I] [-W ISA] [-G GEMM] [-j N] [-g TOL] [-l TOL] GOLDEN...");
+			cxr_usage_error("usage: resnet_check [-q] [-I] [-P PREC] [-W ISA] [-G GEMM] [-j N] [-g TOL] [-l TOL] GOLDEN...");
 		}
 	}
 	if (optind >= argc)
-		cxr_usage_error("usage: resnet_check [-q] [-I] [-W ISA] [-G GEMM] [-j N] [-g TOL] [-l TOL] GOLDEN...");
+		cxr_usage_error("usage: resnet_check [-q] [-I] [-P PREC] [-W ISA] [-G GEMM] [-j N] [-g TOL] [-l TOL] GOLDEN...");
 	cxr_resnet_set_threads(threads);
 	int failed = 0;
 	for (int i = optind; i < argc; i++) {

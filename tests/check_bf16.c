@@ -18,8 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/conv.h"
+#include "nn/dense.h"
 #include "nn/gemm.h"
 #include "nn/precision.h"
+#include "nn/init.h"
+#include "nn/resnet.h"
+#include "resnet_golden.h"
 #include "testutil.h"
 
 static const double U = 1.0 / 256; /* 2^-8: half an ulp of an 8-bit significand */
@@ -136,6 +141,198 @@ START_TEST(gemm)
 }
 END_TEST
 
+
+/* ---- layers: every bf16 output element within the bf16 bound of the
+ * exact (double, unrounded operands) result, its reduction length the
+ * number of terms summed into it ---- */
+
+/* |got - exact| <= (2u + u^2) mag + g(k) (1 + 2u + u^2) mag, where mag is
+ * the sum of |terms| (and of |anything added|). */
+static double bf16_bound(double mag, long k)
+{
+	return (2 * U + U * U) * mag + gamma_k(k) * (1 + 2 * U + U * U) * mag;
+}
+
+/* Compares got (n) with exact and mag; returns the worst error/bound. */
+static double check_bound(const char *what, const float *got, const double *exact,
+			  const double *mag, size_t n, long k)
+{
+	double worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		double e = fabs(got[i] - exact[i]), b = bf16_bound(mag[i], k);
+		ck_assert_msg(e <= b, "%s [%zu]: bf16 %.9g, exact %.9g: error %.3g over the bound %.3g "
+			      "(k %ld)", what, i, got[i], exact[i], e, b, k);
+		if (b > 0)
+			worst = fmax(worst, e / b);
+	}
+	return worst;
+}
+
+static void check_conv(int n, int h, int w, int c, int o, int k, int st, int pad, size_t chunk)
+{
+	conv_dims d;
+	conv_dims_set(&d, n, h, w, c, o, k, st, pad);
+	d.prec = CXR_PREC_BF16;
+	conv_set_chunk(chunk);
+	size_t nx = (size_t)n * h * w * c, nw = (size_t)o * k * k * c;
+	size_t ny = (size_t)n * d.oh * d.ow * o;
+	float *x = frand(nx, -1, 1), *wt = frand(nw, -1, 1), *dy = frand(ny, -1, 1);
+	float *bias = frand(o, -0.5, 0.5);
+	float *y = calloc(ny, sizeof *y), *dx = calloc(nx, sizeof *dx), *dw = calloc(nw, sizeof *dw);
+	float *ws = calloc(conv_workspace(&d) + 1, sizeof *ws);
+	double *ry = calloc(ny, sizeof *ry), *my = calloc(ny, sizeof *my);
+	double *rx = calloc(nx, sizeof *rx), *mx = calloc(nx, sizeof *mx);
+	double *rw = calloc(nw, sizeof *rw), *mw = calloc(nw, sizeof *mw);
+	for (int b = 0; b < n; b++)
+		for (int oy = 0; oy < d.oh; oy++)
+			for (int ox = 0; ox < d.ow; ox++)
+				for (int j = 0; j < o; j++) {
+					size_t yi = ((size_t)(b * d.oh + oy) * d.ow + ox) * o + j;
+					ry[yi] = bias[j], my[yi] = fabs(bias[j]);
+					for (int ky = 0; ky < k; ky++)
+						for (int kx = 0; kx < k; kx++) {
+							int iy = oy * st - pad + ky, ix = ox * st - pad + kx;
+							if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+								continue;
+							for (int i = 0; i < c; i++) {
+								size_t xi = ((size_t)(b * h + iy) * w + ix) * c + i;
+								size_t wi = (((size_t)j * k + ky) * k + kx) * c + i;
+								double xv = x[xi], wv = wt[wi], g = dy[yi];
+								ry[yi] += xv * wv, my[yi] += fabs(xv * wv);
+								rx[xi] += g * wv, mx[xi] += fabs(g * wv);
+								rw[wi] += g * xv, mw[wi] += fabs(g * xv);
+							}
+						}
+				}
+	const long K = (long)k * k * c, M = (long)n * d.oh * d.ow;
+	char what[96];
+	snprintf(what, sizeof what, "conv %dx%d/%d c%d o%d forward", k, k, st, c, o);
+	conv_forward(y, x, wt, bias, &d, ws, 0);
+	check_bound(what, y, ry, my, ny, K + 1);
+	conv_backward(dx, dw, dy, x, wt, &d, ws, 0);
+	/* din: o terms per tap, up to k*k taps added by col2im */
+	snprintf(what, sizeof what, "conv %dx%d/%d c%d o%d din", k, k, st, c, o);
+	check_bound(what, dx, rx, mx, nx, (long)o * k * k + k * k);
+	/* dweight: n*oh*ow terms, in chunks and per-thread parts */
+	snprintf(what, sizeof what, "conv %dx%d/%d c%d o%d dweight", k, k, st, c, o);
+	check_bound(what, dw, rw, mw, nw, M + 64);
+	conv_set_chunk(0);
+	free(x), free(wt), free(dy), free(bias), free(y), free(dx), free(dw), free(ws);
+	free(ry), free(my), free(rx), free(mx), free(rw), free(mw);
+}
+
+START_TEST(conv)
+{
+	check_conv(2, 16, 16, 64, 48, 1, 1, 0, 0);   /* 1x1: one product */
+	check_conv(2, 15, 13, 40, 33, 1, 2, 0, 0);   /* 1x1 stride 2: im2col */
+	check_conv(2, 12, 11, 24, 20, 3, 1, 1, 0);   /* 3x3 by im2col */
+	check_conv(2, 12, 11, 24, 20, 3, 2, 1, 300); /* 3x3 stride 2, chunked */
+	check_conv(2, 32, 29, 1, 16, 7, 2, 3, 0);    /* the stem */
+	check_conv(1, 40, 40, 8, 8, 1, 1, 0, 0);     /* long k for the weight gradient */
+}
+END_TEST
+
+START_TEST(dense)
+{
+	const int n = 6, in = 300, out = 37;
+	float *x = frand((size_t)n * in, -1, 1), *wt = frand((size_t)out * in, -1, 1);
+	float *b = frand(out, -1, 1), *dy = frand((size_t)n * out, -1, 1);
+	float *y = calloc((size_t)n * out, sizeof *y), *dx = calloc((size_t)n * in, sizeof *dx);
+	float *dw = calloc((size_t)out * in, sizeof *dw), *db = calloc(out, sizeof *db);
+	double *ry = calloc((size_t)n * out, sizeof *ry), *my = calloc((size_t)n * out, sizeof *my);
+	double *rx = calloc((size_t)n * in, sizeof *rx), *mx = calloc((size_t)n * in, sizeof *mx);
+	double *rw = calloc((size_t)out * in, sizeof *rw), *mw = calloc((size_t)out * in, sizeof *mw);
+	for (int r = 0; r < n; r++)
+		for (int j = 0; j < out; j++) {
+			size_t yi = (size_t)r * out + j;
+			ry[yi] = b[j], my[yi] = fabs(b[j]);
+			for (int i = 0; i < in; i++) {
+				double xv = x[(size_t)r * in + i], wv = wt[(size_t)j * in + i], g = dy[yi];
+				ry[yi] += xv * wv, my[yi] += fabs(xv * wv);
+				rx[(size_t)r * in + i] += g * wv, mx[(size_t)r * in + i] += fabs(g * wv);
+				rw[(size_t)j * in + i] += g * xv, mw[(size_t)j * in + i] += fabs(g * xv);
+			}
+		}
+	dense_forward(CXR_PREC_BF16, y, x, wt, b, n, in, out);
+	check_bound("dense forward", y, ry, my, (size_t)n * out, in + 1);
+	dense_backward(CXR_PREC_BF16, dx, dw, db, dy, x, wt, n, in, out);
+	check_bound("dense din", dx, rx, mx, (size_t)n * in, out + 1);
+	check_bound("dense dweight", dw, rw, mw, (size_t)out * in, n + 1);
+	free(x), free(wt), free(b), free(dy), free(y), free(dx), free(dw), free(db);
+	free(ry), free(my), free(rx), free(mx), free(rw), free(mw);
+}
+END_TEST
+
+
+/* ---- the whole network ----
+ *
+ * bf16 cannot be held to float32's bounds over 53 layers: what it costs
+ * is measured and reported. Against the two PyTorch goldens (width 1/16,
+ * randomised batch-norm statistics: ill-conditioned on purpose, PyTorch's
+ * own bf16 autocast is 0.12 and 0.27 off in the logits and over 100% in
+ * the median gradient there, bench/bf16_network.py) the logits, loss and
+ * eval logits must stay within 0.5 normwise, which a wrong layout or a
+ * lost term would not (those give errors of order 1). An untrained
+ * network in eval mode (torchvision's init, width 1/4, 64x64, running
+ * statistics of 20 batches) is no better conditioned: PyTorch's autocast
+ * lands 0.1 to 0.2 normwise from its fp32 logits there; cxr's bf16 must
+ * stay within 0.5 of cxr's fp32. Whether bf16 learns as fp32 does is
+ * t-bf16's question (trained models, the demo's recipe). */
+
+static void golden_bf16(const char *file, int wino)
+{
+	golden_tol loose = {0.5, 0.5, 1e9, 1, 1e9, 0.5};
+	golden_report r;
+	golden_precision = CXR_PREC_BF16;
+	int rc = golden_run(test_data(file), wino, &loose, NULL, &r);
+	golden_precision = CXR_PREC_FP32;
+	ck_assert_msg(rc == 0, "%s: %s", file, cxr_errmsg());
+	printf("bf16 vs PyTorch float32, %s (%s): logits %.3g, loss %.3g, eval %.3g (unfolded "
+	       "%.3g), worst gradient %.3g (%s), running stats %.3g\n", file,
+	       wino ? "Winograd" : "im2col", r.logits, r.loss, r.eval_logits, r.eval_unfolded, r.grad,
+	       r.grad_name, r.stats);
+	ck_assert_msg(r.failed == 0, "%s: %d comparisons out of the bf16 bounds", file, r.failed);
+}
+
+START_TEST(network_golden)
+{
+	golden_bf16("golden_w16_64.cxm", 1);
+	golden_bf16("golden_w16_72x56.cxm", 1);
+	golden_bf16("golden_w16_64.cxm", 0);
+}
+END_TEST
+
+START_TEST(network_fp32)
+{
+	cxr_resnet_config cfg;
+	cxr_resnet_default_config(&cfg);
+	cfg.width_mult = 0.25;
+	cfg.height = cfg.width = 64;
+	const int n = 16;
+	const size_t hw = (size_t)64 * 64;
+	float *x = frand((size_t)n * hw, 0, 1), logits[2][16];
+	for (int p = 0; p < 2; p++) {
+		cxr_resnet *net = cxr_resnet_create(&cfg, n);
+		ck_assert(net);
+		cxr_resnet_init(net, 7);
+		/* running statistics of 20 batches, in fp32 for both */
+		lcg = 12345;
+		for (int b = 0; b < 20; b++) {
+			float *xb = frand((size_t)n * hw, 0, 1);
+			ck_assert(cxr_resnet_forward(net, xb, n, 1));
+			free(xb);
+		}
+		ck_assert(cxr_resnet_set_precision(net, p ? CXR_PREC_BF16 : CXR_PREC_FP32) == 0);
+		memcpy(logits[p], cxr_resnet_forward(net, x, n, 0), sizeof logits[p]);
+		cxr_resnet_free(net);
+	}
+	double e = golden_err(logits[1], logits[0], n);
+	printf("bf16 vs fp32 eval logits, width 1/4, 64x64, torchvision init: %.3g normwise\n", e);
+	ck_assert_msg(e < 0.5, "bf16 eval logits %.3g from fp32's", e);
+	free(x);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bf16");
@@ -143,6 +340,10 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, rounding);
 	tcase_add_test(tc, gemm);
+	tcase_add_test(tc, conv);
+	tcase_add_test(tc, dense);
+	tcase_add_test(tc, network_golden);
+	tcase_add_test(tc, network_fp32);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,9 +18,15 @@
 #include "base/cli.h"
 #include "data/model_file.h"
 #include "nn/optim.h"
+#include "nn/precision.h"
 #include "nn/resnet.h"
 #include "run/resnet_file.h"
 #include "data/stream.h"
+
+/* The precision golden_run runs the network in (nn/precision.h): bf16
+ * runs are compared with the same float32 PyTorch results, to report
+ * (and bound) what bf16 products cost. */
+static int golden_precision = CXR_PREC_FP32;
 
 typedef struct golden_tol {
 	double logits, loss, grad, stats, adam, eval;
@@ -93,6 +99,8 @@ static int golden_run(const char *path, int wino, const golden_tol *tol, FILE *o
 	if (!(net = cxr_resnet_from_model(m, n)))
 		goto done;
 	cxr_resnet_set_winograd(net, wino);
+	if (cxr_resnet_set_precision(net, golden_precision))
+		goto done;
 	const int hid = cxr_resnet_get_config(net)->head_hidden;
 	const float *mask = golden_find(m, "dropout_mask", (size_t)n * hid);
 	const float *target = golden_find(m, "target", n);
