@@ -102,12 +102,19 @@ def init_from_cxm(model, path):
         sys.exit("torch_train: %s: missing tensors %s" % (path, missing[:5]))
 
 
-def evaluate(model, x, y, batch):
+def autocast(precision):
+    """bf16: PyTorch's CPU autocast (convolutions and linear layers in
+    bfloat16, the rest fp32), as cxr-train --precision bf16 is compared
+    with; fp32: nothing."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def evaluate(model, x, y, batch, precision="fp32"):
     model.eval()
     zs = []
-    with torch.no_grad():
+    with torch.no_grad(), autocast(precision):
         for b in range(0, len(x), batch):
-            zs.append(model(x[b:b + batch]))
+            zs.append(model(x[b:b + batch]).float())
     z = torch.cat(zs)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(z.double(), y.double()).item()
     return loss, rank_auc(torch.sigmoid(z).numpy(), y.numpy())
@@ -130,6 +137,8 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--warmup", type=int, default=0, help="epochs of linear warmup")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="bf16: torch.autocast to bfloat16 on the CPU")
     ap.add_argument("--dropout", type=float, default=cxrnet.DROPOUT,
                     help="head dropout (0.2, as cxr; 0 for step-by-step checks)")
     ap.add_argument("--init", metavar="MODEL.cxm", help="start from a cxr model's weights")
@@ -184,7 +193,8 @@ def main():
             for g in opt.param_groups:
                 g["lr"] = lr
             opt.zero_grad(set_to_none=True)
-            loss = lossf(model(xtr[idx]), ytr[idx])
+            with autocast(a.precision):
+                loss = lossf(model(xtr[idx]).float(), ytr[idx])
             if not torch.isfinite(loss):
                 sys.exit("torch_train: epoch %d, step %d: the loss is not finite"
                          % (epoch + 1, b + 1))
@@ -194,7 +204,7 @@ def main():
             loss_sum += loss.item() * len(idx)
             if step <= a.steps:
                 print("# step %d loss %.9g lr %.9g" % (step, loss.item(), lr), flush=True)
-        vloss, vauc = evaluate(model, xva, yva, a.batch)
+        vloss, vauc = evaluate(model, xva, yva, a.batch, a.precision)
         dt = time.time() - te
         print("%d\t%d\t%.10g\t%.10g\t%.10g\t%.6g\t%.3f\t%.1f" % (
             epoch + 1, step, loss_sum / n, vloss, vauc, lr, n / dt, time.time() - t_start),
@@ -206,7 +216,7 @@ def main():
     if a.test:
         xte, yte = load(a.test)
         model.load_state_dict(best_state)
-        tloss, tauc = evaluate(model, xte, yte, a.batch)
+        tloss, tauc = evaluate(model, xte, yte, a.batch, a.precision)
         print("# test %s: %d images, auc %.6f, loss %.6f (model of epoch %d, val auc %.6f)"
               % (a.test, len(xte), tauc, tloss, best_epoch, best_auc))
 
