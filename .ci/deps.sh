@@ -7,6 +7,8 @@
 #                   run (PyTorch, Pillow, Chromium for the report's picture)
 set -e
 PKGS="gcc make pkg-config libpng-dev libzstd-dev libopenblas-dev libcsv-dev check"
+# Open MPI: cxr-train's data parallelism (mpirun; t-mpi runs it).
+PKGS="$PKGS openmpi-bin libopenmpi-dev"
 # DICOM input (pipelines/dicom-resize.sh, not the demo): DCMTK decodes,
 # netpbm inverts; the tests and the benchmarks need them.
 RUN="dcmtk netpbm"

@@ -50,20 +50,21 @@ help:
 	@sed -n '2,/^$$/s/^# \{0,1\}//p' $(lastword $(MAKEFILE_LIST))
 
 # The shards' manifests, each with the header line: rows cut at batch
-# boundaries (see the top). Written to temporaries and renamed, all or
-# none; a changed manifest, SHARDS or BATCH remakes them.
+# boundaries (see the top). Written to temporaries of this shell's own
+# and renamed, so that array tasks making them at once each rename whole
+# files; a changed manifest, SHARDS or BATCH remakes them.
 $(OUT)/.cut: $(MANIFEST) FORCE
 	@mkdir -p $(OUT)
 	@echo '$(abspath $(MANIFEST)) $(SHARDS) $(BATCH)' | cmp -s - $@ || \
 	    echo '$(abspath $(MANIFEST)) $(SHARDS) $(BATCH)' > $@
 $(PIECES) &: $(MANIFEST) $(OUT)/.cut
-	awk -v S=$(SHARDS) -v B=$(BATCH) -v out=$(OUT) ' \
+	awk -v S=$(SHARDS) -v B=$(BATCH) -v out=$(OUT) -v tag=$$$$ ' \
 	    NR == FNR { n++; next } \
 	    FNR == 1 { h = $$0; nb = int((n - 1 + B - 1) / B); \
-	        for (k = 0; k < S; k++) print h > (out "/shard-" k ".tsv.tmp"); next } \
+	        for (k = 0; k < S; k++) print h > (out "/shard-" k ".tsv." tag); next } \
 	    { b = int((FNR - 2) / B); k = 0; while (k + 1 < S && b >= int((k + 1) * nb / S)) k++; \
-	        print > (out "/shard-" k ".tsv.tmp") }' $(MANIFEST) $(MANIFEST)
-	for k in $(IDS); do mv -f $(OUT)/shard-$$k.tsv.tmp $(OUT)/shard-$$k.tsv; done
+	        print > (out "/shard-" k ".tsv." tag) }' $(MANIFEST) $(MANIFEST); \
+	for k in $(IDS); do mv -f $(OUT)/shard-$$k.tsv.$$$$ $(OUT)/shard-$$k.tsv; done
 
 # One shard: its images at the model's size, scored. Shards after the
 # first have no header line, so that joining is concatenation.

@@ -48,8 +48,10 @@ void dist_allgather(const void *mine, void *all, size_t bytes);
 void dist_allgatherv_f32(const float *mine, float *all, const int *counts);
 void dist_barrier(void);
 
-/* Seconds this rank spent in dist_sum_f32 (the gradient sums), for the
- * benchmark. */
+/* Seconds this rank spent in dist_sum_f32 (the gradient sums) moving and
+ * adding data, and before that waiting for the slowest rank to arrive;
+ * for the log and the benchmark. */
 double dist_sum_seconds(void);
+double dist_wait_seconds(void);
 
 #endif

@@ -160,8 +160,8 @@ typedef struct run {
 	double *stats_all;  /* (P x (nbuf + 1)) every rank's, ranks > 1 */
 	float *vz, *vz_all; /* (2 x batch) validation logits and labels */
 	int stop;           /* the agreed signal, once one came */
-	long sum_steps;     /* step and dist_sum_seconds() at the epoch's start */
-	double sum_t;
+	long sum_steps;     /* step, dist_sum_seconds() and dist_wait_seconds() */
+	double sum_t, wait_t; /* at the epoch's start */
 } run;
 
 /* The signal that stops the run, agreed by every rank (the largest any
@@ -825,12 +825,15 @@ static int end_epoch(run *r, double epoch_t0)
 		/* The gradient sums' share of the epoch (rank 0's wait
 		 * included: it is what the step costs). */
 		long steps = s->step - r->sum_steps;
-		double t = dist_sum_seconds() - r->sum_t;
+		double t = dist_sum_seconds() - r->sum_t, tw = dist_wait_seconds() - r->wait_t;
 		logf_(r, "# epoch %d: %d ranks, gradient allreduce %.1f ms a step (%ld steps), "
-			 "%.1f%% of the epoch's %.1f s\n", s->epoch + 1, r->nranks,
-		      steps > 0 ? 1e3 * t / steps : 0.0, steps, dt > 0 ? 100 * t / dt : 0.0, dt);
+			 "%.1f%% of the epoch's %.1f s; waiting for the slowest rank before it "
+			 "%.1f ms a step\n", s->epoch + 1, r->nranks,
+		      steps > 0 ? 1e3 * t / steps : 0.0, steps, dt > 0 ? 100 * t / dt : 0.0, dt,
+		      steps > 0 ? 1e3 * tw / steps : 0.0);
 		r->sum_steps = s->step;
 		r->sum_t = dist_sum_seconds();
+		r->wait_t = dist_wait_seconds();
 	}
 	if (r->val && !isfinite(vr.loss)) {
 		cxr_seterr("%s: epoch %d: the validation loss is not finite (learning rate %g "
@@ -895,9 +898,9 @@ static void print_config(run *r, int h, int w)
 	      CXR_VERSION, c->train_path, cxr_loader_count(r->train), h, w,
 	      c->val_path ? c->val_path : "-", r->val ? cxr_loader_count(r->val) : 0L);
 	const cxr_resnet_config *nc = cxr_resnet_get_config(r->net);
-	logf_(r, "# %s, width %g, %zu parameters, %.3g GFLOP per image (forward+backward)\n",
-	      nc->arch == CXR_ARCH_KERAS ? "keras-resnet50" : "torchvision-resnet50",
-	      nc->width_mult, r->np, cxr_resnet_flops(r->net, 1) * 1e-9);
+	logf_(r, "# width %g, %zu parameters, %.3g GFLOP per image (forward+backward), %s\n",
+	      nc->width_mult, r->np, cxr_resnet_flops(r->net, 1) * 1e-9,
+	      nc->arch == CXR_ARCH_KERAS ? "keras-resnet50" : "torchvision-resnet50");
 	logf_(r, "# epochs %d, batch %d, %s lr %g (min %g), betas %g %g, eps %g, weight decay %g, "
 		 "schedule %s, warmup %d, early stop %d, augment %d, init %s, seed %llu, threads %d, "
 		 "precision %s\n",

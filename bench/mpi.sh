@@ -1,0 +1,65 @@
+#!/bin/sh
+# bench/mpi.sh — data parallelism on one host: `mpirun -np 2 cxr-train -j 1`
+# against `cxr-train -j 2` on the same pack, same work (width 1, 256x256,
+# batch 16: ResNet-50 at the study's size), one after the other. Prints
+# each run's training rate (images a second over the epoch, from MODEL.log),
+# their ratio (the issue's bar: >= 0.9), the gradient allreduce's time a
+# step and its share of the step (the MPI run's log), the gradient's size,
+# and the machine's load (uptime) before and after, since other work on the
+# 2 cores moves every figure.
+#
+# Settings, from the environment (defaults in brackets):
+#   STEPS [6] steps of the one epoch timed (the first, which allocates the
+#   activations, is in it for both), WIDTH [1], SIZE [256], BATCH [16],
+#   RANKS [2], JOBS [2] (the single process's threads; each rank gets
+#   JOBS / RANKS), ROUNDS [1] pairs of runs (alternating, so that load
+#   drifting over time falls on both), KEEP=DIR keeps pack, models, logs.
+# About 4 minutes on 2 idle cores at the defaults (with the data).
+# Run from anywhere after `make all`; needs mpirun (openmpi-bin).
+steps=${STEPS:-6} width=${WIDTH:-1} size=${SIZE:-256} batch=${BATCH:-16}
+ranks=${RANKS:-2} jobs=${JOBS:-2} rounds=${ROUNDS:-1}
+top=$(cd "$(dirname "$0")/.." && pwd)
+PATH=$top/bin:$PATH; export PATH
+command -v mpirun >/dev/null || { echo "skip: no mpirun (apt-get install openmpi-bin)"; exit 0; }
+if [ -n "${KEEP:-}" ]; then
+	d=$KEEP; mkdir -p "$d"
+else
+	d=$(mktemp -d "${TMPDIR:-/tmp}/bench-mpi.XXXXXX") || exit 1
+	trap 'rm -rf "$d"' EXIT
+fi
+trap 'exit 1' INT TERM
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+rj=$((jobs / ranks)); [ $rj -ge 1 ] || rj=1
+n=$((steps * batch))
+
+# the data: n synthetic images at SIZE, packed (no validation: the
+# training rate alone)
+if [ ! -s "$d/train.cxp" ]; then
+	cxr-synth -q -o "$d/synth" --images $((n + n / 2)) --size "$size" &&
+		cxr-split -q -o "$d/synth" --train $n --val $((n / 8)) --test 0 \
+			"$d/synth/Data_Entry_2017_v2020.csv" 2>/dev/null ||
+		cxr-split -q -o "$d/synth" --train $n --val 1 --test 0 \
+			"$d/synth/Data_Entry_2017_v2020.csv" || exit 1
+	cxr-resize -q --size "$size" --root "$d/synth" "$d/synth/train.tsv" |
+		cxr-pack -q -o "$d/train.cxp" || exit 1
+fi
+count=$(cxr-pack -t "$d/train.cxp" | tail -n +2 | wc -l)
+
+# rate LOG — the epoch's images a second; share LOG — the allreduce line
+rate() { awk -F'\t' '$1 == "1" { print $8 }' "$1"; }
+T="-q --width $width --batch $batch --epochs 1 --schedule constant"
+echo "load before: $(uptime | sed 's/.*load/load/')"
+echo "data: $count images ${size}x${size}, width $width, batch $batch ($(( (count + batch - 1) / batch )) steps)"
+r=1
+while [ $r -le "$rounds" ]; do
+	cxr-train $T -j "$jobs" -o "$d/one" "$d/train.cxp" || exit 1
+	mpirun -np "$ranks" --bind-to none cxr-train $T -j "$rj" -o "$d/mpi" "$d/train.cxp" || exit 1
+	a=$(rate "$d/one.log") b=$(rate "$d/mpi.log")
+	printf 'round %d: cxr-train -j %d: %s images/s; mpirun -np %d cxr-train -j %d: %s images/s; ratio %s\n' \
+		"$r" "$jobs" "$a" "$ranks" "$rj" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')"
+	grep '^# epoch 1:' "$d/mpi.log" | sed 's/^# epoch 1: /  allreduce: /'
+	r=$((r + 1))
+done
+np=$(grep -o '[0-9]* parameters' "$d/one.log" | cut -d' ' -f1)
+echo "gradient: $np floats, $(awk -v p="$np" 'BEGIN { printf "%.1f MB", 4 * p / 1e6 }') fp32"
+echo "load after: $(uptime | sed 's/.*load/load/')"
