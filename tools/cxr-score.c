@@ -89,7 +89,9 @@ int main(int argc, char **argv)
 {
 	cxr_init(argc, argv, 1);
 	atexit(end_by_signal);
-	cxr_score_opts o = {.batch = 8, .threshold = NAN, .header = 1};
+	/* bf16 where the CPU has it: cxr-score(1) says why */
+	cxr_score_opts o = {.batch = 8, .threshold = NAN, .header = 1,
+			    .precision = cxr_precision_default()};
 	cxr_common_opts co = {.jobs = cxr_ncores()};
 	const char *model = NULL, *out = NULL;
 	enum { O_BATCH = 256, O_THR, O_NOHEAD, O_INFO, O_PREC };

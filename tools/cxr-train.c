@@ -158,6 +158,7 @@ int main(int argc, char **argv)
 	atexit(end_by_signal);
 	cxr_train_cfg c;
 	cxr_train_defaults(&c);
+	c.precision = cxr_precision_default(); /* bf16 where the CPU has it: cxr-train(1) */
 	cxr_common_opts co = {.jobs = cxr_ncores()};
 	enum { O_VAL = 256, O_EPOCHS, O_BATCH, O_LR, O_MINLR, O_B1, O_B2, O_EPS, O_WD, O_ADAM,
 	       O_SCHED, O_WARM, O_PAT, O_EARLY, O_AUG, O_SENS, O_WIDTH, O_SEED, O_RESUME,
