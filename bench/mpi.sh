@@ -62,4 +62,24 @@ while [ $r -le "$rounds" ]; do
 done
 np=$(grep -o '[0-9]* parameters' "$d/one.log" | cut -d' ' -f1)
 echo "gradient: $np floats, $(awk -v p="$np" 'BEGIN { printf "%.1f MB", 4 * p / 1e6 }') fp32"
+# The scaling model (cxr-train(1), Scaling): N hosts like this one, the
+# same global batch, each computing 1/N of the single process's step
+# (C / N), then a ring's 2(N-1)/N x G bytes over a link of L bit/s, not
+# overlapped: efficiency (C/N) / (C/N + 2(N-1)/N G / L).
+ms=$(grep '^# epoch 1:' "$d/mpi.log" | sed 's/.*allreduce \([0-9.]*\) ms.*/\1/')
+awk -v rate="$a" -v b="$batch" -v p="$np" -v ms="$ms" -v ranks="$ranks" 'BEGIN {
+	C = b / rate; G = 4 * p
+	printf "measured: a step %.2f s on one process; the allreduce between %d local ranks %.1f ms, %.2f GB/s of ring traffic\n",
+		C, ranks, ms, 2 * (ranks - 1) / ranks * G / (ms / 1e3) / 1e9
+	printf "model, efficiency at N hosts (batch %d, step %.2f s / N):\n  link     ", b, C
+	for (n = 2; n <= 32; n *= 2) printf "  N=%-4d", n
+	printf "  largest N >= 90%%\n"
+	split("1 10 25 100", L, " ")
+	for (i = 1; i <= 4; i++) {
+		bw = L[i] * 1e9 / 8; printf "  %3d Gb/s", L[i]
+		for (n = 2; n <= 32; n *= 2) { c = C / n; t = 2 * (n - 1) / n * G / bw; printf "  %5.1f%%", 100 * c / (c + t) }
+		best = 1; for (n = 2; n <= 1024; n++) { c = C / n; t = 2 * (n - 1) / n * G / bw; if (c / (c + t) >= 0.9) best = n }
+		printf "  %d\n", best
+	}
+}'
 echo "load after: $(uptime | sed 's/.*load/load/')"

@@ -512,7 +512,7 @@ static int restore_checkpoint(run *r, const cxr_model *m)
 		rs[i] = strtoull(word, NULL, 16);
 	}
 	const char *digest = cxr_model_get_meta(m, "data_digest");
-	if (digest && strcmp(digest, r->data_digest))
+	if (digest && strcmp(digest, r->data_digest) && !r->rank)
 		cxr_warn("%s: the training data differ from the checkpoint's (digest %.12s, now %.12s)",
 			 r->c->train_path, digest, r->data_digest);
 	return 0;
