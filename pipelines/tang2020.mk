@@ -75,8 +75,8 @@ $(OUT)/split/train.tsv $(OUT)/split/val.tsv $(OUT)/split/test.tsv: $(LISTS)
 # The same scores against each radiologists' reference standard; cxr-roc
 # says on stderr how many scores and labels matched (all 1,344 of each on
 # NIH's download). The ROC against the NLP labels is stages.mk's roc.tsv.
+## OUT/roc-{attending,consensus}.{tsv,svg}: AUC and ROC plot against the radiologists' labels
 define reference
-## OUT/roc-$(1).tsv OUT/roc-$(1).svg: AUC and ROC plot against the $(1) labels
 $$(OUT)/roc-$(1).tsv $$(OUT)/roc-$(1).svg &: $$(OUT)/scores.tsv $$(REF_$(1)) $$(BIN)/cxr-roc \
 		$$(OUT)/.eval.params
 	$$(BIN)/cxr-roc $$(THR) --reference $$(REF_$(1)) --svg $$(OUT)/roc-$(1).svg \
