@@ -135,31 +135,38 @@ AVX512 static void pack_a(float *restrict dst, const float *a, int lda, int ta, 
 }
 
 /* dst: panel of columns [j0, j0+NR) (those < n zero-padded) x rows
- * [p0, p0+kc) of op(B), row by row. */
-static void pack_b(float *restrict dst, const float *b, int ldb, int tb, int n, int j0, int p0,
-		   int kc)
+ * [p0, p0+kc) of op(B), row by row. A transposed B (a weight matrix
+ * (O,C) used as (C,O)) has its columns contiguous: 16 of them at a time
+ * are transposed in registers, as pack_a does with rows. */
+AVX512 static void pack_b(float *restrict dst, const float *b, int ldb, int tb, int n, int j0,
+			  int p0, int kc)
 {
 	int nr = n - j0 < NR ? n - j0 : NR;
 	if (tb) {
-		for (int q = 0; q < NR; q++) {
-			if (q < nr) {
-				const float *s = b + (size_t)(j0 + q) * ldb + p0;
-				for (int p = 0; p < kc; p++)
-					dst[p * NR + q] = s[p];
-			} else {
-				for (int p = 0; p < kc; p++)
-					dst[p * NR + q] = 0;
+		for (int h = 0; h < NR; h += 16) {
+			const float *cols[16];
+			for (int q = 0; q < 16; q++)
+				cols[q] = h + q < nr ? b + (size_t)(j0 + h + q) * ldb + p0 : NULL;
+			for (int p = 0; p < kc; p += 16) {
+				int left = kc - p;
+				__mmask16 m = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+				__m512 v[16];
+				for (int q = 0; q < 16; q++)
+					v[q] = cols[q] ? _mm512_maskz_loadu_ps(m, cols[q] + p) : _mm512_setzero_ps();
+				transpose16(v);
+				int nt = left < 16 ? left : 16;
+				for (int t = 0; t < nt; t++)
+					_mm512_store_ps(dst + (size_t)(p + t) * NR + h, v[t]);
 			}
 		}
 	} else {
+		__mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+		__mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
 		for (int p = 0; p < kc; p++) {
 			const float *s = b + (size_t)(p0 + p) * ldb + j0;
 			float *d = dst + (size_t)p * NR;
-			int q = 0;
-			for (; q < nr; q++)
-				d[q] = s[q];
-			for (; q < NR; q++)
-				d[q] = 0;
+			_mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, s));
+			_mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(m1, s + 16));
 		}
 	}
 }
