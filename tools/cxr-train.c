@@ -1,5 +1,7 @@
 /* cxr-train — train the study's network on a pack, validating on another. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <getopt.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +266,14 @@ int main(int argc, char **argv)
 	if (dist_init(&argc, &argv))
 		cxr_die_err();
 	int nranks = dist_size();
+	/* mpirun binds each of one or two ranks to a core: -j 2 would then
+	 * share one (and OpenBLAS would run fewer threads than asked). */
+	cpu_set_t cpus;
+	if (nranks > 1 && !dist_rank() && !c.quiet && !sched_getaffinity(0, sizeof cpus, &cpus) &&
+	    CPU_COUNT(&cpus) < c.threads)
+		cxr_warn("rank 0 may run on %d core%s but -j %d: give mpirun --bind-to none (or "
+			 "--map-by slot:PE=%d)", CPU_COUNT(&cpus), CPU_COUNT(&cpus) == 1 ? "" : "s",
+			 c.threads, c.threads);
 	if (!c.resume_path && c.batch % (nranks * (c.accum ? c.accum : 1)))
 		cxr_usage_error("--batch %d does not divide into %d ranks x --accum %d: give a "
 				"multiple of %d", c.batch, nranks, c.accum ? c.accum : 1,
