@@ -95,7 +95,8 @@ expect 1 cxr-split -q --val 2000 --train-list "$tang/train.txt" --val-list "$tan
 	--test-list "$tang/test.txt" -o "$tmp/d2" "$csv"
 err_has "val set from $tang/val.txt: asked for 2000 images in all; there are 1706 (of 1146 patients)"
 
-# --- small lists ---
+# --- small lists, on the CSV's first 2000 rows ---
+head -n 2001 "$csv" > "$tmp/small.csv"; csv=$tmp/small.csv
 printf '00000013_000.png\n00000013_001.png 0\n00000002_000.png -\n' > "$tmp/tr.txt"
 printf '00000013_002.png\t1\r\n\r\n  00000014_000.png  \r\n' > "$tmp/va.txt"
 printf '\357\273\27700000015_000.png 1' > "$tmp/te.txt" # a byte-order mark, no final newline
@@ -109,6 +110,7 @@ grep -q "^00000013_002.png	1	" "$tmp/s/val.tsv" && grep -q "^00000014_000.png	0	
 grep -q "^00000015_000.png	1	No Finding	15	" "$tmp/s/test.tsv" && ok "byte-order mark, no final newline; label 1 over No Finding" ||
 	fail "test list: $(cat "$tmp/s/test.tsv")"
 [ "$(cat "$tmp"/s/*.tsv | wc -l)" = 9 ] || fail "the sets hold unlisted images"
+err_has "1994 images in no set"
 expect 0 cxr-split -q --train-list "$tmp/tr.txt" --val-list "$tmp/va.txt" --test-list "$tmp/te.txt" -o "$tmp/s2" "$csv"
 err_has "share 1 patient" # said under -q too
 expect 1 cxr-split -q --disjoint-patients --train-list "$tmp/tr.txt" --val-list "$tmp/va.txt" --test-list "$tmp/te.txt" -o "$tmp/s3" "$csv"
