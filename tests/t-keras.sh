@@ -23,7 +23,7 @@
 # and h5py (Debian python3-h5py), and zstd; no torch.
 
 NAME=t-keras; . ./lib.sh
-need cxr-score zstd
+need cxr-score cxr-train cxr-synth cxr-split cxr-resize cxr-pack zstd
 top=${CXR_TOP:-..}
 py=/usr/bin/python3
 k2c=$top/tools/keras2cxm.py
@@ -110,6 +110,34 @@ err_has "text.h5: not an HDF5 file"
 expect 1 $py "$k2c" "$t/absent.h5" "$t/bad.cxm"
 err_has "absent.h5"
 holds "no output after a refusal" "[ ! -e '$t/bad.cxm' ]"
+
+# cxr-train --arch keras-resnet50 trains Keras's network: the model and
+# its log say so, a resumed run keeps it and ends with the bits of an
+# uninterrupted one (the convolution biases and their Adam moments go
+# through the checkpoint), and cxr-score scores with it
+d=$t/data
+if cxr-synth -q -o "$d" --images 120 --size 32 &&
+	cxr-split -q -o "$d" --train 40 --val 10 --test 10 "$d/Data_Entry_2017_v2020.csv" &&
+	cxr-resize -q --size 32 --root "$d" -o "$t/tr.cxs" "$d/train.tsv" &&
+	cxr-pack -q -o "$t/tr.cxp" "$t/tr.cxs"; then
+	tr="--arch keras-resnet50 --width 0.0625 --batch 8 --epochs 2 -j1 -q --precision fp32"
+	# shellcheck disable=SC2086
+	expect 0 cxr-train $tr -o "$t/A.cxm" "$t/tr.cxp"
+	holds "the log names keras-resnet50" "grep -q '^# width 0.0625, .*keras-resnet50' '$t/A.cxm.log'"
+	holds "the model says keras-resnet50" \
+		"cxr-score --info -m '$t/A.cxm' | grep -q '^arch	keras-resnet50'"
+	# shellcheck disable=SC2086
+	expect 0 cxr-train $tr --max-steps 3 -o "$t/B.cxm" "$t/tr.cxp"
+	expect 0 cxr-train -q -j1 --resume "$t/B.cxm.ckpt" -o "$t/B.cxm" "$t/tr.cxp"
+	holds "a resumed keras-resnet50 run ends with an uninterrupted one's bits" \
+		"[ \"\$(cxr-score --info -m '$t/A.cxm' | head -1)\" = \"\$(cxr-score --info -m '$t/B.cxm' | head -1)\" ]"
+	expect 0 cxr-score -q --precision fp32 -m "$t/A.cxm" "$t/tr.cxs"
+	holds "cxr-score scores 40 images with it" "[ \$(wc -l < '$t/out') -eq 41 ]"
+else
+	fail "could not make the training data (cxr-synth, cxr-split, cxr-resize, cxr-pack)"
+fi
+expect 2 cxr-train --arch resnet18 -o "$t/C.cxm" "$t/tr.cxp"
+err_has "--arch: 'resnet18' is not torchvision-resnet50 or keras-resnet50"
 
 # usage errors: exit 2 with a hint
 expect 2 $py "$k2c"

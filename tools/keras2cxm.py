@@ -60,7 +60,7 @@ def usage(msg):
 
 
 def parse_args(argv):
-    a = {"quiet": False, "size": None, "threshold": 0.5}
+    a = {"quiet": False, "size": None, "threshold": None}
     pos = []
     i = 0
     while i < len(argv):
@@ -327,8 +327,10 @@ def main(argv):
         "head_hidden": str(hid),
         "dropout": repr(rate if rate is not None else 0.2),
         "input_scale": "1/255",
-        "threshold": repr(float(a["threshold"])),
-        "threshold_rule": "given",
+        # a threshold given on the command line, else 0.5 as cxr-train
+        # without a validation set
+        "threshold": repr(float(0.5 if a["threshold"] is None else a["threshold"])),
+        "threshold_rule": "default" if a["threshold"] is None else "given",
         "tool_version": PROG,
         "keras.file": os.path.basename(path),
         "keras.stem_channels": str(cin),
