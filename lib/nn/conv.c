@@ -180,15 +180,26 @@ void conv_bias_backward(float *dbias, const float *dout, size_t m, int o)
 	free(part);
 }
 
-void conv_forward(float *out, const float *in, const float *weight, const float *bias,
-		  const conv_dims *d, float *ws, int flags)
+/* y (m,o) = a (m,K) weight^T, from the weights as they are or packed. */
+static void weight_product(const conv_dims *d, int m, const float *a, const float *weight,
+			   const float *packed, float beta, float *y)
 {
 	const int o = d->o, K = d->kh * d->kw * d->c;
+	if (packed)
+		cxr_gemm_prepacked(d->prec, 0, m, o, K, a, K, packed, beta, y, o);
+	else
+		cxr_gemm_prec(d->prec, 0, 1, m, o, K, a, K, weight, K, beta, y, o);
+}
+
+static void forward(float *out, const float *in, const float *weight, const float *packed,
+		    const float *bias, const conv_dims *d, float *ws, int flags)
+{
+	const int o = d->o;
 	const float beta = flags & CONV_ACCUM ? 1.0f : 0.0f;
 	const int relu = !!(flags & CONV_RELU);
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
-		cxr_gemm_prec(d->prec, 0, 1, m, o, K, in, K, weight, K, beta, out, o);
+		weight_product(d, m, in, weight, packed, beta, out);
 		conv_bias_relu(out, bias, relu, (size_t)m, o);
 		return;
 	}
@@ -198,9 +209,32 @@ void conv_forward(float *out, const float *in, const float *weight, const float 
 		int m = (r1 - r0) * d->ow;
 		float *y = out + (size_t)r0 * d->ow * o;
 		conv_im2col(ws, in, d, r0, r1);
-		cxr_gemm_prec(d->prec, 0, 1, m, o, K, ws, K, weight, K, beta, y, o);
+		weight_product(d, m, ws, weight, packed, beta, y);
 		conv_bias_relu(y, bias, relu, (size_t)m, o);
 	}
+}
+
+void conv_forward(float *out, const float *in, const float *weight, const float *bias,
+		  const conv_dims *d, float *ws, int flags)
+{
+	forward(out, in, weight, NULL, bias, d, ws, flags);
+}
+
+size_t conv_packed_size(const conv_dims *d)
+{
+	return cxr_gemm_packed_size(d->prec, d->o, d->kh * d->kw * d->c);
+}
+
+void conv_pack_weights(float *packed, const float *weight, const conv_dims *d)
+{
+	const int K = d->kh * d->kw * d->c;
+	cxr_gemm_pack_b(d->prec, 1, d->o, K, weight, K, packed);
+}
+
+void conv_forward_packed(float *out, const float *in, const float *packed, const float *bias,
+			 const conv_dims *d, float *ws, int flags)
+{
+	forward(out, in, NULL, packed, bias, d, ws, flags);
 }
 
 void conv_backward(float *din, float *dweight, const float *dout, const float *in,

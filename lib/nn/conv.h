@@ -44,6 +44,15 @@ enum {
  * in (N,H,W,C), weight (O,KH,KW,C), bias (O) or NULL, ws conv_workspace(d) */
 void conv_forward(float *out, const float *in, const float *weight, const float *bias,
 		  const conv_dims *d, float *ws, int flags);
+/* The weights packed once for many forwards (inference), where
+ * cxr_gemm_can_prepack(d->prec): conv_packed_size(d) floats, written by
+ * conv_pack_weights in d's precision; conv_forward_packed is then
+ * conv_forward with the same results, without repacking the weights on
+ * every call (at batch 1 that packing costs a third of a 1x1's time). */
+size_t conv_packed_size(const conv_dims *d);
+void conv_pack_weights(float *packed, const float *weight, const conv_dims *d);
+void conv_forward_packed(float *out, const float *in, const float *packed, const float *bias,
+			 const conv_dims *d, float *ws, int flags);
 /* din (N,H,W,C) += dconv/din (acc 1; acc 0: din = dconv/din),
  * dweight (O,KH,KW,C) += dconv/dweight. din may be NULL (the network's
  * input needs no gradient).

@@ -413,11 +413,14 @@ static float *buffer(int which, size_t floats)
  * A packed panel holds kc floats or (kc+1)/2 bf16 pairs per lane, KC
  * four-byte words at most either way. */
 static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const float *a, int lda,
-			 const float *b, int ldb, int add, float *c, int ldc, int nt)
+			 const float *b, int ldb, const float *prepacked, int add, float *c, int ldc,
+			 int nt)
 {
 	const int ncb = n < NC ? n : NC, kcmax = bf16 ? KCB : KC;
-	/* B shared, from the calling thread's buffer; A per thread, its own */
-	float *bp = buffer(0, (size_t)KC * ((ncb + NR - 1) / NR) * NR);
+	const int all_panels = (n + NR - 1) / NR;
+	/* B shared, from the calling thread's buffer (or packed already: see
+	 * cxr_gemm_pack_b); A per thread, its own */
+	float *bp = prepacked ? NULL : buffer(0, (size_t)KC * ((ncb + NR - 1) / NR) * NR);
 	const int mblocks = (m + MC - 1) / MC;
 #pragma omp parallel num_threads(nt)
 	{
@@ -436,8 +439,11 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 			for (int pc = 0; pc < k; pc += kcmax) {
 				const int kc = k - pc < kcmax ? k - pc : kcmax, kc2 = (kc + 1) / 2;
 				const int first = pc == 0 && !add;
+				/* prepacked: block pc's panels, all of them in a row */
+				const float *pbk = prepacked ? prepacked + ((size_t)(pc / kcmax) * all_panels +
+									    jc / NR) * KC * NR : NULL;
 #pragma omp for schedule(static)
-				for (int jp = 0; jp < panels; jp++) {
+				for (int jp = 0; jp < (prepacked ? 0 : panels); jp++) {
 					float *dst = bp + (size_t)jp * KC * NR;
 					if (bf16)
 						pack_b_bf16((uint32_t *)dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
@@ -456,7 +462,7 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 					for (int jp = jp0; jp < jp1; jp++) {
 						const int j0 = jc + jp * NR;
 						const int nr = n - j0 < NR ? n - j0 : NR;
-						const float *bpp = bp + (size_t)jp * KC * NR;
+						const float *bpp = (prepacked ? pbk : bp) + (size_t)jp * KC * NR;
 						for (int r = 0; r < mc; r += MR) {
 							float *cc = c + (size_t)(i0 + r) * ldc + j0;
 							const int mr = mc - r < MR ? mc - r : MR;
@@ -494,8 +500,8 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 			int k0 = (int)((long)k * t / nt), k1 = (int)((long)k * (t + 1) / nt);
 			const float *as = ta ? a + (size_t)k0 * lda : a + k0;
 			const float *bs = tb ? b + k0 : b + (size_t)k0 * ldb;
-			gemm_blocked(bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, 0, part + t * mn, n,
-				     1);
+			gemm_blocked(bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, NULL, 0, part + t * mn,
+				     n, 1);
 		}
 #pragma omp parallel for schedule(static)
 		for (int i = 0; i < m; i++) {
@@ -510,7 +516,7 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 		free(part);
 		return;
 	}
-	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, nt);
+	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, c, ldc, nt);
 }
 
 void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
@@ -541,4 +547,49 @@ void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a
 {
 	(prec == CXR_PREC_BF16 ? cxr_gemm_bf16 : cxr_gemm)(ta, tb, m, n, k, a, lda, b, ldb, beta, c,
 							     ldc);
+}
+
+/* ---- B packed once (a layer's weights, for inference) ---- */
+
+int cxr_gemm_can_prepack(int prec)
+{
+	return prec == CXR_PREC_BF16 ? cxr_cpu_has_bf16() : current() == 1;
+}
+
+size_t cxr_gemm_packed_size(int prec, int n, int k)
+{
+	const int kcmax = prec == CXR_PREC_BF16 ? KCB : KC;
+	return (size_t)((k + kcmax - 1) / kcmax) * ((n + NR - 1) / NR) * KC * NR;
+}
+
+void cxr_gemm_pack_b(int prec, int tb, int n, int k, const float *b, int ldb, float *dst)
+{
+	const int bf16 = prec == CXR_PREC_BF16, kcmax = bf16 ? KCB : KC;
+	const int panels = (n + NR - 1) / NR;
+	for (int pc = 0; pc < k; pc += kcmax) {
+		const int kc = k - pc < kcmax ? k - pc : kcmax;
+#pragma omp parallel for schedule(static)
+		for (int jp = 0; jp < panels; jp++) {
+			float *d = dst + ((size_t)(pc / kcmax) * panels + jp) * KC * NR;
+			if (bf16)
+				pack_b_bf16((uint32_t *)d, b, ldb, tb, n, jp * NR, pc, kc);
+			else
+				pack_b(d, b, ldb, tb, n, jp * NR, pc, kc);
+		}
+	}
+}
+
+void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, int lda,
+			const float *packed, float beta, float *c, int ldc)
+{
+	if (m <= 0 || n <= 0)
+		return;
+	if (k <= 0) {
+		if (beta == 0)
+			for (int i = 0; i < m; i++)
+				memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
+		return;
+	}
+	gemm_blocked(prec == CXR_PREC_BF16, ta, 0, m, n, k, a, lda, NULL, 0, packed, beta != 0, c,
+		     ldc, omp_get_max_threads());
 }

@@ -13,6 +13,7 @@
  * order of sums only (deterministic for a fixed CPU and -j). */
 #ifndef CXR_GEMM_H
 #define CXR_GEMM_H
+#include <stddef.h>
 
 /* C (m,n) = [C +] op(A) op(B), op(A) (m,k), op(B) (k,n), row-major:
  * op(A)[i][p] = ta ? a[p*lda + i] : a[i*lda + p], op(B) likewise with tb.
@@ -29,6 +30,18 @@ void cxr_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda,
 /* cxr_gemm (CXR_PREC_FP32) or cxr_gemm_bf16 (CXR_PREC_BF16). */
 void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a, int lda,
 		   const float *b, int ldb, float beta, float *c, int ldc);
+
+/* B packed once and used by many products (a layer's weights at
+ * inference): cxr_gemm_pack_b writes op(B) (k,n), from b as cxr_gemm
+ * reads it, into packed (cxr_gemm_packed_size floats, 64-byte aligned),
+ * in the precision prec's panel layout; cxr_gemm_prepacked then computes
+ * C (m,n) [+]= op(A) B with the same results as cxr_gemm_prec. Only where
+ * the own kernel runs: cxr_gemm_can_prepack(prec). */
+int cxr_gemm_can_prepack(int prec);
+size_t cxr_gemm_packed_size(int prec, int n, int k);
+void cxr_gemm_pack_b(int prec, int tb, int n, int k, const float *b, int ldb, float *packed);
+void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, int lda,
+			const float *packed, float beta, float *c, int ldc);
 
 /* "avx512" (own kernel) or "blas"; cxr_gemm_use("blas") forces OpenBLAS,
  * cxr_gemm_use(NULL) restores the default. -1 if the choice is not
