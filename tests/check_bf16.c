@@ -35,21 +35,6 @@ static double gamma_k(long k)
 	return e / (1 - e);
 }
 
-static uint64_t lcg = 0x9e3779b97f4a7c15ull;
-
-static double urand(void)
-{
-	lcg ^= lcg << 13, lcg ^= lcg >> 7, lcg ^= lcg << 17;
-	return (lcg >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static float *frand(size_t n, double lo, double hi)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)(lo + (hi - lo) * urand());
-	return p;
-}
 
 static float rb(float x)
 {
@@ -70,7 +55,7 @@ START_TEST(rounding)
 	ck_assert(isinf(rb(0x1.ffffp127f)));                       /* rounds past the largest */
 	/* the relative error bound over many values */
 	for (int i = 0; i < 100000; i++) {
-		float x = (float)((urand() - 0.5) * pow(2, 40 * urand() - 20));
+		float x = (float)((test_urand() - 0.5) * pow(2, 40 * test_urand() - 20));
 		if (x == 0)
 			continue;
 		ck_assert_msg(fabs(rb(x) - x) <= U * fabs(x), "%a -> %a", x, rb(x));
@@ -86,7 +71,7 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float beta, int pad)
 	int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
 	size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)(tb ? n : k) * ldb;
 	size_t nc = (size_t)m * ldc;
-	float *a = frand(na, -1, 1), *b = frand(nb, -1, 1), *c0 = frand(nc, -1, 1);
+	float *a = test_frand(na, -1, 1), *b = test_frand(nb, -1, 1), *c0 = test_frand(nc, -1, 1);
 	float *c = malloc(nc * sizeof *c);
 	memcpy(c, c0, nc * sizeof *c);
 	if (!beta)
@@ -176,8 +161,8 @@ static void check_conv(int n, int h, int w, int c, int o, int k, int st, int pad
 	conv_set_chunk(chunk);
 	size_t nx = (size_t)n * h * w * c, nw = (size_t)o * k * k * c;
 	size_t ny = (size_t)n * d.oh * d.ow * o;
-	float *x = frand(nx, -1, 1), *wt = frand(nw, -1, 1), *dy = frand(ny, -1, 1);
-	float *bias = frand(o, -0.5, 0.5);
+	float *x = test_frand(nx, -1, 1), *wt = test_frand(nw, -1, 1), *dy = test_frand(ny, -1, 1);
+	float *bias = test_frand(o, -0.5, 0.5);
 	float *y = calloc(ny, sizeof *y), *dx = calloc(nx, sizeof *dx), *dw = calloc(nw, sizeof *dw);
 	float *ws = calloc(conv_workspace(&d) + 1, sizeof *ws);
 	double *ry = calloc(ny, sizeof *ry), *my = calloc(ny, sizeof *my);
@@ -235,8 +220,8 @@ END_TEST
 START_TEST(dense)
 {
 	const int n = 6, in = 300, out = 37;
-	float *x = frand((size_t)n * in, -1, 1), *wt = frand((size_t)out * in, -1, 1);
-	float *b = frand(out, -1, 1), *dy = frand((size_t)n * out, -1, 1);
+	float *x = test_frand((size_t)n * in, -1, 1), *wt = test_frand((size_t)out * in, -1, 1);
+	float *b = test_frand(out, -1, 1), *dy = test_frand((size_t)n * out, -1, 1);
 	float *y = calloc((size_t)n * out, sizeof *y), *dx = calloc((size_t)n * in, sizeof *dx);
 	float *dw = calloc((size_t)out * in, sizeof *dw), *db = calloc(out, sizeof *db);
 	double *ry = calloc((size_t)n * out, sizeof *ry), *my = calloc((size_t)n * out, sizeof *my);
@@ -310,15 +295,15 @@ START_TEST(network_fp32)
 	cfg.height = cfg.width = 64;
 	const int n = 16;
 	const size_t hw = (size_t)64 * 64;
-	float *x = frand((size_t)n * hw, 0, 1), logits[2][16];
+	float *x = test_frand((size_t)n * hw, 0, 1), logits[2][16];
 	for (int p = 0; p < 2; p++) {
 		cxr_resnet *net = cxr_resnet_create(&cfg, n);
 		ck_assert(net);
 		cxr_resnet_init(net, 7);
 		/* running statistics of 20 batches, in fp32 for both */
-		lcg = 12345;
+		test_lcg = 12345;
 		for (int b = 0; b < 20; b++) {
-			float *xb = frand((size_t)n * hw, 0, 1);
+			float *xb = test_frand((size_t)n * hw, 0, 1);
 			ck_assert(cxr_resnet_forward(net, xb, n, 1));
 			free(xb);
 		}

@@ -22,22 +22,6 @@
 #define BWD_TOL 1e-4  /* float gradient vs double finite difference */
 #define FD_H 1e-5
 
-static uint64_t lcg = 88172645463325252ull;
-
-static double urand(void)
-{
-	lcg ^= lcg << 13, lcg ^= lcg >> 7, lcg ^= lcg << 17;
-	return (lcg >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static float *frand(size_t n, double lo, double hi)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)(lo + (hi - lo) * urand());
-	return p;
-}
-
 static double *dup64(const float *p, size_t n)
 {
 	double *d = malloc((n ? n : 1) * sizeof *d);
@@ -145,7 +129,7 @@ static void check_conv(int n, int h, int w, int c, int o, int k, int s, int p, s
 	const conv_dims *d = &cx.d;
 	size_t nx = (size_t)n * h * w * c, nw = (size_t)o * k * k * c;
 	size_t ny = (size_t)n * d->oh * d->ow * o;
-	float *x = frand(nx, -1, 1), *wt = frand(nw, -1, 1), *y = zeros(ny);
+	float *x = test_frand(nx, -1, 1), *wt = test_frand(nw, -1, 1), *y = zeros(ny);
 	float *ws = zeros(conv_workspace(d) + 1);
 	cx.x = dup64(x, nx), cx.w = dup64(wt, nw);
 	double *ref = malloc(ny * sizeof *ref);
@@ -156,7 +140,7 @@ static void check_conv(int n, int h, int w, int c, int o, int k, int s, int p, s
 	ck_assert_msg(e < FWD_TOL, "conv %dx%d/%d c%d o%d forward error %.3g", k, k, s, c, o, e);
 
 	/* epilogue: y = relu(conv + bias + y0) */
-	float *bias = frand(o, -0.5, 0.5), *y0 = frand(ny, -1, 1);
+	float *bias = test_frand(o, -0.5, 0.5), *y0 = test_frand(ny, -1, 1);
 	memcpy(y, y0, ny * sizeof *y);
 	conv_forward(y, x, wt, bias, d, ws, CONV_ACCUM | CONV_RELU);
 	double *ref2 = malloc(ny * sizeof *ref2);
@@ -168,7 +152,7 @@ static void check_conv(int n, int h, int w, int c, int o, int k, int s, int p, s
 	ck_assert_msg(e < FWD_TOL, "conv %dx%d/%d bias+accum+relu error %.3g", k, k, s, e);
 
 	/* backward: gradients are added to what the buffers hold */
-	float *r = frand(ny, -1, 1), *dx = frand(nx, -1, 1), *dw = frand(nw, -1, 1);
+	float *r = test_frand(ny, -1, 1), *dx = test_frand(nx, -1, 1), *dw = test_frand(nw, -1, 1);
 	float *dx0 = malloc(nx * sizeof *dx0), *dw0 = malloc(nw * sizeof *dw0);
 	memcpy(dx0, dx, nx * sizeof *dx), memcpy(dw0, dw, nw * sizeof *dw);
 	conv_backward(dx, dw, r, x, wt, d, ws, 1);
@@ -237,7 +221,7 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float beta, int pad)
 	int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
 	size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)(tb ? n : k) * ldb;
 	size_t nc = (size_t)m * ldc;
-	float *a = frand(na, -1, 1), *b = frand(nb, -1, 1), *c0 = frand(nc, -1, 1);
+	float *a = test_frand(na, -1, 1), *b = test_frand(nb, -1, 1), *c0 = test_frand(nc, -1, 1);
 	float *c = malloc(nc * sizeof *c);
 	double *ref = malloc(nc * sizeof *ref);
 	for (int i = 0; i < m; i++)
@@ -324,9 +308,9 @@ static uint64_t bn_ref(double *out, void *vc)
 static void check_bn(size_t m, int c, int use_res, int relu)
 {
 	size_t n = m * c;
-	float *x = frand(n, -2, 3), *g = frand(c, 0.5, 1.5), *b = frand(c, -0.5, 0.5);
-	float *res = use_res ? frand(n, -1, 1) : NULL, *y = zeros(n);
-	float *mean = zeros(c), *istd = zeros(c), *rm = frand(c, -1, 1), *rv = frand(c, 0.5, 2);
+	float *x = test_frand(n, -2, 3), *g = test_frand(c, 0.5, 1.5), *b = test_frand(c, -0.5, 0.5);
+	float *res = use_res ? test_frand(n, -1, 1) : NULL, *y = zeros(n);
+	float *mean = zeros(c), *istd = zeros(c), *rm = test_frand(c, -1, 1), *rv = test_frand(c, 0.5, 2);
 	float *rm0 = malloc(c * sizeof *rm0), *rv0 = malloc(c * sizeof *rv0);
 	memcpy(rm0, rm, c * sizeof *rm), memcpy(rv0, rv, c * sizeof *rv);
 	bn_ctx k = {m, c, relu, dup64(x, n), dup64(g, c), dup64(b, c), res ? dup64(res, n) : NULL};
@@ -360,7 +344,7 @@ static void check_bn(size_t m, int c, int use_res, int relu)
 		free(y2);
 	}
 
-	float *r = frand(n, -1, 1), *dx = zeros(n), *dg = zeros(c), *db = zeros(c);
+	float *r = test_frand(n, -1, 1), *dx = zeros(n), *dg = zeros(c), *db = zeros(c);
 	for (size_t i = 0; i < n; i++)
 		dx[i] = NAN; /* acc 0 must not read it */
 	bn_backward(dx, dg, db, r, y, x, mean, istd, g, b, relu, m, c, 0);
@@ -375,7 +359,7 @@ static void check_bn(size_t m, int c, int use_res, int relu)
 		ck_assert(nerr(dg3, dg64, c) < 1e-7);
 		free(dx3), free(dg3), free(db3), free(dg64);
 	}
-	float *dx2 = frand(n, -1, 1), *dx20 = malloc(n * sizeof *dx20), *dg2 = zeros(c), *db2 = zeros(c);
+	float *dx2 = test_frand(n, -1, 1), *dx20 = malloc(n * sizeof *dx20), *dg2 = zeros(c), *db2 = zeros(c);
 	memcpy(dx20, dx2, n * sizeof *dx2);
 	bn_backward(dx2, dg2, db2, r, y, x, mean, istd, g, b, relu, m, c, 1);
 	for (size_t i = 0; i < n; i++)
@@ -499,7 +483,7 @@ START_TEST(maxpool)
 	ck_assert_int_eq(oh, 4);
 	ck_assert_int_eq(ow, 4);
 	size_t nx = (size_t)2 * 7 * 8 * 3, ny = (size_t)2 * oh * ow * 3;
-	float *x = frand(nx, -1, 1), *y = zeros(ny), *r = frand(ny, -1, 1), *dx = zeros(nx);
+	float *x = test_frand(nx, -1, 1), *y = zeros(ny), *r = test_frand(ny, -1, 1), *dx = zeros(nx);
 	int32_t *idx = malloc(ny * sizeof *idx);
 	p.x = dup64(x, nx);
 	double *ref = malloc(ny * sizeof *ref);
@@ -529,7 +513,7 @@ START_TEST(gmaxpool)
 {
 	pool_ctx p = {3, 3, 2, 4, NULL};
 	size_t nx = (size_t)3 * 6 * 4, ny = 3 * 4;
-	float *x = frand(nx, -1, 1), *y = zeros(ny), *r = frand(ny, -1, 1), *dx = zeros(nx);
+	float *x = test_frand(nx, -1, 1), *y = zeros(ny), *r = test_frand(ny, -1, 1), *dx = zeros(nx);
 	int32_t *idx = malloc(ny * sizeof *idx);
 	p.x = dup64(x, nx);
 	double *ref = malloc(ny * sizeof *ref);
@@ -576,8 +560,8 @@ START_TEST(dense)
 {
 	const int n = 3, i = 7, o = 5;
 	dense_ctx d = {n, i, o, NULL, NULL, NULL};
-	float *x = frand(n * i, -1, 1), *w = frand(o * i, -1, 1), *b = frand(o, -1, 1);
-	float *y = zeros(n * o), *r = frand(n * o, -1, 1);
+	float *x = test_frand(n * i, -1, 1), *w = test_frand(o * i, -1, 1), *b = test_frand(o, -1, 1);
+	float *y = zeros(n * o), *r = test_frand(n * o, -1, 1);
 	float *dx = zeros(n * i), *dw = zeros(o * i), *db = zeros(o);
 	d.x = dup64(x, n * i), d.w = dup64(w, o * i), d.b = dup64(b, o);
 	double ref[3 * 5];
@@ -622,7 +606,7 @@ static uint64_t dropout_ref(double *out, void *vc)
 START_TEST(relu_dropout)
 {
 	const int n = 40;
-	float *x = frand(n, -1, 1), *y = zeros(n), *r = frand(n, -1, 1), *dx = zeros(n);
+	float *x = test_frand(n, -1, 1), *y = zeros(n), *r = test_frand(n, -1, 1), *dx = zeros(n);
 	ew_ctx e = {n, dup64(x, n), NULL};
 	double ref[40], *r64 = dup64(r, n);
 	relu_ref(ref, &e);

@@ -2,11 +2,30 @@
 #ifndef CXR_TESTUTIL_H
 #define CXR_TESTUTIL_H
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+/* Test data: a xorshift64 stream in [0, 1) whose state test_lcg a test
+ * may seed to repeat it, and arrays of floats uniform in [lo, hi). */
+static uint64_t test_lcg __attribute__((unused)) = 88172645463325252ull;
+
+static inline double test_urand(void)
+{
+	test_lcg ^= test_lcg << 13, test_lcg ^= test_lcg >> 7, test_lcg ^= test_lcg << 17;
+	return (test_lcg >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static inline float *test_frand(size_t n, double lo, double hi)
+{
+	float *p = malloc((n ? n : 1) * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)(lo + (hi - lo) * test_urand());
+	return p;
+}
 
 /* Path of a file under tests/data, valid until the next call. */
 static inline const char *test_data(const char *name)
