@@ -393,8 +393,8 @@ BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, const uint32_t
 /* Packing buffers live as long as the thread (the OpenMP pool's threads
  * and the caller's), grown when a product needs more: a fresh allocation
  * per call would be pages mapped and zeroed by the kernel every time. */
-static __thread float *tls_buf[2];
-static __thread size_t tls_size[2];
+static __thread float *tls_buf[3];
+static __thread size_t tls_size[3];
 
 static float *buffer(int which, size_t floats)
 {
@@ -493,7 +493,10 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 	/* few rows and columns, long k: split k, each thread into its own C */
 	const size_t mn = (size_t)m * n;
 	if (nt > 1 && k >= 4 * KC * nt && m <= 2 * MC && mn <= ((size_t)1 << 18)) {
-		float *part = cxr_xmalloc((size_t)nt * mn * sizeof *part);
+		/* kept by the calling thread, as the packing buffers: parts of
+		 * up to a megabyte each would be freshly mapped (and page
+		 * faulted) on every call otherwise */
+		float *part = buffer(2, (size_t)nt * mn);
 #pragma omp parallel num_threads(nt)
 		{
 			int t = omp_get_thread_num();
@@ -513,7 +516,6 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 				ci[j] = add ? ci[j] + s : s;
 			}
 		}
-		free(part);
 		return;
 	}
 	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, c, ldc, nt);
