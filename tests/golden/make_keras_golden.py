@@ -7,6 +7,7 @@ tests/t-keras.sh.
     /usr/bin/python3 tests/golden/make_keras_golden.py            # the committed ones
     /usr/bin/python3 tests/golden/make_keras_golden.py --search N # rank seeds 1..N
     /usr/bin/python3 tests/golden/make_keras_golden.py --probs    # t-keras.sh's reference
+    /usr/bin/python3 tests/golden/make_keras_golden.py --full F   # W=1, 256x256 (bench)
 
 The committed seeds (7, 10) were the best of 12 by --search.
 
@@ -59,6 +60,9 @@ def is_conv_bias(name):
     return name.endswith("_conv.bias")
 
 
+BIAS_STD = 0.2
+
+
 def setup(width, height, width_px, batch, seed):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -66,7 +70,7 @@ def setup(width, height, width_px, batch, seed):
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.Conv2d):
-                m.bias.normal_(0.0, 0.2, generator=gen)
+                m.bias.normal_(0.0, BIAS_STD, generator=gen)
     make_golden.randomise_bn(model, height, width_px, batch, gen)
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
@@ -91,12 +95,18 @@ def f64_errors(model, x, target, mask):
     return t, eg, el, r
 
 
-def make(width, height, width_px, batch, seed):
+def make(width, height, width_px, batch, seed, exact=False):
+    """The golden of one seed; with exact (--full) the values are float64
+    PyTorch's rounded to float32, f32/* hold float32 PyTorch's logits,
+    loss and eval logits, and there is no optimizer step."""
     model, x, target, mask = setup(width, height, width_px, batch, seed)
     init = {k: v.detach().float().contiguous().numpy().copy()
             for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     t, eg, el, r = f64_errors(model, x, target, mask)
-    if eg > 3e-4 or el > 3e-5:
+    if exact:
+        t, r = {k: v if v.dtype == np.uint16 else v.astype(np.float32)
+                for k, v in r.items()}, t
+    elif eg > 3e-4 or el > 3e-5:
         print("make_keras_golden: warning: seed %d: float32 is %.2g (gradients) and %.2g "
               "(logits) from float64; a badly conditioned golden" % (seed, eg, el),
               file=sys.stderr)
@@ -114,12 +124,15 @@ def make(width, height, width_px, batch, seed):
         "golden.weight_decay": repr(o["weight_decay"]),
         "golden.f64_err_grad": "%.3g" % eg,
         "golden.f64_err_logits": "%.3g" % el,
-        "golden.precision": "float32",
+        "golden.precision": "float64" if exact else "float32",
     })
     for k in ("logits", "loss", "eval_logits"):
-        init["f64/" + k] = r[k].astype(np.float32)
+        init[("f32/" if exact else "f64/") + k] = r[k].astype(np.float32)
     init.update({"input": x.numpy(), "target": target.numpy(), "dropout_mask": mask.numpy()})
     init.update(t)
+    if exact:
+        del meta["golden.optimizer"]
+        return meta, init
     opt = torch.optim.AdamW(model.parameters(), **o)
     opt.step()
     for name, prm in model.named_parameters():
@@ -181,18 +194,33 @@ def probs(out):
 
 
 def main():
+    global BIAS_STD
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(TOP, "tests", "data"))
     ap.add_argument("--search", type=int, metavar="N")
+    ap.add_argument("--full", metavar="FILE",
+                    help="write only a full-size golden (W=1, 256x256, batch 2, float64 "
+                    "values) to FILE, for bench/keras_full.sh")
+    ap.add_argument("--seed", type=int, default=3, help="seed of --full (3)")
+    ap.add_argument("--bias-std", type=float, default=BIAS_STD,
+                    help="standard deviation of the random conv biases (%g)" % BIAS_STD)
     ap.add_argument("--probs", action="store_true",
                     help="write only keras_input.cxs and keras_probs.tsv (needs bin/cxr-resize)")
     a = ap.parse_args()
+    BIAS_STD = a.bias_std
     torch.set_num_threads(2)
     if a.search:
         search(a.search)
         return
     if a.probs:
         probs(a.out)
+        return
+    if a.full:
+        meta, t = make(1.0, 256, 256, 2, a.seed, exact=True)
+        cxm.save(a.full, meta, t, level=3)
+        print("%s: float64 values; PyTorch float32 from float64: worst gradient %s, worst of "
+              "logits/loss/eval logits %s" % (a.full, meta["golden.f64_err_grad"],
+                                                meta["golden.f64_err_logits"]))
         return
     for name, (w, h, wp, n, seed) in CONFIGS.items():
         meta, t = make(w, h, wp, n, seed)
