@@ -92,6 +92,12 @@ demo: deps-build  ## the whole pipeline on a synthetic NIH-format data set, then
 bench: deps-bench  ## throughput next to the references (Pillow, PyTorch, sgemm)
 	@$(MAKE) --no-print-directory all bench-bin
 	sh bench/run.sh
+	@case precision in *"$(BENCH)"*) $(MAKE) --no-print-directory bench-precision ;; esac
+
+# BENCH=name (as bench/run.sh) picks it or leaves it out.
+.PHONY: bench-precision
+bench-precision: all bench-bin  ## fp32 and bf16, cxr's tools next to PyTorch's best modes (10-20 min)
+	sh bench/precision.sh
 
 deps:  ## install the Debian packages the build and tests need (root)
 	sh .ci/deps.sh
