@@ -73,6 +73,19 @@ holds "the model says keras-resnet50, 1 channel, input 64x64 (model_config's)" \
 a=$(cut -f2 "$t/flat1.tsv") b=$(cut -f2 "$t/nested1.tsv")
 holds "flat and nested files score alike" '[ -n "$a" ] && [ "$a" = "$b" ]'
 
+# a model built twice in one Keras session names its variables with a
+# suffix (model_weights/conv1_conv/conv1_conv_1/kernel:0): the same model
+cp "$t/flat1.h5" "$t/suffix.h5"
+$py -c "import sys, h5py
+f = h5py.File(sys.argv[1], 'r+')
+f['model_weights/conv1_conv'].move('conv1_conv', 'conv1_conv_1')
+f['model_weights/conv2_block1_2_bn'].move('conv2_block1_2_bn', 'conv2_block1_2_bn_3')
+f.close()" "$t/suffix.h5"
+expect 0 $py "$k2c" -q "$t/suffix.h5" "$t/suffix.cxm"
+expect 0 cxr-score -q -j1 --precision fp32 -m "$t/suffix.cxm" "$input"
+c=$(cut -f2 "$t/out")
+holds "variable-scope suffixes (conv1_conv_1/kernel:0) read as the layer" '[ "$c" = "$a" ]'
+
 # --size: the size the model is stored for; cxr-score then refuses others
 expect 0 $py "$k2c" -q --size 32 "$t/flat1.h5" "$t/s32.cxm"
 holds "-q: no summary" "[ ! -s '$t/err' ]"

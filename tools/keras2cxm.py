@@ -12,7 +12,8 @@ file (man/cxr-model.5, arch keras-resnet50) that cxr-score scores with.
 
 Weights are found by layer name wherever they lie below model_weights/
 (model_weights/conv1_conv/conv1_conv/kernel:0 when flat,
-model_weights/resnet50/conv1_conv/kernel:0 when nested): conv1_conv,
+model_weights/resnet50/conv1_conv/kernel:0 when nested; an inner group's
+variable-scope suffix, conv1_conv_1/kernel:0, is read as its layer): conv1_conv,
 conv1_bn, conv2_block1_0_conv ... conv5_block3_3_bn, dense, dense_1.
 Convolution kernels (kh, kw, in, out) become PyTorch's (out, in, kh, kw),
 dense kernels (in, out) become (out, in); batch norm's gamma, beta,
@@ -121,6 +122,39 @@ def text(v):
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
 
 
+def resnet_layers():
+    """The names of Keras's ResNet50 layers that hold weights."""
+    names = ["conv1_conv", "conv1_bn"]
+    for stage, n in enumerate(BLOCKS):
+        for j in range(n):
+            for k in (0, 1, 2, 3) if j == 0 else (1, 2, 3):
+                p = "conv%d_block%d_%d_" % (stage + 2, j + 1, k)
+                names += [p + "conv", p + "bn"]
+    return set(names + ["dense", "dense_1"])
+
+
+KNOWN = None
+
+
+def layer_of(parts):
+    """The layer a weight at path parts (below model_weights) belongs to:
+    the group holding it, as Keras names it; where that is not a ResNet50
+    layer name, the top-level group of a flat file (whose inner group may
+    carry the variable scope's suffix, conv1_conv_1/kernel:0, of a model
+    built twice in one session), or the group without such a suffix."""
+    global KNOWN
+    KNOWN = KNOWN or resnet_layers()
+    parent = parts[-2]
+    if parent in KNOWN:
+        return parent
+    if len(parts) == 3 and parts[0] in KNOWN:
+        return parts[0]
+    base, _, num = parent.rpartition("_")
+    if num.isdigit() and base in KNOWN:
+        return base
+    return parent
+
+
 class Weights:
     """Every weight below model_weights (or the root of a weights-only
     file), by (layer, weight): the dataset's parent group is the layer."""
@@ -148,7 +182,7 @@ class Weights:
             parts = name.split("/")
             if len(parts) < 2:
                 return
-            key = (parts[-2], parts[-1].split(":")[0])
+            key = (layer_of(parts), parts[-1].split(":")[0])
             if key in self.w and seen[key] != name:
                 raise Bad("%s: layer %s has %s twice (%s and %s)"
                           % (path, key[0], key[1], seen[key], name))
