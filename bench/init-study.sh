@@ -17,15 +17,18 @@
 # packed with cxr-pack --shuffle. Every set-up uses the same validation and
 # test sets.
 #
-# The grid, one line per set-up "WIDTH N EPOCHS SEEDS TWIN_SEEDS":
-#   0.125 600 25 1,2,3 1,2,3   the issue's set-up (issue 12)
-#   0.125 300 25 1,2 1,2       less data
-#   0.125 1200 25 1,2 1,2      more data
-#   0.125 2400 25 1 1          more still
-#   0.25 600 25 1,2 1          wider
-#   1 600 3 1 1                full width, 3 epochs: the trend only
-# GRID=FILE replaces it. TWIN_INITS [torch torchvision] the twin's schemes
-# (--init-scheme); INITS [torchvision keras torch] cxr's.
+# The grid, one line per set-up "WIDTH N EPOCHS SEEDS TWIN_SEEDS TV_SEEDS":
+# cxr-train with each of INITS [torchvision keras torch] for each of SEEDS,
+# the twin with PyTorch's default init (--init-scheme torch) for each of
+# TWIN_SEEDS and with torchvision's for each of TV_SEEDS ("-": none):
+#   0.125 600 25 1,2,3 1,2,3 1,2   the issue's set-up (issue 12)
+#   0.125 300 25 1,2 1 -           less data
+#   0.25 600 25 1 1 -              wider
+#   1 600 3 1 1 -                  full width, 3 epochs: the trend only
+#   0.125 1200 25 1,2 1 -          more data
+#   0.125 2400 25 1 1 -            more data still
+# GRID=FILE replaces it. PRECISION [fp32] is cxr-train's --precision (the
+# twin's is fp32); runs in bf16 are the engine "cxr-bf16" in the results.
 #
 # Every run is single-threaded (-j 1, OMP_WAIT_POLICY=PASSIVE), one after
 # the other: the machine is shared. About 40 CPU-minutes in all on the
@@ -35,14 +38,13 @@
 # study continues), the table to OUT/table.tsv and stdout.
 #
 # Settings, from the environment: OUT [/tmp/cxr-init-study], GRID, INITS,
-# TWIN_INITS, TWIN [1] (0: cxr only). Run from anywhere after `make all`.
+# TWIN [1] (0: cxr only). Run from anywhere after `make all`.
 # Needs /usr/bin/python3 with torch and numpy for the twin.
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$top/bin:$PATH; export PATH
 OMP_WAIT_POLICY=PASSIVE; export OMP_WAIT_POLICY
 out=${OUT:-/tmp/cxr-init-study}
 inits=${INITS:-torchvision keras torch}
-twin_inits=${TWIN_INITS:-torch torchvision}
 twin=${TWIN:-1}
 set -eu
 mkdir -p "$out"
@@ -66,9 +68,13 @@ if [ ! -s "$d/test.cxs" ]; then
 	rm -rf "$d/synth" "$d/val.cxs"
 fi
 
-# cxr-train's arithmetic pinned to fp32 where it offers bf16, as the twin's
-prec=
-cxr-train --help 2>&1 | grep -q -e '--precision' && prec="--precision fp32"
+# cxr-train's arithmetic pinned (fp32 unless PRECISION says bf16), where
+# it offers a choice; the twin's is fp32
+prec= engine=cxr
+if cxr-train --help 2>&1 | grep -q -e '--precision'; then
+	prec="--precision ${PRECISION:-fp32}"
+	[ "${PRECISION:-fp32}" = fp32 ] || engine=cxr-${PRECISION}
+fi
 
 res=$out/results.tsv
 [ -s "$res" ] || printf 'engine\tinit\twidth\tn\tepochs\tseed\ttest_auc\tbest_val_auc\tbest_epoch\tcpu_s\n' > "$res"
@@ -76,16 +82,16 @@ done_already() { awk -F'\t' -v k="$1" '$1"/"$2"/"$3"/"$4"/"$5"/"$6 == k { f = 1 
 
 # cxr INIT WIDTH N EPOCHS SEED
 cxr() {
-	key=cxr/$1/$2/$3/$4/$5
+	key=$engine/$1/$2/$3/$4/$5
 	done_already "$key" && return 0
-	m=$out/m-$1-$2-$3-$4-$5.cxm
+	m=$out/m-$engine-$1-$2-$3-$4-$5.cxm
 	/usr/bin/time -o "$out/time" -f "%U %S" cxr-train -q -j 1 $prec --init "$1" --width "$2" \
 		--epochs "$4" --seed "$5" --val "$d/val.cxp" -o "$m" "$d/train$3.cxp"
 	auc=$(cxr-score -q -j 1 -m "$m" "$d/test.cxs" | cxr-roc -q | awk -F'\t' '$1 == "auc" { print $2 }')
 	best=$(grep -v '^#' "$m.log" | awk -F'\t' 'NR > 1 && (NR == 2 || $5 > b) { b = $5; e = $1 }
 		END { printf "%s\t%s", b, e }')
 	cpu=$(awk '{ print $1 + $2 }' "$out/time")
-	printf 'cxr\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$auc" "$best" "$cpu" >> "$res"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$engine" "$1" "$2" "$3" "$4" "$5" "$auc" "$best" "$cpu" >> "$res"
 	rm -f "$m" "$m.best" "$m.ckpt"
 }
 
@@ -109,26 +115,24 @@ if [ -n "${GRID:-}" ]; then
 	cp "$GRID" "$grid"
 else
 	cat > "$grid" <<-EOF
-	0.125 600 25 1,2,3 1,2,3
-	0.125 300 25 1,2 1,2
-	0.125 1200 25 1,2 1,2
-	0.25 600 25 1,2 1
-	0.125 2400 25 1 1
-	1 600 3 1 1
+	0.125 600 25 1,2,3 1,2,3 1,2
+	0.125 300 25 1,2 1 -
+	0.25 600 25 1 1 -
+	1 600 3 1 1 -
+	0.125 1200 25 1,2 1 -
+	0.125 2400 25 1 1 -
 	EOF
 fi
 have_torch=0
 [ "$twin" = 1 ] && /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null && have_torch=1
 [ "$twin" = 1 ] && [ $have_torch = 0 ] && echo "skip: /usr/bin/python3 lacks torch or numpy; cxr only"
-while read -r w n e seeds tseeds; do
+while read -r w n e seeds tseeds tvseeds; do
 	for s in $(echo "$seeds" | tr , ' '); do
 		for i in $inits; do cxr "$i" "$w" "$n" "$e" "$s"; done
 	done
-	if [ $have_torch = 1 ]; then
-		for s in $(echo "$tseeds" | tr , ' '); do
-			for i in $twin_inits; do twin "$i" "$w" "$n" "$e" "$s"; done
-		done
-	fi
+	[ $have_torch = 1 ] || continue
+	for s in $(echo "$tseeds" | tr , ' ' | tr -d -); do twin torch "$w" "$n" "$e" "$s"; done
+	for s in $(echo "${tvseeds:--}" | tr , ' ' | tr -d -); do twin torchvision "$w" "$n" "$e" "$s"; done
 done < "$grid"
 
 # The table: per set-up and engine/init, the test AUCs by seed and their mean.

@@ -1,11 +1,12 @@
 #!/bin/sh
 # t-init — cxr-train --init against man/cxr-train.1 and man/cxr-model.5:
 # each scheme trains, and the model, its checkpoint and the log say which
-# (train.init); no --init is the default scheme, bit for bit; the schemes
+# (train.init); no --init is torch, bit for bit; the schemes
 # give other weights; a run stopped and resumed under a scheme ends with
 # the bits of one never stopped and keeps its scheme (a new --init is
 # ignored with a warning); cxr-score scores any of them; a bad name is a
-# usage error (exit 2); a checkpoint with a bad train.init is refused.
+# usage error (exit 2); a checkpoint with a bad train.init is refused, one
+# without it (older than --init) resumes as torchvision.
 # (The distributions themselves: tests/check_init.c.) Data: a tiny
 # synthetic set at 32x32, width 1/16, batch 8, -j1.
 # Run from tests/ with bin/ on PATH (tests/run.sh does both).
@@ -48,10 +49,10 @@ cmp -s "$t/torchvision" "$t/keras" && fail "keras and torchvision gave the same 
 cmp -s "$t/torchvision" "$t/torch" && fail "torch and torchvision gave the same model"
 cmp -s "$t/keras" "$t/torch" && fail "keras and torch gave the same model"
 
-# ---- no --init is the default, torchvision ----
+# ---- no --init is the default, torch ----
 expect 0 cxr-train $S --epochs 2 -o "$t/D" "$tr"
-same "$t/D" "$t/torchvision" "no --init and --init torchvision"
-[ "$(meta "$t/D" train.init)" = torchvision ] || fail "the default's train.init"
+same "$t/D" "$t/torch" "no --init and --init torch"
+[ "$(meta "$t/D" train.init)" = torch ] || fail "the default's train.init"
 
 # ---- resume: stopped mid-epoch 2 (step 6 of 5 an epoch), resumed, same bits ----
 for i in keras torch; do
@@ -80,6 +81,18 @@ if /usr/bin/python3 -c 'import numpy' 2>/dev/null && command -v zstd >/dev/null 
 	EOF
 	expect 1 cxr-train -j1 --val "$va" --resume "$t/R.ckpt" -o "$t/R" "$tr"
 	err_has "train.init = 'xavier' is not torchvision, keras or torch"
+	# a checkpoint from before --init (no train.init) began as torchvision
+	/usr/bin/python3 - "${CXR_TOP:-..}/bench" "$t/R.ckpt" <<-'EOF' || fail "could not rewrite the checkpoint"
+	import sys
+	sys.path.insert(0, sys.argv[1])
+	import cxm
+	meta, tensors = cxm.load(sys.argv[2])
+	del meta["train.init"]
+	cxm.save(sys.argv[2], meta, tensors)
+	EOF
+	expect 0 cxr-train -j1 --val "$va" --resume "$t/R.ckpt" -o "$t/R" "$tr"
+	[ "$(meta "$t/R" train.init)" = torchvision ] ||
+		fail "a checkpoint without train.init: the model says '$(meta "$t/R" train.init)'"
 else
 	skip "/usr/bin/python3 with numpy, or zstd: a checkpoint's bad train.init not checked"
 fi

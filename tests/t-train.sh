@@ -77,7 +77,7 @@ same "$t/A" "$t/A.best" "the model is not the best epoch's"
 grep -q '^# cxr-train .*train.cxp (60 images, 32x32), val .*val.cxp (24 images)' "$t/A.log" ||
 	fail "log lacks the data line"
 grep -q '^# width 0.0625, [0-9]* parameters' "$t/A.log" || fail "log lacks the network line"
-grep -q '^# epochs 3, batch 8, AdamW lr 0.001 (min 0), betas 0.9 0.999, eps 1e-08, weight decay 0.0001, schedule cosine, warmup 0, early stop 0, augment 0, init torchvision, seed 1, threads 1, precision [a-z0-9]*$' "$t/A.log" ||
+grep -q '^# epochs 3, batch 8, AdamW lr 0.001 (min 0), betas 0.9 0.999, eps 1e-08, weight decay 0.0001, schedule cosine, warmup 0, early stop 0, augment 0, init torch, seed 1, threads 1, precision [a-z0-9]*$' "$t/A.log" ||
 	fail "log config line: $(grep '^# epochs' "$t/A.log")"
 hdr=$(printf 'epoch\tsteps\ttrain_loss\tval_loss\tval_auc\tval_error\tlr\timages_per_s\telapsed')
 [ "$(grep -c "^$hdr\$" "$t/A.log")" -eq 1 ] || fail "log lacks the TSV header"
@@ -321,7 +321,7 @@ cxr-score -q -j1 -m "$t/V" "$va" | awk -F'\t' 'NR > 1 && $9 != 0.5 { exit 1 }' |
 
 # ---- defaults, printed at the start of the log ----
 expect 0 cxr-train -q -j1 --width 0.0625 --max-steps 1 -o "$t/W" "$tr"
-grep -q '^# epochs 10, batch 32, AdamW lr 0.001 (min 0), betas 0.9 0.999, eps 1e-08, weight decay 0.0001, schedule cosine, warmup 0, early stop 0, augment 0, init torchvision, seed 1, threads 1, precision [a-z0-9]*$' "$t/W.log" ||
+grep -q '^# epochs 10, batch 32, AdamW lr 0.001 (min 0), betas 0.9 0.999, eps 1e-08, weight decay 0.0001, schedule cosine, warmup 0, early stop 0, augment 0, init torch, seed 1, threads 1, precision [a-z0-9]*$' "$t/W.log" ||
 	fail "defaults: $(grep '^# epochs' "$t/W.log")"
 expect 0 cxr-train -q $S --epochs 1 --log "$t/other.log" -o "$t/L" "$tr"
 [ -s "$t/other.log" ] && [ ! -e "$t/L.log" ] || fail "--log FILE"

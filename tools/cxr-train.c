@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"                         Youden's J on the validation set)\n"
 		"      --arch A           torchvision-resnet50 (default) or keras-resnet50\n"
 		"      --width W          width multiplier (default 1: ResNet-50)\n"
-		"      --init S           initial weights: torchvision (default), keras or torch\n"
+		"      --init S           initial weights: torch (default), torchvision or keras\n"
 		"      --precision P      bf16 (default where the CPU has AVX512_BF16) or fp32\n"
 		"      --seed S           seed for initialisation, order, dropout (default 1)\n"
 		"      --resume CKPT      continue a run from its checkpoint\n"
