@@ -71,6 +71,13 @@ else
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 fi
+# the tools are copied first, so that a rebuild in the tree while this runs
+# (the tree may be shared) cannot mix two versions in one table
+mkdir -p "$tmp/bin"
+cp "$top/bin/cxr-synth" "$top/bin/cxr-split" "$top/bin/cxr-resize" "$top/bin/cxr-pack" \
+	"$top/bin/cxr-train" "$top/bin/cxr-score" "$top/bench/bin/resnet_bench" "$tmp/bin/"
+PATH=$tmp/bin:$PATH
+tree=$(cd "$top" && git describe --always --dirty 2>/dev/null || echo unknown)
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 load_start=$(load)
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
@@ -147,7 +154,7 @@ rm -rf "$tmp/synth"
 
 # 2. the FLOP counts and ceilings, and the peak of the bf16 dot product
 echo "# FLOP count and gemm ceilings (resnet_bench) ..." >&2
-"$top/bench/bin/resnet_bench" -j "$threads" -W "$width" -s "$size" -t - -i 1 -r 1 -P fp32 > "$tmp/rb.tsv"
+resnet_bench -j "$threads" -W "$width" -s "$size" -t - -i 1 -r 1 -P fp32 > "$tmp/rb.tsv"
 infer_gflop=$(awk -F'\t' '$1 == "infer" { printf "%.4f", $6 / $3 }' "$tmp/rb.tsv")
 sgemm=$(awk -F'\t' '$1 == "#" && $4 == "sgemm" { print $7; exit }' "$tmp/rb.tsv")
 owngemm=$(awk -F'\t' '$1 == "#" && $4 ~ /^gemm/ { print $4 " " $7; exit }' "$tmp/rb.tsv")
@@ -344,7 +351,7 @@ tval() { if has "$2"; then tcell "$1" "$2" "$3"; else echo -; fi; }
 echo "# precision.sh, $started: ResNet-50 width $width, 1x${size}x$size, $threads threads each, one after another;"
 echo "# cxr: whole cxr-train (batch $batch, $steps steps, the first $skip not timed) and cxr-score (--batch 8 and 1,"
 echo "# $nscore images, the first $warm_img not timed) processes; PyTorch $( [ $have_torch = 1 ] && "$py" -c 'import torch; print(torch.__version__)' || echo absent):"
-echo "# torch_resnet_bench.py, best variant per mode. OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)}"
+echo "# torch_resnet_bench.py, best variant per mode. OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)}. Tree $tree."
 echo "# load average at start: $load_start; at end: $load_end ($(nproc) cores)"
 printf 'work\tmeasure\tcxr_fp32\ttorch_fp32_best\tcxr_bf16\ttorch_bf16_best\tratio_fp32\tratio_bf16\tgoal_fp32\tgoal_bf16\ttorch_fp32_variant\ttorch_bf16_variant\n'
 for w in train score8 score1; do
