@@ -67,7 +67,8 @@ def parse_args(argv):
     while i < len(argv):
         s = argv[i]
         if s in ("-h", "--help"):
-            sys.stdout.write(__doc__.split("\n\n", 2)[1] + "\n\n" + OPTIONS)
+            sys.stdout.write("usage: " + __doc__.split("\n\n", 2)[1].strip() + "\n\n" + HELP
+                             + OPTIONS)
             sys.exit(0)
         elif s in ("-q", "--quiet"):
             a["quiet"] = True
@@ -108,6 +109,13 @@ def parse_args(argv):
     a["input"], a["output"] = pos
     return a
 
+
+HELP = """\
+Converts a Keras ResNet-50 saved as HDF5 (keras.applications.ResNet50 with
+the study's head, e.g. model_nih_1.h5), flat or nested in a Sequential,
+into a cxr model file (arch keras-resnet50) for cxr-score; see cxr-model(5).
+
+"""
 
 OPTIONS = """\
   --size N|HxW     input size the model is stored for (default: the
