@@ -82,13 +82,13 @@ typedef struct stem {
  *	out = relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(in)))))))) + shortcut)
  * with shortcut = bn(downsample(in)) if has_downsample, else in. */
 typedef struct block {
-	unit conv1;               /* 1x1, C -> MID */
-	unit conv2;               /* 3x3 stride S pad 1, MID -> MID */
+	unit conv1;               /* 1x1, C -> MID (Keras's: stride S) */
+	unit conv2;               /* 3x3 stride S pad 1, MID -> MID (Keras's: stride 1) */
 	unit conv3;               /* 1x1, MID -> OUT */
 	unit downsample;          /* 1x1 stride S, C -> OUT: the projection shortcut */
-	int has_downsample;       /* S > 1 or C != OUT */
+	int has_downsample;       /* S > 1 or C != OUT (Keras's: a stage's first block) */
 	/* training activations, in the arena */
-	float *relu1_out;         /* (N,H,W,MID) conv2's input */
+	float *relu1_out;         /* (N,H,W,MID) conv2's input ((N,OH,OW,MID) in Keras's) */
 	float *relu2_out;         /* (N,OH,OW,MID) conv3's input */
 	float *out;               /* (N,OH,OW,OUT) the block's output; before
 				   * conv3's BN adds into it, the shortcut */
