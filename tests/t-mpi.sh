@@ -122,7 +122,10 @@ grep -q 'stopped by signal 15; checkpoint written' "$t/err" && ok "rank 0 says w
 [ "$(grep -c 'stopped by signal' "$t/err")" -eq 1 ] || fail "more than rank 0 spoke: $(cat "$t/err")"
 [ -s "$t/I.ckpt" ] && [ ! -e "$t/I" ] || fail "after SIGTERM: no checkpoint, or a model"
 grep -q 'mpirun -np 2 cxr-train -j 1 --resume' "$t/err" || fail "the resume command lacks mpirun -np 2"
+# a copy under another name for the one-process resume below (with the
+# best model so far, which the run's end takes as MODEL)
 cp "$t/I.ckpt" "$t/I1.ckpt"
+[ ! -e "$t/I.best" ] || cp "$t/I.best" "$t/I1.best"
 $MPI -np 2 cxr-train -q -j 1 --resume "$t/I.ckpt" -o "$t/I" --val "$va" "$tr"
 check $? "resumed under -np 2"
 cmp -s "$t/I" "$t/U" && ok "SIGTERM + resume under -np 2: the uninterrupted run's model file" ||
