@@ -68,8 +68,8 @@ void conv_col2im(float *din, const float *dcol, const conv_dims *d, int r0, int 
 /* x (m, o) += bias, then ReLU if relu; threaded. */
 void conv_bias_relu(float *x, const float *bias, int relu, size_t m, int o);
 /* dbias (o) += the column sums of dout (m, o): a bias's gradient. Sums in
- * double, per-thread blocks of rows added in thread order (the same bits
- * for the same thread count). */
+ * float over 16 rows, then in double; per-thread blocks of rows added in
+ * thread order (the same bits for the same thread count). */
 void conv_bias_backward(float *dbias, const float *dout, size_t m, int o);
 
 #endif
