@@ -13,7 +13,10 @@
 #   activations, is in it for both), WIDTH [1], SIZE [256], BATCH [16],
 #   RANKS [2], JOBS [2] (the single process's threads; each rank gets
 #   JOBS / RANKS), ROUNDS [1] pairs of runs (alternating, so that load
-#   drifting over time falls on both), KEEP=DIR keeps pack, models, logs.
+#   drifting over time falls on both), KEEP=DIR keeps pack, models, logs,
+#   MPIFLAGS [] more mpirun options: on a machine busy with other work,
+#   "--mca mpi_yield_when_idle 1" stops a waiting rank spinning on a core
+#   its peer (or the single process's threads) could use.
 # About 4 minutes on 2 idle cores at the defaults (with the data).
 # Run from anywhere after `make all`; needs mpirun (openmpi-bin).
 steps=${STEPS:-6} width=${WIDTH:-1} size=${SIZE:-256} batch=${BATCH:-16}
@@ -47,26 +50,35 @@ count=$(cxr-pack -t "$d/train.cxp" | tail -n +2 | wc -l)
 
 # rate LOG — the epoch's images a second; share LOG — the allreduce line
 rate() { awk -F'\t' '$1 == "1" { print $8 }' "$1"; }
+rm -f "$d/rounds"
 T="-q --width $width --batch $batch --epochs 1 --schedule constant"
 echo "load before: $(uptime | sed 's/.*load/load/')"
+echo "mpirun -np $ranks --bind-to none ${MPIFLAGS:-}"
 echo "data: $count images ${size}x${size}, width $width, batch $batch ($(( (count + batch - 1) / batch )) steps)"
 r=1
 while [ $r -le "$rounds" ]; do
 	cxr-train $T -j "$jobs" -o "$d/one" "$d/train.cxp" || exit 1
-	mpirun -np "$ranks" --bind-to none cxr-train $T -j "$rj" -o "$d/mpi" "$d/train.cxp" || exit 1
+	mpirun -np "$ranks" --bind-to none ${MPIFLAGS:-} cxr-train $T -j "$rj" -o "$d/mpi" "$d/train.cxp" || exit 1
 	a=$(rate "$d/one.log") b=$(rate "$d/mpi.log")
 	printf 'round %d: cxr-train -j %d: %s images/s; mpirun -np %d cxr-train -j %d: %s images/s; ratio %s\n' \
 		"$r" "$jobs" "$a" "$ranks" "$rj" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')"
 	grep '^# epoch 1:' "$d/mpi.log" | sed 's/^# epoch 1: /  allreduce: /'
+	echo "$a $b $(grep '^# epoch 1:' "$d/mpi.log" | sed 's/.*allreduce \([0-9.]*\) ms.*/\1/')" >>"$d/rounds"
 	r=$((r + 1))
 done
+# the rounds together: total images over total time on each side
+set -- $(awk '{ ta += 1 / $1; tb += 1 / $2; ms += $3; n++ }
+	END { printf "%.4f %.4f %.1f", n / ta, n / tb, ms / n }' "$d/rounds")
+a=$1 b=$2 ms=$3
+rm -f "$d/rounds"
+[ "$rounds" -le 1 ] || printf 'all %d rounds: cxr-train -j %d: %s images/s; mpirun: %s images/s; ratio %s; allreduce %s ms a step\n' \
+	"$rounds" "$jobs" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')" "$ms"
 np=$(grep -o '[0-9]* parameters' "$d/one.log" | cut -d' ' -f1)
 echo "gradient: $np floats, $(awk -v p="$np" 'BEGIN { printf "%.1f MB", 4 * p / 1e6 }') fp32"
 # The scaling model (cxr-train(1), Scaling): N hosts like this one, the
 # same global batch, each computing 1/N of the single process's step
 # (C / N), then a ring's 2(N-1)/N x G bytes over a link of L bit/s, not
 # overlapped: efficiency (C/N) / (C/N + 2(N-1)/N G / L).
-ms=$(grep '^# epoch 1:' "$d/mpi.log" | sed 's/.*allreduce \([0-9.]*\) ms.*/\1/')
 awk -v rate="$a" -v b="$batch" -v p="$np" -v ms="$ms" -v ranks="$ranks" 'BEGIN {
 	C = b / rate; G = 4 * p
 	printf "measured: a step %.2f s on one process; the allreduce between %d local ranks %.1f ms, %.2f GB/s of ring traffic\n",
