@@ -281,9 +281,9 @@ int main(int argc, char **argv)
 	cxr_train_end end;
 	int rc = cxr_train_run(&c, &end);
 	/* The run ended on every rank together (an error ends the job: MPI
-	 * is not finished then, and mpirun ends the other ranks). */
-	if (rc == 0)
-		dist_finish();
+	 * is not finished then, and mpirun ends the other ranks). MPI is
+	 * finished after rank 0's message: no rank can end the job (and
+	 * mpirun then signal rank 0) before it is out. */
 	if (end.signal) {
 		/* Whatever else happened, end by the signal (cxr-train(1)). */
 		if (rc < 0)
@@ -300,9 +300,12 @@ int main(int argc, char **argv)
 		else
 			cxr_warn("stopped by signal %d before training%s", end.signal,
 				 c.resume_path ? " went on" : " started; nothing was written");
+		if (rc == 0)
+			dist_finish();
 		cxr_exit_signal();
 	}
 	if (rc < 0)
 		cxr_die_err();
+	dist_finish();
 	return 0;
 }
