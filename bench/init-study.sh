@@ -34,9 +34,10 @@
 # the other: the machine is shared. 29 CPU-minutes of training in all on
 # the machine it was written on (cxr about 25 s a run at width 1/8 on 600
 # images, the twin about twice that), and a minute making the data; the
-# table it printed is in cxr-train(1), INITIALISATION. Results go to OUT/results.tsv (one
-# line per run; a run already there is not run again, so an interrupted
-# study continues), the table to OUT/table.tsv and stdout.
+# table it printed is in cxr-train(1), INITIALISATION. Results go to
+# OUT/results.tsv (one line per run; a run already there is not run again,
+# so an interrupted study continues), the table to OUT/table.tsv and
+# stdout.
 #
 # Settings, from the environment: OUT [/tmp/cxr-init-study], GRID, INITS,
 # TWIN [1] (0: cxr only). Run from anywhere after `make all`.
