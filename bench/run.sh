@@ -5,7 +5,7 @@
 cd "$(dirname "$0")/.." || exit 1
 PATH=$PWD/bin:$PATH; export PATH
 status=0
-for b in split resize synth roc wino resnet learn report-browser; do
+for b in split resize synth roc wino resnet learn bf16_learn mpi report-browser; do
 	case "$b" in *"${BENCH:-}"*) ;; *) continue ;; esac
 	[ -f bench/$b.sh ] || continue
 	printf '== bench/%s.sh\n' "$b"
