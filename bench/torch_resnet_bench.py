@@ -35,9 +35,10 @@ own.
 
 The environment is left as the user has it: no OMP_WAIT_POLICY or other
 OpenMP setting is made here (an earlier version defaulted
-OMP_WAIT_POLICY=PASSIVE, which slowed PyTorch's training to a third on an
-idle machine and so handicapped the reference).  On a loaded machine
-libgomp's spinning threads cost PyTorch a lot of wall time; set
+OMP_WAIT_POLICY=PASSIVE, which slowed PyTorch's training from 3.6 to 1.6
+img/s on an idle machine and so handicapped the reference).  On a loaded
+machine libgomp's spinning threads cost PyTorch much wall time and CPU
+time (its figures then swing tenfold from run to run); set
 OMP_WAIT_POLICY=PASSIVE yourself to see how much.
 """
 
