@@ -28,7 +28,8 @@ static int entry_cmp(const void *a, const void *b)
  * twice (a list has refused that already; a TSV has not). */
 static int fill(cxr_refstd *r, entry *e, size_t n)
 {
-	qsort(e, n, sizeof *e, entry_cmp);
+	if (n) /* an empty file has no array at all: qsort must not see NULL */
+		qsort(e, n, sizeof *e, entry_cmp);
 	for (size_t i = 1; i < n; i++)
 		if (!strcmp(e[i].image, e[i - 1].image)) {
 			cxr_seterr("%s: line %ld: image %s listed again (first on line %ld)",
