@@ -70,6 +70,13 @@ int cxr_gemm_use(const char *name)
 	return -1;
 }
 
+/* The mask of lanes [0, n) of a 16-lane vector: none for n <= 0, all
+ * for n >= 16. */
+static inline __mmask16 lanes(int n)
+{
+	return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
+
 /* ---- packing ---- */
 
 /* r[i] = column i of the 16x16 block whose rows were r[0..15]. */
@@ -149,7 +156,7 @@ AVX512 static void pack_b(float *restrict dst, const float *b, int ldb, int tb, 
 				cols[q] = h + q < nr ? b + (size_t)(j0 + h + q) * ldb + p0 : NULL;
 			for (int p = 0; p < kc; p += 16) {
 				int left = kc - p;
-				__mmask16 m = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+				__mmask16 m = lanes(left);
 				__m512 v[16];
 				for (int q = 0; q < 16; q++)
 					v[q] = cols[q] ? _mm512_maskz_loadu_ps(m, cols[q] + p) : _mm512_setzero_ps();
@@ -160,8 +167,7 @@ AVX512 static void pack_b(float *restrict dst, const float *b, int ldb, int tb, 
 			}
 		}
 	} else {
-		__mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-		__mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+		__mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
 		for (int p = 0; p < kc; p++) {
 			const float *s = b + (size_t)(p0 + p) * ldb + j0;
 			float *d = dst + (size_t)p * NR;
@@ -175,8 +181,7 @@ AVX512 static void pack_b(float *restrict dst, const float *b, int ldb, int tb, 
 AVX512 static inline void store_block(__m512 acc[MR][2], float *C, int ldc, int mr, int nr,
 				      int add)
 {
-	__mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-	__mmask16 m1 = nr >= 32 ? 0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+	__mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
 	for (int i = 0; i < mr; i++) {
 		float *c = C + (size_t)i * ldc;
 		__m512 x = acc[i][0], y = acc[i][1];
@@ -271,8 +276,7 @@ BF16 static void pack_pairs_across(uint32_t *restrict dst, size_t stride, __mmas
 	const int kc2 = (kc + 1) / 2;
 	for (int p = 0; p < kc; p += 32) {
 		int left = kc - p;
-		__mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-		__mmask16 m1 = left >= 32 ? 0xffff : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
+		__mmask16 m0 = lanes(left), m1 = lanes(left - 16);
 		__m512 v[16];
 		for (int r = 0; r < 16; r++) {
 			if (!rows[r]) {
@@ -297,7 +301,7 @@ BF16 static void pack_pairs_across(uint32_t *restrict dst, size_t stride, __mmas
 BF16 static void pack_pairs_along(uint32_t *restrict dst, size_t stride, __mmask16 keep,
 				  const float *src, size_t ld, int n, int kc)
 {
-	__mmask16 m = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1);
+	__mmask16 m = lanes(n);
 	for (int p = 0, q = 0; p < kc; p += 2, q++) {
 		const float *lo = src + (size_t)p * ld;
 		const float *hi = p + 1 < kc ? lo + ld : NULL;
@@ -480,14 +484,20 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 	}
 }
 
+/* C [+]= a product over k = 0 terms: C = 0, or C unchanged. */
+static void empty_product(int m, int n, int add, float *c, int ldc)
+{
+	if (!add)
+		for (int i = 0; i < m; i++)
+			memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
+}
+
 static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const float *a, int lda,
 			const float *b, int ldb, int add, float *c, int ldc)
 {
 	int nt = omp_get_max_threads();
 	if (k <= 0) {
-		if (!add)
-			for (int i = 0; i < m; i++)
-				memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
+		empty_product(m, n, add, c, ldc);
 		return;
 	}
 	/* few rows and columns, long k: split k, each thread into its own C */
@@ -587,9 +597,7 @@ void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, i
 	if (m <= 0 || n <= 0)
 		return;
 	if (k <= 0) {
-		if (beta == 0)
-			for (int i = 0; i < m; i++)
-				memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
+		empty_product(m, n, beta != 0, c, ldc);
 		return;
 	}
 	gemm_blocked(prec == CXR_PREC_BF16, ta, 0, m, n, k, a, lda, NULL, 0, packed, beta != 0, c,
