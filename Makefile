@@ -38,6 +38,7 @@ TOOL_SRC  := $(sort $(wildcard tools/cxr-*.c))
 TOOLS     := $(patsubst tools/%.c,bin/%,$(TOOL_SRC))
 CHECK_SRC := $(sort $(wildcard tests/check_*.c))
 CHECKS    := $(patsubst tests/%.c,tests/bin/%,$(CHECK_SRC))
+TEST_HDR  := $(wildcard tests/*.h)
 SHELL_TESTS := $(sort $(wildcard tests/t-*.sh))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES   := $(patsubst bench/%.c,bench/bin/%,$(BENCH_SRC))
@@ -60,13 +61,13 @@ bin/%: tools/%.c lib/libcxr.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@.$$$$ $< lib/libcxr.a $(LDLIBS) && mv -f $@.$$$$ $@
 
-bench/bin/%: bench/%.c lib/libcxr.a
+bench/bin/%: bench/%.c $(TEST_HDR) lib/libcxr.a
 	@mkdir -p bench/bin
 	$(CC) $(CFLAGS) -o $@ $< lib/libcxr.a $(LDLIBS)
 
 bench-bin: $(BENCHES)  ## build the benchmark programs into bench/bin/
 
-tests/bin/%: tests/%.c tests/testutil.h lib/libcxr.a
+tests/bin/%: tests/%.c $(TEST_HDR) lib/libcxr.a
 	@mkdir -p tests/bin
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@.$$$$ $< lib/libcxr.a $(CHECK_LIBS) $(LDLIBS) && mv -f $@.$$$$ $@
 

@@ -1,9 +1,9 @@
 /* keras_check — lib/resnet's keras-resnet50 against a golden file of
  * PyTorch's results (tests/golden/make_keras_golden.py, e.g. a full-size
- * one from --full; tests/keras_golden.h compares): prints the normwise
+ * one from --full; tests/resnet_golden.h compares): prints the normwise
  * relative error ||a-b||/||b|| of the logits, the loss, every gradient
  * (a convolution bias's relative to its unit's BN bias gradient, as
- * keras_golden.h explains), the BN running statistics and the eval logits,
+ * resnet_golden.h explains), the BN running statistics and the eval logits,
  * one line each, then the largest absolute and relative element errors of
  * logits and loss; exits 1 if any is above its bound.
  *
@@ -19,7 +19,7 @@
 
 #include "base/cli.h"
 #include "base/parallel.h"
-#include "../tests/keras_golden.h"
+#include "../tests/resnet_golden.h"
 
 int main(int argc, char **argv)
 {
@@ -50,17 +50,17 @@ int main(int argc, char **argv)
 	cxr_resnet_set_threads(threads);
 	int bad = 0;
 	for (int i = optind; i < argc; i++) {
-		keras_golden_report r;
-		if (keras_golden_run(argv[i], wino, &tol, quiet ? NULL : stdout, &r))
+		golden_report r;
+		if (golden_run_keras(argv[i], wino, &tol, quiet ? NULL : stdout, &r))
 			cxr_die_err();
 		printf("%s (%s): logits %.3g loss %.3g eval %.3g/%.3g (folded/apart); worst gradient "
 		       "%.3g (%s), conv bias gradient %.3g (%s), running statistic %.3g (%s); "
 		       "max abs/rel: logits %.3g/%.3g, loss %.3g; %d of %d above bound\n",
-		       argv[i], wino ? "Winograd" : "im2col", r.g.logits, r.g.loss, r.g.eval_logits,
-		       r.g.eval_unfolded, r.g.grad, r.g.grad_name, r.bias, r.bias_name, r.g.stats,
-		       r.g.stats_name, r.abs_logits, r.rel_logits, r.abs_loss, r.g.failed,
-		       r.g.compared);
-		bad += r.g.failed;
+		       argv[i], wino ? "Winograd" : "im2col", r.logits, r.loss, r.eval_logits,
+		       r.eval_unfolded, r.grad, r.grad_name, r.bias, r.bias_name, r.stats,
+		       r.stats_name, r.abs_logits, r.rel_logits, r.abs_loss, r.failed,
+		       r.compared);
+		bad += r.failed;
 	}
 	return bad ? 1 : 0;
 }

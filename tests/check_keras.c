@@ -1,14 +1,14 @@
 /* check_keras — the keras-resnet50 architecture of lib/nn/resnet: against
  * PyTorch's twin written from keras/applications/resnet.py
  * (bench/keras_twin.py; goldens by tests/golden/make_keras_golden.py,
- * compared by tests/keras_golden.h), with the 3x3 convolutions by
+ * compared by tests/resnet_golden.h), with the 3x3 convolutions by
  * Winograd and by im2col; and its own contracts: Keras's layer names,
  * shapes, strides and parameter count, the arch in model files, batch
  * norm folding with the convolution biases.
  *
  * Bounds against PyTorch are check_resnet.c's (see there why): logits
  * 1e-4, eval logits 3e-4, loss 5e-5, every gradient 1e-3 (a convolution
- * bias's relative to its unit's BN bias gradient, keras_golden.h), BN
+ * bias's relative to its unit's BN bias gradient, resnet_golden.h), BN
  * running statistics 1e-5. On the two goldens PyTorch's own float32
  * lies 1.2e-4 and 7e-5 (worst gradient), 1.3e-5 and 9e-6 (logits) from
  * its float64 (the metadata's golden.f64_err_*). A wrong stride, epsilon,
@@ -24,65 +24,18 @@
 #include "nn/init.h"
 #include "nn/resnet.h"
 #include "run/resnet_file.h"
-#include "testutil.h"
-#include "keras_golden.h"
+#include "resnet_testutil.h"
 
-static const golden_tol tol = {
-	.logits = 1e-4, .loss = 5e-5, .grad = 1e-3, .stats = 1e-5, .adam = 1e-6, .eval = 3e-4,
+/* 53 units of 6 tensors (weight, bias, gamma, beta, mean, var), the head's
+ * 4, logits, loss and the eval logits folded and not; no optimizer step */
+static const golden_suite goldens = {
+	1, "conv1_conv.weight", 53 * 6 + 4 + 4, 53 * 6 + 4 + 4,
+	{"keras_w16_64.cxm", "keras_w16_72x56.cxm"},
 };
-
-static void check_golden(const char *file, int wino)
-{
-	keras_golden_report r;
-	int rc = keras_golden_run(test_data(file), wino, &tol, NULL, &r);
-	ck_assert_msg(rc == 0, "%s", cxr_errmsg());
-	fprintf(stderr, "%s (%s): logits %.2g loss %.2g eval %.2g/%.2g grad %.2g (%s) "
-		"bias grad %.2g (%s) stats %.2g (%s); max abs/rel: logits %.2g/%.2g loss %.2g\n",
-		file, wino ? "winograd" : "im2col", r.g.logits, r.g.loss, r.g.eval_logits,
-		r.g.eval_unfolded, r.g.grad, r.g.grad_name, r.bias, r.bias_name, r.g.stats,
-		r.g.stats_name, r.abs_logits, r.rel_logits, r.abs_loss);
-	/* 53 units of 6 tensors (weight, bias, gamma, beta, mean, var), the
-	 * head's 4, logits, loss and the eval logits folded and not */
-	ck_assert_msg(r.g.compared == 53 * 6 + 4 + 4, "%s: %d comparisons", file, r.g.compared);
-	ck_assert_msg(r.g.failed == 0, "%s: %d of %d comparisons off (worst gradient %.3g %s)",
-		      file, r.g.failed, r.g.compared, r.g.grad, r.g.grad_name);
-}
-
-START_TEST(golden_64)
-{
-	check_golden("keras_w16_64.cxm", 1);
-	check_golden("keras_w16_64.cxm", 0);
-}
-END_TEST
-
-START_TEST(golden_72x56)
-{
-	check_golden("keras_w16_72x56.cxm", 1);
-	check_golden("keras_w16_72x56.cxm", 0);
-}
-END_TEST
 
 static cxr_resnet *make(double w, int h, int wd, int batch)
 {
-	cxr_resnet_config cfg;
-	cxr_resnet_default_config(&cfg);
-	cfg.arch = CXR_ARCH_KERAS;
-	cfg.width_mult = w, cfg.height = h, cfg.width = wd;
-	cxr_resnet *net = cxr_resnet_create(&cfg, batch);
-	ck_assert_msg(net != NULL, "%s", cxr_errmsg());
-	return net;
-}
-
-static void expect_dims(cxr_resnet *net, const char *name, int ndim, int64_t a, int64_t b,
-			int64_t c, int64_t d)
-{
-	const cxr_resnet_tensor *t = cxr_resnet_tensor_find(net, name);
-	ck_assert_msg(t != NULL, "no tensor %s", name);
-	int64_t want[4] = {a, b, c, d};
-	ck_assert_int_eq(t->ndim, ndim);
-	for (int i = 0; i < ndim; i++)
-		ck_assert_msg(t->dims[i] == want[i], "%s dim %d: %lld, expected %lld", name, i,
-			      (long long)t->dims[i], (long long)want[i]);
+	return test_resnet(CXR_ARCH_KERAS, w, h, wd, batch);
 }
 
 START_TEST(shapes)
@@ -93,16 +46,19 @@ START_TEST(shapes)
 	cxr_resnet *net = make(1, 256, 256, 1);
 	ck_assert_uint_eq(cxr_resnet_num_params(net), 23534592 - 6272 + 1049601);
 	ck_assert_uint_eq(cxr_resnet_num_buffers(net), 53120);
-	expect_dims(net, "conv1_conv.weight", 4, 64, 1, 7, 7);
-	expect_dims(net, "conv1_conv.bias", 1, 64, 0, 0, 0);
-	expect_dims(net, "conv2_block1_0_conv.weight", 4, 256, 64, 1, 1);
-	expect_dims(net, "conv3_block1_1_conv.weight", 4, 128, 256, 1, 1);
-	expect_dims(net, "conv3_block1_2_conv.bias", 1, 128, 0, 0, 0);
-	expect_dims(net, "conv5_block3_3_bn.running_var", 1, 2048, 0, 0, 0);
-	expect_dims(net, "dense.weight", 2, 512, 2048, 0, 0);
-	expect_dims(net, "dense_1.bias", 1, 1, 0, 0, 0);
-	ck_assert(cxr_resnet_tensor_find(net, "conv2_block2_0_conv.weight") == NULL);
-	ck_assert(cxr_resnet_tensor_find(net, "conv1.weight") == NULL);
+	expect_shapes(net, (const test_shape[]){
+		{"conv1_conv.weight", 4, {64, 1, 7, 7}},
+		{"conv1_conv.bias", 1, {64}},
+		{"conv2_block1_0_conv.weight", 4, {256, 64, 1, 1}},
+		{"conv3_block1_1_conv.weight", 4, {128, 256, 1, 1}},
+		{"conv3_block1_2_conv.bias", 1, {128}},
+		{"conv5_block3_3_bn.running_var", 1, {2048}},
+		{"dense.weight", 2, {512, 2048}},
+		{"dense_1.bias", 1, {1}},
+		{"conv2_block2_0_conv.weight", 0, {0}},
+		{"conv1.weight", 0, {0}},
+		{NULL},
+	});
 	/* state_dict order: a conv's bias after its weight, then its BN */
 	const cxr_resnet_tensor *t0 = cxr_resnet_tensor_at(net, 0), *t1 = cxr_resnet_tensor_at(net, 1);
 	ck_assert_str_eq(t0->name, "conv1_conv.weight");
@@ -127,16 +83,6 @@ START_TEST(shapes)
 	cxr_resnet_free(net);
 }
 END_TEST
-
-static float *pixels(int n, int hw, unsigned seed)
-{
-	float *x = malloc((size_t)n * hw * sizeof *x);
-	for (size_t i = 0; i < (size_t)n * hw; i++) {
-		seed = seed * 1103515245u + 12345u;
-		x[i] = (float)((seed >> 16) & 255) / 255.0f;
-	}
-	return x;
-}
 
 START_TEST(model_and_fold)
 {
@@ -178,11 +124,7 @@ START_TEST(model_and_fold)
 	ck_assert_str_eq(cxr_model_get_meta(m, "arch"), "keras-resnet50");
 	ck_assert(cxr_model_find(m, "conv3_block1_0_conv.bias") != NULL);
 	char path[128];
-	snprintf(path, sizeof path, "%s/k.cxm", test_tmpdir());
-	ck_assert_msg(cxr_model_save(m, path) == 0, "%s", cxr_errmsg());
-	cxr_model_free(m);
-	m = cxr_model_load(path);
-	ck_assert_msg(m != NULL, "%s", cxr_errmsg());
+	m = test_model_reload(m, "k.cxm", path, sizeof path);
 	cxr_resnet *back = cxr_resnet_from_model(m, 2);
 	ck_assert_msg(back != NULL, "%s", cxr_errmsg());
 	ck_assert_int_eq(cxr_resnet_get_config(back)->arch, CXR_ARCH_KERAS);
@@ -190,12 +132,8 @@ START_TEST(model_and_fold)
 	ck_assert(!memcmp(a, y, sizeof a));
 	cxr_resnet_free(back);
 	/* a Keras file read as torchvision's: the missing tensor is named */
-	cxr_model_set_meta(m, "arch", "resnet50");
-	ck_assert(cxr_resnet_from_model(m, 1) == NULL);
-	ck_assert_msg(strstr(cxr_errmsg(), "conv1.weight") != NULL, "%s", cxr_errmsg());
-	cxr_model_set_meta(m, "arch", "keras-resnet18");
-	ck_assert(cxr_resnet_from_model(m, 1) == NULL);
-	ck_assert_msg(strstr(cxr_errmsg(), "keras-resnet18") != NULL, "%s", cxr_errmsg());
+	expect_refused(m, "arch", "resnet50", "conv1.weight");
+	expect_refused(m, "arch", "keras-resnet18", "keras-resnet18");
 	cxr_model_free(m);
 	unlink(path);
 	free(x);
@@ -203,23 +141,7 @@ START_TEST(model_and_fold)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("keras");
-	TCase *tc = tcase_create("golden");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, golden_64);
-	tcase_add_test(tc, golden_72x56);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("contracts");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, shapes);
-	tcase_add_test(tc, model_and_fold);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return test_run_suite(suite());
+	return test_run_suite(resnet_suite("keras", &goldens, shapes, model_and_fold, NULL));
 }

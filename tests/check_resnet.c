@@ -39,87 +39,16 @@
 #include "nn/resnet.h"
 #include "run/resnet_file.h"
 #include "data/stream.h"
-#include "testutil.h"
-#include "resnet_golden.h"
+#include "resnet_testutil.h"
 
-static const golden_tol tol = {
-	.logits = 1e-4, .loss = 5e-5, .grad = 1e-3, .stats = 1e-5, .adam = 1e-6, .eval = 3e-4,
+/* over 400 comparisons: fewer means the Adam step was left out */
+static const golden_suite goldens = {
+	0, "conv1.weight", 401, INT_MAX, {"golden_w16_64.cxm", "golden_w16_72x56.cxm"},
 };
-
-/* make_golden.py once stored numpy views of the live parameters, so the
- * "initial" tensors were the ones after the Adam step. */
-static int golden_aliased(const char *path)
-{
-	cxr_model *m = cxr_model_load(path);
-	ck_assert_msg(m != NULL, "%s", cxr_errmsg());
-	const cxr_tensor *a = cxr_model_find(m, "conv1.weight"), *b = cxr_model_find(m, "adam/conv1.weight");
-	int same = a && b && a->nbytes == b->nbytes && !memcmp(a->data, b->data, a->nbytes);
-	cxr_model_free(m);
-	return same;
-}
-
-static void check_golden(const char *file, int wino)
-{
-	const char *path = test_data(file);
-	ck_assert_msg(!golden_aliased(path),
-		      "%s: its initial parameters equal adam/* (written by a make_golden.py that "
-		      "stored views of the live tensors); regenerate it", file);
-	golden_report r;
-	int rc = golden_run(path, wino, &tol, NULL, &r);
-	ck_assert_msg(rc == 0, "%s", cxr_errmsg());
-	fprintf(stderr, "%s (%s): logits %.2g loss %.2g eval %.2g/%.2g grad %.2g (%s) stats %.2g "
-		"adam %.2g (%s)\n", file, wino ? "winograd" : "im2col", r.logits, r.loss,
-		r.eval_logits, r.eval_unfolded, r.grad, r.grad_name, r.stats, r.adam, r.adam_name);
-	ck_assert_msg(r.compared > 400, "%s: only %d comparisons (no optimizer step?)", file,
-		      r.compared);
-	ck_assert_msg(r.failed == 0, "%s: %d of %d comparisons off (worst gradient %.3g %s)", file,
-		      r.failed, r.compared, r.grad, r.grad_name);
-}
-
-START_TEST(golden_64)
-{
-	check_golden("golden_w16_64.cxm", 1);
-	check_golden("golden_w16_64.cxm", 0);
-}
-END_TEST
-
-START_TEST(golden_72x56)
-{
-	check_golden("golden_w16_72x56.cxm", 1);
-	check_golden("golden_w16_72x56.cxm", 0);
-}
-END_TEST
 
 static cxr_resnet *make(double w, int h, int wd, int batch)
 {
-	cxr_resnet_config cfg;
-	cxr_resnet_default_config(&cfg);
-	cfg.width_mult = w, cfg.height = h, cfg.width = wd;
-	cxr_resnet *net = cxr_resnet_create(&cfg, batch);
-	ck_assert_msg(net != NULL, "%s", cxr_errmsg());
-	return net;
-}
-
-static float *pixels(int n, int hw, unsigned seed)
-{
-	float *x = malloc((size_t)n * hw * sizeof *x);
-	for (size_t i = 0; i < (size_t)n * hw; i++) {
-		seed = seed * 1103515245u + 12345u;
-		x[i] = (float)((seed >> 16) & 255) / 255.0f;
-	}
-	return x;
-}
-
-static void expect_dims(cxr_resnet *net, const char *name, int ndim, int64_t a, int64_t b,
-			int64_t c, int64_t d)
-{
-	const cxr_resnet_tensor *t = cxr_resnet_tensor_find(net, name);
-	ck_assert_msg(t != NULL, "no tensor %s", name);
-	int64_t want[4] = {a, b, c, d};
-	ck_assert_int_eq(t->ndim, ndim);
-	for (int i = 0; i < ndim; i++)
-		ck_assert_msg(t->dims[i] == want[i], "%s dim %d: %lld, expected %lld", name, i,
-			      (long long)t->dims[i], (long long)want[i]);
+	return test_resnet(CXR_ARCH_TORCHVISION, w, h, wd, batch);
 }
 
 START_TEST(shapes)
@@ -130,30 +59,39 @@ START_TEST(shapes)
 	cxr_resnet *net = make(1, 256, 256, 1);
 	ck_assert_uint_eq(cxr_resnet_num_params(net), 25557032u - 9408 - 2049000 + 3136 + 1049088 + 513);
 	ck_assert_int_eq(cxr_resnet_ntensors(net), 53 * 5 + 4);
-	expect_dims(net, "conv1.weight", 4, 64, 1, 7, 7);
-	expect_dims(net, "layer1.0.downsample.0.weight", 4, 256, 64, 1, 1);
-	expect_dims(net, "layer2.0.conv2.weight", 4, 128, 128, 3, 3);
-	expect_dims(net, "layer4.2.bn3.running_var", 1, 2048, 0, 0, 0);
-	expect_dims(net, "fc1.weight", 2, 512, 2048, 0, 0);
-	expect_dims(net, "fc2.weight", 2, 1, 512, 0, 0);
-	ck_assert(cxr_resnet_tensor_find(net, "layer1.1.downsample.0.weight") == NULL);
+	expect_shapes(net, (const test_shape[]){
+		{"conv1.weight", 4, {64, 1, 7, 7}},
+		{"layer1.0.downsample.0.weight", 4, {256, 64, 1, 1}},
+		{"layer2.0.conv2.weight", 4, {128, 128, 3, 3}},
+		{"layer4.2.bn3.running_var", 1, {2048}},
+		{"fc1.weight", 2, {512, 2048}},
+		{"fc2.weight", 2, {1, 512}},
+		{"layer1.1.downsample.0.weight", 0, {0}},
+		{NULL},
+	});
 	ck_assert_uint_eq(cxr_resnet_num_buffers(net), 2 * 26560u);
 	cxr_resnet_free(net);
 
 	/* width 1/8: 64 -> 8, 256 -> 32; the head stays 512 */
 	net = make(0.125, 100, 60, 1);
-	expect_dims(net, "conv1.weight", 4, 8, 1, 7, 7);
-	expect_dims(net, "layer1.0.conv3.weight", 4, 32, 8, 1, 1);
-	expect_dims(net, "layer3.0.downsample.0.weight", 4, 128, 64, 1, 1);
-	expect_dims(net, "fc1.weight", 2, 512, 256, 0, 0);
+	expect_shapes(net, (const test_shape[]){
+		{"conv1.weight", 4, {8, 1, 7, 7}},
+		{"layer1.0.conv3.weight", 4, {32, 8, 1, 1}},
+		{"layer3.0.downsample.0.weight", 4, {128, 64, 1, 1}},
+		{"fc1.weight", 2, {512, 256}},
+		{NULL},
+	});
 	cxr_resnet_free(net);
 
 	/* tiny widths keep at least one channel; without a channel change
 	 * and stride, layer1.0 has no projection (as torchvision would) */
 	net = make(0.001, 9, 9, 1);
-	expect_dims(net, "conv1.weight", 4, 1, 1, 7, 7);
-	expect_dims(net, "layer4.2.conv3.weight", 4, 2, 1, 1, 1);
-	ck_assert(cxr_resnet_tensor_find(net, "layer1.0.downsample.0.weight") == NULL);
+	expect_shapes(net, (const test_shape[]){
+		{"conv1.weight", 4, {1, 1, 7, 7}},
+		{"layer4.2.conv3.weight", 4, {2, 1, 1, 1}},
+		{"layer1.0.downsample.0.weight", 0, {0}},
+		{NULL},
+	});
 	ck_assert(cxr_resnet_tensor_find(net, "layer2.0.downsample.0.weight") != NULL);
 	float *x = pixels(1, 81, 1);
 	ck_assert(cxr_resnet_forward(net, x, 1, 0) != NULL);
@@ -234,11 +172,7 @@ START_TEST(model_roundtrip)
 	const cxr_tensor *t = cxr_model_find(m, "layer1.0.conv2.weight");
 	ck_assert(t && t->ndim == 4 && t->dims[0] == 4 && t->dims[1] == 4 && t->dims[2] == 3);
 	char path[128];
-	snprintf(path, sizeof path, "%s/m.cxm", test_tmpdir());
-	ck_assert_msg(cxr_model_save(m, path) == 0, "%s", cxr_errmsg());
-	cxr_model_free(m);
-	m = cxr_model_load(path);
-	ck_assert_msg(m != NULL, "%s", cxr_errmsg());
+	m = test_model_reload(m, "m.cxm", path, sizeof path);
 	cxr_resnet *back = cxr_resnet_from_model(m, 2);
 	ck_assert_msg(back != NULL, "%s", cxr_errmsg());
 	size_t np = cxr_resnet_num_params(net), nb = cxr_resnet_num_buffers(net);
@@ -251,13 +185,9 @@ START_TEST(model_roundtrip)
 	cxr_resnet_free(back);
 
 	/* faults name what is wrong */
-	cxr_model_set_meta(m, "arch", "resnet18");
-	ck_assert(cxr_resnet_from_model(m, 1) == NULL);
-	ck_assert_msg(strstr(cxr_errmsg(), "resnet18") != NULL, "%s", cxr_errmsg());
+	expect_refused(m, "arch", "resnet18", "resnet18");
 	cxr_model_set_meta(m, "arch", "resnet50");
-	cxr_model_set_meta(m, "width_mult", "wide");
-	ck_assert(cxr_resnet_from_model(m, 1) == NULL);
-	ck_assert_msg(strstr(cxr_errmsg(), "width_mult") != NULL, "%s", cxr_errmsg());
+	expect_refused(m, "width_mult", "wide", "width_mult");
 	cxr_model_set_meta(m, "width_mult", "0.0625");
 	int64_t dims[4] = {4, 4, 3, 2};
 	cxr_model_add(m, "layer2.0.conv1.weight", CXR_F32, 4, dims);
@@ -432,27 +362,9 @@ START_TEST(two_channels)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("resnet");
-	TCase *tc = tcase_create("golden");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, golden_64);
-	tcase_add_test(tc, golden_72x56);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("contracts");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, shapes);
-	tcase_add_test(tc, init);
-	tcase_add_test(tc, model_roundtrip);
-	tcase_add_test(tc, eval_batching_and_fold);
-	tcase_add_test(tc, backward_contract);
-	tcase_add_test(tc, two_channels);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return test_run_suite(suite());
+	return test_run_suite(resnet_suite("resnet", &goldens, shapes, init, model_roundtrip,
+					   eval_batching_and_fold, backward_contract, two_channels,
+					   NULL));
 }

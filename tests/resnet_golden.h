@@ -1,13 +1,26 @@
-/* resnet_golden — runs lib/resnet on a golden file written by
- * tests/golden/make_golden.py and measures, tensor by tensor, the
- * normwise relative error ||a - b||2 / ||b||2 against PyTorch: the train
- * forward's logits and loss (with the golden's dropout mask), every
- * parameter gradient, the BN running statistics after that forward, one
- * Adam(W) step (lib/optim, hyper-parameters from the golden's metadata),
- * and the eval forward (weights before the step, running statistics
- * after the train forward), with batch norm folded and not.
+/* resnet_golden — runs lib/resnet on a golden file of either architecture,
+ * torchvision's (tests/golden/make_golden.py) or Keras's
+ * (tests/golden/make_keras_golden.py, on PyTorch's twin
+ * bench/keras_twin.py), and measures, tensor by tensor, the normwise
+ * relative error ||a - b||2 / ||b||2 against PyTorch: the train forward's
+ * logits and loss (with the golden's dropout mask), every parameter
+ * gradient, the BN running statistics after that forward, one Adam(W) step
+ * (lib/optim, hyper-parameters from the golden's metadata), and the eval
+ * forward (weights before the step, running statistics after the train
+ * forward), with batch norm folded and not; plus the largest absolute and
+ * relative element errors of the logits, loss and eval logits.
  *
- * Shared by tests/check_resnet.c and bench/resnet_check.c. */
+ * A convolution's bias gradient (the Keras variant's NAME_conv.bias) is
+ * analytically 0, since a training-mode batch norm follows and subtracts
+ * the batch mean, so both PyTorch's and the engine's are rounding noise
+ * and their relative error means nothing. Their difference is held to the
+ * gradient bound relative to the norm of the unit's BN bias gradient
+ * (NAME_bn.bias), the scale of the gradient that reaches the convolution.
+ * The optimizer step, which knows no architecture, is compared by
+ * golden_run (torchvision's goldens) and left out by golden_run_keras.
+ *
+ * Shared by tests/check_resnet.c, check_keras.c, check_bf16.c and
+ * bench/resnet_check.c, keras_check.c. */
 #ifndef CXR_RESNET_GOLDEN_H
 #define CXR_RESNET_GOLDEN_H
 #include <math.h>
@@ -38,6 +51,10 @@ typedef struct golden_report {
 	double logits, loss, eval_logits, eval_unfolded;
 	double grad, stats, adam; /* the worst of each kind */
 	char grad_name[128], stats_name[128], adam_name[128];
+	double bias;           /* worst conv bias gradient difference / BN bias gradient norm */
+	char bias_name[128];
+	double abs_logits, rel_logits; /* max |a-b|, max |a-b|/|b| over train and eval logits */
+	double abs_loss;
 } golden_report;
 
 static double golden_err(const float *a, const float *b, size_t n)
@@ -48,6 +65,18 @@ static double golden_err(const float *a, const float *b, size_t n)
 		s += d * d, t += (double)b[i] * b[i];
 	}
 	return t > 0 ? sqrt(s / t) : sqrt(s);
+}
+
+/* The largest |a-b| and |a-b|/|b| of n values into *abs and *rel. */
+static void golden_max_err(const float *a, const float *b, size_t n, double *abs, double *rel)
+{
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)a[i] - b[i]);
+		if (d > *abs)
+			*abs = d;
+		if (b[i] != 0 && d / fabs(b[i]) > *rel)
+			*rel = d / fabs(b[i]);
+	}
 }
 
 /* Records one comparison; prints it when out is given (always when it
@@ -77,11 +106,34 @@ static const float *golden_find(const cxr_model *m, const char *name, size_t num
 	return t->data;
 }
 
+/* The grad/NAME_conv.bias comparison: the difference from PyTorch's, relative
+ * to grad/NAME_bn.bias (see above); -1 with cxr_errmsg() set when the golden
+ * has no such tensor. */
+static int golden_conv_bias(const cxr_model *m, const char *name, const float *a, const float *ref,
+			    size_t n, double *e)
+{
+	char bn[160];
+	size_t k = strlen(name) - strlen("_conv.bias");
+	snprintf(bn, sizeof bn, "%.*s_bn.bias", (int)k, name);
+	const float *beta = golden_find(m, bn, n);
+	if (!beta)
+		return -1;
+	double d = 0, s = 0;
+	for (size_t q = 0; q < n; q++) {
+		d += ((double)a[q] - ref[q]) * ((double)a[q] - ref[q]);
+		s += (double)beta[q] * beta[q];
+	}
+	*e = s > 0 ? sqrt(d / s) : sqrt(d);
+	return 0;
+}
+
 /* Runs the comparisons of golden file path, with the 3x3 convolutions by
  * Winograd or (wino 0) im2col; out (or NULL) gets one line per tensor.
- * -1 with cxr_errmsg() set when the file cannot be used. */
-static int golden_run(const char *path, int wino, const golden_tol *tol, FILE *out,
-		      golden_report *r)
+ * arch: the CXR_ARCH_* the golden must hold, or -1 for any; adam: compare
+ * the optimizer step too, when the golden has one. -1 with cxr_errmsg()
+ * set when the file cannot be used. */
+static int golden_compare(const char *path, int arch, int adam, int wino, const golden_tol *tol,
+			  FILE *out, golden_report *r)
 {
 	memset(r, 0, sizeof *r);
 	cxr_model *m = cxr_model_load(path);
@@ -98,6 +150,10 @@ static int golden_run(const char *path, int wino, const golden_tol *tol, FILE *o
 	const int n = (int)in->dims[0];
 	if (!(net = cxr_resnet_from_model(m, n)))
 		goto done;
+	if (arch >= 0 && cxr_resnet_get_config(net)->arch != arch) {
+		cxr_seterr("%s: not a %s golden", path, cxr_resnet_arch_name(arch));
+		goto done;
+	}
 	cxr_resnet_set_winograd(net, wino);
 	if (cxr_resnet_set_precision(net, golden_precision))
 		goto done;
@@ -117,9 +173,11 @@ static int golden_run(const char *path, int wino, const golden_tol *tol, FILE *o
 	if (!y)
 		goto done;
 	r->logits = golden_err(y, logits, n);
+	golden_max_err(y, logits, n, &r->abs_logits, &r->rel_logits);
 	golden_note(r, out, "logits", r->logits, tol->logits, NULL, NULL);
 	float l = cxr_resnet_loss(net, target);
 	r->loss = golden_err(&l, loss, 1);
+	r->abs_loss = fabs((double)l - loss[0]);
 	golden_note(r, out, "loss", r->loss, tol->loss, NULL, NULL);
 	cxr_resnet_zero_grads(net);
 	if (cxr_resnet_backward(net))
@@ -140,15 +198,20 @@ static int golden_run(const char *path, int wino, const golden_tol *tol, FILE *o
 		cxr_resnet_tensor_export(t, buf, t->trainable ? cxr_resnet_grads(net)
 							       : cxr_resnet_buffers(net));
 		double e = golden_err(buf, ref, t->numel);
-		if (t->trainable)
+		if (t->kind == CXR_TK_CONV_B) {
+			if (golden_conv_bias(m, name, buf, ref, t->numel, &e))
+				goto done;
+			golden_note(r, out, name, e, tol->grad, &r->bias, r->bias_name);
+		} else if (t->trainable) {
 			golden_note(r, out, name, e, tol->grad, &r->grad, r->grad_name);
-		else
+		} else {
 			golden_note(r, out, name, e, tol->stats, &r->stats, r->stats_name);
+		}
 	}
 
 	/* one optimizer step, when the golden has one */
 	const char *opt = cxr_model_get_meta(m, "golden.optimizer");
-	if (opt && (!strcmp(opt, "adam") || !strcmp(opt, "adamw"))) {
+	if (adam && opt && (!strcmp(opt, "adam") || !strcmp(opt, "adamw"))) {
 		cxr_adam_cfg cfg = cxr_adam_defaults();
 		const char *v;
 		if ((v = cxr_model_get_meta(m, "golden.lr")))
@@ -211,12 +274,14 @@ static int golden_run(const char *path, int wino, const golden_tol *tol, FILE *o
 	if (!(y = cxr_resnet_forward(net, in->data, n, 0)))
 		goto done;
 	r->eval_logits = golden_err(y, eval_logits, n);
+	golden_max_err(y, eval_logits, n, &r->abs_logits, &r->rel_logits);
 	golden_note(r, out, "eval_logits (batch norm folded)", r->eval_logits, tol->eval, NULL,
 		    NULL);
 	cxr_resnet_set_fold(net, 0);
 	if (!(y = cxr_resnet_forward(net, in->data, n, 0)))
 		goto done;
 	r->eval_unfolded = golden_err(y, eval_logits, n);
+	golden_max_err(y, eval_logits, n, &r->abs_logits, &r->rel_logits);
 	golden_note(r, out, "eval_logits (batch norm apart)", r->eval_unfolded, tol->eval, NULL,
 		    NULL);
 	rc = 0;
@@ -226,6 +291,20 @@ done:
 	cxr_resnet_free(net);
 	cxr_model_free(m);
 	return rc;
+}
+
+/* A golden of either architecture, with the optimizer step. */
+static inline int golden_run(const char *path, int wino, const golden_tol *tol, FILE *out,
+			     golden_report *r)
+{
+	return golden_compare(path, -1, 1, wino, tol, out, r);
+}
+
+/* A keras-resnet50 golden, without the optimizer step. */
+static inline int golden_run_keras(const char *path, int wino, const golden_tol *tol, FILE *out,
+				   golden_report *r)
+{
+	return golden_compare(path, CXR_ARCH_KERAS, 0, wino, tol, out, r);
 }
 
 #endif
