@@ -28,7 +28,7 @@ CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -fopenmp -Ilib \
             -DCXR_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(BLAS_CFLAGS) $(MPI_CFLAGS)
 # libgomp is linked statically so that lib/base/cli.c's early constructor can
-# set OMP_WAIT_POLICY before the OpenMP runtime reads it (see there).
+# set OMP_WAIT_POLICY or GOMP_SPINCOUNT before the OpenMP runtime reads them (see there).
 LDLIBS   += $(PKG_LIBS) -lcsv $(BLAS_LIBS) $(MPI_LIBS) -Wl,-Bstatic -lgomp -Wl,-Bdynamic -ldl -pthread -lm
 
 LIB_SRC   := $(sort $(wildcard lib/*/*.c))

@@ -25,6 +25,7 @@
 #include "nn/init.h"
 #include "nn/resnet.h"
 #include "resnet_golden.h"
+#include "gemm_split.h"
 #include "testutil.h"
 
 static const double U = 1.0 / 256; /* 2^-8: half an ulp of an 8-bit significand */
@@ -126,6 +127,11 @@ START_TEST(gemm)
 }
 END_TEST
 
+START_TEST(gemm_split)
+{
+	gemm_split_check(CXR_PREC_BF16);
+}
+END_TEST
 
 /* ---- layers: every bf16 output element within the bf16 bound of the
  * exact (double, unrounded operands) result, its reduction length the
@@ -325,6 +331,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, rounding);
 	tcase_add_test(tc, gemm);
+	tcase_add_test(tc, gemm_split);
 	tcase_add_test(tc, conv);
 	tcase_add_test(tc, dense);
 	tcase_add_test(tc, network_golden);

@@ -16,6 +16,7 @@
 #include "nn/gemm.h"
 #include "nn/maxpool.h"
 #include "nn/precision.h"
+#include "gemm_split.h"
 #include "testutil.h"
 
 #define FWD_TOL 1e-5  /* float layer vs double reference, normwise */
@@ -267,6 +268,14 @@ START_TEST(gemm)
 		check_gemm(ta, tb, 20, 30, 5000, 1, 0);   /* long k: split among threads */
 		check_gemm(ta, tb, 5, 7, 0, 0, 0);
 	}
+}
+END_TEST
+
+/* where the own kernel runs (AVX-512); OpenBLAS divides its work its own way */
+START_TEST(gemm_split)
+{
+	if (cxr_gemm_can_prepack(CXR_PREC_FP32))
+		gemm_split_check(CXR_PREC_FP32);
 }
 END_TEST
 
@@ -694,6 +703,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, conv_chunked);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, gemm);
+	tcase_add_test(tc, gemm_split);
 	tc = tcase_create("batchnorm");
 	tcase_add_test(tc, bn_plain);
 	tcase_add_test(tc, bn_relu);

@@ -15,17 +15,29 @@
 
 const char *cxr_progname = "cxr";
 
-/* OpenMP threads that finish a parallel region spin for a while before
- * sleeping (libgomp's default). Between our element-wise passes and
- * OpenBLAS's own threads, and on any machine shared with other work, that
- * spinning steals the cores the next product needs: a small training step
- * measured 10x slower. Sleeping at once costs microseconds per region.
- * libgomp reads the variable when it starts; it is linked statically (see
- * the Makefile) so this constructor, of higher priority, runs first. The
- * user's own setting wins. */
-__attribute__((constructor(101))) static void omp_wait_passive(void)
+/* How long an OpenMP thread that finishes a parallel region spins before
+ * it sleeps. libgomp reads the variables when it starts; it is linked
+ * statically (see the Makefile) so this constructor, of higher priority,
+ * runs first. The user's own setting wins.
+ * - Where OpenBLAS multiplies the matrices (no AVX-512, or CXR_GEMM=blas),
+ *   its own threads need the cores between our parallel regions: spinning
+ *   there measured a small training step 10x slower, so threads sleep at
+ *   once (OMP_WAIT_POLICY=passive).
+ * - Where the own kernel runs, every region is ours and a forward pass is
+ *   hundreds of them, microseconds apart: a thread woken by a futex for
+ *   each costs batch-1 scoring a quarter of its speed. A short spin,
+ *   GOMP_SPINCOUNT=10000 (a tenth of a millisecond or so), bridges those
+ *   gaps and still sleeps soon when the tool waits for input. */
+__attribute__((constructor(101))) static void omp_wait_policy(void)
 {
-	setenv("OMP_WAIT_POLICY", "passive", 0);
+	if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+		return;
+	const char *gemm = getenv("CXR_GEMM");
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && !(gemm && !strcmp(gemm, "blas")))
+		setenv("GOMP_SPINCOUNT", "10000", 0);
+	else
+		setenv("OMP_WAIT_POLICY", "passive", 0);
 }
 volatile sig_atomic_t cxr_stop_signal;
 

@@ -36,7 +36,7 @@ static int impl = -1; /* 0 OpenBLAS, 1 own AVX-512 */
 static int have_avx512(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f");
+	return __builtin_cpu_supports("avx512f") != 0; /* a bit mask, not 1 */
 }
 
 static int current(void)
@@ -412,6 +412,66 @@ static float *buffer(int which, size_t floats)
 	return tls_buf[which];
 }
 
+/* The work of one column chunk, split into items: nrb row blocks (of
+ * whole MR-row panels, as even as the panels allow) times groups of
+ * NR-column panels, items taken in group-major order, thread t the t-th
+ * of nt equal runs of them. Chosen among a few splits by the largest
+ * share of any thread (kernel calls, plus a quarter of one per row panel
+ * packed): rows alone when they divide well; columns as well when they do
+ * not (a batch-1 layer has a few hundred rows: blocks of MC rows would
+ * give one thread 224 and the other 32). Which thread computes which
+ * element does not change any result: each is summed whole, in k order. */
+typedef struct {
+	int P, nrb, groups, panels, items;
+} split;
+
+static int block_first(const split *s, int ib)
+{
+	return (int)((long)s->P * ib / s->nrb);
+}
+
+static int group_first(const split *s, int g)
+{
+	return (int)((long)s->panels * g / s->groups);
+}
+
+static double split_cost(const split *s, int nt)
+{
+	double worst = 0;
+	for (int t = 0; t < nt; t++) {
+		double load = 0;
+		for (int it = s->items * t / nt; it < s->items * (t + 1) / nt; it++) {
+			int g = it / s->nrb, ib = it % s->nrb;
+			int rp = block_first(s, ib + 1) - block_first(s, ib);
+			int cp = group_first(s, g + 1) - group_first(s, g);
+			load += rp * (cp + 0.25);
+		}
+		worst = load > worst ? load : worst;
+	}
+	return worst;
+}
+
+static split choose_split(int m, int panels, int nt)
+{
+	const int P = (m + MR - 1) / MR, nrb0 = (m + MC - 1) / MC;
+	const int rows[2] = {nrb0, (nrb0 + nt - 1) / nt * nt};
+	const int cols[3] = {1, nt, 2 * nt};
+	split best = {P, nrb0, 1, panels, nrb0};
+	double best_cost = split_cost(&best, nt);
+	for (int r = 0; r < 2; r++)
+		for (int c = 0; c < 3; c++) {
+			split s = {P, rows[r], cols[c], panels, rows[r] * cols[c]};
+			if (s.nrb > P || s.groups > panels)
+				continue;
+			double cost = split_cost(&s, nt);
+			if (cost < best_cost - 1e-9) {
+				best = s;
+				best_cost = cost;
+			}
+		}
+	return best;
+}
+
 /* C [+]= op(A) op(B) with the work spread over nt threads by row blocks
  * and column-panel groups; bf16: products of bf16-rounded operands.
  * A packed panel holds kc floats or (kc+1)/2 bf16 pairs per lane, KC
@@ -425,40 +485,36 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 	/* B shared, from the calling thread's buffer (or packed already: see
 	 * cxr_gemm_pack_b); A per thread, its own */
 	float *bp = prepacked ? NULL : buffer(0, (size_t)KC * ((ncb + NR - 1) / NR) * NR);
-	const int mblocks = (m + MC - 1) / MC;
 #pragma omp parallel num_threads(nt)
 	{
 		float *myap = buffer(1, (size_t)MC * KC);
+		const int t = omp_get_thread_num(), nth = omp_get_num_threads();
 		for (int jc = 0; jc < n; jc += NC) {
 			const int nc = n - jc < NC ? n - jc : NC;
 			const int panels = (nc + NR - 1) / NR;
-			/* column groups so that every thread has work */
-			int groups = 1;
-			if (mblocks < 2 * nt) {
-				groups = (2 * nt + mblocks - 1) / mblocks;
-				if (groups > panels)
-					groups = panels;
-			}
-			const int items = mblocks * groups;
+			const split s = choose_split(m, panels, nth);
 			for (int pc = 0; pc < k; pc += kcmax) {
 				const int kc = k - pc < kcmax ? k - pc : kcmax, kc2 = (kc + 1) / 2;
 				const int first = pc == 0 && !add;
 				/* prepacked: block pc's panels, all of them in a row */
 				const float *pbk = prepacked ? prepacked + ((size_t)(pc / kcmax) * all_panels +
 									    jc / NR) * KC * NR : NULL;
+				if (!prepacked) {
 #pragma omp for schedule(static)
-				for (int jp = 0; jp < (prepacked ? 0 : panels); jp++) {
-					float *dst = bp + (size_t)jp * KC * NR;
-					if (bf16)
-						pack_b_bf16((uint32_t *)dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
-					else
-						pack_b(dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
+					for (int jp = 0; jp < panels; jp++) {
+						float *dst = bp + (size_t)jp * KC * NR;
+						if (bf16)
+							pack_b_bf16((uint32_t *)dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
+						else
+							pack_b(dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
+					}
 				}
-#pragma omp for schedule(static)
-				for (int it = 0; it < items; it++) {
-					const int ib = it / groups, g = it % groups;
-					const int i0 = ib * MC, mc = m - i0 < MC ? m - i0 : MC;
-					const int jp0 = panels * g / groups, jp1 = panels * (g + 1) / groups;
+				for (int it = s.items * t / nth; it < s.items * (t + 1) / nth; it++) {
+					const int g = it / s.nrb, ib = it % s.nrb;
+					const int i0 = block_first(&s, ib) * MR;
+					const int i1 = block_first(&s, ib + 1) * MR;
+					const int mc = (i1 < m ? i1 : m) - i0;
+					const int jp0 = group_first(&s, g), jp1 = group_first(&s, g + 1);
 					if (bf16)
 						pack_a_bf16((uint32_t *)myap, a, lda, ta, i0, mc, pc, kc);
 					else
@@ -478,6 +534,11 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 								       !first);
 						}
 					}
+				}
+				/* the shared B buffer is packed anew next; prepacked,
+				 * each thread goes on with C elements only it writes */
+				if (!prepacked) {
+#pragma omp barrier
 				}
 			}
 		}

@@ -784,6 +784,21 @@ static int use_wino(const cxr_resnet *net, const unit *u)
 	return u->wino && net->wino_on;
 }
 
+/* Inference in bf16: a 3x3 layer with few Winograd tiles per image (late
+ * in the network) runs faster as im2col and the bf16 product, whose
+ * register block Winograd's 36 products of (tiles x C) cannot fill at a
+ * small batch. Decided per image, not per batch, so that an image's
+ * score does not depend on the batch it came in. */
+static int infer_wino(const cxr_resnet *net, const unit *u)
+{
+	if (!use_wino(net, u) || !net->wfold)
+		return 0;
+	if (net->prec != CXR_PREC_BF16 || !net->fpack || u->fold_pack == NO_PACK)
+		return 1;
+	/* measured at 256x256: stages 3 and 4 (16 and 4 tiles) gain */
+	return ((u->d.oh + 3) / 4) * ((u->d.ow + 3) / 4) >= 64;
+}
+
 /* out (N,OH,OW,O) = conv(in) with weight w (O,KH,KW,C) [+ out if accum]
  * [+ bias (O) if not NULL]: Winograd where it applies, else im2col +
  * sgemm. */
@@ -1006,7 +1021,7 @@ static int alloc_packed(cxr_resnet *net)
 	for (int i = 0; i < net->nunits; i++) {
 		unit *u = net->units[i];
 		u->fold_pack = NO_PACK;
-		if (use_wino(net, u) && net->wfold)
+		if (use_wino(net, u) && net->wfold && net->prec != CXR_PREC_BF16)
 			continue;
 		u->fold_pack = total;
 		total += (conv_packed_size(&u->d) + 15) & ~(size_t)15;
@@ -1051,7 +1066,7 @@ static void unit_folded(cxr_resnet *net, const unit *u, float *out, const float 
 			int n)
 {
 	conv_dims d = at_batch(u, n);
-	if (!use_wino(net, u) || !net->wfold) {
+	if (!infer_wino(net, u)) {
 		if (net->fpack && u->fold_pack != NO_PACK)
 			TIMED(net, u->kind, 0, conv_flops(&d),
 			      conv_forward_packed(out, in, net->fpack + u->fold_pack,
