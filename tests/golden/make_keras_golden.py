@@ -17,12 +17,14 @@ target, dropout mask, logits, loss, grad/*, after_train/*, eval_logits,
 adam/*, f64/*), for the Keras network with arch keras-resnet50.  The
 convolution biases are random (N(0, 0.2)), not Keras's zeros, so that
 their handling (forward, running means, folding) shows; BN parameters
-and statistics are randomised as make_golden.py does, with the BN
-momentum put back to Keras's (PyTorch's 0.01) after calibration.
+and statistics are randomised as for torchvision's network (golden_lib.py,
+which both generators share), with the BN momentum put back to Keras's
+(PyTorch's 0.01) after calibration. --full writes float64 values and no
+optimizer step.
 
 A convolution's bias gradient is analytically 0 here (a training-mode
 batch norm follows and subtracts the batch mean): PyTorch's float32 value
-is rounding noise, and so is the engine's; tests/keras_golden.h holds
+is rounding noise, and so is the engine's; tests/resnet_golden.h holds
 their difference to the bound of the unit's BN bias gradient instead.
 The float32-to-float64 figures in the metadata leave those tensors out.
 
@@ -34,14 +36,12 @@ tests/data/keras_input.cxs.
 """
 
 import argparse
-import copy
 import os
 import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -49,112 +49,32 @@ sys.path.insert(0, os.path.join(TOP, "bench"))
 sys.path.insert(0, HERE)
 
 import cxm  # noqa: E402
+import golden_lib  # noqa: E402
 import keras_twin  # noqa: E402
-import make_golden  # noqa: E402  (randomise_bn, one_step, normwise, OPT)
 import pack_reader  # noqa: E402
 
 sys.path.insert(0, os.path.join(TOP, "tests"))
 
-
-def is_conv_bias(name):
-    return name.endswith("_conv.bias")
-
-
 BIAS_STD = 0.2
 
 
-def setup(width, height, width_px, batch, seed):
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+def build(width, gen):
+    """Keras's network with random convolution biases."""
     model = keras_twin.KerasResNet50(width)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.Conv2d):
                 m.bias.normal_(0.0, BIAS_STD, generator=gen)
-    make_golden.randomise_bn(model, height, width_px, batch, gen)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.momentum = keras_twin.BN_MOMENTUM
-    x = torch.randint(0, 256, (batch, 1, height, width_px), generator=gen).float() / 255
-    target = (torch.arange(batch) % 2).float()[torch.randperm(batch, generator=gen)]
-    p = keras_twin.DROPOUT
-    keep = torch.rand(batch, keras_twin.HEAD_HIDDEN, generator=gen) >= p
-    mask = keep.float() / (1 - p)
-    return model, x, target, mask
+    return model
 
 
-def f64_errors(model, x, target, mask):
-    """make_golden.f64_errors without the conv biases' gradients (noise)."""
-    ref = copy.deepcopy(model).double()
-    t = make_golden.one_step(model, x, target, mask)
-    r = make_golden.one_step(ref, x.double(), target.double(), mask.double())
-    eg = max(make_golden.normwise(t[k], r[k]) for k in t
-             if k.startswith("grad/") and not is_conv_bias(k))
-    t["pool_gap"] = r["pool_gap"].astype(np.float32)
-    el = max(make_golden.normwise(t[k], r[k]) for k in ("logits", "loss", "eval_logits"))
-    return t, eg, el, r
-
-
-def make(width, height, width_px, batch, seed, exact=False):
-    """The golden of one seed; with exact (--full) the values are float64
-    PyTorch's rounded to float32, f32/* hold float32 PyTorch's logits,
-    loss and eval logits, and there is no optimizer step."""
-    model, x, target, mask = setup(width, height, width_px, batch, seed)
-    init = {k: v.detach().float().contiguous().numpy().copy()
-            for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    t, eg, el, r = f64_errors(model, x, target, mask)
-    if exact:
-        t, r = {k: v if v.dtype == np.uint16 else v.astype(np.float32)
-                for k, v in r.items()}, t
-    elif eg > 3e-4 or el > 3e-5:
-        print("make_keras_golden: warning: seed %d: float32 is %.2g (gradients) and %.2g "
-              "(logits) from float64; a badly conditioned golden" % (seed, eg, el),
-              file=sys.stderr)
-    meta = keras_twin.arch_meta(width, height, width_px)
-    o = make_golden.OPT
-    meta.update({
-        "seed": str(seed),
-        "tool_version": "make_keras_golden.py torch %s" % torch.__version__,
-        "golden.batch": str(batch),
-        "golden.optimizer": "adamw",
-        "golden.lr": repr(o["lr"]),
-        "golden.beta1": repr(o["betas"][0]),
-        "golden.beta2": repr(o["betas"][1]),
-        "golden.eps": repr(o["eps"]),
-        "golden.weight_decay": repr(o["weight_decay"]),
-        "golden.f64_err_grad": "%.3g" % eg,
-        "golden.f64_err_logits": "%.3g" % el,
-        "golden.precision": "float64" if exact else "float32",
-    })
-    for k in ("logits", "loss", "eval_logits"):
-        init[("f32/" if exact else "f64/") + k] = r[k].astype(np.float32)
-    init.update({"input": x.numpy(), "target": target.numpy(), "dropout_mask": mask.numpy()})
-    init.update(t)
-    if exact:
-        del meta["golden.optimizer"]
-        return meta, init
-    opt = torch.optim.AdamW(model.parameters(), **o)
-    opt.step()
-    for name, prm in model.named_parameters():
-        init["adam/" + name] = prm.detach().float().numpy().copy()
-    return meta, init
-
+NET = golden_lib.Net("make_keras_golden.py", keras_twin, build, keras_twin.BN_MOMENTUM,
+                     noise=lambda key: key.endswith("_conv.bias"), exact_step=False)
 
 CONFIGS = {
     "keras_w16_64.cxm": (1 / 16, 64, 64, 4, 7),
     "keras_w16_72x56.cxm": (1 / 16, 72, 56, 3, 10),
 }
-
-
-def search(n):
-    for name, (w, h, wp, b, _) in CONFIGS.items():
-        res = []
-        for seed in range(1, n + 1):
-            model, x, target, mask = setup(w, h, wp, b, seed)
-            _, eg, el, _ = f64_errors(model, x, target, mask)
-            res.append((max(eg / 1e-4, el / 1e-5), eg, el, seed))
-        for r in sorted(res)[:3]:
-            print("%s\tscore %.2f\tgrad %.2e\tlogits %.2e\tseed %d" % ((name,) + r), flush=True)
 
 
 def probs(out):
@@ -210,25 +130,15 @@ def main():
     BIAS_STD = a.bias_std
     torch.set_num_threads(2)
     if a.search:
-        search(a.search)
+        NET.search(CONFIGS, a.search, 3)
         return
     if a.probs:
         probs(a.out)
         return
     if a.full:
-        meta, t = make(1.0, 256, 256, 2, a.seed, exact=True)
-        cxm.save(a.full, meta, t, level=3)
-        print("%s: float64 values; PyTorch float32 from float64: worst gradient %s, worst of "
-              "logits/loss/eval logits %s" % (a.full, meta["golden.f64_err_grad"],
-                                                meta["golden.f64_err_logits"]))
+        NET.write_full(a.full, 256, 2, a.seed)
         return
-    for name, (w, h, wp, n, seed) in CONFIGS.items():
-        meta, t = make(w, h, wp, n, seed)
-        path = os.path.join(a.out, name)
-        cxm.save(path, meta, t, level=19)
-        print("%s: seed %d, loss %.6f, float32 from float64: gradients %s, logits %s" % (
-            path, seed, float(t["loss"][0]), meta["golden.f64_err_grad"],
-            meta["golden.f64_err_logits"]))
+    NET.write(CONFIGS, a.out)
 
 
 if __name__ == "__main__":
