@@ -25,38 +25,23 @@ int main(int argc, char **argv)
 {
 	cxr_blas_prefer_avx512(argv);
 	cxr_init(argc, argv, 0);
-	golden_tol tol = {1e-5, 1e-5, 1e-3, 1e-5, 1e-3, 1e-5};
-	int quiet = 0, threads = 0, wino = 1, c;
-	while ((c = getopt(argc, argv, "qj:g:I")) != -1) {
-		switch (c) {
-		case 'I':
-			wino = 0;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		case 'j':
-			threads = (int)cxr_parse_long("-j", optarg, 1, 1024);
-			break;
-		case 'g':
-			tol.grad = cxr_parse_double("-g", optarg, 0, 1);
-			break;
-		default:
+	golden_cli o = golden_cli_defaults();
+	int c;
+	while ((c = getopt(argc, argv, "qj:g:I")) != -1)
+		if (!golden_cli_option(&o, c, optarg))
 			cxr_usage_error("usage: keras_check [-q] [-I] [-j N] [-g TOL] GOLDEN.cxm...");
-		}
-	}
 	if (optind == argc)
 		cxr_usage_error("give a golden file (tests/golden/make_keras_golden.py)");
-	cxr_resnet_set_threads(threads);
+	cxr_resnet_set_threads(o.threads);
 	int bad = 0;
 	for (int i = optind; i < argc; i++) {
 		golden_report r;
-		if (golden_run_keras(argv[i], wino, &tol, quiet ? NULL : stdout, &r))
+		if (golden_run_keras(argv[i], o.wino, &o.tol, o.quiet ? NULL : stdout, &r))
 			cxr_die_err();
 		printf("%s (%s): logits %.3g loss %.3g eval %.3g/%.3g (folded/apart); worst gradient "
 		       "%.3g (%s), conv bias gradient %.3g (%s), running statistic %.3g (%s); "
 		       "max abs/rel: logits %.3g/%.3g, loss %.3g; %d of %d above bound\n",
-		       argv[i], wino ? "Winograd" : "im2col", r.logits, r.loss, r.eval_logits,
+		       argv[i], o.wino ? "Winograd" : "im2col", r.logits, r.loss, r.eval_logits,
 		       r.eval_unfolded, r.grad, r.grad_name, r.bias, r.bias_name, r.stats,
 		       r.stats_name, r.abs_logits, r.rel_logits, r.abs_loss, r.failed,
 		       r.compared);

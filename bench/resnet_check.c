@@ -27,8 +27,8 @@ int main(int argc, char **argv)
 {
 	cxr_blas_prefer_avx512(argv);
 	cxr_init(argc, argv, 0);
-	golden_tol tol = {1e-5, 1e-5, 1e-3, 1e-5, 1e-3, 1e-5};
-	int quiet = 0, threads = 0, wino = 1, c;
+	golden_cli o = golden_cli_defaults();
+	int c;
 	while ((c = getopt(argc, argv, "qj:g:l:IW:G:P:")) != -1) {
 		switch (c) {
 		case 'P':
@@ -44,36 +44,26 @@ int main(int argc, char **argv)
 			if (cxr_gemm_use(optarg))
 				cxr_usage_error("-G %s: not available here", optarg);
 			break;
-		case 'I':
-			wino = 0;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		case 'j':
-			threads = (int)cxr_parse_long("-j", optarg, 1, 1024);
-			break;
-		case 'g':
-			tol.grad = tol.adam = cxr_parse_double("-g", optarg, 0, 1);
-			break;
 		case 'l':
-			tol.logits = tol.loss = tol.eval = cxr_parse_double("-l", optarg, 0, 1);
+			o.tol.logits = o.tol.loss = o.tol.eval = cxr_parse_double("-l", optarg, 0, 1);
 			break;
 		default:
+			if (golden_cli_option(&o, c, optarg))
+				break;
 			cxr_usage_error("usage: resnet_check [-q] [-I] [-P PREC] [-W ISA] [-G GEMM] [-j N] [-g TOL] [-l TOL] GOLDEN...");
 		}
 	}
 	if (optind >= argc)
 		cxr_usage_error("usage: resnet_check [-q] [-I] [-P PREC] [-W ISA] [-G GEMM] [-j N] [-g TOL] [-l TOL] GOLDEN...");
-	cxr_resnet_set_threads(threads);
+	cxr_resnet_set_threads(o.threads);
 	int failed = 0;
 	for (int i = optind; i < argc; i++) {
 		golden_report r;
 		double t0 = cxr_now();
 		printf("%s (%s %s, gemm %s, OpenBLAS %s, %d threads)\n", argv[i],
-		       wino ? "Winograd 3x3" : "im2col only", wino ? cxr_wino_isa() : "", cxr_gemm_impl(), cxr_blas_core(),
+		       o.wino ? "Winograd 3x3" : "im2col only", o.wino ? cxr_wino_isa() : "", cxr_gemm_impl(), cxr_blas_core(),
 		       cxr_par_threads());
-		if (golden_run(argv[i], wino, &tol, quiet ? NULL : stdout, &r))
+		if (golden_run(argv[i], o.wino, &o.tol, o.quiet ? NULL : stdout, &r))
 			cxr_die(CXR_EXIT_DATA, "%s", cxr_errmsg());
 		printf("logits %.3g  loss %.3g  eval %.3g (unfolded %.3g)\n", r.logits, r.loss,
 		       r.eval_logits, r.eval_unfolded);

@@ -271,19 +271,16 @@ static int golden_compare(const char *path, int arch, int adam, int wino, const 
 		cxr_resnet_tensor_import(t, cxr_resnet_buffers(net), golden_find(m, name, t->numel));
 	}
 	cxr_resnet_params_changed(net);
-	if (!(y = cxr_resnet_forward(net, in->data, n, 0)))
-		goto done;
-	r->eval_logits = golden_err(y, eval_logits, n);
-	golden_max_err(y, eval_logits, n, &r->abs_logits, &r->rel_logits);
-	golden_note(r, out, "eval_logits (batch norm folded)", r->eval_logits, tol->eval, NULL,
-		    NULL);
-	cxr_resnet_set_fold(net, 0);
-	if (!(y = cxr_resnet_forward(net, in->data, n, 0)))
-		goto done;
-	r->eval_unfolded = golden_err(y, eval_logits, n);
-	golden_max_err(y, eval_logits, n, &r->abs_logits, &r->rel_logits);
-	golden_note(r, out, "eval_logits (batch norm apart)", r->eval_unfolded, tol->eval, NULL,
-		    NULL);
+	for (int fold = 1; fold >= 0; fold--) {
+		double *e = fold ? &r->eval_logits : &r->eval_unfolded;
+		cxr_resnet_set_fold(net, fold);
+		if (!(y = cxr_resnet_forward(net, in->data, n, 0)))
+			goto done;
+		*e = golden_err(y, eval_logits, n);
+		golden_max_err(y, eval_logits, n, &r->abs_logits, &r->rel_logits);
+		golden_note(r, out, fold ? "eval_logits (batch norm folded)"
+					 : "eval_logits (batch norm apart)", *e, tol->eval, NULL, NULL);
+	}
 	rc = 0;
 done:
 	free(buf);
@@ -305,6 +302,40 @@ static inline int golden_run_keras(const char *path, int wino, const golden_tol 
 				   golden_report *r)
 {
 	return golden_compare(path, CXR_ARCH_KERAS, 0, wino, tol, out, r);
+}
+
+/* The command line bench/resnet_check.c and bench/keras_check.c share:
+ * bounds of 1e-5, but -g TOL (1e-3) for gradients and the Adam step; -I
+ * runs every convolution by im2col; -q prints summaries only; -j N. */
+typedef struct golden_cli {
+	golden_tol tol;
+	int wino, quiet, threads;
+} golden_cli;
+
+static inline golden_cli golden_cli_defaults(void)
+{
+	return (golden_cli){{1e-5, 1e-5, 1e-3, 1e-5, 1e-3, 1e-5}, 1, 0, 0};
+}
+
+/* Takes getopt's option c (with arg) when it is one of the above; 0 when
+ * it is not. */
+static inline int golden_cli_option(golden_cli *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'I':
+		o->wino = 0;
+		return 1;
+	case 'q':
+		o->quiet = 1;
+		return 1;
+	case 'j':
+		o->threads = (int)cxr_parse_long("-j", arg, 1, 1024);
+		return 1;
+	case 'g':
+		o->tol.grad = o->tol.adam = cxr_parse_double("-g", arg, 0, 1);
+		return 1;
+	}
+	return 0;
 }
 
 #endif
