@@ -193,7 +193,8 @@ static void tensor_put(cxr_model *m, cxr_tensor *t, int owned)
 	m->digest[0] = 0;
 }
 
-void *cxr_model_add(cxr_model *m, const char *name, int dtype, int ndim, const int64_t *dims)
+/* A tensor's header, its data not yet set; dies on a bad name or shape. */
+static cxr_tensor *tensor_new(const char *name, int dtype, int ndim, const int64_t *dims)
 {
 	size_t nbytes;
 	if (!*name)
@@ -207,7 +208,13 @@ void *cxr_model_add(cxr_model *m, const char *name, int dtype, int ndim, const i
 	for (int d = 0; d < ndim; d++)
 		t->dims[d] = dims[d];
 	t->nbytes = nbytes;
-	t->data = cxr_xcalloc(1, nbytes ? nbytes : 1);
+	return t;
+}
+
+void *cxr_model_add(cxr_model *m, const char *name, int dtype, int ndim, const int64_t *dims)
+{
+	cxr_tensor *t = tensor_new(name, dtype, ndim, dims);
+	t->data = cxr_xcalloc(1, t->nbytes ? t->nbytes : 1);
 	tensor_put(m, t, 1);
 	return t->data;
 }
@@ -220,6 +227,14 @@ void *cxr_model_add_copy(cxr_model *m, const char *name, int dtype, int ndim,
 	if (t->nbytes)
 		memcpy(p, data, t->nbytes);
 	return p;
+}
+
+void cxr_model_add_ref(cxr_model *m, const char *name, int dtype, int ndim, const int64_t *dims,
+		       const void *data)
+{
+	cxr_tensor *t = tensor_new(name, dtype, ndim, dims);
+	t->data = (void *)data;
+	tensor_put(m, t, 0);
 }
 
 int cxr_model_remove(cxr_model *m, const char *name)
@@ -286,24 +301,27 @@ typedef struct sink {
 	cxr_sha256 sha;
 	size_t pos;        /* content bytes so far, for the alignment */
 	ZSTD_CCtx *cctx;   /* NULL: hash only */
-	char *out;         /* compressed bytes */
-	size_t nout, capout;
+	FILE *f;           /* where the compressed bytes go as they come */
+	char *out;         /* one ZSTD_CStreamOutSize() buffer */
 	size_t err;        /* a zstd error code, 0 if none */
+	int werr;          /* errno of a failed write, 0 if none */
 } sink;
 
+/* Compressed bytes go to the file a buffer at a time: holding the whole
+ * file in memory would add its size (a checkpoint: three times the
+ * weights) to the training's peak. */
 static void sink_zstd(sink *s, const void *p, size_t n, ZSTD_EndDirective end)
 {
 	ZSTD_inBuffer in = {p, n, 0};
 	for (;;) {
-		if (s->capout - s->nout < ZSTD_CStreamOutSize()) {
-			s->capout = 2 * s->capout + ZSTD_CStreamOutSize();
-			s->out = cxr_xrealloc(s->out, s->capout);
-		}
-		ZSTD_outBuffer out = {s->out, s->capout, s->nout};
+		ZSTD_outBuffer out = {s->out, ZSTD_CStreamOutSize(), 0};
 		size_t r = ZSTD_compressStream2(s->cctx, &out, &in, end);
-		s->nout = out.pos;
 		if (ZSTD_isError(r)) {
 			s->err = r;
+			return;
+		}
+		if (out.pos && fwrite(s->out, 1, out.pos, s->f) != out.pos) {
+			s->werr = errno ? errno : EIO;
 			return;
 		}
 		if (end == ZSTD_e_end ? r == 0 : in.pos == in.size)
@@ -315,7 +333,7 @@ static void put(sink *s, const void *p, size_t n)
 {
 	cxr_sha256_update(&s->sha, p, n);
 	s->pos += n;
-	if (s->cctx && !s->err && n)
+	if (s->cctx && !s->err && !s->werr && n)
 		sink_zstd(s, p, n, ZSTD_e_continue);
 }
 
@@ -393,7 +411,7 @@ static void serialise(const cxr_model *m, sink *s, unsigned char sum[32])
 		put(s, t->data, t->nbytes);
 	}
 	cxr_sha256_final(&s->sha, sum);
-	if (s->cctx && !s->err)
+	if (s->cctx && !s->err && !s->werr)
 		sink_zstd(s, sum, SUMLEN, ZSTD_e_end);
 }
 
@@ -427,8 +445,16 @@ int cxr_model_save(const cxr_model *m, const char *path)
 		return -1;
 	sink s = {0};
 	cxr_sha256_init(&s.sha);
+	cxr_atomic *a = cxr_atomic_open(path);
+	if (!a)
+		return -1;
+	s.f = cxr_atomic_file(a);
 	s.cctx = ZSTD_createCCtx();
-	if (!s.cctx) {
+	s.out = malloc(ZSTD_CStreamOutSize());
+	if (!s.cctx || !s.out) {
+		ZSTD_freeCCtx(s.cctx);
+		free(s.out);
+		cxr_atomic_abort(a);
 		cxr_seterr("%s: out of memory", path);
 		return -1;
 	}
@@ -439,12 +465,17 @@ int cxr_model_save(const cxr_model *m, const char *path)
 	unsigned char sum[32];
 	serialise(m, &s, sum);
 	ZSTD_freeCCtx(s.cctx);
-	int rc = -1;
-	if (s.err)
-		cxr_seterr("%s: zstd: %s", path, ZSTD_getErrorName(s.err));
-	else
-		rc = cxr_write_file_atomic(path, s.out, s.nout);
 	free(s.out);
+	int rc = -1;
+	if (s.err) {
+		cxr_seterr("%s: zstd: %s", path, ZSTD_getErrorName(s.err));
+		cxr_atomic_abort(a);
+	} else if (s.werr) {
+		cxr_seterr("%s: write error: %s", path, strerror(s.werr));
+		cxr_atomic_abort(a);
+	} else {
+		rc = cxr_atomic_commit(a);
+	}
 	if (!rc)
 		set_digest((cxr_model *)m, sum);
 	return rc;

@@ -30,7 +30,7 @@ typedef struct cxr_tensor {
 	int dtype;  /* enum cxr_dtype of stream.h: CXR_F32, CXR_U8, ... */
 	int ndim;
 	int64_t dims[CXR_MODEL_MAX_DIMS];
-	void *data; /* owned by the model */
+	void *data; /* owned by the model, or the caller's (cxr_model_add_ref) */
 	size_t nbytes;
 } cxr_tensor;
 
@@ -52,6 +52,11 @@ void *cxr_model_add(cxr_model *m, const char *name, int dtype, int ndim, const i
 /* Adds a copy of data. */
 void *cxr_model_add_copy(cxr_model *m, const char *name, int dtype, int ndim,
 			 const int64_t *dims, const void *data);
+/* Adds a tensor whose data stays the caller's: not copied, not freed,
+ * and read when the model is saved, so it must live as long as the model
+ * (a checkpoint's optimiser state: no copy of it at the training's peak). */
+void cxr_model_add_ref(cxr_model *m, const char *name, int dtype, int ndim, const int64_t *dims,
+		       const void *data);
 /* Removes a tensor; 1 if there was one, else 0. */
 int cxr_model_remove(cxr_model *m, const char *name);
 /* Pointers returned by find and tensor_at stay valid until that tensor is

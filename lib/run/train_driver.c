@@ -424,8 +424,8 @@ static int save_checkpoint(run *r)
 		return -1;
 	const state *s = &r->st;
 	int64_t dims[1] = {(int64_t)r->np};
-	cxr_model_add_copy(m, "adam.m", CXR_F32, 1, dims, r->m);
-	cxr_model_add_copy(m, "adam.v", CXR_F32, 1, dims, r->v);
+	cxr_model_add_ref(m, "adam.m", CXR_F32, 1, dims, r->m);
+	cxr_model_add_ref(m, "adam.v", CXR_F32, 1, dims, r->v);
 	meta_long(m, "adam.step", s->step);
 	meta_long(m, "ckpt.epoch", s->epoch);
 	meta_long(m, "ckpt.batch", s->batch);
