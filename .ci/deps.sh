@@ -22,7 +22,7 @@ case "${1:-}" in
 build) ;;
 # The fuzz targets: clang 14 with libFuzzer and the sanitizer runtimes.
 fuzz) PKGS="$PKGS clang libfuzzer-14-dev libclang-rt-14-dev" ;;
-bench) PKGS="$PKGS $RUN python3-torch python3-torchvision python3-pil python3-numpy chromium" ;;
+bench) PKGS="$PKGS $RUN python3-torch python3-torchvision python3-pil python3-numpy libtcmalloc-minimal4 chromium" ;;
 *) PKGS="$PKGS $RUN $TEST" ;;
 esac
 missing=

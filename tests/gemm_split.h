@@ -4,7 +4,8 @@
  * (gemm.c's choose_split). Whatever the division, every element of C must
  * be written once, summed whole in k order: the same bits at any thread
  * count, the same prepacked or not, and a C filled with NaN beforehand
- * (beta 0) must hold none after. Shapes straddle the panel and block
+ * (beta 0) must hold none after; the bias and ReLU a prepacked product
+ * adds as it stores must give what adding them after it gives. Shapes straddle the panel and block
  * edges (14, 224 rows; 32 columns) and the thread counts include ones
  * that divide nothing. Shared by check_layers (fp32) and check_bf16. */
 #ifndef CXR_GEMM_SPLIT_H
@@ -21,10 +22,12 @@ static void gemm_split_check(int prec)
 	static const int ms[] = {1, 13, 14, 15, 29, 64, 223, 224, 225, 256, 449, 1000};
 	static const int ns[] = {1, 31, 32, 33, 64, 96, 200, 513};
 	static const int nts[] = {1, 2, 3, 4, 7};
-	const int k = 45, saved = omp_get_max_threads();
+	const int saved = omp_get_max_threads();
 	for (size_t a_ = 0; a_ < sizeof ms / sizeof *ms; a_++)
 		for (size_t b_ = 0; b_ < sizeof ns / sizeof *ns; b_++) {
-			const int m = ms[a_], n = ns[b_];
+			/* small products also run past one k block (the epilogue
+			 * only at the last) */
+			const int m = ms[a_], n = ns[b_], k = (long)m * n <= 4096 ? 1601 : 45;
 			float *a = test_frand((size_t)m * k, -1, 1), *b = test_frand((size_t)k * n, -1, 1);
 			float *c1 = malloc((size_t)m * n * sizeof *c1), *c = malloc((size_t)m * n * sizeof *c);
 			float *packed = aligned_alloc(64, cxr_gemm_packed_size(prec, n, k) * sizeof(float));
@@ -36,13 +39,33 @@ static void gemm_split_check(int prec)
 			for (size_t i = 0; i < (size_t)m * n; i++)
 				ck_assert_msg(isfinite(c1[i]), "gemm %dx%dx%d, 1 thread: element %zu unset",
 					      m, n, k, i);
+			/* the epilogue: (C0 + AB) + bias, then ReLU, as conv_bias_relu
+			 * after the product: the same bits */
+			float *c0 = test_frand((size_t)m * n, -1, 1), *bias = test_frand(n, -1, 1);
+			float *e1 = malloc((size_t)m * n * sizeof *e1);
+			memcpy(e1, c0, (size_t)m * n * sizeof *e1);
+			cxr_gemm_prec(prec, 0, 0, m, n, k, a, k, b, n, 1, e1, n);
+			for (size_t i = 0; i < (size_t)m * n; i++) {
+				float v = e1[i] + bias[i % n];
+				e1[i] = v > 0 ? v : 0.0f;
+			}
+			for (size_t t_ = 0; t_ < sizeof nts / sizeof *nts; t_++) {
+				omp_set_num_threads(nts[t_]);
+				memcpy(c, c0, (size_t)m * n * sizeof *c);
+				cxr_gemm_prepacked(prec, 0, m, n, k, a, k, packed, 1, bias, 1, c, n);
+				ck_assert_msg(!memcmp(c, e1, (size_t)m * n * sizeof *c),
+					      "gemm %dx%dx%d (%s) on %d threads: the bias and ReLU epilogue "
+					      "differs from adding them after the product", m, n, k,
+					      prec ? "bf16" : "fp32", nts[t_]);
+			}
+			free(c0), free(bias), free(e1);
 			for (size_t t_ = 0; t_ < sizeof nts / sizeof *nts; t_++)
 				for (int pre = 0; pre < 2; pre++) {
 					omp_set_num_threads(nts[t_]);
 					for (size_t i = 0; i < (size_t)m * n; i++)
 						c[i] = NAN;
 					if (pre)
-						cxr_gemm_prepacked(prec, 0, m, n, k, a, k, packed, 0, c, n);
+						cxr_gemm_prepacked(prec, 0, m, n, k, a, k, packed, 0, NULL, 0, c, n);
 					else
 						cxr_gemm_prec(prec, 0, 0, m, n, k, a, k, b, n, 0, c, n);
 					ck_assert_msg(!memcmp(c, c1, (size_t)m * n * sizeof *c),

@@ -201,15 +201,19 @@ void conv_bias_backward(float *dbias, const float *dout, size_t m, int o)
 	free(part);
 }
 
-/* y (m,o) = a (m,K) weight^T, from the weights as they are or packed. */
+/* y (m,o) = [y +] a (m,K) weight^T [+ bias] [ReLU], from the weights as
+ * they are or packed (where the bias and ReLU come with the product's
+ * stores instead of another pass over y). */
 static void weight_product(const conv_dims *d, int m, const float *a, const float *weight,
-			   const float *packed, float beta, float *y)
+			   const float *packed, float beta, const float *bias, int relu, float *y)
 {
 	const int o = d->o, K = d->kh * d->kw * d->c;
-	if (packed)
-		cxr_gemm_prepacked(d->prec, 0, m, o, K, a, K, packed, beta, y, o);
-	else
-		cxr_gemm_prec(d->prec, 0, 1, m, o, K, a, K, weight, K, beta, y, o);
+	if (packed) {
+		cxr_gemm_prepacked(d->prec, 0, m, o, K, a, K, packed, beta, bias, relu, y, o);
+		return;
+	}
+	cxr_gemm_prec(d->prec, 0, 1, m, o, K, a, K, weight, K, beta, y, o);
+	conv_bias_relu(y, bias, relu, (size_t)m, o);
 }
 
 static void forward(float *out, const float *in, const float *weight, const float *packed,
@@ -220,8 +224,7 @@ static void forward(float *out, const float *in, const float *weight, const floa
 	const int relu = !!(flags & CONV_RELU);
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
-		weight_product(d, m, in, weight, packed, beta, out);
-		conv_bias_relu(out, bias, relu, (size_t)m, o);
+		weight_product(d, m, in, weight, packed, beta, bias, relu, out);
 		return;
 	}
 	const int rows = d->n * d->oh, R = chunk_rows(d);
@@ -230,8 +233,7 @@ static void forward(float *out, const float *in, const float *weight, const floa
 		int m = (r1 - r0) * d->ow;
 		float *y = out + (size_t)r0 * d->ow * o;
 		conv_im2col(ws, in, d, r0, r1);
-		weight_product(d, m, ws, weight, packed, beta, y);
-		conv_bias_relu(y, bias, relu, (size_t)m, o);
+		weight_product(d, m, ws, weight, packed, beta, bias, relu, y);
 	}
 }
 

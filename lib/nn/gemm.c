@@ -177,17 +177,39 @@ AVX512 static void pack_b(float *restrict dst, const float *b, int ldb, int tb, 
 	}
 }
 
-/* C (mr rows, nr columns) [+]= the accumulators of a micro-kernel. */
+/* What the last k block's store adds: a bias per column (NULL: none),
+ * then ReLU; in the order conv_bias_relu applies them after a product. */
+typedef struct epilogue {
+	const float *bias;
+	int relu;
+} epilogue;
+
+/* C (mr rows, nr columns) [+]= the accumulators of a micro-kernel, then
+ * the epilogue ep (bias from column 0 of this block) if given. */
 AVX512 static inline void store_block(__m512 acc[MR][2], float *C, int ldc, int mr, int nr,
-				      int add)
+				      int add, const epilogue *ep)
 {
 	__mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+	__m512 b0 = _mm512_setzero_ps(), b1 = b0, zero = b0;
+	const int bias = ep && ep->bias, relu = ep && ep->relu;
+	if (bias) {
+		b0 = _mm512_maskz_loadu_ps(m0, ep->bias);
+		b1 = _mm512_maskz_loadu_ps(m1, ep->bias + 16);
+	}
 	for (int i = 0; i < mr; i++) {
 		float *c = C + (size_t)i * ldc;
 		__m512 x = acc[i][0], y = acc[i][1];
 		if (add) {
 			x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m0, c));
 			y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m1, c + 16));
+		}
+		if (bias) {
+			x = _mm512_add_ps(x, b0);
+			y = _mm512_add_ps(y, b1);
+		}
+		if (relu) { /* v > 0 ? v : 0, NaN and -0 to +0 as there */
+			x = _mm512_max_ps(x, zero);
+			y = _mm512_max_ps(y, zero);
 		}
 		_mm512_mask_storeu_ps(c, m0, x);
 		_mm512_mask_storeu_ps(c + 16, m1, y);
@@ -199,7 +221,7 @@ AVX512 static inline void store_block(__m512 acc[MR][2], float *C, int ldc, int 
 /* C (mr <= MR rows, nr <= NR columns, row stride ldc) [+]= A panel (kc x
  * MR) B panel (kc x NR). */
 AVX512 static void kernel(int kc, const float *restrict A, const float *restrict B, float *C,
-			  int ldc, int mr, int nr, int add)
+			  int ldc, int mr, int nr, int add, const epilogue *ep)
 {
 	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
 	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
@@ -239,7 +261,7 @@ AVX512 static void kernel(int kc, const float *restrict A, const float *restrict
 		{cca, ccb}, {cda, cdb},
 #endif
 	};
-	store_block(acc, C, ldc, mr, nr, add);
+	store_block(acc, C, ldc, mr, nr, add, ep);
 }
 
 
@@ -354,7 +376,7 @@ BF16 static void pack_b_bf16(uint32_t *restrict dst, const float *b, int ldb, in
 
 /* kernel()'s bf16 twin over kc2 pairs. */
 BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, const uint32_t *restrict B,
-			     float *C, int ldc, int mr, int nr, int add)
+			     float *C, int ldc, int mr, int nr, int add, const epilogue *ep)
 {
 	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
 	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
@@ -389,7 +411,7 @@ BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, const uint32_t
 		{c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {caa, cab}, {cba, cbb},
 		{cca, ccb}, {cda, cdb},
 	};
-	store_block(acc, C, ldc, mr, nr, add);
+	store_block(acc, C, ldc, mr, nr, add, ep);
 }
 
 /* ---- drivers ---- */
@@ -477,8 +499,8 @@ static split choose_split(int m, int panels, int nt)
  * A packed panel holds kc floats or (kc+1)/2 bf16 pairs per lane, KC
  * four-byte words at most either way. */
 static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const float *a, int lda,
-			 const float *b, int ldb, const float *prepacked, int add, float *c, int ldc,
-			 int nt)
+			 const float *b, int ldb, const float *prepacked, int add, const epilogue *ep,
+			 float *c, int ldc, int nt)
 {
 	const int ncb = n < NC ? n : NC, kcmax = bf16 ? KCB : KC;
 	const int all_panels = (n + NR - 1) / NR;
@@ -495,7 +517,7 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 			const split s = choose_split(m, panels, nth);
 			for (int pc = 0; pc < k; pc += kcmax) {
 				const int kc = k - pc < kcmax ? k - pc : kcmax, kc2 = (kc + 1) / 2;
-				const int first = pc == 0 && !add;
+				const int first = pc == 0 && !add, last = pc + kc >= k;
 				/* prepacked: block pc's panels, all of them in a row */
 				const float *pbk = prepacked ? prepacked + ((size_t)(pc / kcmax) * all_panels +
 									    jc / NR) * KC * NR : NULL;
@@ -523,15 +545,19 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 						const int j0 = jc + jp * NR;
 						const int nr = n - j0 < NR ? n - j0 : NR;
 						const float *bpp = (prepacked ? pbk : bp) + (size_t)jp * KC * NR;
+						const epilogue e = {ep && ep->bias ? ep->bias + j0 : NULL,
+								    ep && ep->relu};
+						const epilogue *epj = last && ep ? &e : NULL;
 						for (int r = 0; r < mc; r += MR) {
 							float *cc = c + (size_t)(i0 + r) * ldc + j0;
 							const int mr = mc - r < MR ? mc - r : MR;
 							if (bf16)
 								kernel_bf16(kc2, (const uint32_t *)myap + (size_t)r * kc2,
-									    (const uint32_t *)bpp, cc, ldc, mr, nr, !first);
+									    (const uint32_t *)bpp, cc, ldc, mr, nr, !first,
+									    epj);
 							else
 								kernel(kc, myap + (size_t)r * kc, bpp, cc, ldc, mr, nr,
-								       !first);
+								       !first, epj);
 						}
 					}
 				}
@@ -574,8 +600,8 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 			int k0 = (int)((long)k * t / nt), k1 = (int)((long)k * (t + 1) / nt);
 			const float *as = ta ? a + (size_t)k0 * lda : a + k0;
 			const float *bs = tb ? b + k0 : b + (size_t)k0 * ldb;
-			gemm_blocked(bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, NULL, 0, part + t * mn,
-				     n, 1);
+			gemm_blocked(bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, NULL, 0, NULL,
+				     part + t * mn, n, 1);
 		}
 #pragma omp parallel for schedule(static)
 		for (int i = 0; i < m; i++) {
@@ -589,7 +615,7 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 		}
 		return;
 	}
-	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, c, ldc, nt);
+	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, NULL, c, ldc, nt);
 }
 
 void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
@@ -653,14 +679,21 @@ void cxr_gemm_pack_b(int prec, int tb, int n, int k, const float *b, int ldb, fl
 }
 
 void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, int lda,
-			const float *packed, float beta, float *c, int ldc)
+			const float *packed, float beta, const float *bias, int relu, float *c,
+			int ldc)
 {
 	if (m <= 0 || n <= 0)
 		return;
+	const epilogue ep = {bias, relu};
 	if (k <= 0) {
 		empty_product(m, n, beta != 0, c, ldc);
+		for (int i = 0; i < m && (bias || relu); i++)
+			for (int j = 0; j < n; j++) {
+				float v = c[(size_t)i * ldc + j] + (bias ? bias[j] : 0.0f);
+				c[(size_t)i * ldc + j] = relu && !(v > 0) ? 0.0f : v;
+			}
 		return;
 	}
-	gemm_blocked(prec == CXR_PREC_BF16, ta, 0, m, n, k, a, lda, NULL, 0, packed, beta != 0, c,
-		     ldc, omp_get_max_threads());
+	gemm_blocked(prec == CXR_PREC_BF16, ta, 0, m, n, k, a, lda, NULL, 0, packed, beta != 0,
+		     bias || relu ? &ep : NULL, c, ldc, omp_get_max_threads());
 }

@@ -35,13 +35,17 @@ void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a
  * inference): cxr_gemm_pack_b writes op(B) (k,n), from b as cxr_gemm
  * reads it, into packed (cxr_gemm_packed_size floats, 64-byte aligned),
  * in the precision prec's panel layout; cxr_gemm_prepacked then computes
- * C (m,n) [+]= op(A) B with the same results as cxr_gemm_prec. Only where
+ * C (m,n) [+]= op(A) B with the same results as cxr_gemm_prec, then, as
+ * the product's results are stored, adds bias (n floats, NULL: none) to
+ * every row and, with relu, sets what is not positive to 0 (a
+ * convolution's epilogue, without another pass over C). Only where
  * the own kernel runs: cxr_gemm_can_prepack(prec). */
 int cxr_gemm_can_prepack(int prec);
 size_t cxr_gemm_packed_size(int prec, int n, int k);
 void cxr_gemm_pack_b(int prec, int tb, int n, int k, const float *b, int ldb, float *packed);
 void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, int lda,
-			const float *packed, float beta, float *c, int ldc);
+			const float *packed, float beta, const float *bias, int relu, float *c,
+			int ldc);
 
 /* "avx512" (own kernel) or "blas"; cxr_gemm_use("blas") forces OpenBLAS,
  * cxr_gemm_use(NULL) restores the default. -1 if the choice is not
