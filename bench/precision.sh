@@ -30,7 +30,10 @@
 #   an empty stream).
 # - PyTorch: torch_resnet_bench.py --precision P, modes train:16 (warm-up 2
 #   steps, TORCH_ITERS timed), infer:8 and infer:1 (at least IMAGES
-#   images timed after warm-up), its img_per_s and img_per_cpu_s.
+#   images timed after warm-up), its img_per_s and img_per_cpu_s; every
+#   variant also with tcmalloc preloaded where libtcmalloc-minimal4 is
+#   installed (PyTorch's tuning guides advise it; glibc's malloc cost its
+#   training 3.8x here), the fastest reported.
 # - peak_rss_mb: /usr/bin/time's %M of each cxr process; PyTorch's
 #   getrusage of each variant's process.
 # - GFLOP/s: cxr's FLOP count per image (cxr-train's log line for
