@@ -331,23 +331,67 @@ BF16 static void pack_pairs_along(uint32_t *restrict dst, size_t stride, __mmask
 	}
 }
 
-/* pack_a's bf16 twin: MR-row panels of (kc+1)/2 pairs of MR lanes. */
+/* For a transposed A (columns [0, kc) at src + p*lda, mr <= 16 rows
+ * contiguous in each): row i's pairs into d + i*kc2, for MR rows (those
+ * past mr zero). 16 pairs of 16 rows are converted as pairs_of_rows reads
+ * them, then transposed in registers. */
+BF16 static void pack_rows_from_columns(uint32_t *restrict d, int kc2, const float *src,
+					size_t lda, int mr, int kc)
+{
+	const __mmask16 m = lanes(mr);
+	for (int q0 = 0; q0 < kc2; q0 += 16) {
+		const int nq = kc2 - q0 < 16 ? kc2 - q0 : 16;
+		__m512 v[16];
+		for (int q = 0; q < 16; q++) {
+			const int p = 2 * (q0 + q);
+			if (q >= nq) {
+				v[q] = _mm512_setzero_ps();
+				continue;
+			}
+			const float *lo = src + (size_t)p * lda;
+			v[q] = _mm512_castsi512_ps(pairs_of_rows(lo, p + 1 < kc ? lo + lda : NULL, m));
+		}
+		transpose16(v);
+		for (int i = 0; i < MR; i++)
+			_mm512_mask_storeu_epi32(d + (size_t)i * kc2 + q0, lanes(nq),
+						 _mm512_castps_si512(v[i]));
+	}
+}
+
+/* pack_a's bf16 twin, row by row: an MR-row panel holds each row's
+ * (kc+1)/2 pairs in a run of its own (row r at r*kc2 words; rows past mc
+ * zero), which a row of A along k becomes by conversion alone, with no
+ * transpose: the micro-kernel broadcasts each row's pair q from its run.
+ * (Packing into MR-lane vectors, as pack_a does for fp32, cost a quarter
+ * of the kernel's time at inference: a 16x16 transpose per 32 values.) */
 BF16 static void pack_a_bf16(uint32_t *restrict dst, const float *a, int lda, int ta, int i0,
 			     int mc, int p0, int kc)
 {
 	const int kc2 = (kc + 1) / 2;
-	const __mmask16 all = (__mmask16)((1u << MR) - 1);
 	for (int r = 0; r < mc; r += MR) {
-		int mr = mc - r < MR ? mc - r : MR;
+		const int mr = mc - r < MR ? mc - r : MR;
 		uint32_t *d = dst + (size_t)r * kc2;
 		if (ta) {
-			pack_pairs_along(d, MR, all, a + (size_t)p0 * lda + i0 + r, (size_t)lda, mr, kc);
+			pack_rows_from_columns(d, kc2, a + (size_t)p0 * lda + i0 + r, (size_t)lda, mr,
+					       kc);
 			continue;
 		}
-		const float *rows[16];
-		for (int q = 0; q < 16; q++)
-			rows[q] = q < mr ? a + (size_t)(i0 + r + q) * lda + p0 : NULL;
-		pack_pairs_across(d, MR, all, rows, kc);
+		for (int q = 0; q < MR; q++) {
+			uint32_t *row = d + (size_t)q * kc2;
+			if (q >= mr) {
+				memset(row, 0, (size_t)kc2 * sizeof *row);
+				continue;
+			}
+			const float *src = a + (size_t)(i0 + r + q) * lda + p0;
+			for (int p = 0; p < kc; p += 32) {
+				const int left = kc - p, nq = left >= 32 ? 16 : (left + 1) / 2;
+				/* 32 consecutive k: 16 pairs in order */
+				__m512bh b = _mm512_cvtne2ps_pbh(
+					_mm512_maskz_loadu_ps(lanes(left - 16), src + p + 16),
+					_mm512_maskz_loadu_ps(lanes(left), src + p));
+				_mm512_mask_storeu_epi32(row + p / 2, lanes(nq), (__m512i)b);
+			}
+		}
 	}
 }
 
@@ -374,20 +418,22 @@ BF16 static void pack_b_bf16(uint32_t *restrict dst, const float *b, int ldb, in
 	}
 }
 
-/* kernel()'s bf16 twin over kc2 pairs. */
+/* kernel()'s bf16 twin over kc2 pairs, A's rows each a run of kc2
+ * pairs (pack_a_bf16). */
 BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, const uint32_t *restrict B,
 			     float *C, int ldc, int mr, int nr, int add, const epilogue *ep)
 {
+	const size_t s = (size_t)kc2;
 	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
 	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
 	__m512 c6a = c0a, c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a;
 	__m512 c9a = c0a, c9b = c0a, caa = c0a, cab = c0a, cba = c0a, cbb = c0a;
 	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a;
-	for (int q = 0; q < kc2; q++, A += MR, B += NR) {
+	for (int q = 0; q < kc2; q++, A++, B += NR) {
 		__m512bh b0 = (__m512bh)_mm512_load_si512(B), b1 = (__m512bh)_mm512_load_si512(B + 16);
 		__m512bh av;
 #define ROW(i, x, y)                                         \
-	av = (__m512bh)_mm512_set1_epi32((int)A[i]);         \
+	av = (__m512bh)_mm512_set1_epi32((int)A[(i) * s]);   \
 	x = _mm512_dpbf16_ps(x, av, b0);                     \
 	y = _mm512_dpbf16_ps(y, av, b1)
 		ROW(0, c0a, c0b);
