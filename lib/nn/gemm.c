@@ -3,11 +3,13 @@
  *
  * C (m,n) [+]= A (m,k) B (k,n). Blocks: B in KC x NC slabs packed once
  * per slab and shared by all threads (NR-column panels, row by row), A in
- * MC x KC blocks packed by the thread that uses them (MR-row panels,
- * column by column); the micro-kernel keeps a 14x32 block of C in 28
- * registers for a whole KC run. Work items are (row block, column panel
- * group) pairs, each C element computed whole by one thread in a fixed
- * order of k, so results do not depend on the schedule. A product with
+ * MC x KC blocks packed by the thread that uses them (MR-row panels:
+ * each row a run along k when A's rows lie along k, MR-value columns when
+ * A is transposed: whichever is a copy); the micro-kernel keeps a 14x32
+ * block of C in 28 registers for a whole KC run. Work items are (row block, column panel group) pairs, divided
+ * evenly among the threads, each C element computed whole by one thread
+ * in a fixed order of k, so results do not depend on the schedule or the
+ * thread count. A product with
  * few rows and columns but a long k (a weight gradient: k = N*H*W) is
  * split along k instead, each thread summing into its own copy of C,
  * added up in thread order. */
@@ -16,6 +18,7 @@
 #include <cblas.h>
 #include <immintrin.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,39 +109,44 @@ AVX512 static inline void transpose16(__m512 r[16])
 	}
 }
 
-/* dst: rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) as MR-row panels, each
- * kc columns of MR values, rows past mc zero. */
+/* dst: rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) as MR-row panels of
+ * MR*kc values, in the layout that costs least to make from A's: a row of
+ * A along k (ta 0) is copied as it is, each row a run of kc (row r at
+ * r*kc; a_layout: row stride kc, k stride 1); a transposed A, whose
+ * columns hold MR contiguous values, is copied column by column (row
+ * stride 1, k stride MR). Rows past mc are zero. */
 AVX512 static void pack_a(float *restrict dst, const float *a, int lda, int ta, int i0, int mc,
 			  int p0, int kc)
 {
 	for (int r = 0; r < mc; r += MR) {
-		int mr = mc - r < MR ? mc - r : MR;
+		const int mr = mc - r < MR ? mc - r : MR;
 		float *d = dst + (size_t)r * kc;
-		__mmask16 keep = (__mmask16)((1u << mr) - 1), all = (__mmask16)((1u << MR) - 1);
 		if (ta) {
-			/* each column's MR values are contiguous */
+			const __mmask16 keep = lanes(mr), all = lanes(MR);
 			for (int p = 0; p < kc; p++)
 				_mm512_mask_storeu_ps(d + p * MR, all,
 						      _mm512_maskz_loadu_ps(keep, a + (size_t)(p0 + p) * lda + i0 + r));
 			continue;
 		}
-		/* rows are contiguous: transpose 16 columns at a time */
-		const float *rows[16];
-		for (int q = 0; q < 16; q++)
-			rows[q] = q < mr ? a + (size_t)(i0 + r + q) * lda + p0 : NULL;
-		int p = 0;
-		for (; p + 16 <= kc; p += 16) {
-			__m512 v[16];
-			for (int q = 0; q < 16; q++)
-				v[q] = rows[q] ? _mm512_loadu_ps(rows[q] + p) : _mm512_setzero_ps();
-			transpose16(v);
-			for (int t = 0; t < 16; t++)
-				_mm512_mask_storeu_ps(d + (size_t)(p + t) * MR, all, v[t]);
+		for (int q = 0; q < MR; q++) {
+			if (q < mr)
+				memcpy(d + (size_t)q * kc, a + (size_t)(i0 + r + q) * lda + p0,
+				       (size_t)kc * sizeof *d);
+			else
+				memset(d + (size_t)q * kc, 0, (size_t)kc * sizeof *d);
 		}
-		for (; p < kc; p++)
-			for (int q = 0; q < MR; q++)
-				d[p * MR + q] = q < mr ? rows[q][p] : 0.0f;
 	}
+}
+
+/* A packed panel's strides (in four-byte words) between rows and along k,
+ * for pack_a and pack_a_bf16 with run length len (kc or kc2 pairs). */
+typedef struct a_layout {
+	size_t row, k;
+} a_layout;
+
+static a_layout a_layout_of(int ta, int len)
+{
+	return ta ? (a_layout){1, MR} : (a_layout){(size_t)len, 1};
 }
 
 /* dst: panel of columns [j0, j0+NR) (those < n zero-padded) x rows
@@ -218,10 +226,10 @@ AVX512 static inline void store_block(__m512 acc[MR][2], float *C, int ldc, int 
 
 /* ---- the micro-kernel ---- */
 
-/* C (mr <= MR rows, nr <= NR columns, row stride ldc) [+]= A panel (kc x
- * MR) B panel (kc x NR). */
-AVX512 static void kernel(int kc, const float *restrict A, const float *restrict B, float *C,
-			  int ldc, int mr, int nr, int add, const epilogue *ep)
+/* C (mr <= MR rows, nr <= NR columns, row stride ldc) [+]= A panel (MR
+ * x kc, strides L, pack_a) B panel (kc x NR). */
+AVX512 static void kernel(int kc, const float *restrict A, a_layout L, const float *restrict B,
+			  float *C, int ldc, int mr, int nr, int add, const epilogue *ep)
 {
 	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
 	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
@@ -230,10 +238,11 @@ AVX512 static void kernel(int kc, const float *restrict A, const float *restrict
 #if MR == 14
 	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a;
 #endif
-	for (int p = 0; p < kc; p++, A += MR, B += NR) {
+	const size_t s = L.row;
+	for (int p = 0; p < kc; p++, A += L.k, B += NR) {
 		__m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16), av;
 #define ROW(i, x, y)                                   \
-	av = _mm512_set1_ps(A[i]);                     \
+	av = _mm512_set1_ps(A[(i) * s]);               \
 	x = _mm512_fmadd_ps(av, b0, x);                \
 	y = _mm512_fmadd_ps(av, b1, y)
 		ROW(0, c0a, c0b);
@@ -331,39 +340,11 @@ BF16 static void pack_pairs_along(uint32_t *restrict dst, size_t stride, __mmask
 	}
 }
 
-/* For a transposed A (columns [0, kc) at src + p*lda, mr <= 16 rows
- * contiguous in each): row i's pairs into d + i*kc2, for MR rows (those
- * past mr zero). 16 pairs of 16 rows are converted as pairs_of_rows reads
- * them, then transposed in registers. */
-BF16 static void pack_rows_from_columns(uint32_t *restrict d, int kc2, const float *src,
-					size_t lda, int mr, int kc)
-{
-	const __mmask16 m = lanes(mr);
-	for (int q0 = 0; q0 < kc2; q0 += 16) {
-		const int nq = kc2 - q0 < 16 ? kc2 - q0 : 16;
-		__m512 v[16];
-		for (int q = 0; q < 16; q++) {
-			const int p = 2 * (q0 + q);
-			if (q >= nq) {
-				v[q] = _mm512_setzero_ps();
-				continue;
-			}
-			const float *lo = src + (size_t)p * lda;
-			v[q] = _mm512_castsi512_ps(pairs_of_rows(lo, p + 1 < kc ? lo + lda : NULL, m));
-		}
-		transpose16(v);
-		for (int i = 0; i < MR; i++)
-			_mm512_mask_storeu_epi32(d + (size_t)i * kc2 + q0, lanes(nq),
-						 _mm512_castps_si512(v[i]));
-	}
-}
-
-/* pack_a's bf16 twin, row by row: an MR-row panel holds each row's
- * (kc+1)/2 pairs in a run of its own (row r at r*kc2 words; rows past mc
- * zero), which a row of A along k becomes by conversion alone, with no
- * transpose: the micro-kernel broadcasts each row's pair q from its run.
- * (Packing into MR-lane vectors, as pack_a does for fp32, cost a quarter
- * of the kernel's time at inference: a 16x16 transpose per 32 values.) */
+/* pack_a's bf16 twin: MR-row panels of MR*(kc+1)/2 pairs in pack_a's
+ * layouts. A row of A along k becomes its run of pairs by conversion
+ * alone (packing into MR-lane vectors instead cost a quarter of the
+ * kernel's time at inference: a 16x16 transpose per 32 values); a
+ * transposed A's columns give MR lanes of pairs directly. */
 BF16 static void pack_a_bf16(uint32_t *restrict dst, const float *a, int lda, int ta, int i0,
 			     int mc, int p0, int kc)
 {
@@ -372,8 +353,8 @@ BF16 static void pack_a_bf16(uint32_t *restrict dst, const float *a, int lda, in
 		const int mr = mc - r < MR ? mc - r : MR;
 		uint32_t *d = dst + (size_t)r * kc2;
 		if (ta) {
-			pack_rows_from_columns(d, kc2, a + (size_t)p0 * lda + i0 + r, (size_t)lda, mr,
-					       kc);
+			pack_pairs_along(d, MR, lanes(MR), a + (size_t)p0 * lda + i0 + r, (size_t)lda,
+					 mr, kc);
 			continue;
 		}
 		for (int q = 0; q < MR; q++) {
@@ -418,18 +399,18 @@ BF16 static void pack_b_bf16(uint32_t *restrict dst, const float *b, int ldb, in
 	}
 }
 
-/* kernel()'s bf16 twin over kc2 pairs, A's rows each a run of kc2
- * pairs (pack_a_bf16). */
-BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, const uint32_t *restrict B,
-			     float *C, int ldc, int mr, int nr, int add, const epilogue *ep)
+/* kernel()'s bf16 twin over kc2 pairs. */
+BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, a_layout L,
+			     const uint32_t *restrict B, float *C, int ldc, int mr, int nr, int add,
+			     const epilogue *ep)
 {
-	const size_t s = (size_t)kc2;
+	const size_t s = L.row;
 	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
 	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
 	__m512 c6a = c0a, c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a;
 	__m512 c9a = c0a, c9b = c0a, caa = c0a, cab = c0a, cba = c0a, cbb = c0a;
 	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a;
-	for (int q = 0; q < kc2; q++, A++, B += NR) {
+	for (int q = 0; q < kc2; q++, A += L.k, B += NR) {
 		__m512bh b0 = (__m512bh)_mm512_load_si512(B), b1 = (__m512bh)_mm512_load_si512(B + 16);
 		__m512bh av;
 #define ROW(i, x, y)                                         \
@@ -464,18 +445,41 @@ BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, const uint32_t
 
 /* Packing buffers live as long as the thread (the OpenMP pool's threads
  * and the caller's), grown when a product needs more: a fresh allocation
- * per call would be pages mapped and zeroed by the kernel every time. */
+ * per call would be pages mapped and zeroed by the kernel every time. A
+ * thread that ends (the pool shrinks when the thread count does) frees
+ * its own, by a thread-specific key's destructor. */
 static __thread float *tls_buf[3];
 static __thread size_t tls_size[3];
+static pthread_key_t buffers_key;
+static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
+
+static void free_buffers(void *unused)
+{
+	(void)unused;
+	for (int i = 0; i < 3; i++) {
+		free(tls_buf[i]);
+		tls_buf[i] = NULL;
+		tls_size[i] = 0;
+	}
+}
+
+static void make_buffers_key(void)
+{
+	if (pthread_key_create(&buffers_key, free_buffers))
+		cxr_die(CXR_EXIT_DATA, "cannot create a thread key for the matrix product's buffers");
+}
 
 static float *buffer(int which, size_t floats)
 {
 	if (tls_size[which] < floats) {
+		pthread_once(&buffers_once, make_buffers_key);
 		free(tls_buf[which]);
 		tls_buf[which] = aligned_alloc(64, ((floats * sizeof(float) + 63) / 64) * 64);
 		if (!tls_buf[which])
 			cxr_die(CXR_EXIT_DATA, "out of memory for a matrix product");
 		tls_size[which] = floats;
+		/* non-NULL: the destructor runs when the thread ends */
+		pthread_setspecific(buffers_key, tls_buf);
 	}
 	return tls_buf[which];
 }
@@ -599,11 +603,11 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 							const int mr = mc - r < MR ? mc - r : MR;
 							if (bf16)
 								kernel_bf16(kc2, (const uint32_t *)myap + (size_t)r * kc2,
-									    (const uint32_t *)bpp, cc, ldc, mr, nr, !first,
-									    epj);
+									    a_layout_of(ta, kc2), (const uint32_t *)bpp,
+									    cc, ldc, mr, nr, !first, epj);
 							else
-								kernel(kc, myap + (size_t)r * kc, bpp, cc, ldc, mr, nr,
-								       !first, epj);
+								kernel(kc, myap + (size_t)r * kc, a_layout_of(ta, kc),
+								       bpp, cc, ldc, mr, nr, !first, epj);
 						}
 					}
 				}
