@@ -22,8 +22,12 @@ cmpm="$py ${CXR_TOP:-..}/tests/model_compare.py"
 # container may not give, and a 200 KB model does not need it.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-# mpirun bounded in time: a hang fails the test instead of CI.
-MPI="timeout 300 mpirun"
+# mpirun bounded in time: a hang fails the test instead of CI. With
+# --foreground, because timeout otherwise passes a signal on to its whole
+# process group as well as to mpirun: mpirun, signalled twice, ends at
+# once without waiting for the ranks (the SIGTERM-to-mpirun check below
+# then failed one run in four, its ranks' messages lost).
+MPI="timeout --foreground 300 mpirun"
 # Under SANITIZE=1: Open MPI's leaks are suppressed by library
 # (tests/lsan.supp), which needs whole stacks (the components it loads
 # are closed before LeakSanitizer looks); steps are slower, so mpirun
