@@ -6,12 +6,12 @@
  * MC x KC blocks packed by the thread that uses them (MR-row panels:
  * each row a run along k when A's rows lie along k, MR-value columns when
  * A is transposed: whichever is a copy); the micro-kernel keeps a 14x32
- * block of C in 28 registers for a whole KC run. Work items are (row block, column panel group) pairs, divided
- * evenly among the threads, each C element computed whole by one thread
- * in a fixed order of k, so results do not depend on the schedule or the
- * thread count. A product with
- * few rows and columns but a long k (a weight gradient: k = N*H*W) is
- * split along k instead, each thread summing into its own copy of C,
+ * block of C in 28 registers for a whole KC run. Work items are (row
+ * block, column panel group) pairs, divided evenly among the threads,
+ * each C element computed whole by one thread in a fixed order of k, so
+ * results do not depend on the schedule or the thread count. A product
+ * with few rows and columns but a long k (a weight gradient: k = N*H*W)
+ * is split along k instead, each thread summing into its own copy of C,
  * added up in thread order. */
 #include "nn/gemm.h"
 
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/parallel.h"
 #include "nn/precision.h"
 
 #define MR 14
@@ -298,6 +299,14 @@ BF16 static inline __m512i pairs_of_rows(const float *lo, const float *hi, __mma
 			       _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* The 16 pairs of the 32 consecutive values at src, those from left on
+ * (left < 32) zero: pair q (k = 2q, 2q+1) in lane q, the lower half first. */
+BF16 static inline __m512i pairs_of_run(const float *src, int left)
+{
+	return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(lanes(left - 16), src + 16),
+					    _mm512_maskz_loadu_ps(lanes(left), src));
+}
+
 /* For rows[0..15] (NULL: zero) contiguous along k over [0, kc): dst +
  * q*stride gets the 16 rows' pair q (k = 2q, 2q+1) in lanes 0..15,
  * stored under mask keep. */
@@ -306,19 +315,10 @@ BF16 static void pack_pairs_across(uint32_t *restrict dst, size_t stride, __mmas
 {
 	const int kc2 = (kc + 1) / 2;
 	for (int p = 0; p < kc; p += 32) {
-		int left = kc - p;
-		__mmask16 m0 = lanes(left), m1 = lanes(left - 16);
 		__m512 v[16];
-		for (int r = 0; r < 16; r++) {
-			if (!rows[r]) {
-				v[r] = _mm512_setzero_ps();
-				continue;
-			}
-			/* 32 consecutive k of one row: 16 pairs in order */
-			__m512bh b = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, rows[r] + p + 16),
-							 _mm512_maskz_loadu_ps(m0, rows[r] + p));
-			v[r] = (__m512)b;
-		}
+		for (int r = 0; r < 16; r++)
+			v[r] = rows[r] ? _mm512_castsi512_ps(pairs_of_run(rows[r] + p, kc - p))
+				       : _mm512_setzero_ps();
 		transpose16(v);
 		int q0 = p / 2, nq = kc2 - q0 < 16 ? kc2 - q0 : 16;
 		for (int q = 0; q < nq; q++)
@@ -366,11 +366,7 @@ BF16 static void pack_a_bf16(uint32_t *restrict dst, const float *a, int lda, in
 			const float *src = a + (size_t)(i0 + r + q) * lda + p0;
 			for (int p = 0; p < kc; p += 32) {
 				const int left = kc - p, nq = left >= 32 ? 16 : (left + 1) / 2;
-				/* 32 consecutive k: 16 pairs in order */
-				__m512bh b = _mm512_cvtne2ps_pbh(
-					_mm512_maskz_loadu_ps(lanes(left - 16), src + p + 16),
-					_mm512_maskz_loadu_ps(lanes(left), src + p));
-				_mm512_mask_storeu_epi32(row + p / 2, lanes(nq), (__m512i)b);
+				_mm512_mask_storeu_epi32(row + p / 2, lanes(nq), pairs_of_run(src + p, left));
 			}
 		}
 	}
@@ -497,14 +493,13 @@ typedef struct {
 	int P, nrb, groups, panels, items;
 } split;
 
-static int block_first(const split *s, int ib)
+/* Item it: row panels [*r0, *r1) (its block), column panels [*g0, *g1)
+ * (its group). */
+static void item_extent(const split *s, size_t it, size_t *r0, size_t *r1, size_t *g0,
+			size_t *g1)
 {
-	return (int)((long)s->P * ib / s->nrb);
-}
-
-static int group_first(const split *s, int g)
-{
-	return (int)((long)s->panels * g / s->groups);
+	cxr_par_range((size_t)s->P, (int)(it % s->nrb), s->nrb, r0, r1);
+	cxr_par_range((size_t)s->panels, (int)(it / s->nrb), s->groups, g0, g1);
 }
 
 static double split_cost(const split *s, int nt)
@@ -512,11 +507,11 @@ static double split_cost(const split *s, int nt)
 	double worst = 0;
 	for (int t = 0; t < nt; t++) {
 		double load = 0;
-		for (int it = s->items * t / nt; it < s->items * (t + 1) / nt; it++) {
-			int g = it / s->nrb, ib = it % s->nrb;
-			int rp = block_first(s, ib + 1) - block_first(s, ib);
-			int cp = group_first(s, g + 1) - group_first(s, g);
-			load += rp * (cp + 0.25);
+		size_t it0, it1, r0, r1, g0, g1;
+		cxr_par_range((size_t)s->items, t, nt, &it0, &it1);
+		for (size_t it = it0; it < it1; it++) {
+			item_extent(s, it, &r0, &r1, &g0, &g1);
+			load += (double)(r1 - r0) * ((double)(g1 - g0) + 0.25);
 		}
 		worst = load > worst ? load : worst;
 	}
@@ -581,12 +576,14 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 							pack_b(dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
 					}
 				}
-				for (int it = s.items * t / nth; it < s.items * (t + 1) / nth; it++) {
-					const int g = it / s.nrb, ib = it % s.nrb;
-					const int i0 = block_first(&s, ib) * MR;
-					const int i1 = block_first(&s, ib + 1) * MR;
+				size_t it0, it1;
+				cxr_par_range((size_t)s.items, t, nth, &it0, &it1);
+				for (size_t it = it0; it < it1; it++) {
+					size_t r0, r1, g0, g1;
+					item_extent(&s, it, &r0, &r1, &g0, &g1);
+					const int i0 = (int)r0 * MR, i1 = (int)r1 * MR;
 					const int mc = (i1 < m ? i1 : m) - i0;
-					const int jp0 = group_first(&s, g), jp1 = group_first(&s, g + 1);
+					const int jp0 = (int)g0, jp1 = (int)g1;
 					if (bf16)
 						pack_a_bf16((uint32_t *)myap, a, lda, ta, i0, mc, pc, kc);
 					else
