@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/parallel.h"
+
 const char *cxr_progname = "cxr";
 
 /* How long an OpenMP thread that finishes a parallel region spins before
@@ -32,9 +34,7 @@ __attribute__((constructor(101))) static void omp_wait_policy(void)
 {
 	if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
 		return;
-	const char *gemm = getenv("CXR_GEMM");
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f") && !(gemm && !strcmp(gemm, "blas")))
+	if (cxr_own_gemm_default())
 		setenv("GOMP_SPINCOUNT", "10000", 0);
 	else
 		setenv("OMP_WAIT_POLICY", "passive", 0);
@@ -427,19 +427,6 @@ void cxr_atomic_abort(cxr_atomic *a)
 	fclose(a->f);
 	unlink(a->tmp);
 	atomic_free(a);
-}
-
-int cxr_write_file_atomic(const char *path, const void *buf, size_t n)
-{
-	cxr_atomic *a = cxr_atomic_open(path);
-	if (!a)
-		return -1;
-	if (n && fwrite(buf, 1, n, a->f) != n) {
-		cxr_seterr("%s: write error: %s", path, strerror(errno));
-		cxr_atomic_abort(a);
-		return -1;
-	}
-	return cxr_atomic_commit(a);
 }
 
 /* ---- tool outputs ---- */

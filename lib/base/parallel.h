@@ -24,6 +24,12 @@ static inline void cxr_par_range(size_t m, int t, int nt, size_t *i0, size_t *i1
 void cxr_par_set_threads(int n);
 int cxr_par_threads(void);
 
+/* 1 where the convolutions' matrix products run cxr's own AVX-512 kernel
+ * by default (nn/gemm.h): the CPU has AVX-512F and CXR_GEMM is not
+ * "blas"; 0 where OpenBLAS runs them. Safe before main (base/cli.c's
+ * constructor sets the OpenMP waiting from it). */
+int cxr_own_gemm_default(void);
+
 /* OpenBLAS 0.3.21 (Debian 12) does not know AMD Zen 4/5 and runs its
  * Haswell (AVX2) kernels there at a third of the speed of its SkylakeX
  * (AVX-512) kernels, which these CPUs execute correctly. The kernel set

@@ -45,10 +45,8 @@ static int have_avx512(void)
 
 static int current(void)
 {
-	if (impl < 0) {
-		const char *e = getenv("CXR_GEMM");
-		impl = e && !strcmp(e, "blas") ? 0 : have_avx512();
-	}
+	if (impl < 0)
+		impl = cxr_own_gemm_default();
 	return impl;
 }
 
