@@ -83,8 +83,6 @@ cxr_atomic *cxr_atomic_open(const char *path);
 FILE *cxr_atomic_file(cxr_atomic *a);
 int cxr_atomic_commit(cxr_atomic *a);
 void cxr_atomic_abort(cxr_atomic *a);
-/* A whole file from a buffer: open, write, commit. */
-int cxr_write_file_atomic(const char *path, const void *buf, size_t n);
 
 /* A tool's output. NULL or "-" is stdout; a device or FIFO is written in
  * place; any other name is a cxr_atomic write, and its failures die. With
