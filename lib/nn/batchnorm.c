@@ -148,6 +148,13 @@ void bn_update_running(float *run_mean, float *run_var, const double *bmean,
 		update_one(run_mean + j, run_var + j, bmean[j], bvar[j], momentum);
 }
 
+/* The training forward's per-channel factor, in one place so that
+ * bn_forward_replay and bn_backward's mask repeat its bits. */
+static inline float train_scale(float gamma, float invstd)
+{
+	return gamma * invstd;
+}
+
 void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_mean,
 			    float *run_var, double *bmean, double *bvar, const float *in,
 			    const float *gamma, const float *beta, const float *res, int relu,
@@ -164,7 +171,7 @@ void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_m
 		double unbiased = m > 1 ? var * m / (m - 1) : var;
 		mean[j] = (float)mu;
 		invstd[j] = (float)(1.0 / sqrt(var + eps));
-		scale[j] = gamma[j] * invstd[j];
+		scale[j] = train_scale(gamma[j], invstd[j]);
 		if (bmean)
 			bmean[j] = mu;
 		if (bvar)
@@ -175,6 +182,16 @@ void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_m
 	affine(out, in, mean, scale, beta, res, relu, m, c);
 	free(scale);
 	free(s0);
+}
+
+void bn_forward_replay(float *out, const float *in, const float *mean, const float *invstd,
+		       const float *gamma, const float *beta, int relu, size_t m, int c)
+{
+	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
+	for (int j = 0; j < c; j++)
+		scale[j] = train_scale(gamma[j], invstd[j]);
+	affine(out, in, mean, scale, beta, NULL, relu, m, c);
+	free(scale);
 }
 
 void bn_forward_train(float *out, float *mean, float *invstd, float *run_mean, float *run_var,
@@ -252,7 +269,7 @@ void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, con
 	} else if (relu) {
 		/* the forward's scale, computed as it did */
 		for (int j = 0; j < c; j++)
-			scale[j] = gamma[j] * invstd[j];
+			scale[j] = train_scale(gamma[j], invstd[j]);
 		mk.scale = scale, mk.shift = beta;
 	}
 	colsums(s0, s1, dout, in, mk, m, c);

@@ -36,6 +36,11 @@ void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_m
  * it, from bn_forward_train_stats's bmean and bvar. */
 void bn_update_running(float *run_mean, float *run_var, const double *bmean,
 		       const double *bvar, int c, float momentum);
+/* The training forward's output (without a residual) again, from its
+ * input and the mean and invstd it saved: the same bits, for a caller
+ * that recomputes an activation in backward rather than keep it. */
+void bn_forward_replay(float *out, const float *in, const float *mean, const float *invstd,
+		       const float *gamma, const float *beta, int relu, size_t m, int c);
 /* Inference mode: the same with the running statistics. */
 void bn_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
 		     const float *run_mean, const float *run_var, const float *res, int relu,

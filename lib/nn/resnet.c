@@ -71,8 +71,8 @@ typedef struct unit {
 typedef struct stem {
 	unit conv1;               /* 7x7 stride 2 pad 3, C -> C1 */
 	int ph, pw;               /* PH, PW: the max pool's output size */
-	/* training activations, in the arena */
-	float *relu_out;          /* (N,SH,SW,C1) relu(bn1(conv1(input))) */
+	/* training activations, in the arena; relu(bn1(conv1(input))) is
+	 * not kept: ring 0 holds it for the max pool only */
 	float *pool_out;          /* (N,PH,PW,C1) the first block's input */
 	int32_t *pool_idx;        /* (N,PH,PW,C1) where each window's max came from */
 } stem;
@@ -87,9 +87,8 @@ typedef struct block {
 	unit conv3;               /* 1x1, MID -> OUT */
 	unit downsample;          /* 1x1 stride S, C -> OUT: the projection shortcut */
 	int has_downsample;       /* S > 1 or C != OUT (Keras's: a stage's first block) */
-	/* training activations, in the arena */
-	float *relu1_out;         /* (N,H,W,MID) conv2's input ((N,OH,OW,MID) in Keras's) */
-	float *relu2_out;         /* (N,OH,OW,MID) conv3's input */
+	/* training activations, in the arena (conv2's and conv3's inputs are
+	 * not kept: see the network's mid1 and mid2) */
 	float *out;               /* (N,OH,OW,OUT) the block's output; before
 				   * conv3's BN adds into it, the shortcut */
 } block;
@@ -165,18 +164,29 @@ struct cxr_resnet {
 	tensor_fields *fields;
 	int nt;
 
-	/* The activation arena. Its first eval_size floats (the input, four
-	 * rotating buffers of the largest activation, the head's) serve both
-	 * modes; training adds every activation backward needs. The tensors'
-	 * pointers are aimed at it when it is allocated, NULL before. */
+	/* The activation arena. The input, two buffers of the largest
+	 * activation (ring 0 and 1) and the head's tensors serve both modes;
+	 * after them inference has rings 2 and 3 where training keeps every
+	 * activation backward needs (an inference pass overwrites them, and
+	 * clears last_train, so no backward can read what it left). eval_size
+	 * and train_size floats; the tensors' pointers are aimed at the arena
+	 * when it is allocated, NULL beyond it. */
 	float *act;
 	size_t act_size, eval_size, train_size;
 	arena_slot slots[MAXSLOTS];
 	int nslots;
 	float *input;               /* (N,H,W,C) the input, channels last */
 	float *ring[4];             /* each the largest activation: inference's
-				     * activations in rotation; backward's
-				     * gradients and scratch */
+				     * activations in rotation; 0 and 1 backward's
+				     * gradients of the blocks' outputs */
+	/* Training: a block's relu(bn1(conv1)) and relu(bn2(conv2)), its
+	 * conv2's and conv3's inputs, each the largest of any block's. The
+	 * forward writes them for the next convolution only; backward
+	 * recomputes them from conv_out and the saved statistics (the same
+	 * bits: bn_forward_replay), one block at a time, instead of keeping
+	 * every block's (a sixth of the training arena, an affine pass each
+	 * in backward). */
+	float *mid1, *mid2;
 
 	float *ws;                  /* im2col or Winograd workspace */
 	size_t ws_size;
@@ -322,29 +332,36 @@ static void layout(cxr_resnet *net)
 	/* both modes */
 	take(net, &top, &net->input, NULL,
 	     N * net->cfg.height * net->cfg.width * net->cfg.in_channels);
-	for (int i = 0; i < 4; i++)
-		take(net, &top, &net->ring[i], NULL, big);
+	take(net, &top, &net->ring[0], NULL, big);
+	take(net, &top, &net->ring[1], NULL, big);
 	take(net, &top, &h->pool_out, NULL, N * net->feat);
 	take(net, &top, &h->fc1_out, NULL, N * hid);
 	take(net, &top, &h->logits, NULL, N);
+	/* inference only, then training only, from the same offset */
+	const size_t shared = top;
+	take(net, &top, &net->ring[2], NULL, big);
+	take(net, &top, &net->ring[3], NULL, big);
 	net->eval_size = top;
-
-	/* training */
+	top = shared;
 	for (int i = 0; i < net->nunits; i++) {
 		unit *u = net->units[i];
 		take(net, &top, &u->conv_out, NULL, unit_out(u));
 		take(net, &top, &u->bn_mean, NULL, u->d.o);
 		take(net, &top, &u->bn_istd, NULL, u->d.o);
 	}
-	take(net, &top, &s->relu_out, NULL, unit_out(&s->conv1));
 	take(net, &top, &s->pool_out, NULL, pool);
 	take(net, &top, NULL, &s->pool_idx, pool);
+	size_t mid1 = 0, mid2 = 0;
 	for (int i = 0; i < net->nblocks; i++) {
 		block *b = &net->blocks[i];
-		take(net, &top, &b->relu1_out, NULL, unit_out(&b->conv1));
-		take(net, &top, &b->relu2_out, NULL, unit_out(&b->conv2));
 		take(net, &top, &b->out, NULL, unit_out(&b->conv3));
+		if (unit_out(&b->conv1) > mid1)
+			mid1 = unit_out(&b->conv1);
+		if (unit_out(&b->conv2) > mid2)
+			mid2 = unit_out(&b->conv2);
 	}
+	take(net, &top, &net->mid1, NULL, mid1);
+	take(net, &top, &net->mid2, NULL, mid2);
 	take(net, &top, NULL, &h->pool_idx, N * net->feat);
 	take(net, &top, &h->dpool_out, NULL, N * net->feat);
 	take(net, &top, &h->relu_out, NULL, N * hid);
@@ -353,7 +370,7 @@ static void layout(cxr_resnet *net)
 	take(net, &top, &h->ddropout_out, NULL, N * hid);
 	take(net, &top, &h->drelu_out, NULL, N * hid);
 	take(net, &top, &h->dfc1_out, NULL, N * hid);
-	net->train_size = top;
+	net->train_size = top > net->eval_size ? top : net->eval_size;
 }
 
 /* The arena tensors' fields aimed at the arena as allocated (NULL those
@@ -838,12 +855,15 @@ static void unit_train(cxr_resnet *net, unit *u, const float *in, float *out, co
 /* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
  * of the unit's output. relu: the unit ended in a ReLU, whose mask comes
  * from out, the unit's output, or when NULL (no residual) from its input.
- * T: scratch of the conv output's size. */
+ * The gradient of the convolution's output takes the place of that
+ * output (conv_out), which nothing reads after this unit's batch-norm
+ * backward: no scratch tensor for it. */
 static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const float *in,
-			  const float *dout, const float *out, int relu, float *T, int n)
+			  const float *dout, const float *out, int relu, int n)
 {
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
+	float *T = u->conv_out;
 	TIMED(net, CXR_PROF_BN, 1, 0,
 	      bn_backward(T, u->grads.bn_gamma, u->grads.bn_beta, dout, out, u->conv_out,
 			  u->bn_mean, u->bn_istd, u->params.bn_gamma, u->params.bn_beta, relu, m,
@@ -876,21 +896,23 @@ static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const f
 /* -- training: the stem, each block and the head forward, then backward
  *    given the gradient of their output -- */
 
-/* input -> relu(bn1(conv1)) -> max pool: stem.pool_out. */
+/* input -> relu(bn1(conv1)) (in ring 0, free in a training forward) ->
+ * max pool: stem.pool_out. */
 static void stem_forward(cxr_resnet *net, int n)
 {
 	stem *s = &net->stem;
 	const conv_dims *d = &s->conv1.d;
-	unit_train(net, &s->conv1, net->input, s->relu_out, NULL, 1, n);
+	float *relu_out = net->ring[0];
+	unit_train(net, &s->conv1, net->input, relu_out, NULL, 1, n);
 	TIMED(net, CXR_PROF_POOL, 0, 0,
-	      maxpool_forward(s->pool_out, s->pool_idx, s->relu_out, n, d->oh, d->ow, d->o, 3, 2,
+	      maxpool_forward(s->pool_out, s->pool_idx, relu_out, n, d->oh, d->ow, d->o, 3, 2,
 			      1));
 }
 
-/* The stem's gradients given dpool_out, that of its output; drelu_out
- * and T: scratch of the largest activation. */
-static void stem_backward(cxr_resnet *net, const float *dpool_out, float *drelu_out, float *T,
-			  int n)
+/* The stem's gradients given dpool_out, that of its output; drelu_out:
+ * scratch of the largest activation for the gradient of relu_out (whose
+ * mask backward recomputes from conv_out). */
+static void stem_backward(cxr_resnet *net, const float *dpool_out, float *drelu_out, int n)
 {
 	stem *s = &net->stem;
 	const conv_dims *d = &s->conv1.d;
@@ -898,7 +920,7 @@ static void stem_backward(cxr_resnet *net, const float *dpool_out, float *drelu_
 	TIMED(net, CXR_PROF_POOL, 1, 0,
 	      maxpool_backward(drelu_out, dpool_out, s->pool_idx, n, d->oh, d->ow, d->o, s->ph,
 			       s->pw));
-	unit_backward(net, &s->conv1, NULL, 0, net->input, drelu_out, NULL, 1, T, n);
+	unit_backward(net, &s->conv1, NULL, 0, net->input, drelu_out, NULL, 1, n);
 }
 
 /* Block i's input: the stem's output or the block before's. */
@@ -910,31 +932,47 @@ static const float *block_in(const cxr_resnet *net, int i)
 /* in -> b->out. */
 static void block_forward(cxr_resnet *net, block *b, const float *in, int n)
 {
-	unit_train(net, &b->conv1, in, b->relu1_out, NULL, 1, n);
-	unit_train(net, &b->conv2, b->relu1_out, b->relu2_out, NULL, 1, n);
+	float *relu1_out = net->mid1, *relu2_out = net->mid2;
+	unit_train(net, &b->conv1, in, relu1_out, NULL, 1, n);
+	unit_train(net, &b->conv2, relu1_out, relu2_out, NULL, 1, n);
 	/* the shortcut: bn(downsample(in)) into out, or in itself */
 	if (b->has_downsample)
 		unit_train(net, &b->downsample, in, b->out, NULL, 0, n);
-	unit_train(net, &b->conv3, b->relu2_out, b->out, b->has_downsample ? b->out : in, 1, n);
+	unit_train(net, &b->conv3, relu2_out, b->out, b->has_downsample ? b->out : in, 1, n);
+}
+
+/* out = relu(bn(conv)) of a unit's training forward (no residual),
+ * recomputed from its conv_out and statistics. */
+static void unit_replay(cxr_resnet *net, const unit *u, float *out, int n)
+{
+	conv_dims d = at_batch(u, n);
+	TIMED(net, CXR_PROF_BN, 1, 0,
+	      bn_forward_replay(out, u->conv_out, u->bn_mean, u->bn_istd, u->params.bn_gamma,
+				u->params.bn_beta, 1, (size_t)n * d.oh * d.ow, d.o));
 }
 
 /* din = the gradient of the block's input in given dout, that of its
- * output, which it spends; drelu2_out and T: scratch of the largest
- * activation. */
+ * output, which it spends. */
 static void block_backward(cxr_resnet *net, block *b, const float *in, float *dout, float *din,
-			   float *drelu2_out, float *T, int n)
+			   int n)
 {
 	size_t nin = (size_t)n * b->conv1.d.h * b->conv1.d.w * b->conv1.d.c;
 	/* the shortcut writes din first, conv1 adds to it */
 	if (b->has_downsample)
-		unit_backward(net, &b->downsample, din, 0, in, dout, b->out, 1, T, n);
+		unit_backward(net, &b->downsample, din, 0, in, dout, b->out, 1, n);
 	else
 		TIMED(net, CXR_PROF_BN, 1, 0, relu_backward(din, dout, b->out, nin, 0));
-	unit_backward(net, &b->conv3, drelu2_out, 0, b->relu2_out, dout, b->out, 1, T, n);
+	/* conv3 (1x1 stride 1 in both architectures: a plain product, whose
+	 * weight gradient is taken before its input gradient is written)
+	 * leaves the gradient of relu2_out in relu2_out's place */
+	float *relu1_out = net->mid1, *relu2_out = net->mid2, *drelu2_out = relu2_out;
+	unit_replay(net, &b->conv2, relu2_out, n);
+	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, b->out, 1, n);
 	/* dout is spent: it takes the gradient of relu1_out */
 	float *drelu1_out = dout;
-	unit_backward(net, &b->conv2, drelu1_out, 0, b->relu1_out, drelu2_out, NULL, 1, T, n);
-	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, NULL, 1, T, n);
+	unit_replay(net, &b->conv1, relu1_out, n);
+	unit_backward(net, &b->conv2, drelu1_out, 0, relu1_out, drelu2_out, NULL, 1, n);
+	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, NULL, 1, n);
 }
 
 /* in, the last block's output -> head.logits. */
@@ -995,15 +1033,15 @@ int cxr_resnet_backward(cxr_resnet *net)
 		return -1;
 	}
 	/* rotating gradient buffers: dout (a block's output), din (its
-	 * input), S and T scratch */
-	float *dout = net->ring[0], *din = net->ring[1], *T = net->ring[2], *S = net->ring[3];
+	 * input) */
+	float *dout = net->ring[0], *din = net->ring[1];
 	head_backward(net, dout, n);
 	for (int i = net->nblocks - 1; i >= 0; i--) {
-		block_backward(net, &net->blocks[i], block_in(net, i), dout, din, S, T, n);
+		block_backward(net, &net->blocks[i], block_in(net, i), dout, din, n);
 		float *t = dout;
 		dout = din, din = t;
 	}
-	stem_backward(net, dout, S, T, n);
+	stem_backward(net, dout, din, n);
 	return 0;
 }
 
