@@ -344,6 +344,15 @@ static void check_bn(size_t m, int c, int use_res, int relu)
 	ck_assert_msg(nerr(rm, erm, c) < FWD_TOL, "running mean %.3g", nerr(rm, erm, c));
 	ck_assert_msg(nerr(rv, erv, c) < FWD_TOL, "running var %.3g", nerr(rv, erv, c));
 
+	/* the forward recomputed from what it saved, as the network's
+	 * backward does: the same bits */
+	if (!res) {
+		float *y3 = test_frand(n, -1, 1);
+		bn_forward_replay(y3, x, mean, istd, g, b, relu, m, c);
+		ck_assert_msg(!memcmp(y3, y, n * sizeof *y), "bn replay differs from the forward");
+		free(y3);
+	}
+
 	/* in place on the residual, as the network does */
 	if (res) {
 		float *y2 = malloc(n * sizeof *y2);
