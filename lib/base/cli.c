@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hugemem.h"
 #include "base/parallel.h"
 
 const char *cxr_progname = "cxr";
@@ -264,7 +265,7 @@ int cxr_ncores(void)
 
 void *cxr_xmalloc(size_t n)
 {
-	void *p = malloc(n ? n : 1);
+	void *p = cxr_malloc_huge(n);
 	if (!p)
 		cxr_die(CXR_EXIT_DATA, "out of memory (%zu bytes)", n);
 	return p;
@@ -272,7 +273,7 @@ void *cxr_xmalloc(size_t n)
 
 void *cxr_xcalloc(size_t n, size_t size)
 {
-	void *p = calloc(n ? n : 1, size ? size : 1);
+	void *p = cxr_calloc_huge(n, size);
 	if (!p)
 		cxr_die(CXR_EXIT_DATA, "out of memory (%zu x %zu bytes)", n, size);
 	return p;
@@ -283,6 +284,7 @@ void *cxr_xrealloc(void *p, size_t n)
 	p = realloc(p, n ? n : 1);
 	if (!p)
 		cxr_die(CXR_EXIT_DATA, "out of memory (%zu bytes)", n);
+	cxr_advise_huge(p, n);
 	return p;
 }
 

@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "base/cli.h"
+#include "base/hugemem.h"
 #include "base/le.h"
 #include "data/file_kind.h"
 #include "data/model_file.h"
@@ -497,7 +498,7 @@ const char *cxr_model_digest(const cxr_model *m)
 /* ---- reading ---- */
 
 /* The content is decompressed in steps as the parse asks for it, into one
- * block grown by realloc (a large block moves without a copy) that keeps
+ * block grown by doubling (grow_to) that keeps
  * the content at a 64-byte aligned place (shift), with room for at most
  * twice the bytes decompressed so far: what a file declares (a content
  * size, a count, a tensor's shape) allocates nothing before its bytes
@@ -562,18 +563,23 @@ typedef struct src {
 /* (NULL before the first byte: a frame may declare no content at all) */
 static unsigned char *content_of(const src *s) { return s->base ? s->base + s->shift : NULL; }
 
-/* Makes the block hold cap bytes of content, keeping what it holds. */
+/* Makes the block hold cap bytes of content, keeping what it holds. A
+ * new block and a copy rather than realloc: realloc's copy would fault
+ * the new block in 4 KiB pages before it could be advised into huge
+ * ones (hugemem.h), and a block that moves from the heap to its own
+ * mapping is copied either way. */
 static int grow_to(src *s, size_t cap)
 {
-	unsigned char *b = realloc(s->base, cap + ALIGN);
+	unsigned char *b = cxr_malloc_huge(cap + ALIGN);
 	if (!b) {
 		s->bad = 1;
 		cxr_seterr("%s: out of memory (%zu bytes)", s->path, cap + ALIGN);
 		return -1;
 	}
 	size_t shift = (ALIGN - (uintptr_t)b % ALIGN) % ALIGN;
-	if (shift != s->shift && s->len) /* realloc kept the bytes at the old shift */
-		memmove(b + shift, b + s->shift, s->len);
+	if (s->len)
+		memcpy(b + shift, s->base + s->shift, s->len);
+	free(s->base);
 	s->base = b;
 	s->shift = shift;
 	s->cap = cap;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/hugemem.h"
 #include "base/parallel.h"
 #include "nn/precision.h"
 
@@ -468,7 +469,7 @@ static float *buffer(int which, size_t floats)
 	if (tls_size[which] < floats) {
 		pthread_once(&buffers_once, make_buffers_key);
 		free(tls_buf[which]);
-		tls_buf[which] = aligned_alloc(64, ((floats * sizeof(float) + 63) / 64) * 64);
+		tls_buf[which] = cxr_aligned_huge(64, floats * sizeof(float));
 		if (!tls_buf[which])
 			cxr_die(CXR_EXIT_DATA, "out of memory for a matrix product");
 		tls_size[which] = floats;

@@ -18,6 +18,7 @@
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
 #include "base/cli.h"
+#include "base/hugemem.h"
 #include "nn/conv.h"
 #include "nn/dense.h"
 #include "base/parallel.h"
@@ -52,11 +53,14 @@ typedef struct unit {
 	unit_params grads;        /* in net->grads */
 	float *running_mean;      /* (O) in net->buffers */
 	float *running_var;       /* (O) in net->buffers */
-	/* Inference with batch norm folded in. Offsets: net->fold and
-	 * net->wfold are allocated at the first folded forward. */
+	/* Inference with batch norm folded in. Offsets: net->fold is
+	 * allocated at the first folded forward, net->wfold and net->fpack
+	 * with the plan (plan_inference) for the precision and Winograd
+	 * setting in force. */
 	size_t fold_w;            /* (O,KH,KW,C) conv_w * BN scale, in net->fold */
 	size_t fold_b;            /* (O) BN shift (+ conv_b * BN scale), in net->fold */
 	int wino;                 /* 3x3 stride 1 pad 1: Winograd can run it */
+	int infer_wino;           /* the plan: inference runs it by Winograd */
 	size_t wino_fold_w;       /* fold_w transformed (wino.h), in net->wfold */
 	size_t fold_pack;         /* fold_w packed for the matrix product, in
 				   * net->fpack; NO_PACK when it runs otherwise */
@@ -196,7 +200,8 @@ struct cxr_resnet {
 	int wino_on;
 	float *wtmp, *wfold;
 	float *fpack;               /* inference weights packed once (conv.h), or NULL */
-	size_t wtmp_w, wtmp_size, nwfold;
+	size_t wtmp_w, wtmp_size;
+	int planned;                /* wfold and fpack laid out for the settings */
 	cxr_rng rng;
 	int mask_given;
 	/* Running statistics: updated by a training forward (bn_update 1,
@@ -292,8 +297,6 @@ static void make_unit(cxr_resnet *net, unit *u, const char *conv, const char *bn
 	u->fold_b = net->nfold, net->nfold += o;
 	u->wino = k == 3 && s == 1 && p == 1;
 	if (u->wino) {
-		u->wino_fold_w = net->nwfold;
-		net->nwfold += (cxr_wino_weights_size(c, o) + 15) & ~(size_t)15;
 		if (nw > net->wtmp_w)
 			net->wtmp_w = nw;
 		size_t t = cxr_wino_weights_size(c, o), tb = cxr_wino_weights_size(o, c);
@@ -528,14 +531,14 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 			net->ws_size = ws;
 	}
 	net->wino_on = 1;
-	net->params = calloc(net->nparams, sizeof(float));
-	net->grads = calloc(net->nparams, sizeof(float));
+	net->params = cxr_calloc_huge(net->nparams, sizeof(float));
+	net->grads = cxr_calloc_huge(net->nparams, sizeof(float));
 	net->buffers = calloc(net->nbuffers, sizeof(float));
 	net->bstats = calloc(net->nbuffers ? net->nbuffers : 1, sizeof(double));
 	net->bn_update = 1;
 	net->dlogits = calloc(max_batch, sizeof(float));
-	net->ws = malloc((net->ws_size + 16) * sizeof(float));
-	net->wtmp = malloc((net->wtmp_w + net->wtmp_size + 32) * sizeof(float));
+	net->ws = cxr_malloc_huge((net->ws_size + 16) * sizeof(float));
+	net->wtmp = cxr_malloc_huge((net->wtmp_w + net->wtmp_size + 32) * sizeof(float));
 	if (!net->params || !net->grads || !net->buffers || !net->bstats || !net->dlogits ||
 	    !net->ws || !net->wtmp) {
 		cxr_seterr("out of memory for a network of %zu parameters", net->nparams);
@@ -670,12 +673,15 @@ void cxr_resnet_set_fold(cxr_resnet *net, int fold)
 	net->fold_on = fold;
 }
 
-/* The packed weights follow the precision and which convolutions run
- * by Winograd: made again at the next folded forward. */
+/* The transformed and packed weights follow the precision and which
+ * convolutions run by Winograd: planned and made again at the next folded
+ * forward. */
 static void drop_packed(cxr_resnet *net)
 {
 	free(net->fpack);
-	net->fpack = NULL;
+	free(net->wfold);
+	net->fpack = net->wfold = NULL;
+	net->planned = 0;
 	net->fold_valid = 0;
 }
 
@@ -806,11 +812,11 @@ static int use_wino(const cxr_resnet *net, const unit *u)
  * register block Winograd's 36 products of (tiles x C) cannot fill at a
  * small batch. Decided per image, not per batch, so that an image's
  * score does not depend on the batch it came in. */
-static int infer_wino(const cxr_resnet *net, const unit *u)
+static int plan_wino(const cxr_resnet *net, const unit *u)
 {
-	if (!use_wino(net, u) || !net->wfold)
+	if (!use_wino(net, u))
 		return 0;
-	if (net->prec != CXR_PREC_BF16 || !net->fpack || u->fold_pack == NO_PACK)
+	if (net->prec != CXR_PREC_BF16 || !cxr_gemm_can_prepack(net->prec))
 		return 1;
 	/* measured at 256x256: stages 3 and 4 (16 and 4 tiles) gain */
 	return ((u->d.oh + 3) / 4) * ((u->d.ow + 3) / 4) >= 64;
@@ -1047,27 +1053,39 @@ int cxr_resnet_backward(cxr_resnet *net)
 
 /* -- inference -- */
 
-/* Packs the folded weights of every convolution that runs by the
- * matrix product at inference, where the product can take them packed:
- * at batch 1 repacking a 1x1's weights on every call costs a third of
- * its time. -1 when memory is short. */
-static int alloc_packed(cxr_resnet *net)
+/* Which convolutions run by Winograd at inference (their folded weights
+ * transformed into wfold) and which by the matrix product (packed into
+ * fpack where the product can take them packed: at batch 1 repacking a
+ * 1x1's weights on every call costs a third of its time), for the
+ * precision and Winograd setting in force; each set made only for the
+ * convolutions that use it. -1 when memory is short. */
+static int plan_inference(cxr_resnet *net)
 {
-	if (net->fpack || !cxr_gemm_can_prepack(net->prec))
+	if (net->planned)
 		return 0;
-	size_t total = 0;
+	const int can_pack = cxr_gemm_can_prepack(net->prec);
+	size_t nwfold = 0, npack = 0;
 	for (int i = 0; i < net->nunits; i++) {
 		unit *u = net->units[i];
+		u->infer_wino = plan_wino(net, u);
 		u->fold_pack = NO_PACK;
-		if (use_wino(net, u) && net->wfold && net->prec != CXR_PREC_BF16)
-			continue;
-		u->fold_pack = total;
-		total += (conv_packed_size(&u->d) + 15) & ~(size_t)15;
+		if (u->infer_wino) {
+			u->wino_fold_w = nwfold;
+			nwfold += (cxr_wino_weights_size(u->d.c, u->d.o) + 15) & ~(size_t)15;
+		} else if (can_pack) {
+			u->fold_pack = npack;
+			npack += (conv_packed_size(&u->d) + 15) & ~(size_t)15;
+		}
 	}
-	if (!(net->fpack = aligned_alloc(64, (total ? total : 16) * sizeof(float)))) {
+	if (nwfold && !(net->wfold = cxr_malloc_huge(nwfold * sizeof(float)))) {
+		cxr_seterr("out of memory for transformed weights");
+		return -1;
+	}
+	if (npack && !(net->fpack = cxr_aligned_huge(64, npack * sizeof(float)))) {
 		cxr_seterr("out of memory for packed weights");
 		return -1;
 	}
+	net->planned = 1;
 	return 0;
 }
 
@@ -1085,15 +1103,18 @@ static void fold_weights(cxr_resnet *net)
 		if (u->params.conv_b)
 			for (int j = 0; j < o; j++)
 				F[u->fold_b + j] += scale[j] * u->params.conv_b[j];
+		float *restrict fw = F + u->fold_w;
+		const float *restrict w = u->params.conv_w;
 		for (int j = 0; j < o; j++)
+#pragma omp simd
 			for (size_t q = 0; q < k; q++)
-				F[u->fold_w + j * k + q] = u->params.conv_w[j * k + q] * scale[j];
+				fw[j * k + q] = w[j * k + q] * scale[j];
 		free(scale);
-		if (u->wino && net->wfold) {
+		if (u->infer_wino) {
 			to_oc33(net->wtmp, F + u->fold_w, o, u->d.c);
 			cxr_wino_transform_weights(net->wfold + u->wino_fold_w, net->wtmp, u->d.c, o);
 		}
-		if (net->fpack && u->fold_pack != NO_PACK)
+		if (u->fold_pack != NO_PACK)
 			conv_pack_weights(net->fpack + u->fold_pack, F + u->fold_w, &u->d);
 	}
 	net->fold_valid = 1;
@@ -1104,8 +1125,8 @@ static void unit_folded(cxr_resnet *net, const unit *u, float *out, const float 
 			int n)
 {
 	conv_dims d = at_batch(u, n);
-	if (!infer_wino(net, u)) {
-		if (net->fpack && u->fold_pack != NO_PACK)
+	if (!u->infer_wino) {
+		if (u->fold_pack != NO_PACK)
 			TIMED(net, u->kind, 0, conv_flops(&d),
 			      conv_forward_packed(out, in, net->fpack + u->fold_pack,
 						  net->fold + u->fold_b, &d, net->ws, flags));
@@ -1207,7 +1228,7 @@ static int arena(cxr_resnet *net, int train)
 		return 0;
 	free(net->act);
 	net->act_size = 0;
-	net->act = malloc(need * sizeof(float));
+	net->act = cxr_malloc_huge(need * sizeof(float));
 	if (!net->act) {
 		point_arena(net);
 		cxr_seterr("out of memory for the activations of a batch of %d (%.1f GB)",
@@ -1230,16 +1251,11 @@ const float *cxr_resnet_forward(cxr_resnet *net, const float *x, int n, int trai
 	if (arena(net, train))
 		return NULL;
 	if (!train && net->fold_on && !net->fold_valid) {
-		if (!net->fold && !(net->fold = malloc(net->nfold * sizeof(float)))) {
+		if (!net->fold && !(net->fold = cxr_malloc_huge(net->nfold * sizeof(float)))) {
 			cxr_seterr("out of memory for folded weights");
 			return NULL;
 		}
-		if (net->wino_on && net->nwfold && !net->wfold &&
-		    !(net->wfold = malloc(net->nwfold * sizeof(float)))) {
-			cxr_seterr("out of memory for transformed weights");
-			return NULL;
-		}
-		if (alloc_packed(net))
+		if (plan_inference(net))
 			return NULL;
 		fold_weights(net);
 	}
