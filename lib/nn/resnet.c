@@ -91,6 +91,7 @@ typedef struct block {
 	unit conv3;               /* 1x1, MID -> OUT */
 	unit downsample;          /* 1x1 stride S, C -> OUT: the projection shortcut */
 	int has_downsample;       /* S > 1 or C != OUT (Keras's: a stage's first block) */
+	int stage;                /* 0 to NSTAGES - 1 */
 	/* training activations, in the arena (conv2's and conv3's inputs are
 	 * not kept: see the network's mid1 and mid2) */
 	float *out;               /* (N,OH,OW,OUT) the block's output; before
@@ -183,6 +184,10 @@ struct cxr_resnet {
 	float *ring[4];             /* each the largest activation: inference's
 				     * activations in rotation; 0 and 1 backward's
 				     * gradients of the blocks' outputs */
+	size_t ring_image;          /* floats of a ring a batch's image may fill
+				     * (the largest activation's per image,
+				     * rounded to 64 bytes): rings are max_batch
+				     * times that */
 	/* Training: a block's relu(bn1(conv1)) and relu(bn2(conv2)), its
 	 * conv2's and conv3's inputs, each the largest of any block's. The
 	 * forward writes them for the next convolution only; backward
@@ -328,10 +333,14 @@ static void layout(cxr_resnet *net)
 	stem *s = &net->stem;
 	head *h = &net->head;
 	const size_t pool = (size_t)s->ph * s->pw * s->conv1.d.o * N;
-	size_t top = 0, big = pool;
+	size_t big = pool;
 	for (int i = 0; i < net->nunits; i++)
 		if (unit_out(net->units[i]) > big)
 			big = unit_out(net->units[i]);
+	/* every activation is N images of the same size */
+	net->ring_image = (big / N + 15) & ~(size_t)15;
+	big = N * net->ring_image;
+	size_t top = 0;
 	/* both modes */
 	take(net, &top, &net->input, NULL,
 	     N * net->cfg.height * net->cfg.width * net->cfg.in_channels);
@@ -471,6 +480,7 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 		int planes = 64 << stage;
 		for (int j = 0; j < stage_blocks[stage]; j++) {
 			block *b = &net->blocks[net->nblocks++];
+			b->stage = stage;
 			int s = j == 0 && stage > 0 ? 2 : 1;
 			int mid = scaled(planes, W), out = scaled(4 * planes, W);
 			/* the stride: torchvision's on the 3x3, Keras's on the
@@ -1158,13 +1168,13 @@ static void unit_eval(cxr_resnet *net, const unit *u, float *out, float *tmp, co
 
 /* input -> out, the stem's output; tmp: scratch of the largest
  * activation. */
-static void stem_infer(cxr_resnet *net, float *out, float *tmp, int n)
+static void stem_infer(cxr_resnet *net, float *out, float *tmp, const float *in, int n)
 {
 	const unit *conv1 = &net->stem.conv1;
 	if (net->fold_on)
-		unit_folded(net, conv1, tmp, net->input, CONV_RELU, n);
+		unit_folded(net, conv1, tmp, in, CONV_RELU, n);
 	else
-		unit_eval(net, conv1, tmp, tmp, net->input, NULL, 1, n);
+		unit_eval(net, conv1, tmp, tmp, in, NULL, 1, n);
 	TIMED(net, CXR_PROF_POOL, 0, 0,
 	      maxpool_forward(out, NULL, tmp, n, conv1->d.oh, conv1->d.ow, conv1->d.o, 3, 2, 1));
 }
@@ -1209,12 +1219,47 @@ static void head_infer(cxr_resnet *net, const float *in, int n)
 	});
 }
 
+/* Images a pass through the stem and the first two stages takes at a
+ * time. Their activations are large (at 256x256 a 256-channel 64x64 map
+ * is 4 MB an image): a whole batch's stream through memory between
+ * layers, one image's stay in cache, and their products are as large as
+ * the matrix kernel needs. Every output element is computed the same way
+ * whatever the number of images a pass takes (sums in the same order), so
+ * this changes no score. */
+#define EARLY_IMAGES 2
+
 static void forward_infer(cxr_resnet *net, int n)
 {
 	float *const *R = net->ring;
-	stem_infer(net, R[1], R[0], n);
-	int cur = 1;
-	for (int i = 0; i < net->nblocks; i++)
+	const size_t in_image = (size_t)net->cfg.height * net->cfg.width * net->cfg.in_channels;
+	int early = 0, cur = 1;
+	while (early < net->nblocks && net->blocks[early].stage < 2)
+		early++;
+	/* the pass from image i0 puts its images' activations at
+	 * R[k] + i0 * ring_image in every ring */
+	for (int i0 = 0; i0 < n; i0 += EARLY_IMAGES) {
+		const int m = n - i0 < EARLY_IMAGES ? n - i0 : EARLY_IMAGES;
+		float *Ri[4];
+		for (int k = 0; k < 4; k++)
+			Ri[k] = R[k] + (size_t)i0 * net->ring_image;
+		stem_infer(net, Ri[1], Ri[0], net->input + (size_t)i0 * in_image, m);
+		cur = 1;
+		for (int i = 0; i < early; i++)
+			cur = block_infer(net, &net->blocks[i], Ri, cur, m);
+	}
+	/* gathered into one (N,H,W,C) tensor for the rest, each pass's
+	 * images moved down to their place (never past the next pass's) */
+	if (n > EARLY_IMAGES) {
+		const conv_dims *d = early ? &net->blocks[early - 1].conv3.d : &net->stem.conv1.d;
+		const size_t per = early ? (size_t)d->oh * d->ow * d->o
+				   : (size_t)net->stem.ph * net->stem.pw * d->o;
+		for (int i0 = EARLY_IMAGES; i0 < n; i0 += EARLY_IMAGES) {
+			const int m = n - i0 < EARLY_IMAGES ? n - i0 : EARLY_IMAGES;
+			memmove(R[cur] + i0 * per, R[cur] + i0 * net->ring_image,
+				m * per * sizeof(float));
+		}
+	}
+	for (int i = early; i < net->nblocks; i++)
 		cur = block_infer(net, &net->blocks[i], R, cur, n);
 	head_infer(net, R[cur], n);
 }
