@@ -393,6 +393,16 @@ static void check_bn(size_t m, int c, int use_res, int relu)
 		else
 			memcpy(dres, r, n * sizeof *dres);
 		fd_check(bn_ref, &k, k.res, n, r64, n, dres, "bn+residual dres");
+		if (relu) {
+			/* the same, fused: bn_backward's bits and the residual's */
+			float *dx4 = zeros(n), *dr4 = test_frand(n, -1, 1), *dg4 = zeros(c);
+			float *db4 = zeros(c);
+			bn_backward_res(dx4, dr4, dg4, db4, r, y, x, mean, istd, g, b, 1, m, c, 0);
+			ck_assert_msg(!memcmp(dx4, dx, n * sizeof *dx), "fused din differs");
+			ck_assert_msg(!memcmp(dr4, dres, n * sizeof *dres), "fused dres differs");
+			ck_assert(!memcmp(dg4, dg, c * sizeof *dg) && !memcmp(db4, db, c * sizeof *db));
+			free(dx4), free(dr4), free(dg4), free(db4);
+		}
 		free(dres);
 	}
 

@@ -223,16 +223,26 @@ void bn_forward_eval(float *out, const float *in, const float *gamma, const floa
 }
 
 /* din [+]= dz * k + (x - mean) * kx + k0, dz = dout masked by mk; with
- * acc 0, din is written without being read. */
-CXR_CLONES static void rows_bwd(float *din, const float *dout, const float *in, relu_mask mk,
-				const float *restrict k, const float *restrict kx,
+ * acc 0, din is written without being read. dres (or NULL) = dz, where the
+ * mask is the forward's output's. */
+CXR_CLONES static void rows_bwd(float *din, float *dres, const float *dout, const float *in,
+				relu_mask mk, const float *restrict k, const float *restrict kx,
 				const float *restrict k0, int acc, size_t i0, size_t i1, int c)
 {
 	const float *mean = mk.mean, *scale = mk.scale, *shift = mk.shift;
 	for (size_t i = i0; i < i1; i++) {
 		const float *dy = dout + i * c, *x = in + i * c, *y = mk.out ? mk.out + i * c : NULL;
 		float *dx = din + i * c;
-		if (y) {
+		if (y && dres) {
+			float *dr = dres + i * c;
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				float dz = y[j] > 0 ? dy[j] : 0.0f;
+				float v = dz * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
+				dx[j] = acc ? dx[j] + v : v;
+				dr[j] = dz;
+			}
+		} else if (y) {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
 				float v = (y[j] > 0 ? dy[j] : 0.0f) * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
@@ -260,6 +270,16 @@ void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, con
 		 const float *in, const float *mean, const float *invstd, const float *gamma,
 		 const float *beta, int relu, size_t m, int c, int acc)
 {
+	bn_backward_res(din, NULL, dgamma, dbeta, dout, out, in, mean, invstd, gamma, beta, relu, m,
+			c, acc);
+}
+
+void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+		     const float *out, const float *in, const float *mean, const float *invstd,
+		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc)
+{
+	if (dres && !(relu && out))
+		cxr_die(CXR_EXIT_DATA, "bn_backward_res: the residual's gradient needs the ReLU's output");
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *k = cxr_xmalloc(4 * (size_t)c * sizeof *k), *kx = k + c, *k0 = kx + c;
 	float *scale = k0 + c;
@@ -288,7 +308,7 @@ void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, con
 	{
 		size_t i0, i1;
 		cxr_par_range(m, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
-		rows_bwd(din, dout, in, mk, k, kx, k0, acc, i0, i1, c);
+		rows_bwd(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c);
 	}
 	free(k);
 	free(s0);

@@ -56,6 +56,13 @@ void bn_forward_eval(float *out, const float *in, const float *gamma, const floa
 void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
 		 const float *in, const float *mean, const float *invstd, const float *gamma,
 		 const float *beta, int relu, size_t m, int c, int acc);
+/* bn_backward that also writes dres (m,c), the gradient of the forward's
+ * residual: dout masked by the ReLU (relu and out given), in the same pass
+ * (a bottleneck's identity shortcut: no pass of its own over dout and
+ * out). dres NULL: bn_backward. */
+void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+		     const float *out, const float *in, const float *mean, const float *invstd,
+		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc);
 /* The inference-mode transform as a per-channel affine map
  * y = x * scale + shift, for folding into a convolution. */
 void bn_fold(float *scale, float *shift, const float *gamma, const float *beta,

@@ -871,17 +871,19 @@ static void unit_train(cxr_resnet *net, unit *u, const float *in, float *out, co
 /* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
  * of the unit's output. relu: the unit ended in a ReLU, whose mask comes
  * from out, the unit's output, or when NULL (no residual) from its input.
+ * dres (or NULL): gets the gradient of the unit's residual, dout masked by
+ * the ReLU, from the same pass (needs relu and out).
  * The gradient of the convolution's output takes the place of that
  * output (conv_out), which nothing reads after this unit's batch-norm
  * backward: no scratch tensor for it. */
 static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const float *in,
-			  const float *dout, const float *out, int relu, int n)
+			  const float *dout, const float *out, float *dres, int relu, int n)
 {
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
 	float *T = u->conv_out;
 	TIMED(net, CXR_PROF_BN, 1, 0,
-	      bn_backward(T, u->grads.bn_gamma, u->grads.bn_beta, dout, out, u->conv_out,
+	      bn_backward_res(T, dres, u->grads.bn_gamma, u->grads.bn_beta, dout, out, u->conv_out,
 			  u->bn_mean, u->bn_istd, u->params.bn_gamma, u->params.bn_beta, relu, m,
 			  d.o, 0));
 	/* the bias's gradient: analytically 0 ahead of a training-mode batch
@@ -936,7 +938,7 @@ static void stem_backward(cxr_resnet *net, const float *dpool_out, float *drelu_
 	TIMED(net, CXR_PROF_POOL, 1, 0,
 	      maxpool_backward(drelu_out, dpool_out, s->pool_idx, n, d->oh, d->ow, d->o, s->ph,
 			       s->pw));
-	unit_backward(net, &s->conv1, NULL, 0, net->input, drelu_out, NULL, 1, n);
+	unit_backward(net, &s->conv1, NULL, 0, net->input, drelu_out, NULL, NULL, 1, n);
 }
 
 /* Block i's input: the stem's output or the block before's. */
@@ -972,23 +974,22 @@ static void unit_replay(cxr_resnet *net, const unit *u, float *out, int n)
 static void block_backward(cxr_resnet *net, block *b, const float *in, float *dout, float *din,
 			   int n)
 {
-	size_t nin = (size_t)n * b->conv1.d.h * b->conv1.d.w * b->conv1.d.c;
-	/* the shortcut writes din first, conv1 adds to it */
+	/* the shortcut writes din first (the identity's gradient, dout masked
+	 * by the block's ReLU, in conv3's batch-norm pass), conv1 adds to it */
 	if (b->has_downsample)
-		unit_backward(net, &b->downsample, din, 0, in, dout, b->out, 1, n);
-	else
-		TIMED(net, CXR_PROF_BN, 1, 0, relu_backward(din, dout, b->out, nin, 0));
+		unit_backward(net, &b->downsample, din, 0, in, dout, b->out, NULL, 1, n);
 	/* conv3 (1x1 stride 1 in both architectures: a plain product, whose
 	 * weight gradient is taken before its input gradient is written)
 	 * leaves the gradient of relu2_out in relu2_out's place */
 	float *relu1_out = net->mid1, *relu2_out = net->mid2, *drelu2_out = relu2_out;
 	unit_replay(net, &b->conv2, relu2_out, n);
-	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, b->out, 1, n);
+	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, b->out,
+		      b->has_downsample ? NULL : din, 1, n);
 	/* dout is spent: it takes the gradient of relu1_out */
 	float *drelu1_out = dout;
 	unit_replay(net, &b->conv1, relu1_out, n);
-	unit_backward(net, &b->conv2, drelu1_out, 0, relu1_out, drelu2_out, NULL, 1, n);
-	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, NULL, 1, n);
+	unit_backward(net, &b->conv2, drelu1_out, 0, relu1_out, drelu2_out, NULL, NULL, 1, n);
+	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, NULL, NULL, 1, n);
 }
 
 /* in, the last block's output -> head.logits. */
