@@ -1350,6 +1350,21 @@ float cxr_resnet_loss(cxr_resnet *net, const float *targets)
 
 /* ---- PyTorch layout ---- */
 
+/* dst[o][j][i] = src[o][i][j] for each of O slabs of rows x cols: a
+ * convolution's weights between PyTorch's (O,C,KH,KW) and ours
+ * (O,KH,KW,C). With a 1x1's single tap the layouts agree. */
+static void transpose_slabs(float *dst, const float *src, int64_t O, int64_t rows, int64_t cols)
+{
+	if (rows == 1 || cols == 1) {
+		memcpy(dst, src, (size_t)(O * rows * cols) * sizeof *dst);
+		return;
+	}
+	for (int64_t o = 0; o < O; o++, dst += rows * cols, src += rows * cols)
+		for (int64_t i = 0; i < rows; i++)
+			for (int64_t j = 0; j < cols; j++)
+				dst[j * rows + i] = src[i * cols + j];
+}
+
 void cxr_resnet_tensor_export(const cxr_resnet_tensor *t, float *dst, const float *flat)
 {
 	const float *src = flat + t->offset;
@@ -1358,11 +1373,7 @@ void cxr_resnet_tensor_export(const cxr_resnet_tensor *t, float *dst, const floa
 		return;
 	}
 	/* (O,KH,KW,C) -> (O,C,KH,KW) */
-	const int64_t O = t->dims[0], C = t->dims[1], KK = t->dims[2] * t->dims[3];
-	for (int64_t o = 0; o < O; o++)
-		for (int64_t c = 0; c < C; c++)
-			for (int64_t k = 0; k < KK; k++)
-				dst[(o * C + c) * KK + k] = src[(o * KK + k) * C + c];
+	transpose_slabs(dst, src, t->dims[0], (int64_t)t->dims[2] * t->dims[3], t->dims[1]);
 }
 
 void cxr_resnet_tensor_import(const cxr_resnet_tensor *t, float *flat, const float *src)
@@ -1372,9 +1383,6 @@ void cxr_resnet_tensor_import(const cxr_resnet_tensor *t, float *flat, const flo
 		memcpy(dst, src, t->numel * sizeof *dst);
 		return;
 	}
-	const int64_t O = t->dims[0], C = t->dims[1], KK = t->dims[2] * t->dims[3];
-	for (int64_t o = 0; o < O; o++)
-		for (int64_t c = 0; c < C; c++)
-			for (int64_t k = 0; k < KK; k++)
-				dst[(o * KK + k) * C + c] = src[(o * C + c) * KK + k];
+	/* (O,C,KH,KW) -> (O,KH,KW,C) */
+	transpose_slabs(dst, src, t->dims[0], t->dims[1], (int64_t)t->dims[2] * t->dims[3]);
 }
