@@ -498,12 +498,12 @@ const char *cxr_model_digest(const cxr_model *m)
 /* ---- reading ---- */
 
 /* The content is decompressed in steps as the parse asks for it, into one
- * block grown by doubling (grow_to) that keeps
- * the content at a 64-byte aligned place (shift), with room for at most
- * twice the bytes decompressed so far: what a file declares (a content
- * size, a count, a tensor's shape) allocates nothing before its bytes
- * have arrived, and the magic and version are checked on the first bytes,
- * so a zstd bomb of anything else costs one step. */
+ * block grown by doubling (grow_to) that keeps the content at a 64-byte
+ * aligned place (shift), with room for at most twice the bytes
+ * decompressed so far: what a file declares (a content size, a count, a
+ * tensor's shape) allocates nothing before its bytes have arrived, and
+ * the magic and version are checked on the first bytes, so a zstd bomb
+ * of anything else costs one step. */
 #define STEP (64u << 10)       /* bytes decompressed at a time, at least */
 #define TRAIL_MAX (1u << 20)   /* trailing content counted in a message */
 #define DRAIN_MAX (64u << 20)  /* content read past a parse error */

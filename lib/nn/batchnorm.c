@@ -233,20 +233,17 @@ CXR_CLONES static void rows_bwd(float *din, float *dres, const float *dout, cons
 	for (size_t i = i0; i < i1; i++) {
 		const float *dy = dout + i * c, *x = in + i * c, *y = mk.out ? mk.out + i * c : NULL;
 		float *dx = din + i * c;
-		if (y && dres) {
-			float *dr = dres + i * c;
-#pragma omp simd
-			for (int j = 0; j < c; j++) {
-				float dz = y[j] > 0 ? dy[j] : 0.0f;
-				float v = dz * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
-				dx[j] = acc ? dx[j] + v : v;
-				dr[j] = dz;
-			}
-		} else if (y) {
+		if (y) {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
 				float v = (y[j] > 0 ? dy[j] : 0.0f) * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
 				dx[j] = acc ? dx[j] + v : v;
+			}
+			if (dres) { /* from the row just read, still in cache */
+				float *dr = dres + i * c;
+#pragma omp simd
+				for (int j = 0; j < c; j++)
+					dr[j] = y[j] > 0 ? dy[j] : 0.0f;
 			}
 		} else if (scale) {
 #pragma omp simd

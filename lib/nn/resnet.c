@@ -1251,9 +1251,9 @@ static void forward_infer(cxr_resnet *net, int n)
 	/* gathered into one (N,H,W,C) tensor for the rest, each pass's
 	 * images moved down to their place (never past the next pass's) */
 	if (n > EARLY_IMAGES) {
-		const conv_dims *d = early ? &net->blocks[early - 1].conv3.d : &net->stem.conv1.d;
-		const size_t per = early ? (size_t)d->oh * d->ow * d->o
-				   : (size_t)net->stem.ph * net->stem.pw * d->o;
+		/* stage 1 always has blocks: early >= 1 */
+		const conv_dims *d = &net->blocks[early - 1].conv3.d;
+		const size_t per = (size_t)d->oh * d->ow * d->o;
 		for (int i0 = EARLY_IMAGES; i0 < n; i0 += EARLY_IMAGES) {
 			const int m = n - i0 < EARLY_IMAGES ? n - i0 : EARLY_IMAGES;
 			memmove(R[cur] + i0 * per, R[cur] + i0 * net->ring_image,
