@@ -14,6 +14,7 @@
  * Exits 78 (the runner's "unsupported here", not a skip) on a CPU without
  * AVX512_BF16. */
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,68 @@ END_TEST
 START_TEST(gemm_split)
 {
 	gemm_split_check(CXR_PREC_BF16);
+}
+END_TEST
+
+/* cxr_gemm_prepacked_act against cxr_gemm_prepacked on the same values:
+ * a bf16 A is the fp32 A holding its values (the product rounds A's
+ * values to bf16 anyway), a bf16 C the fp32 result rounded once, a bf16 C
+ * added to the product the fp32 C holding its values: the same bits, for
+ * every mix of fp32 and bf16 operands, on one block of k and on several
+ * (a bf16 C's partial sums kept in fp32), at any thread count, row
+ * strides past the row's end kept. */
+static void check_gemm_act(int m, int n, int k, int pad, int accum, int relu)
+{
+	const int lda = k + pad, ldc = n + pad;
+	float *af = test_frand((size_t)m * lda, -1, 1), *c0 = test_frand((size_t)m * ldc, -1, 1);
+	float *b = test_frand((size_t)k * n, -1, 1), *bias = test_frand(n, -0.5, 0.5);
+	uint16_t *a16 = malloc((size_t)m * lda * sizeof *a16), *c16 = malloc((size_t)m * ldc * 2);
+	for (size_t i = 0; i < (size_t)m * lda; i++)
+		a16[i] = cxr_bf16_round(af[i]), af[i] = cxr_bf16_float(a16[i]);
+	for (size_t i = 0; i < (size_t)m * ldc; i++)
+		c0[i] = rb(c0[i]);
+	float *packed = aligned_alloc(64, cxr_gemm_packed_size(CXR_PREC_BF16, n, k) * sizeof(float));
+	cxr_gemm_pack_b(CXR_PREC_BF16, 0, n, k, b, n, packed);
+	float *ref = malloc((size_t)m * ldc * sizeof *ref), *cf = malloc((size_t)m * ldc * sizeof *cf);
+	memcpy(ref, c0, (size_t)m * ldc * sizeof *ref);
+	cxr_gemm_prepacked(CXR_PREC_BF16, 0, m, n, k, af, lda, packed, accum, bias, relu, ref, ldc);
+	const int saved = omp_get_max_threads();
+	for (int nt = 1; nt <= 3; nt++) {
+		omp_set_num_threads(nt);
+		for (int mix = 1; mix < 4; mix++) {
+			const int abf = mix & 1, cbf = mix >> 1;
+			memcpy(cf, c0, (size_t)m * ldc * sizeof *cf);
+			for (size_t i = 0; i < (size_t)m * ldc; i++)
+				c16[i] = cxr_bf16_round(c0[i]);
+			cxr_gemm_prepacked_act(m, n, k, abf ? (const void *)a16 : af, abf, lda, packed,
+					       accum, bias, relu, cbf ? (void *)c16 : cf, cbf, ldc);
+			for (int i = 0; i < m; i++)
+				for (int j = 0; j < ldc; j++) {
+					size_t at = (size_t)i * ldc + j;
+					float got = cbf ? cxr_bf16_float(c16[at]) : cf[at];
+					float want = j >= n ? c0[at] : cbf ? rb(ref[at]) : ref[at];
+					ck_assert_msg(!memcmp(&got, &want, sizeof got),
+						      "gemm_act %dx%dx%d A %s C %s accum %d relu %d, %d threads: "
+						      "(%d,%d) %a, want %a", m, n, k, abf ? "bf16" : "fp32",
+						      cbf ? "bf16" : "fp32", accum, relu, nt, i, j, got, want);
+				}
+		}
+	}
+	omp_set_num_threads(saved);
+	free(af), free(c0), free(b), free(bias), free(a16), free(c16), free(packed), free(ref), free(cf);
+}
+
+START_TEST(gemm_act)
+{
+	static const int ms[] = {1, 13, 14, 15, 225, 700};
+	static const int ns[] = {31, 64, 200};
+	static const int ks[] = {2, 64, 1600};
+	for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+		for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
+			for (size_t q = 0; q < sizeof ks / sizeof *ks; q++) {
+				check_gemm_act(ms[i], ns[j], ks[q], 0, (int)(i + q) & 1, (int)j & 1);
+				check_gemm_act(ms[i], ns[j], ks[q], 2, !((int)(i + q) & 1), !((int)j & 1));
+			}
 }
 END_TEST
 
@@ -332,6 +395,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, rounding);
 	tcase_add_test(tc, gemm);
 	tcase_add_test(tc, gemm_split);
+	tcase_add_test(tc, gemm_act);
 	tcase_add_test(tc, conv);
 	tcase_add_test(tc, dense);
 	tcase_add_test(tc, network_golden);

@@ -394,10 +394,67 @@ BF16 static void pack_b_bf16(uint32_t *restrict dst, const float *b, int ldb, in
 	}
 }
 
-/* kernel()'s bf16 twin over kc2 pairs. */
+/* Where a bf16 product's block of results goes: to fp32 f or bf16 h (row
+ * stride ld), each result first added to what addf (fp32) or addh (bf16)
+ * hold at the same place (NULL: nothing), then the epilogue's bias and
+ * ReLU as store_block applies them. */
+typedef struct tile_out {
+	float *f;
+	uint16_t *h;
+	const float *addf;
+	const uint16_t *addh;
+	size_t ld;
+	const float *bias;
+	int relu;
+} tile_out;
+
+/* 16 bf16 values (under mask m, the rest zero) as floats. */
+BF16 static inline __m512 load_bf16(__mmask16 m, const uint16_t *p)
+{
+	__m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+	return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+/* store_block for the bf16 kernel, to the places o names. */
+BF16 static inline void store_tile(__m512 acc[MR][2], const tile_out *o, int mr, int nr)
+{
+	__mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+	__m512 b0 = _mm512_setzero_ps(), b1 = b0, zero = b0;
+	if (o->bias) {
+		b0 = _mm512_maskz_loadu_ps(m0, o->bias);
+		b1 = _mm512_maskz_loadu_ps(m1, o->bias + 16);
+	}
+	for (int i = 0; i < mr; i++) {
+		const size_t at = (size_t)i * o->ld;
+		__m512 x = acc[i][0], y = acc[i][1];
+		if (o->addf) {
+			x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m0, o->addf + at));
+			y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m1, o->addf + at + 16));
+		} else if (o->addh) {
+			x = _mm512_add_ps(x, load_bf16(m0, o->addh + at));
+			y = _mm512_add_ps(y, load_bf16(m1, o->addh + at + 16));
+		}
+		if (o->bias) {
+			x = _mm512_add_ps(x, b0);
+			y = _mm512_add_ps(y, b1);
+		}
+		if (o->relu) {
+			x = _mm512_max_ps(x, zero);
+			y = _mm512_max_ps(y, zero);
+		}
+		if (o->h) {
+			_mm256_mask_storeu_epi16(o->h + at, m0, (__m256i)_mm512_cvtneps_pbh(x));
+			_mm256_mask_storeu_epi16(o->h + at + 16, m1, (__m256i)_mm512_cvtneps_pbh(y));
+		} else {
+			_mm512_mask_storeu_ps(o->f + at, m0, x);
+			_mm512_mask_storeu_ps(o->f + at + 16, m1, y);
+		}
+	}
+}
+
+/* kernel()'s bf16 twin over kc2 pairs, its results stored as o says. */
 BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, a_layout L,
-			     const uint32_t *restrict B, float *C, int ldc, int mr, int nr, int add,
-			     const epilogue *ep)
+			     const uint32_t *restrict B, const tile_out *o, int mr, int nr)
 {
 	const size_t s = L.row;
 	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
@@ -433,7 +490,7 @@ BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, a_layout L,
 		{c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {caa, cab}, {cba, cbb},
 		{cca, ccb}, {cda, cdb},
 	};
-	store_block(acc, C, ldc, mr, nr, add, ep);
+	store_tile(acc, o, mr, nr);
 }
 
 /* ---- drivers ---- */
@@ -538,19 +595,53 @@ static split choose_split(int m, int panels, int nt)
 	return best;
 }
 
+/* Activations kept in bf16 between layers (cxr_gemm_prepacked_act): A
+ * read where it lies instead of packed, C stored in bf16; NULL: fp32. */
+typedef struct bf16_io {
+	const uint16_t *a;
+	uint16_t *c;
+} bf16_io;
+
+/* The A panel of rows [row, row+mr) x pairs [pc/2, pc/2+kc2) of a bf16 A
+ * (row stride lda values): in place when it has all MR rows, else its
+ * rows copied to buf and the rest zero, as pack_a_bf16 would leave them. */
+static const uint32_t *a16_panel(uint32_t *buf, const uint16_t *a, int lda, int row, int mr,
+				 int pc, int kc2, a_layout *L)
+{
+	const uint16_t *src = a + (size_t)row * lda + pc;
+	if (mr == MR) {
+		*L = (a_layout){(size_t)lda / 2, 1};
+		return (const uint32_t *)src;
+	}
+	for (int q = 0; q < MR; q++) {
+		if (q < mr)
+			memcpy(buf + (size_t)q * kc2, src + (size_t)q * lda, (size_t)kc2 * sizeof *buf);
+		else
+			memset(buf + (size_t)q * kc2, 0, (size_t)kc2 * sizeof *buf);
+	}
+	*L = (a_layout){(size_t)kc2, 1};
+	return buf;
+}
+
 /* C [+]= op(A) op(B) with the work spread over nt threads by row blocks
- * and column-panel groups; bf16: products of bf16-rounded operands.
- * A packed panel holds kc floats or (kc+1)/2 bf16 pairs per lane, KC
- * four-byte words at most either way. */
+ * and column-panel groups; bf16: products of bf16-rounded operands, and
+ * io (NULL: none) the operands kept in bf16. A packed panel holds kc
+ * floats or (kc+1)/2 bf16 pairs per lane, KC four-byte words at most
+ * either way. A bf16 C over more than one block of k takes the blocks'
+ * sums in an fp32 buffer (in the order an fp32 C would: the value C had
+ * added with the first block's), rounded once, with the last block. */
 static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const float *a, int lda,
 			 const float *b, int ldb, const float *prepacked, int add, const epilogue *ep,
-			 float *c, int ldc, int nt)
+			 float *c, int ldc, int nt, const bf16_io *io)
 {
 	const int ncb = n < NC ? n : NC, kcmax = bf16 ? KCB : KC;
-	const int all_panels = (n + NR - 1) / NR;
+	const int all_panels = (n + NR - 1) / NR, nkb = (k + kcmax - 1) / kcmax;
+	const uint16_t *a16 = io ? io->a : NULL;
+	uint16_t *c16 = io ? io->c : NULL;
 	/* B shared, from the calling thread's buffer (or packed already: see
 	 * cxr_gemm_pack_b); A per thread, its own */
 	float *bp = prepacked ? NULL : buffer(0, (size_t)KC * ((ncb + NR - 1) / NR) * NR);
+	float *part = c16 && nkb > 1 ? buffer(2, (size_t)m * ldc) : NULL;
 #pragma omp parallel num_threads(nt)
 	{
 		float *myap = buffer(1, (size_t)MC * KC);
@@ -583,10 +674,10 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 					const int i0 = (int)r0 * MR, i1 = (int)r1 * MR;
 					const int mc = (i1 < m ? i1 : m) - i0;
 					const int jp0 = (int)g0, jp1 = (int)g1;
-					if (bf16)
-						pack_a_bf16((uint32_t *)myap, a, lda, ta, i0, mc, pc, kc);
-					else
+					if (!bf16)
 						pack_a(myap, a, lda, ta, i0, mc, pc, kc);
+					else if (!a16)
+						pack_a_bf16((uint32_t *)myap, a, lda, ta, i0, mc, pc, kc);
 					for (int jp = jp0; jp < jp1; jp++) {
 						const int j0 = jc + jp * NR;
 						const int nr = n - j0 < NR ? n - j0 : NR;
@@ -595,15 +686,36 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 								    ep && ep->relu};
 						const epilogue *epj = last && ep ? &e : NULL;
 						for (int r = 0; r < mc; r += MR) {
-							float *cc = c + (size_t)(i0 + r) * ldc + j0;
 							const int mr = mc - r < MR ? mc - r : MR;
-							if (bf16)
-								kernel_bf16(kc2, (const uint32_t *)myap + (size_t)r * kc2,
-									    a_layout_of(ta, kc2), (const uint32_t *)bpp,
-									    cc, ldc, mr, nr, !first, epj);
-							else
+							const size_t at = (size_t)(i0 + r) * ldc + j0;
+							if (!bf16) {
 								kernel(kc, myap + (size_t)r * kc, a_layout_of(ta, kc),
-								       bpp, cc, ldc, mr, nr, !first, epj);
+								       bpp, c + at, ldc, mr, nr, !first, epj);
+								continue;
+							}
+							a_layout L = a_layout_of(ta, kc2);
+							const uint32_t *ap = (const uint32_t *)myap + (size_t)r * kc2;
+							if (a16)
+								ap = a16_panel((uint32_t *)myap, a16, lda, i0 + r, mr,
+									       pc, kc2, &L);
+							tile_out o = {.ld = (size_t)ldc};
+							if (!c16) {
+								o.f = c + at;
+								o.addf = first ? NULL : o.f;
+							} else if (!last) {
+								o.f = part + at;
+								o.addf = pc > 0 ? o.f : NULL;
+								o.addh = pc == 0 && add ? c16 + at : NULL;
+							} else {
+								o.h = c16 + at;
+								o.addf = nkb > 1 ? part + at : NULL;
+								o.addh = nkb == 1 && add ? o.h : NULL;
+							}
+							if (epj) {
+								o.bias = epj->bias;
+								o.relu = epj->relu;
+							}
+							kernel_bf16(kc2, ap, L, (const uint32_t *)bpp, &o, mr, nr);
 						}
 					}
 				}
@@ -647,7 +759,7 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 			const float *as = ta ? a + (size_t)k0 * lda : a + k0;
 			const float *bs = tb ? b + k0 : b + (size_t)k0 * ldb;
 			gemm_blocked(bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, NULL, 0, NULL,
-				     part + t * mn, n, 1);
+				     part + t * mn, n, 1, NULL);
 		}
 #pragma omp parallel for schedule(static)
 		for (int i = 0; i < m; i++) {
@@ -661,7 +773,7 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 		}
 		return;
 	}
-	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, NULL, c, ldc, nt);
+	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, NULL, c, ldc, nt, NULL);
 }
 
 void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
@@ -741,5 +853,19 @@ void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, i
 		return;
 	}
 	gemm_blocked(prec == CXR_PREC_BF16, ta, 0, m, n, k, a, lda, NULL, 0, packed, beta != 0,
-		     bias || relu ? &ep : NULL, c, ldc, omp_get_max_threads());
+		     bias || relu ? &ep : NULL, c, ldc, omp_get_max_threads(), NULL);
+}
+
+void cxr_gemm_prepacked_act(int m, int n, int k, const void *a, int a_bf16, int lda,
+			    const float *packed, int accum, const float *bias, int relu, void *c,
+			    int c_bf16, int ldc)
+{
+	if (m <= 0 || n <= 0)
+		return;
+	if (k <= 0 || (a_bf16 && ((k | lda) & 1)))
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product of k = %d, lda = %d", k, lda);
+	const epilogue ep = {bias, relu};
+	const bf16_io io = {a_bf16 ? a : NULL, c_bf16 ? c : NULL};
+	gemm_blocked(1, 0, 0, m, n, k, a_bf16 ? NULL : a, lda, NULL, 0, packed, accum,
+		     bias || relu ? &ep : NULL, c_bf16 ? NULL : c, ldc, omp_get_max_threads(), &io);
 }
