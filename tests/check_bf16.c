@@ -24,6 +24,7 @@
 #include "nn/gemm.h"
 #include "nn/precision.h"
 #include "nn/init.h"
+#include "nn/maxpool.h"
 #include "nn/resnet.h"
 #include "resnet_golden.h"
 #include "gemm_split.h"
@@ -186,12 +187,13 @@ START_TEST(gemm_act)
 {
 	static const int ms[] = {1, 13, 14, 15, 225, 700};
 	static const int ns[] = {31, 64, 200};
-	static const int ks[] = {2, 64, 1600};
+	static const int ks[] = {2, 33, 64, 1600, 1601}; /* odd: copied, a zero completing the pair */
 	for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
 		for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
 			for (size_t q = 0; q < sizeof ks / sizeof *ks; q++) {
 				check_gemm_act(ms[i], ns[j], ks[q], 0, (int)(i + q) & 1, (int)j & 1);
-				check_gemm_act(ms[i], ns[j], ks[q], 2, !((int)(i + q) & 1), !((int)j & 1));
+				check_gemm_act(ms[i], ns[j], ks[q], 1 + (int)q % 2, !((int)(i + q) & 1),
+					       !((int)j & 1));
 			}
 }
 END_TEST
@@ -274,6 +276,85 @@ static void check_conv(int n, int h, int w, int c, int o, int k, int st, int pad
 	free(x), free(wt), free(dy), free(bias), free(y), free(dx), free(dw), free(ws);
 	free(ry), free(my), free(rx), free(mx), free(rw), free(mw);
 }
+
+/* conv_forward_packed with activations in bf16 (CONV_IN_BF16 /
+ * CONV_OUT_BF16) against the fp32-activation call on the values the bf16
+ * ones hold: the same bits, rounded once; the 1x1 reads its input in
+ * place, the others through a bf16 im2col. */
+static void check_conv_act(int n, int h, int w, int c, int o, int k, int st, int pad)
+{
+	conv_dims d;
+	conv_dims_set(&d, n, h, w, c, o, k, st, pad);
+	d.prec = CXR_PREC_BF16;
+	const size_t nx = (size_t)n * h * w * c, ny = (size_t)n * d.oh * d.ow * o;
+	float *x = test_frand(nx, -1, 1), *wt = test_frand((size_t)o * k * k * c, -1, 1);
+	float *bias = test_frand(o, -0.5, 0.5), *y0 = test_frand(ny, -1, 1);
+	float *ws = calloc(conv_workspace(&d) + 1, sizeof *ws), *y = malloc(ny * sizeof *y);
+	float *packed = aligned_alloc(64, conv_packed_size(&d) * sizeof(float));
+	uint16_t *x16 = malloc(nx * 2), *y16 = malloc(ny * 2);
+	conv_pack_weights(packed, wt, &d);
+	for (size_t i = 0; i < nx; i++)
+		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
+	for (size_t i = 0; i < ny; i++)
+		y0[i] = rb(y0[i]);
+	for (int flags = 0; flags < 4; flags++) {
+		memcpy(y, y0, ny * sizeof *y);
+		conv_forward_packed(y, x, packed, bias, &d, ws, flags);
+		for (int mix = 1; mix < 4; mix++) {
+			const int in16 = mix & 1, out16 = mix >> 1;
+			float *yf = malloc(ny * sizeof *yf);
+			memcpy(yf, y0, ny * sizeof *yf);
+			for (size_t i = 0; i < ny; i++)
+				y16[i] = cxr_bf16_round(y0[i]);
+			conv_forward_packed(out16 ? (void *)y16 : yf, in16 ? (const void *)x16 : x, packed,
+					    bias, &d, ws,
+					    flags | (in16 ? CONV_IN_BF16 : 0) | (out16 ? CONV_OUT_BF16 : 0));
+			for (size_t i = 0; i < ny; i++) {
+				float got = out16 ? cxr_bf16_float(y16[i]) : yf[i];
+				float want = out16 ? rb(y[i]) : y[i];
+				ck_assert_msg(!memcmp(&got, &want, sizeof got),
+					      "conv %dx%d/%d c%d o%d flags %d, input %s, output %s: [%zu] %a, "
+					      "want %a", k, k, st, c, o, flags, in16 ? "bf16" : "fp32",
+					      out16 ? "bf16" : "fp32", i, got, want);
+			}
+			free(yf);
+		}
+	}
+	free(x), free(wt), free(bias), free(y0), free(ws), free(y), free(packed), free(x16), free(y16);
+}
+
+/* The pools' bf16 forms: rounding keeps order, so the max of the rounded
+ * values is the rounded max, bit for bit. */
+static void check_pools_act(void)
+{
+	const int n = 2, h = 13, w = 10, c = 40, hw = h * w;
+	const int oh = pool_out_size(h, 3, 2, 1), ow = pool_out_size(w, 3, 2, 1);
+	const size_t nx = (size_t)n * hw * c, ny = (size_t)n * oh * ow * c;
+	float *x = test_frand(nx, -1, 1), *y = malloc(ny * sizeof *y);
+	uint16_t *y16 = malloc(ny * 2), *x16 = malloc(nx * 2);
+	maxpool_forward(y, NULL, x, n, h, w, c, 3, 2, 1);
+	maxpool_forward_bf16(y16, x, n, h, w, c, 3, 2, 1);
+	for (size_t i = 0; i < ny; i++)
+		ck_assert_msg(y16[i] == cxr_bf16_round(y[i]), "maxpool_forward_bf16 [%zu]", i);
+	float g[2 * 40], g16[2 * 40];
+	for (size_t i = 0; i < nx; i++)
+		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
+	gmaxpool_forward(g, NULL, x, n, hw, c);
+	gmaxpool_forward_bf16(g16, x16, n, hw, c);
+	ck_assert(!memcmp(g, g16, sizeof g));
+	free(x), free(y), free(y16), free(x16);
+}
+
+START_TEST(activations_bf16)
+{
+	check_conv_act(2, 9, 7, 64, 40, 1, 1, 0);   /* 1x1: read in place */
+	check_conv_act(2, 5, 3, 17, 33, 1, 1, 0);   /* odd channels: copied */
+	check_conv_act(2, 15, 13, 40, 33, 1, 2, 0); /* 1x1 stride 2: im2col */
+	check_conv_act(2, 12, 11, 24, 20, 3, 1, 1); /* 3x3 by im2col */
+	check_conv_act(3, 12, 11, 90, 36, 3, 2, 1); /* 3x3 stride 2, k = 810 past a block */
+	check_pools_act();
+}
+END_TEST
 
 START_TEST(conv)
 {
@@ -396,6 +477,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, gemm);
 	tcase_add_test(tc, gemm_split);
 	tcase_add_test(tc, gemm_act);
+	tcase_add_test(tc, activations_bf16);
 	tcase_add_test(tc, conv);
 	tcase_add_test(tc, dense);
 	tcase_add_test(tc, network_golden);

@@ -53,11 +53,12 @@ size_t conv_workspace(const conv_dims *d)
 	return (size_t)chunk_rows(d) * d->ow * d->kh * d->kw * d->c;
 }
 
-void conv_im2col(float *col, const float *in, const conv_dims *d, int r0, int r1)
+/* conv_im2col for elements of es bytes (4: fp32, 2: bf16). */
+static void im2col(void *col, const void *in, const conv_dims *d, int r0, int r1, size_t es)
 {
 	const int h = d->h, w = d->w, c = d->c, kh = d->kh, kw = d->kw;
 	const int oh = d->oh, ow = d->ow, s = d->stride, pad = d->pad;
-	const size_t K = (size_t)kh * kw * c, run = (size_t)kw * c;
+	const size_t K = (size_t)kh * kw * c, run = (size_t)kw * c * es, px = (size_t)c * es;
 	const long np = (long)(r1 - r0) * ow;
 #pragma omp parallel for schedule(static)
 	for (long p = 0; p < np; p++) {
@@ -66,21 +67,26 @@ void conv_im2col(float *col, const float *in, const conv_dims *d, int r0, int r1
 		int iy0 = oy * s - pad, ix0 = ox * s - pad;
 		int k0 = ix0 < 0 ? -ix0 : 0;
 		int k1 = w - ix0 < kw ? w - ix0 : kw;
-		float *dst = col + p * K;
+		char *dst = (char *)col + p * K * es;
 		for (int ky = 0; ky < kh; ky++, dst += run) {
 			int iy = iy0 + ky;
 			if (iy < 0 || iy >= h || k0 >= k1) {
-				memset(dst, 0, run * sizeof *dst);
+				memset(dst, 0, run);
 				continue;
 			}
-			const float *src = in + (((size_t)n * h + iy) * w + ix0 + k0) * c;
+			const char *src = (const char *)in + (((size_t)n * h + iy) * w + ix0 + k0) * px;
 			if (k0 > 0)
-				memset(dst, 0, (size_t)k0 * c * sizeof *dst);
-			memcpy(dst + (size_t)k0 * c, src, (size_t)(k1 - k0) * c * sizeof *dst);
+				memset(dst, 0, (size_t)k0 * px);
+			memcpy(dst + (size_t)k0 * px, src, (size_t)(k1 - k0) * px);
 			if (k1 < kw)
-				memset(dst + (size_t)k1 * c, 0, (size_t)(kw - k1) * c * sizeof *dst);
+				memset(dst + (size_t)k1 * px, 0, (size_t)(kw - k1) * px);
 		}
 	}
+}
+
+void conv_im2col(float *col, const float *in, const conv_dims *d, int r0, int r1)
+{
+	im2col(col, in, d, r0, r1, sizeof(float));
 }
 
 CXR_CLONES static void add_to(float *restrict d, const float *restrict s, int n)
@@ -203,37 +209,42 @@ void conv_bias_backward(float *dbias, const float *dout, size_t m, int o)
 
 /* y (m,o) = [y +] a (m,K) weight^T [+ bias] [ReLU], from the weights as
  * they are or packed (where the bias and ReLU come with the product's
- * stores instead of another pass over y). */
-static void weight_product(const conv_dims *d, int m, const float *a, const float *weight,
-			   const float *packed, float beta, const float *bias, int relu, float *y)
+ * stores instead of another pass over y, and a and y may be bf16 as
+ * flags say). */
+static void weight_product(const conv_dims *d, int m, const void *a, const float *weight,
+			   const float *packed, int flags, const float *bias, void *y)
 {
 	const int o = d->o, K = d->kh * d->kw * d->c;
-	if (packed) {
-		cxr_gemm_prepacked(d->prec, 0, m, o, K, a, K, packed, beta, bias, relu, y, o);
+	const int accum = !!(flags & CONV_ACCUM), relu = !!(flags & CONV_RELU);
+	if (flags & (CONV_IN_BF16 | CONV_OUT_BF16)) {
+		cxr_gemm_prepacked_act(m, o, K, a, !!(flags & CONV_IN_BF16), K, packed, accum, bias,
+				       relu, y, !!(flags & CONV_OUT_BF16), o);
 		return;
 	}
-	cxr_gemm_prec(d->prec, 0, 1, m, o, K, a, K, weight, K, beta, y, o);
+	if (packed) {
+		cxr_gemm_prepacked(d->prec, 0, m, o, K, a, K, packed, accum, bias, relu, y, o);
+		return;
+	}
+	cxr_gemm_prec(d->prec, 0, 1, m, o, K, a, K, weight, K, accum, y, o);
 	conv_bias_relu(y, bias, relu, (size_t)m, o);
 }
 
-static void forward(float *out, const float *in, const float *weight, const float *packed,
+static void forward(void *out, const void *in, const float *weight, const float *packed,
 		    const float *bias, const conv_dims *d, float *ws, int flags)
 {
-	const int o = d->o;
-	const float beta = flags & CONV_ACCUM ? 1.0f : 0.0f;
-	const int relu = !!(flags & CONV_RELU);
+	const size_t ies = flags & CONV_IN_BF16 ? 2 : 4, oes = flags & CONV_OUT_BF16 ? 2 : 4;
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
-		weight_product(d, m, in, weight, packed, beta, bias, relu, out);
+		weight_product(d, m, in, weight, packed, flags, bias, out);
 		return;
 	}
 	const int rows = d->n * d->oh, R = chunk_rows(d);
 	for (int r0 = 0; r0 < rows; r0 += R) {
 		int r1 = r0 + R < rows ? r0 + R : rows;
 		int m = (r1 - r0) * d->ow;
-		float *y = out + (size_t)r0 * d->ow * o;
-		conv_im2col(ws, in, d, r0, r1);
-		weight_product(d, m, ws, weight, packed, beta, bias, relu, y);
+		im2col(ws, in, d, r0, r1, ies);
+		weight_product(d, m, ws, weight, packed, flags, bias,
+			       (char *)out + (size_t)r0 * d->ow * d->o * oes);
 	}
 }
 
@@ -254,9 +265,11 @@ void conv_pack_weights(float *packed, const float *weight, const conv_dims *d)
 	cxr_gemm_pack_b(d->prec, 1, d->o, K, weight, K, packed);
 }
 
-void conv_forward_packed(float *out, const float *in, const float *packed, const float *bias,
+void conv_forward_packed(void *out, const void *in, const float *packed, const float *bias,
 			 const conv_dims *d, float *ws, int flags)
 {
+	if ((flags & (CONV_IN_BF16 | CONV_OUT_BF16)) && d->prec != CXR_PREC_BF16)
+		cxr_die(CXR_EXIT_DATA, "internal error: bf16 activations for an fp32 convolution");
 	forward(out, in, NULL, packed, bias, d, ws, flags);
 }
 

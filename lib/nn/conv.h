@@ -38,6 +38,13 @@ void conv_set_chunk(size_t floats);
 enum {
 	CONV_ACCUM = 1, /* out += conv(in) instead of out = conv(in) */
 	CONV_RELU = 2,  /* then out = max(out, 0) */
+	/* conv_forward_packed in bf16 only: activations kept in bf16 between
+	 * layers (uint16_t, the upper half of an fp32; gemm.h's
+	 * cxr_gemm_prepacked_act): in holds bf16 values, out gets the fp32
+	 * result rounded to bf16 once (and what it held, added with
+	 * CONV_ACCUM, is bf16) */
+	CONV_IN_BF16 = 4,
+	CONV_OUT_BF16 = 8,
 };
 
 /* out (N,OH,OW,O) = conv(in) [+ out if CONV_ACCUM] [+ bias] [ReLU]
@@ -51,7 +58,7 @@ void conv_forward(float *out, const float *in, const float *weight, const float 
  * every call (at batch 1 that packing costs a third of a 1x1's time). */
 size_t conv_packed_size(const conv_dims *d);
 void conv_pack_weights(float *packed, const float *weight, const conv_dims *d);
-void conv_forward_packed(float *out, const float *in, const float *packed, const float *bias,
+void conv_forward_packed(void *out, const void *in, const float *packed, const float *bias,
 			 const conv_dims *d, float *ws, int flags);
 /* din (N,H,W,C) += dconv/din (acc 1; acc 0: din = dconv/din),
  * dweight (O,KH,KW,C) += dconv/dweight. din may be NULL (the network's

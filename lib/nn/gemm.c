@@ -602,22 +602,27 @@ typedef struct bf16_io {
 	uint16_t *c;
 } bf16_io;
 
-/* The A panel of rows [row, row+mr) x pairs [pc/2, pc/2+kc2) of a bf16 A
- * (row stride lda values): in place when it has all MR rows, else its
- * rows copied to buf and the rest zero, as pack_a_bf16 would leave them. */
+/* The A panel of rows [row, row+mr) x values [pc, pc+kc) of a bf16 A
+ * (row stride lda values), in pairs: in place when it has all MR rows and
+ * its pairs lie on four-byte boundaries, else its rows copied to buf (an
+ * odd run's last pair completed with a zero, the rows past mr zero), as
+ * pack_a_bf16 would leave them. */
 static const uint32_t *a16_panel(uint32_t *buf, const uint16_t *a, int lda, int row, int mr,
-				 int pc, int kc2, a_layout *L)
+				 int pc, int kc, a_layout *L)
 {
 	const uint16_t *src = a + (size_t)row * lda + pc;
-	if (mr == MR) {
+	const int kc2 = (kc + 1) / 2;
+	if (mr == MR && !((lda | kc) & 1)) {
 		*L = (a_layout){(size_t)lda / 2, 1};
 		return (const uint32_t *)src;
 	}
 	for (int q = 0; q < MR; q++) {
+		uint32_t *d = buf + (size_t)q * kc2;
+		d[kc2 - 1] = 0;
 		if (q < mr)
-			memcpy(buf + (size_t)q * kc2, src + (size_t)q * lda, (size_t)kc2 * sizeof *buf);
+			memcpy(d, src + (size_t)q * lda, (size_t)kc * sizeof *src);
 		else
-			memset(buf + (size_t)q * kc2, 0, (size_t)kc2 * sizeof *buf);
+			memset(d, 0, (size_t)kc2 * sizeof *d);
 	}
 	*L = (a_layout){(size_t)kc2, 1};
 	return buf;
@@ -697,7 +702,7 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 							const uint32_t *ap = (const uint32_t *)myap + (size_t)r * kc2;
 							if (a16)
 								ap = a16_panel((uint32_t *)myap, a16, lda, i0 + r, mr,
-									       pc, kc2, &L);
+									       pc, kc, &L);
 							tile_out o = {.ld = (size_t)ldc};
 							if (!c16) {
 								o.f = c + at;
@@ -862,8 +867,8 @@ void cxr_gemm_prepacked_act(int m, int n, int k, const void *a, int a_bf16, int 
 {
 	if (m <= 0 || n <= 0)
 		return;
-	if (k <= 0 || (a_bf16 && ((k | lda) & 1)))
-		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product of k = %d, lda = %d", k, lda);
+	if (k <= 0)
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product over k = %d", k);
 	const epilogue ep = {bias, relu};
 	const bf16_io io = {a_bf16 ? a : NULL, c_bf16 ? c : NULL};
 	gemm_blocked(1, 0, 0, m, n, k, a_bf16 ? NULL : a, lda, NULL, 0, packed, accum,

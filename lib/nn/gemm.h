@@ -50,11 +50,11 @@ void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, i
 /* cxr_gemm_prepacked in bf16 (B packed with CXR_PREC_BF16, ta 0) for
  * activations kept in bf16 between layers: a (m,k) and c (m,n) are
  * row-major arrays of fp32 or, where a_bf16 / c_bf16 say so, bf16 values
- * (uint16_t, the upper half of an fp32). A bf16 A is read where it lies
- * (its packing was its rounding: the results are those of the fp32 A
- * whose values it holds), so k and lda must be even; a bf16 C gets the
- * fp32 result of [c +] product + bias [ReLU] rounded once (to nearest
- * even, as precision.h). */
+ * (uint16_t, the upper half of an fp32); k > 0. A bf16 A is read where
+ * it lies (its packing was its rounding: the results are those of the
+ * fp32 A whose values it holds), copied only where k or lda is odd; a
+ * bf16 C gets the fp32 result of [c +] product + bias [ReLU] rounded once
+ * (to nearest even, as precision.h). */
 void cxr_gemm_prepacked_act(int m, int n, int k, const void *a, int a_bf16, int lda,
 			    const float *packed, int accum, const float *bias, int relu, void *c,
 			    int c_bf16, int ldc);

@@ -3,6 +3,11 @@
 
 #include <float.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cli.h"
+#include "nn/precision.h"
 
 #include "base/parallel.h"
 
@@ -43,6 +48,29 @@ CXR_CLONES static void window_max(float *restrict y, int32_t *restrict ix, const
 	}
 }
 
+/* Output q's window: the in-image offsets (off) and positions (pos) of
+ * its taps inside the image, at most 64; returns their count and sets
+ * *b, its image. */
+static int window_taps(long q, int h, int w, int oh, int ow, int k, int s, int p, int *off,
+		       int *pos, int *b)
+{
+	int oy = (int)(q / ow % oh), ox = (int)(q % ow), taps = 0;
+	*b = (int)(q / ((long)oh * ow));
+	for (int ky = 0; ky < k; ky++) {
+		int iy = oy * s - p + ky;
+		if (iy < 0 || iy >= h)
+			continue;
+		for (int kx = 0; kx < k; kx++) {
+			int ixx = ox * s - p + kx;
+			if (ixx < 0 || ixx >= w || taps == 64)
+				continue;
+			pos[taps] = iy * w + ixx;
+			off[taps++] = iy * w + ixx;
+		}
+	}
+	return taps;
+}
+
 void maxpool_forward(float *out, int32_t *idx, const float *in, int n, int h, int w, int c,
 		     int k, int s, int p)
 {
@@ -50,22 +78,29 @@ void maxpool_forward(float *out, int32_t *idx, const float *in, int n, int h, in
 	const long np = (long)n * oh * ow;
 #pragma omp parallel for schedule(static)
 	for (long q = 0; q < np; q++) {
-		int b = (int)(q / ((long)oh * ow)), oy = (int)(q / ow % oh), ox = (int)(q % ow);
-		int off[64], pos[64], taps = 0;
-		for (int ky = 0; ky < k; ky++) {
-			int iy = oy * s - p + ky;
-			if (iy < 0 || iy >= h)
-				continue;
-			for (int kx = 0; kx < k; kx++) {
-				int ixx = ox * s - p + kx;
-				if (ixx < 0 || ixx >= w || taps == 64)
-					continue;
-				pos[taps] = iy * w + ixx;
-				off[taps++] = iy * w + ixx;
-			}
-		}
+		int off[64], pos[64], b;
+		int taps = window_taps(q, h, w, oh, ow, k, s, p, off, pos, &b);
 		window_max(out + q * c, idx ? idx + q * c : NULL, in + (size_t)b * h * w * c, off,
 			   pos, taps, c);
+	}
+}
+
+void maxpool_forward_bf16(uint16_t *out, const float *in, int n, int h, int w, int c, int k,
+			  int s, int p)
+{
+	const int oh = pool_out_size(h, k, s, p), ow = pool_out_size(w, k, s, p);
+	const long np = (long)n * oh * ow;
+#pragma omp parallel
+	{
+		float *y = cxr_xmalloc((size_t)c * sizeof *y);
+#pragma omp for schedule(static)
+		for (long q = 0; q < np; q++) {
+			int off[64], pos[64], b;
+			int taps = window_taps(q, h, w, oh, ow, k, s, p, off, pos, &b);
+			window_max(y, NULL, in + (size_t)b * h * w * c, off, pos, taps, c);
+			cxr_bf16_round_n(out + q * c, y, (size_t)c);
+		}
+		free(y);
 	}
 }
 
@@ -107,6 +142,36 @@ void gmaxpool_forward(float *out, int32_t *idx, const float *in, int n, int hw, 
 					y[j] = xr[j] > y[j] ? xr[j] : y[j];
 			}
 		}
+	}
+}
+
+static inline float bf16_value(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+CXR_CLONES static void bf16_row_max(float *restrict y, const uint16_t *restrict x, int c)
+{
+#pragma omp simd
+	for (int j = 0; j < c; j++) {
+		float v = bf16_value(x[j]);
+		y[j] = v > y[j] ? v : y[j];
+	}
+}
+
+void gmaxpool_forward_bf16(float *out, const uint16_t *in, int n, int hw, int c)
+{
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < n; b++) {
+		const uint16_t *x = in + (size_t)b * hw * c;
+		float *y = out + (size_t)b * c;
+		for (int j = 0; j < c; j++)
+			y[j] = bf16_value(x[j]);
+		for (int q = 1; q < hw; q++)
+			bf16_row_max(y, x + (size_t)q * c, c);
 	}
 }
 

@@ -13,6 +13,11 @@ int pool_out_size(int n, int k, int s, int p);
  * winner's position iy*W+ix in its image, or NULL when no backward follows. */
 void maxpool_forward(float *out, int32_t *idx, const float *in, int n, int h, int w, int c,
 		     int k, int s, int p);
+/* maxpool_forward without idx, out in bf16 (inference keeping activations
+ * in bf16; needs cxr_cpu_has_bf16()): the max rounded, which is the max
+ * of the rounded inputs (rounding keeps order). */
+void maxpool_forward_bf16(uint16_t *out, const float *in, int n, int h, int w, int c, int k,
+			  int s, int p);
 /* din (N,H,W,C) += dout (N,OH,OW,C) routed by idx (N,OH,OW,C). */
 void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int h, int w,
 		      int c, int oh, int ow);
@@ -20,6 +25,8 @@ void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, 
 /* out (N,C) = max over the hw positions of in (N,HW,C); idx (N,C) the
  * first maximum's position, or NULL. */
 void gmaxpool_forward(float *out, int32_t *idx, const float *in, int n, int hw, int c);
+/* gmaxpool_forward without idx, from bf16 in (N,HW,C). */
+void gmaxpool_forward_bf16(float *out, const uint16_t *in, int n, int hw, int c);
 /* din (N,HW,C) += dout (N,C) at idx (N,C). */
 void gmaxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int hw, int c);
 

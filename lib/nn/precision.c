@@ -1,6 +1,7 @@
-/* precision — names, the CPU check and scalar bf16 rounding (see precision.h). */
+/* precision — names, the CPU check and bf16 rounding (see precision.h). */
 #include "nn/precision.h"
 
+#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,16 @@ uint16_t cxr_bf16_round(float f)
 		return (uint16_t)((u >> 16) | 0x40u);
 	u += 0x7fffu + ((u >> 16) & 1u);
 	return (uint16_t)(u >> 16);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void
+cxr_bf16_round_n(uint16_t *dst, const float *src, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16) {
+		const __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+		__m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+		_mm256_mask_storeu_epi16(dst + i, m, h);
+	}
 }
 
 float cxr_bf16_float(uint16_t h)

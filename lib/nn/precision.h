@@ -10,6 +10,7 @@
  * other CPU asking for it is an error, never an illegal instruction. */
 #ifndef CXR_PRECISION_H
 #define CXR_PRECISION_H
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum cxr_precision { CXR_PREC_FP32 = 0, CXR_PREC_BF16 = 1 } cxr_precision;
@@ -32,6 +33,9 @@ cxr_precision cxr_precision_default(void);
 /* x rounded to bf16 (nearest, ties to even; subnormals to zero and NaN
  * kept quiet, as vcvtneps2bf16 does), as the upper half of an fp32. */
 uint16_t cxr_bf16_round(float x);
+/* dst[i] = cxr_bf16_round(src[i]) for i < n, 16 at a time by
+ * vcvtneps2bf16: needs cxr_cpu_has_bf16(). */
+void cxr_bf16_round_n(uint16_t *dst, const float *src, size_t n);
 /* The float a bf16 value stands for. */
 float cxr_bf16_float(uint16_t h);
 

@@ -1167,34 +1167,56 @@ static void unit_eval(cxr_resnet *net, const unit *u, float *out, float *tmp, co
 			      u->running_var, res, relu, (size_t)n * d.oh * d.ow, d.o, net->bn_eps));
 }
 
-/* input -> out, the stem's output; tmp: scratch of the largest
- * activation. */
-static void stem_infer(cxr_resnet *net, float *out, float *tmp, const float *in, int n)
+/* Inference in bf16 with the folded, packed weights keeps the
+ * activations between layers in bf16 (the product rounds its operands to
+ * bf16 anyway; stored so they take half the memory traffic and need no
+ * conversion when packed): the stem's pooled output, every block's
+ * output, and a block's inner activations where its 3x3 runs as a matrix
+ * product (Winograd's transforms take and give fp32). A convolution's
+ * result is rounded once, after its bias, residual and ReLU. */
+static int keeps_bf16(const cxr_resnet *net)
+{
+	return net->fold_on && net->prec == CXR_PREC_BF16 && cxr_gemm_can_prepack(net->prec);
+}
+
+/* input -> out, the stem's output (bf16 with a16); tmp: scratch of the
+ * largest activation. */
+static void stem_infer(cxr_resnet *net, float *out, float *tmp, const float *in, int a16, int n)
 {
 	const unit *conv1 = &net->stem.conv1;
+	const conv_dims *d = &conv1->d;
 	if (net->fold_on)
 		unit_folded(net, conv1, tmp, in, CONV_RELU, n);
 	else
 		unit_eval(net, conv1, tmp, tmp, in, NULL, 1, n);
-	TIMED(net, CXR_PROF_POOL, 0, 0,
-	      maxpool_forward(out, NULL, tmp, n, conv1->d.oh, conv1->d.ow, conv1->d.o, 3, 2, 1));
+	if (a16)
+		TIMED(net, CXR_PROF_POOL, 0, 0,
+		      maxpool_forward_bf16((uint16_t *)out, tmp, n, d->oh, d->ow, d->o, 3, 2, 1));
+	else
+		TIMED(net, CXR_PROF_POOL, 0, 0,
+		      maxpool_forward(out, NULL, tmp, n, d->oh, d->ow, d->o, 3, 2, 1));
 }
 
 /* Block b on R[cur], the activations rotating through the four buffers R:
  * returns the index of its output. */
-static int block_infer(cxr_resnet *net, const block *b, float *const *R, int cur, int n)
+static int block_infer(cxr_resnet *net, const block *b, float *const *R, int cur, int a16, int n)
 {
 	const float *in = R[cur];
+	/* with a16 (keeps_bf16): the block's input and output in bf16, and
+	 * the inner activations too unless conv2 runs by Winograd */
+	const int mid16 = a16 && !b->conv2.infer_wino;
+	const int in16 = a16 ? CONV_IN_BF16 : 0, out16 = a16 ? CONV_OUT_BF16 : 0;
+	const int mid_in = mid16 ? CONV_IN_BF16 : 0, mid_out = mid16 ? CONV_OUT_BF16 : 0;
 	float *relu1_out = R[(cur + 1) & 3], *relu2_out = R[(cur + 2) & 3];
 	/* the shortcut's output, or in itself, conv3's adds into */
 	const int dst = b->has_downsample ? (cur + 3) & 3 : cur;
 	float *out = R[dst];
 	if (net->fold_on) {
-		unit_folded(net, &b->conv1, relu1_out, in, CONV_RELU, n);
-		unit_folded(net, &b->conv2, relu2_out, relu1_out, CONV_RELU, n);
+		unit_folded(net, &b->conv1, relu1_out, in, CONV_RELU | in16 | mid_out, n);
+		unit_folded(net, &b->conv2, relu2_out, relu1_out, CONV_RELU | mid_in | mid_out, n);
 		if (b->has_downsample)
-			unit_folded(net, &b->downsample, out, in, 0, n);
-		unit_folded(net, &b->conv3, out, relu2_out, CONV_ACCUM | CONV_RELU, n);
+			unit_folded(net, &b->downsample, out, in, in16 | out16, n);
+		unit_folded(net, &b->conv3, out, relu2_out, CONV_ACCUM | CONV_RELU | mid_in | out16, n);
 	} else {
 		unit_eval(net, &b->conv1, relu1_out, relu1_out, in, NULL, 1, n);
 		unit_eval(net, &b->conv2, relu2_out, relu2_out, relu1_out, NULL, 1, n);
@@ -1206,13 +1228,17 @@ static int block_infer(cxr_resnet *net, const block *b, float *const *R, int cur
 	return dst;
 }
 
-/* in, the last block's output -> head.logits. */
-static void head_infer(cxr_resnet *net, const float *in, int n)
+/* in, the last block's output (bf16 with a16) -> head.logits. */
+static void head_infer(cxr_resnet *net, const float *in, int a16, int n)
 {
 	head *h = &net->head;
 	const int hid = net->cfg.head_hidden;
 	TIMED(net, CXR_PROF_HEAD, 0, 0, {
-		gmaxpool_forward(h->pool_out, NULL, in, n, net->fh * net->fw, net->feat);
+		if (a16)
+			gmaxpool_forward_bf16(h->pool_out, (const uint16_t *)in, n, net->fh * net->fw,
+					      net->feat);
+		else
+			gmaxpool_forward(h->pool_out, NULL, in, n, net->fh * net->fw, net->feat);
 		dense_forward(net->prec, h->fc1_out, h->pool_out, h->params.fc1_w, h->params.fc1_b, n,
 			      net->feat, hid);
 		relu_forward(h->fc1_out, h->fc1_out, (size_t)n * hid);
@@ -1233,6 +1259,8 @@ static void forward_infer(cxr_resnet *net, int n)
 {
 	float *const *R = net->ring;
 	const size_t in_image = (size_t)net->cfg.height * net->cfg.width * net->cfg.in_channels;
+	const int a16 = keeps_bf16(net);
+	const size_t es = a16 ? sizeof(uint16_t) : sizeof(float);
 	int early = 0, cur = 1;
 	while (early < net->nblocks && net->blocks[early].stage < 2)
 		early++;
@@ -1243,10 +1271,10 @@ static void forward_infer(cxr_resnet *net, int n)
 		float *Ri[4];
 		for (int k = 0; k < 4; k++)
 			Ri[k] = R[k] + (size_t)i0 * net->ring_image;
-		stem_infer(net, Ri[1], Ri[0], net->input + (size_t)i0 * in_image, m);
+		stem_infer(net, Ri[1], Ri[0], net->input + (size_t)i0 * in_image, a16, m);
 		cur = 1;
 		for (int i = 0; i < early; i++)
-			cur = block_infer(net, &net->blocks[i], Ri, cur, m);
+			cur = block_infer(net, &net->blocks[i], Ri, cur, a16, m);
 	}
 	/* gathered into one (N,H,W,C) tensor for the rest, each pass's
 	 * images moved down to their place (never past the next pass's) */
@@ -1256,13 +1284,13 @@ static void forward_infer(cxr_resnet *net, int n)
 		const size_t per = (size_t)d->oh * d->ow * d->o;
 		for (int i0 = EARLY_IMAGES; i0 < n; i0 += EARLY_IMAGES) {
 			const int m = n - i0 < EARLY_IMAGES ? n - i0 : EARLY_IMAGES;
-			memmove(R[cur] + i0 * per, R[cur] + i0 * net->ring_image,
-				m * per * sizeof(float));
+			memmove((char *)R[cur] + i0 * per * es, R[cur] + i0 * net->ring_image,
+				m * per * es);
 		}
 	}
 	for (int i = early; i < net->nblocks; i++)
-		cur = block_infer(net, &net->blocks[i], R, cur, n);
-	head_infer(net, R[cur], n);
+		cur = block_infer(net, &net->blocks[i], R, cur, a16, n);
+	head_infer(net, R[cur], a16, n);
 }
 
 /* The arena at the size a pass in this mode needs, the tensors' pointers
