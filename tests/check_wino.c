@@ -9,9 +9,13 @@
  * and 2 threads, and the workspace is fenced to catch writes past
  * cxr_wino_workspace_size(). */
 #include "testutil.h"
+#include "nn/conv.h"
+#include "nn/precision.h"
 #include "nn/wino.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 #include <omp.h>
 
 #define BOUND 1e-5
@@ -321,6 +325,100 @@ START_TEST(test_network_shapes)
 }
 END_TEST
 
+/* cxr_wino_forward_act: with fp32 x and y, the bits of cxr_wino_forward
+ * and conv_bias_relu after it; with either in bf16, the bits of the fp32
+ * call on the values they hold, a bf16 y rounded once (precision.h's
+ * rounding). Every instruction set, 1 and 2 threads, channels that fill
+ * no vector, tiles cut by the image's edge. */
+static void check_act(int N, int H, int W, int C, int K, int acc, int relu)
+{
+	const size_t nx = (size_t)N * H * W * C, ny = (size_t)N * H * W * K;
+	float *x = relu_normal(nx), *w = normal((size_t)K * C * 9, sqrt(2.0 / (9 * C)));
+	float *bias = normal(K, 0.5), *y0 = normal(ny, 1);
+	float *ref = malloc(ny * sizeof *ref), *yf = malloc(ny * sizeof *yf);
+	uint16_t *x16 = malloc(nx * 2), *y16 = malloc(ny * 2), *y016 = malloc(ny * 2);
+	for (size_t i = 0; i < nx; i++)
+		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
+	for (size_t i = 0; i < ny; i++)
+		y016[i] = cxr_bf16_round(y0[i]), y0[i] = cxr_bf16_float(y016[i]);
+	float *U = malloc(cxr_wino_weights_size(C, K) * sizeof *U);
+	float *ws = malloc(cxr_wino_workspace_size(N, H, W, C, K) * sizeof *ws);
+	cxr_wino_transform_weights(U, w, C, K);
+	static const char *isas[] = { "avx512", "avx2", "sse2" };
+	for (int a = 0; a < 3; a++) {
+		if (cxr_wino_set_isa(isas[a]) < 0)
+			continue;
+		for (int t = 1; t <= 2; t++) {
+			omp_set_num_threads(t);
+			memcpy(ref, y0, ny * sizeof *ref);
+			cxr_wino_forward(ref, x, U, N, H, W, C, K, ws, acc);
+			conv_bias_relu(ref, bias, relu, (size_t)N * H * W, K);
+			for (int mix = 0; mix < 4; mix++) {
+				const int x_h = mix & 1, y_h = mix >> 1;
+				memcpy(yf, y0, ny * sizeof *yf);
+				memcpy(y16, y016, ny * 2);
+				cxr_wino_forward_act(y_h ? (void *)y16 : yf, y_h, x_h ? (const void *)x16 : x,
+						     x_h, U, N, H, W, C, K, ws, acc, bias, relu);
+				for (size_t i = 0; i < ny; i++) {
+					float got = y_h ? cxr_bf16_float(y16[i]) : yf[i];
+					float want = y_h ? cxr_bf16_float(cxr_bf16_round(ref[i])) : ref[i];
+					ck_assert_msg(!memcmp(&got, &want, sizeof got),
+						      "wino_forward_act %s %d threads %dx%dx%dx%d->%d x %s y %s "
+						      "acc %d relu %d: [%zu] %a, want %a", isas[a], t, N, H, W,
+						      C, K, x_h ? "bf16" : "fp32", y_h ? "bf16" : "fp32", acc,
+						      relu, i, got, want);
+				}
+			}
+		}
+	}
+	cxr_wino_set_isa(NULL);
+	omp_set_num_threads(omp_get_num_procs());
+	free(x), free(w), free(bias), free(y0), free(ref), free(yf), free(x16), free(y16);
+	free(y016), free(U), free(ws);
+}
+
+/* The rounding of a bf16 y on chosen values: a zero input makes y the
+ * bias, which holds ties both ways, a carry into the exponent,
+ * subnormals, an infinity and a NaN. */
+static void check_act_rounding(void)
+{
+	enum { C = 16, K = 16, HW = 25 };
+	static const float special[K] = { 1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -(1.0f + 0x1p-8f),
+					  1.0f + 0x1p-8f + 0x1p-20f, 0x1.ffp0f, 0x1p-130f, -0x1p-130f,
+					  0, 0x1p-126f, INFINITY, -3.0f, 0x1.ffffp127f, NAN, 1e-3f,
+					  65504.5f, -7.75e-20f };
+	float x[HW * C] = { 0 }, w[K * C * 9];
+	uint16_t y[HW * K];
+	for (int i = 0; i < K * C * 9; i++)
+		w[i] = (float)(i % 7) - 3;
+	float *U = malloc(cxr_wino_weights_size(C, K) * sizeof *U);
+	float *ws = malloc(cxr_wino_workspace_size(1, 5, 5, C, K) * sizeof *ws);
+	cxr_wino_transform_weights(U, w, C, K);
+	static const char *isas[] = { "avx512", "avx2", "sse2" };
+	for (int a = 0; a < 3; a++) {
+		if (cxr_wino_set_isa(isas[a]) < 0)
+			continue;
+		cxr_wino_forward_act(y, 1, x, 0, U, 1, 5, 5, C, K, ws, 0, special, 0);
+		for (int p = 0; p < HW; p++)
+			for (int k = 0; k < K; k++)
+				ck_assert_msg(y[p * K + k] == cxr_bf16_round(special[k]),
+					      "%s: %a rounded to %#x, want %#x", isas[a], special[k],
+					      y[p * K + k], cxr_bf16_round(special[k]));
+	}
+	cxr_wino_set_isa(NULL);
+	free(U), free(ws);
+}
+
+START_TEST(test_act)
+{
+	check_act_rounding();
+	check_act(2, 9, 7, 20, 33, 0, 1);
+	check_act(1, 12, 13, 48, 32, 1, 1);
+	check_act(2, 5, 6, 16, 17, 1, 0);
+	check_act(1, 8, 8, 64, 64, 0, 0);
+}
+END_TEST
+
 /* A zero-size batch is a no-op, and an image of one pixel sees only the
  * centre tap. */
 START_TEST(test_edges)
@@ -351,6 +449,7 @@ int main(void)
 	tcase_add_test(tc, test_dgrad);
 	tcase_add_test(tc, test_wgrad);
 	tcase_add_test(tc, test_edges);
+	tcase_add_test(tc, test_act);
 	suite_add_tcase(s, tc);
 	TCase *slow = tcase_create("network");
 	tcase_set_tags(slow, "slow");

@@ -1131,8 +1131,9 @@ static void fold_weights(cxr_resnet *net)
 	net->fold_valid = 1;
 }
 
-/* out = [relu](conv(in) + bias [+ out]) with BN folded in. */
-static void unit_folded(cxr_resnet *net, const unit *u, float *out, const float *in, int flags,
+/* out = [relu](conv(in) + bias [+ out]) with BN folded in; out and in
+ * bf16 as flags say (CONV_OUT_BF16, CONV_IN_BF16). */
+static void unit_folded(cxr_resnet *net, const unit *u, void *out, const void *in, int flags,
 			int n)
 {
 	conv_dims d = at_batch(u, n);
@@ -1147,12 +1148,10 @@ static void unit_folded(cxr_resnet *net, const unit *u, float *out, const float 
 					   net->ws, flags));
 		return;
 	}
-	TIMED(net, u->kind, 0, conv_flops(&d), {
-		cxr_wino_forward(out, in, net->wfold + u->wino_fold_w, n, d.h, d.w, d.c, d.o,
-				 net->ws, flags & CONV_ACCUM);
-		conv_bias_relu(out, net->fold + u->fold_b, flags & CONV_RELU,
-			       (size_t)n * d.oh * d.ow, d.o);
-	});
+	TIMED(net, u->kind, 0, conv_flops(&d),
+	      cxr_wino_forward_act(out, flags & CONV_OUT_BF16, in, flags & CONV_IN_BF16,
+				   net->wfold + u->wino_fold_w, n, d.h, d.w, d.c, d.o, net->ws,
+				   flags & CONV_ACCUM, net->fold + u->fold_b, flags & CONV_RELU));
 }
 
 /* out = [relu](bn(conv(in)) [+ res]), unfolded; tmp: conv output. */
@@ -1170,10 +1169,10 @@ static void unit_eval(cxr_resnet *net, const unit *u, float *out, float *tmp, co
 /* Inference in bf16 with the folded, packed weights keeps the
  * activations between layers in bf16 (the product rounds its operands to
  * bf16 anyway; stored so they take half the memory traffic and need no
- * conversion when packed): the stem's pooled output, every block's
- * output, and a block's inner activations where its 3x3 runs as a matrix
- * product (Winograd's transforms take and give fp32). A convolution's
- * result is rounded once, after its bias, residual and ReLU. */
+ * conversion when packed): the stem's pooled output and every
+ * activation after it; Winograd's transforms and products stay fp32. A
+ * convolution's result is rounded once, after its bias, residual and
+ * ReLU. */
 static int keeps_bf16(const cxr_resnet *net)
 {
 	return net->fold_on && net->prec == CXR_PREC_BF16 && cxr_gemm_can_prepack(net->prec);
@@ -1202,21 +1201,18 @@ static void stem_infer(cxr_resnet *net, float *out, float *tmp, const float *in,
 static int block_infer(cxr_resnet *net, const block *b, float *const *R, int cur, int a16, int n)
 {
 	const float *in = R[cur];
-	/* with a16 (keeps_bf16): the block's input and output in bf16, and
-	 * the inner activations too unless conv2 runs by Winograd */
-	const int mid16 = a16 && !b->conv2.infer_wino;
-	const int in16 = a16 ? CONV_IN_BF16 : 0, out16 = a16 ? CONV_OUT_BF16 : 0;
-	const int mid_in = mid16 ? CONV_IN_BF16 : 0, mid_out = mid16 ? CONV_OUT_BF16 : 0;
+	/* with a16 (keeps_bf16) every activation in bf16 */
+	const int io = a16 ? CONV_IN_BF16 | CONV_OUT_BF16 : 0;
 	float *relu1_out = R[(cur + 1) & 3], *relu2_out = R[(cur + 2) & 3];
 	/* the shortcut's output, or in itself, conv3's adds into */
 	const int dst = b->has_downsample ? (cur + 3) & 3 : cur;
 	float *out = R[dst];
 	if (net->fold_on) {
-		unit_folded(net, &b->conv1, relu1_out, in, CONV_RELU | in16 | mid_out, n);
-		unit_folded(net, &b->conv2, relu2_out, relu1_out, CONV_RELU | mid_in | mid_out, n);
+		unit_folded(net, &b->conv1, relu1_out, in, CONV_RELU | io, n);
+		unit_folded(net, &b->conv2, relu2_out, relu1_out, CONV_RELU | io, n);
 		if (b->has_downsample)
-			unit_folded(net, &b->downsample, out, in, in16 | out16, n);
-		unit_folded(net, &b->conv3, out, relu2_out, CONV_ACCUM | CONV_RELU | mid_in | out16, n);
+			unit_folded(net, &b->downsample, out, in, io, n);
+		unit_folded(net, &b->conv3, out, relu2_out, CONV_ACCUM | CONV_RELU | io, n);
 	} else {
 		unit_eval(net, &b->conv1, relu1_out, relu1_out, in, NULL, 1, n);
 		unit_eval(net, &b->conv2, relu2_out, relu2_out, relu1_out, NULL, 1, n);

@@ -25,6 +25,7 @@
 #include "nn/wino.h"
 
 #include <omp.h>
+#include <stddef.h>
 #include <string.h>
 
 typedef float vf __attribute__((vector_size(64)));
@@ -39,6 +40,78 @@ enum {
 	MRMAX = 12,
 	TBQ = 12,  /* tile blocks are multiples of every kernel's row count */
 };
+
+/* Activations kept in bf16 (cxr_wino_forward_act): 16 values of the
+ * upper halves of fp32s, widened and narrowed with integer operations, so
+ * every instruction set's instance takes them. (Vectors go through
+ * pointers: a function taking or returning one would change the ABI.) */
+typedef unsigned short vhu __attribute__((vector_size(32), aligned(2)));
+typedef unsigned int vu __attribute__((vector_size(64)));
+typedef int vi __attribute__((vector_size(64)));
+
+/* *v = the 16 bf16 values at p. */
+INLINE void from_bf16(vf *v, const unsigned short *p)
+{
+	*v = (vf)(__builtin_convertvector(*(const vhu *)p, vu) << 16);
+}
+
+/* The first n of *v rounded to bf16 as precision.h's cxr_bf16_round (to
+ * nearest even, zero and subnormals to a signed zero, NaN kept quiet), to
+ * p. */
+INLINE void to_bf16(unsigned short *p, const vf *v, int n)
+{
+	const vu u = (vu)*v;
+	vu r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+	const vu tiny = (vu)((u & 0x7f800000u) == 0), nan = (vu)((u & 0x7fffffffu) > 0x7f800000u);
+	r = (r & ~tiny) | ((u >> 16) & 0x8000u & tiny);
+	r = (r & ~nan) | (((u >> 16) | 0x40u) & nan);
+	vhu h = __builtin_convertvector(r, vhu);
+	if (n == VL)
+		*(vhu *)p = h;
+	else
+		memcpy(p, &h, (size_t)n * sizeof *p);
+}
+
+/* *v = 16 values at element i of x, fp32 or (h) bf16. */
+INLINE void ldx(vf *v, const void *x, size_t i, int h)
+{
+	if (h)
+		from_bf16(v, (const unsigned short *)x + i);
+	else
+		*v = LD((const float *)x + i);
+}
+
+/* Element i of x and the n - 1 after it (the rest zero), fp32 or bf16. */
+INLINE void ldxn(vf *v, const void *x, size_t i, int n, int h)
+{
+	if (n == VL) {
+		ldx(v, x, i, h);
+		return;
+	}
+	if (h) {
+		unsigned short b[VL] = { 0 };
+		memcpy(b, (const unsigned short *)x + i, (size_t)n * sizeof *b);
+		from_bf16(v, b);
+	} else {
+		float b[VL] = { 0 };
+		memcpy(b, (const float *)x + i, (size_t)n * sizeof *b);
+		*v = LD(b);
+	}
+}
+
+/* The first n values of *v to element i of y, fp32 or (h) rounded to bf16. */
+INLINE void stxn(void *y, size_t i, const vf *v, int n, int h)
+{
+	if (h) {
+		to_bf16((unsigned short *)y + i, v, n);
+	} else if (n == VL) {
+		ST((float *)y + i, *v);
+	} else {
+		float b[VL];
+		ST(b, *v);
+		memcpy((float *)y + i, b, (size_t)n * sizeof *b);
+	}
+}
 
 static inline int rup(int a, int b) { return (a + b - 1) / b * b; }
 static inline int imin(int a, int b) { return a < b ? a : b; }
@@ -131,10 +204,10 @@ INLINE void tile_pos(const wdims *d, long t, int *n, int *y0, int *x0)
 
 /* V (36, tb, ldv), element e at V + e*es: rows [0, nt) the transformed
  * 6x6 input patches of tiles t0.. for channels [c0, c0+cw) of
- * x (N,H,W,C), padded with zeros to rup(cw, 16) columns; rows [nt, tb)
- * zero. */
-INLINE void xin_body(float *V, size_t es, int ldv, const float *x, const wdims *d, long t0,
-		     int nt, int tb, int c0, int cw)
+ * x (N,H,W,C) (fp32, or bf16 with h), padded with zeros to rup(cw, 16)
+ * columns; rows [nt, tb) zero. */
+INLINE void xin_body(float *V, size_t es, int ldv, const void *x, int h, const wdims *d,
+		     long t0, int nt, int tb, int c0, int cw)
 {
 	const int C = d->c, H = d->h, W = d->w, cwp = rup(cw, VL);
 	for (int q = 0; q < tb; q++) {
@@ -147,7 +220,7 @@ INLINE void xin_body(float *V, size_t es, int ldv, const float *x, const wdims *
 		int n, y0, x0;
 		tile_pos(d, t0 + q, &n, &y0, &x0);
 		y0--, x0--;
-		const float *xb = x + (size_t)n * H * W * C + c0;
+		const size_t xb = (size_t)n * H * W * C + c0;
 		const int inside = y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W;
 		for (int cc = 0; cc < cw; cc += VL) {
 			int nc = imin(VL, cw - cc);
@@ -155,18 +228,20 @@ INLINE void xin_body(float *V, size_t es, int ldv, const float *x, const wdims *
 			for (int j = 0; j < 6; j++) {
 				int ix = x0 + j;
 				vf dd[6];
-				const float *p = xb + ((size_t)y0 * W + ix) * C + cc;
+				/* may lie outside x: only an offset until checked */
+				const ptrdiff_t at = (ptrdiff_t)xb + ((ptrdiff_t)y0 * W + ix) * C + cc;
 				if (inside && nc == VL) {  /* most tiles: no checks */
 #pragma GCC unroll 6
 					for (int i = 0; i < 6; i++)
-						dd[i] = LD(p + (size_t)i * W * C);
+						ldx(&dd[i], x, (size_t)(at + (ptrdiff_t)i * W * C), h);
 				} else {
 					for (int i = 0; i < 6; i++) {
 						int iy = y0 + i;
 						if (iy < 0 || iy >= H || ix < 0 || ix >= W)
 							dd[i] = (vf){ 0 };
 						else
-							ldn(&dd[i], p + (size_t)i * W * C, nc);
+							ldxn(&dd[i], x, (size_t)(at + (ptrdiff_t)i * W * C), nc,
+							     h);
 					}
 				}
 				vf o[6];
@@ -186,10 +261,18 @@ INLINE void xin_body(float *V, size_t es, int ldv, const float *x, const wdims *
 	}
 }
 
+/* How xout_body stores: y in fp32 or bf16 (h), [+ y's old value]
+ * [+ bias] [ReLU], rounded (bf16) after all of them. */
+typedef struct wout {
+	int h, accumulate, relu;
+	const float *bias;
+} wout;
+
 /* y (N,H,W,K) channels [k0, k0+kw) (+)= A' M A for tiles t0..t0+nt,
- * M (36, nt, ldm) as xin_body lays out V, its columns from k0. */
-INLINE void xout_body(float *y, const float *M, size_t es, int ldm, const wdims *d, long t0,
-		      int nt, int k0, int kw, int accumulate)
+ * M (36, nt, ldm) as xin_body lays out V, its columns from k0; stored as
+ * o says (h: a constant where inlined, the two layouts' code apart). */
+INLINE void xout_body(void *y, const float *M, size_t es, int ldm, const wdims *d, long t0,
+		      int nt, int k0, int kw, const wout *o, int h)
 {
 	const int K = d->k, H = d->h, W = d->w;
 	for (int q = 0; q < nt; q++) {
@@ -197,32 +280,37 @@ INLINE void xout_body(float *y, const float *M, size_t es, int ldm, const wdims 
 		int n, y0, x0;
 		tile_pos(d, t0 + q, &n, &y0, &x0);
 		int ny = imin(4, H - y0), nx = imin(4, W - x0);
-		float *yb = y + (((size_t)n * H + y0) * W + x0) * K + k0;
+		const size_t yb = (((size_t)n * H + y0) * W + x0) * K + k0;
 		for (int kk = 0; kk < kw; kk += VL) {
 			int nk = imin(VL, kw - kk);
-			vf t[4][6];
+			vf t[4][6], bias = { 0 };
+			if (o->bias)
+				ldxn(&bias, o->bias, (size_t)(k0 + kk), nk, 0);
 			for (int j = 0; j < 6; j++) {
-				vf o[4];
+				vf r[4];
 				const float *p = mr + j * es + kk;
 				AT6(LD(p), LD(p + 6 * es), LD(p + 12 * es), LD(p + 18 * es),
-				    LD(p + 24 * es), LD(p + 30 * es), o);
+				    LD(p + 24 * es), LD(p + 30 * es), r);
 #pragma GCC unroll 4
 				for (int i = 0; i < 4; i++)
-					t[i][j] = o[i];
+					t[i][j] = r[i];
 			}
 			for (int i = 0; i < ny; i++) {
-				vf o[4];
-				AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], o);
+				vf r[4];
+				AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r);
 				for (int j = 0; j < nx; j++) {
-					float *p = yb + ((size_t)i * W + j) * K + kk;
-					if (nk == VL) {
-						ST(p, accumulate ? LD(p) + o[j] : o[j]);
-					} else {
-						float b[VL];
-						ST(b, o[j]);
-						for (int l = 0; l < nk; l++)
-							p[l] = accumulate ? p[l] + b[l] : b[l];
+					const size_t at = yb + ((size_t)i * W + j) * K + kk;
+					vf v = r[j];
+					if (o->accumulate) {
+						vf old;
+						ldxn(&old, y, at, nk, h);
+						v = old + v;
 					}
+					if (o->bias)
+						v = v + bias;
+					if (o->relu) /* v > 0 ? v : 0, NaN and -0 to +0 */
+						v = (vf)((vi)v & (vi)(v > 0));
+					stxn(y, at, &v, nk, h);
 				}
 			}
 		}
@@ -478,8 +566,10 @@ INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int c)
 typedef struct isa {
 	const char *name;
 	int mr;  /* kernel rows; divides TBQ */
-	void (*xin)(float *, size_t, int, const float *, const wdims *, long, int, int, int, int);
-	void (*xout)(float *, const float *, size_t, int, const wdims *, long, int, int, int, int);
+	void (*xin)(float *, size_t, int, const void *, int, const wdims *, long, int, int, int,
+		    int);
+	void (*xout)(void *, const float *, size_t, int, const wdims *, long, int, int, int,
+		     const wout *);
 	void (*yin)(float *, size_t, int, const float *, const wdims *, long, int, int);
 	void (*gemm_fwd)(float *, size_t, int, const float *, size_t, int, const float *, int,
 			 int, int, int, int);
@@ -490,17 +580,23 @@ typedef struct isa {
 } isa;
 
 #define ISA(sfx, TARGET, MR, NV)                                                        \
-	TARGET static void xin_##sfx(float *V, size_t es, int ldv, const float *x,      \
+	TARGET static void xin_##sfx(float *V, size_t es, int ldv, const void *x, int h, \
 				     const wdims *d, long t0, int nt, int tb, int c0,   \
 				     int cw)                                            \
 	{                                                                               \
-		xin_body(V, es, ldv, x, d, t0, nt, tb, c0, cw);                         \
+		if (h)                                                                  \
+			xin_body(V, es, ldv, x, 1, d, t0, nt, tb, c0, cw);              \
+		else                                                                    \
+			xin_body(V, es, ldv, x, 0, d, t0, nt, tb, c0, cw);              \
 	}                                                                               \
-	TARGET static void xout_##sfx(float *y, const float *M, size_t es, int ldm,     \
+	TARGET static void xout_##sfx(void *y, const float *M, size_t es, int ldm,      \
 				      const wdims *d, long t0, int nt, int k0, int kw,  \
-				      int acc)                                          \
+				      const wout *o)                                    \
 	{                                                                               \
-		xout_body(y, M, es, ldm, d, t0, nt, k0, kw, acc);                       \
+		if (o->h)                                                               \
+			xout_body(y, M, es, ldm, d, t0, nt, k0, kw, o, 1);              \
+		else                                                                    \
+			xout_body(y, M, es, ldm, d, t0, nt, k0, kw, o, 0);              \
 	}                                                                               \
 	TARGET static void yin_##sfx(float *Y, size_t es, int ldy, const float *dy,     \
 				     const wdims *d, long t0, int nt, int tb)           \
@@ -787,6 +883,14 @@ size_t cxr_wino_workspace_size(int N, int H, int W, int C, int K)
 void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, int W, int C,
 		      int K, float *ws, int accumulate)
 {
+	cxr_wino_forward_act(y, 0, x, 0, U, N, H, W, C, K, ws, accumulate, NULL, 0);
+}
+
+void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const float *U, int N,
+			  int H, int W, int C, int K, float *ws, int accumulate, const float *bias,
+			  int relu)
+{
+	const wout o = { !!y_bf16, accumulate, relu, bias };
 	wdims d = dims(N, H, W, C, K);
 	if (d.nt == 0 || C < 1 || K < 1)
 		return;
@@ -806,11 +910,11 @@ void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, in
 			long t0 = b * p.tb;
 			int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
 			if (b != last)
-				z->xin(V, ves, cp, x, &d, t0, nt, p.tb, 0, C);
+				z->xin(V, ves, cp, x, !!x_bf16, &d, t0, nt, p.tb, 0, C);
 			last = b;
 			int k0 = s * p.ks, kw = imin(p.ks, kp - k0);
 			z->gemm_fwd(M, mes, p.ks, V, ves, cp, U, C, kp, p.tb, k0, kw);
-			z->xout(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0), accumulate);
+			z->xout(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0), &o);
 		}
 	}
 }
@@ -841,7 +945,7 @@ void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N
 			for (long b = b0; b < b1; b++) {
 				long t0 = b * p.tb;
 				int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
-				z->xin(V, ves, p.cs, x, &d, t0, nt, p.tb, c0, cw);
+				z->xin(V, ves, p.cs, x, 0, &d, t0, nt, p.tb, c0, cw);
 				z->yin(Y, yes, kp, dy, &d, t0, nt, p.tb);
 				z->gemm_wg(Z, zes, p.cs, Y, yes, kp, V, ves, p.cs, p.tb, p.kz,
 					   rup(cw, VL), b == b0);

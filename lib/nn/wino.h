@@ -51,6 +51,18 @@ size_t cxr_wino_workspace_size(int N, int H, int W, int C, int K);
 void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, int W,
 		      int C, int K, float *ws, int accumulate);
 
+/* cxr_wino_forward for inference: x and y each fp32 or, where x_bf16 /
+ * y_bf16 say, bf16 (uint16_t, the upper half of an fp32: activations
+ * kept in bf16 between layers; the transforms and products stay fp32),
+ * and as y is stored, [its old value added,] bias (K floats; NULL: none)
+ * added and, with relu, what is not positive set to 0, in that order (a
+ * bf16 y rounded once, after them: to nearest even, as precision.h).
+ * With fp32 x and y the same bits as cxr_wino_forward followed by
+ * conv_bias_relu. Runs on every instruction set wino.h uses. */
+void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const float *U, int N,
+			  int H, int W, int C, int K, float *ws, int accumulate, const float *bias,
+			  int relu);
+
 /* dw (K,C,3,3) += dL/dw of y = conv3x3(x, w), given x (N,H,W,C) and
  * dy (N,H,W,K); dw is in the PyTorch layout and is added to, never
  * overwritten. ws: cxr_wino_workspace_size(N, H, W, C, K) floats. */
