@@ -468,6 +468,45 @@ START_TEST(network_fp32)
 }
 END_TEST
 
+/* Inference at 128x128, where stage 1's 3x3s have 64 Winograd tiles an
+ * image and run by Winograd with bf16 activations in and out: the logits
+ * near fp32's, and an image's logit the same bits alone and in a batch of
+ * three (two passes through the early stages, the second of one image,
+ * then gathered as bf16). */
+START_TEST(network_bf16_winograd)
+{
+	cxr_resnet_config cfg;
+	cxr_resnet_default_config(&cfg);
+	cfg.width_mult = 0.125;
+	cfg.height = cfg.width = 128;
+	const int n = 3;
+	const size_t hw = (size_t)128 * 128;
+	float *x = test_frand((size_t)n * hw, 0, 1), logits[2][3];
+	cxr_resnet *net = cxr_resnet_create(&cfg, n);
+	ck_assert(net);
+	cxr_resnet_init(net, 11);
+	for (int b = 0; b < 3; b++) {
+		float *xb = test_frand((size_t)n * hw, 0, 1);
+		ck_assert(cxr_resnet_forward(net, xb, n, 1));
+		free(xb);
+	}
+	for (int p = 0; p < 2; p++) {
+		ck_assert(cxr_resnet_set_precision(net, p ? CXR_PREC_BF16 : CXR_PREC_FP32) == 0);
+		memcpy(logits[p], cxr_resnet_forward(net, x, n, 0), sizeof logits[p]);
+	}
+	double e = golden_err(logits[1], logits[0], n);
+	printf("bf16 vs fp32 eval logits, width 1/8, 128x128 (Winograd on bf16 activations): %.3g "
+	       "normwise\n", e);
+	ck_assert_msg(e < 0.5, "bf16 eval logits %.3g from fp32's", e);
+	const float *one = cxr_resnet_forward(net, x + 2 * hw, 1, 0);
+	ck_assert(one);
+	ck_assert_msg(!memcmp(one, &logits[1][2], sizeof *one),
+		      "bf16 logit of image 3 alone %a, in a batch of 3 %a", one[0], logits[1][2]);
+	cxr_resnet_free(net);
+	free(x);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bf16");
@@ -478,6 +517,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, gemm_split);
 	tcase_add_test(tc, gemm_act);
 	tcase_add_test(tc, activations_bf16);
+	tcase_add_test(tc, network_bf16_winograd);
 	tcase_add_test(tc, conv);
 	tcase_add_test(tc, dense);
 	tcase_add_test(tc, network_golden);
