@@ -437,26 +437,35 @@ START_TEST(network_golden)
 }
 END_TEST
 
-START_TEST(network_fp32)
+/* A torchvision network of width w on size x size images, for batches of
+ * n, initialised from seed, its running statistics those of `batches`
+ * training batches of uniform images (the same ones on every call), in
+ * fp32. */
+static cxr_resnet *warmed_net(double w, int size, int n, uint64_t seed, int batches)
 {
 	cxr_resnet_config cfg;
 	cxr_resnet_default_config(&cfg);
-	cfg.width_mult = 0.25;
-	cfg.height = cfg.width = 64;
+	cfg.width_mult = w;
+	cfg.height = cfg.width = size;
+	cxr_resnet *net = cxr_resnet_create(&cfg, n);
+	ck_assert(net);
+	cxr_resnet_init(net, seed);
+	test_lcg = 12345;
+	for (int b = 0; b < batches; b++) {
+		float *xb = test_frand((size_t)n * size * size, 0, 1);
+		ck_assert(cxr_resnet_forward(net, xb, n, 1));
+		free(xb);
+	}
+	return net;
+}
+
+START_TEST(network_fp32)
+{
 	const int n = 16;
 	const size_t hw = (size_t)64 * 64;
 	float *x = test_frand((size_t)n * hw, 0, 1), logits[2][16];
 	for (int p = 0; p < 2; p++) {
-		cxr_resnet *net = cxr_resnet_create(&cfg, n);
-		ck_assert(net);
-		cxr_resnet_init(net, 7);
-		/* running statistics of 20 batches, in fp32 for both */
-		test_lcg = 12345;
-		for (int b = 0; b < 20; b++) {
-			float *xb = test_frand((size_t)n * hw, 0, 1);
-			ck_assert(cxr_resnet_forward(net, xb, n, 1));
-			free(xb);
-		}
+		cxr_resnet *net = warmed_net(0.25, 64, n, 7, 20);
 		ck_assert(cxr_resnet_set_precision(net, p ? CXR_PREC_BF16 : CXR_PREC_FP32) == 0);
 		memcpy(logits[p], cxr_resnet_forward(net, x, n, 0), sizeof logits[p]);
 		cxr_resnet_free(net);
@@ -475,21 +484,10 @@ END_TEST
  * then gathered as bf16). */
 START_TEST(network_bf16_winograd)
 {
-	cxr_resnet_config cfg;
-	cxr_resnet_default_config(&cfg);
-	cfg.width_mult = 0.125;
-	cfg.height = cfg.width = 128;
 	const int n = 3;
 	const size_t hw = (size_t)128 * 128;
 	float *x = test_frand((size_t)n * hw, 0, 1), logits[2][3];
-	cxr_resnet *net = cxr_resnet_create(&cfg, n);
-	ck_assert(net);
-	cxr_resnet_init(net, 11);
-	for (int b = 0; b < 3; b++) {
-		float *xb = test_frand((size_t)n * hw, 0, 1);
-		ck_assert(cxr_resnet_forward(net, xb, n, 1));
-		free(xb);
-	}
+	cxr_resnet *net = warmed_net(0.125, 128, n, 11, 3);
 	for (int p = 0; p < 2; p++) {
 		ck_assert(cxr_resnet_set_precision(net, p ? CXR_PREC_BF16 : CXR_PREC_FP32) == 0);
 		memcpy(logits[p], cxr_resnet_forward(net, x, n, 0), sizeof logits[p]);
