@@ -17,8 +17,13 @@ void cxr_par_set_threads(int n)
 		n = c > 0 ? (int)c : 1;
 	}
 	nthreads = n;
-	openblas_set_num_threads(n);
+	cxr_par_blas_threads(cxr_own_gemm_default());
 	omp_set_num_threads(n);
+}
+
+void cxr_par_blas_threads(int own_gemm)
+{
+	openblas_set_num_threads(own_gemm ? 1 : cxr_par_threads());
 }
 
 int cxr_par_threads(void)

@@ -1,8 +1,9 @@
 /* parallel — one thread count for both kinds of work in the network:
- * OpenBLAS's own pthreads run the matrix products, OpenMP runs the
- * element-wise passes (batch norm, ReLU, pooling, im2col). The two pools
- * never run at once: products are called from the main thread only,
- * outside any OpenMP region. */
+ * OpenMP runs the element-wise passes (batch norm, ReLU, pooling, im2col)
+ * and cxr's own matrix kernel; OpenBLAS's pthreads run the products where
+ * OpenBLAS has them (CXR_GEMM=blas, a CPU without AVX-512), else only the
+ * head's small ones, on one thread (cxr_par_blas_threads). Products are
+ * called from the main thread only, outside any OpenMP region. */
 #ifndef CXR_PARALLEL_H
 #define CXR_PARALLEL_H
 #include <stddef.h>
@@ -23,6 +24,15 @@ static inline void cxr_par_range(size_t m, int t, int nt, size_t *i0, size_t *i1
 /* Sets both pools to n threads (n < 1: all cores). */
 void cxr_par_set_threads(int n);
 int cxr_par_threads(void);
+/* OpenBLAS's thread count for the matrix products' implementation:
+ * cxr_par_threads() where OpenBLAS runs the convolutions, 1 where the own
+ * kernel does (own_gemm) and OpenBLAS has only the head's small products
+ * left: its workers spin, yielding, for a while after every threaded
+ * call, and took the cores from the OpenMP threads of the next image's
+ * convolutions (fp32 scoring at batch 1 lost a quarter of its time to
+ * sched_yield and the hypervisor's interrupts). One thread gives the same
+ * bits: OpenBLAS splits a product by rows and columns, not k. */
+void cxr_par_blas_threads(int own_gemm);
 
 /* 1 where the convolutions' matrix products run cxr's own AVX-512 kernel
  * by default (nn/gemm.h): the CPU has AVX-512F and CXR_GEMM is not

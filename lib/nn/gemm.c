@@ -60,17 +60,15 @@ int cxr_gemm_use(const char *name)
 {
 	if (!name) {
 		impl = -1;
-		return 0;
-	}
-	if (!strcmp(name, "blas")) {
+	} else if (!strcmp(name, "blas")) {
 		impl = 0;
-		return 0;
-	}
-	if (!strcmp(name, "avx512") && have_avx512()) {
+	} else if (!strcmp(name, "avx512") && have_avx512()) {
 		impl = 1;
-		return 0;
+	} else {
+		return -1;
 	}
-	return -1;
+	cxr_par_blas_threads(current());
+	return 0;
 }
 
 /* The mask of lanes [0, n) of a 16-lane vector: none for n <= 0, all
