@@ -9,6 +9,15 @@
 #include <unistd.h>
 
 static int nthreads;
+static int own_gemm = -1; /* what runs the products (cxr_par_blas_threads); -1: the default */
+
+/* OpenBLAS's thread count for the implementation in use (parallel.h). */
+static void set_blas_threads(void)
+{
+	if (own_gemm < 0)
+		own_gemm = cxr_own_gemm_default();
+	openblas_set_num_threads(own_gemm ? 1 : cxr_par_threads());
+}
 
 void cxr_par_set_threads(int n)
 {
@@ -17,13 +26,14 @@ void cxr_par_set_threads(int n)
 		n = c > 0 ? (int)c : 1;
 	}
 	nthreads = n;
-	cxr_par_blas_threads(cxr_own_gemm_default());
+	set_blas_threads();
 	omp_set_num_threads(n);
 }
 
-void cxr_par_blas_threads(int own_gemm)
+void cxr_par_blas_threads(int own)
 {
-	openblas_set_num_threads(own_gemm ? 1 : cxr_par_threads());
+	own_gemm = own;
+	set_blas_threads();
 }
 
 int cxr_par_threads(void)

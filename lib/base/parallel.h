@@ -24,14 +24,16 @@ static inline void cxr_par_range(size_t m, int t, int nt, size_t *i0, size_t *i1
 /* Sets both pools to n threads (n < 1: all cores). */
 void cxr_par_set_threads(int n);
 int cxr_par_threads(void);
-/* OpenBLAS's thread count for the matrix products' implementation:
- * cxr_par_threads() where OpenBLAS runs the convolutions, 1 where the own
- * kernel does (own_gemm) and OpenBLAS has only the head's small products
- * left: its workers spin, yielding, for a while after every threaded
- * call, and took the cores from the OpenMP threads of the next image's
- * convolutions (fp32 scoring at batch 1 lost a quarter of its time to
- * sched_yield and the hypervisor's interrupts). One thread gives the same
- * bits: OpenBLAS splits a product by rows and columns, not k. */
+/* Which implementation runs the convolutions' products (nn/gemm.h tells
+ * on every change), so that OpenBLAS gets, now and at every later
+ * cxr_par_set_threads, cxr_par_threads() threads where it runs them and 1
+ * where the own kernel does (own_gemm) and OpenBLAS has only the head's
+ * small products left: its workers spin, yielding, for a while after
+ * every threaded call, and took the cores from the OpenMP threads of the
+ * next image's convolutions (fp32 scoring at batch 1 lost a quarter of
+ * its time to sched_yield and the hypervisor's interrupts). One thread
+ * changes those small products' last bits (OpenBLAS takes another path
+ * for them) and makes them independent of the thread count. */
 void cxr_par_blas_threads(int own_gemm);
 
 /* 1 where the convolutions' matrix products run cxr's own AVX-512 kernel

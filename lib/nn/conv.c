@@ -233,6 +233,9 @@ static void forward(void *out, const void *in, const float *weight, const float 
 		    const float *bias, const conv_dims *d, float *ws, int flags)
 {
 	const size_t ies = flags & CONV_IN_BF16 ? 2 : 4, oes = flags & CONV_OUT_BF16 ? 2 : 4;
+	if ((flags & (CONV_IN_BF16 | CONV_OUT_BF16)) && (!packed || d->prec != CXR_PREC_BF16))
+		cxr_die(CXR_EXIT_DATA, "internal error: bf16 activations for a convolution whose "
+			"weights are not packed for bf16");
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
 		weight_product(d, m, in, weight, packed, flags, bias, out);
@@ -268,8 +271,6 @@ void conv_pack_weights(float *packed, const float *weight, const conv_dims *d)
 void conv_forward_packed(void *out, const void *in, const float *packed, const float *bias,
 			 const conv_dims *d, float *ws, int flags)
 {
-	if ((flags & (CONV_IN_BF16 | CONV_OUT_BF16)) && d->prec != CXR_PREC_BF16)
-		cxr_die(CXR_EXIT_DATA, "internal error: bf16 activations for an fp32 convolution");
 	forward(out, in, NULL, packed, bias, d, ws, flags);
 }
 

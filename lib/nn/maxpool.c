@@ -4,12 +4,10 @@
 #include <float.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "base/cli.h"
-#include "nn/precision.h"
-
 #include "base/parallel.h"
+#include "nn/precision.h"
 
 int pool_out_size(int n, int k, int s, int p)
 {
@@ -145,19 +143,11 @@ void gmaxpool_forward(float *out, int32_t *idx, const float *in, int n, int hw, 
 	}
 }
 
-static inline float bf16_value(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
-	float f;
-	memcpy(&f, &u, sizeof f);
-	return f;
-}
-
 CXR_CLONES static void bf16_row_max(float *restrict y, const uint16_t *restrict x, int c)
 {
 #pragma omp simd
 	for (int j = 0; j < c; j++) {
-		float v = bf16_value(x[j]);
+		float v = cxr_bf16_float(x[j]);
 		y[j] = v > y[j] ? v : y[j];
 	}
 }
@@ -169,7 +159,7 @@ void gmaxpool_forward_bf16(float *out, const uint16_t *in, int n, int hw, int c)
 		const uint16_t *x = in + (size_t)b * hw * c;
 		float *y = out + (size_t)b * c;
 		for (int j = 0; j < c; j++)
-			y[j] = bf16_value(x[j]);
+			y[j] = cxr_bf16_float(x[j]);
 		for (int q = 1; q < hw; q++)
 			bf16_row_max(y, x + (size_t)q * c, c);
 	}

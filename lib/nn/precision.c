@@ -80,11 +80,3 @@ cxr_bf16_round_n(uint16_t *dst, const float *src, size_t n)
 		_mm256_mask_storeu_epi16(dst + i, m, h);
 	}
 }
-
-float cxr_bf16_float(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
-	float f;
-	memcpy(&f, &u, sizeof f);
-	return f;
-}

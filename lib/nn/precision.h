@@ -12,6 +12,7 @@
 #define CXR_PRECISION_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum cxr_precision { CXR_PREC_FP32 = 0, CXR_PREC_BF16 = 1 } cxr_precision;
 
@@ -36,7 +37,14 @@ uint16_t cxr_bf16_round(float x);
 /* dst[i] = cxr_bf16_round(src[i]) for i < n, 16 at a time by
  * vcvtneps2bf16: needs cxr_cpu_has_bf16(). */
 void cxr_bf16_round_n(uint16_t *dst, const float *src, size_t n);
-/* The float a bf16 value stands for. */
-float cxr_bf16_float(uint16_t h);
+/* The float a bf16 value stands for (inline: loops over arrays of them
+ * vectorise). */
+static inline float cxr_bf16_float(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
 
 #endif

@@ -81,21 +81,30 @@ INLINE void ldx(vf *v, const void *x, size_t i, int h)
 		*v = LD((const float *)x + i);
 }
 
+/* *v = up to 16 floats from p, zeros after n. (Through a pointer: a
+ * function returning a 64-byte vector would change the ABI.) */
+INLINE void ldn(vf *v, const float *p, int n)
+{
+	if (n == VL) {
+		*v = LD(p);
+		return;
+	}
+	float b[VL] = { 0 };
+	memcpy(b, p, (size_t)n * sizeof *p);
+	*v = LD(b);
+}
+
 /* Element i of x and the n - 1 after it (the rest zero), fp32 or bf16. */
 INLINE void ldxn(vf *v, const void *x, size_t i, int n, int h)
 {
-	if (n == VL) {
-		ldx(v, x, i, h);
-		return;
-	}
-	if (h) {
+	if (!h) {
+		ldn(v, (const float *)x + i, n);
+	} else if (n == VL) {
+		from_bf16(v, (const unsigned short *)x + i);
+	} else {
 		unsigned short b[VL] = { 0 };
 		memcpy(b, (const unsigned short *)x + i, (size_t)n * sizeof *b);
 		from_bf16(v, b);
-	} else {
-		float b[VL] = { 0 };
-		memcpy(b, (const float *)x + i, (size_t)n * sizeof *b);
-		*v = LD(b);
 	}
 }
 
@@ -178,19 +187,6 @@ static wdims dims(int N, int H, int W, int C, int K)
 		(o)[4] = r_ - s_;                                             \
 		(o)[5] = (v3);                                                \
 	} while (0)
-
-/* *v = up to 16 floats from p, zeros after n. (Through a pointer: a
- * function returning a 64-byte vector would change the ABI.) */
-INLINE void ldn(vf *v, const float *p, int n)
-{
-	if (n == VL) {
-		*v = LD(p);
-		return;
-	}
-	float b[VL] = { 0 };
-	memcpy(b, p, (size_t)n * sizeof *p);
-	*v = LD(b);
-}
 
 /* Tile t of the batch: image, top-left pixel of its 4x4 output block. */
 INLINE void tile_pos(const wdims *d, long t, int *n, int *y0, int *x0)
@@ -285,7 +281,7 @@ INLINE void xout_body(void *y, const float *M, size_t es, int ldm, const wdims *
 			int nk = imin(VL, kw - kk);
 			vf t[4][6], bias = { 0 };
 			if (o->bias)
-				ldxn(&bias, o->bias, (size_t)(k0 + kk), nk, 0);
+				ldn(&bias, o->bias + k0 + kk, nk);
 			for (int j = 0; j < 6; j++) {
 				vf r[4];
 				const float *p = mr + j * es + kk;
