@@ -197,6 +197,47 @@ START_TEST(gemm_act)
 			}
 }
 END_TEST
+/* cxr_gemm_bf16_b16 against cxr_gemm_bf16 on the fp32 B holding the bf16
+ * B's values (packing was B's rounding): the same bits, A plain or
+ * transposed, odd k (a pair completed with a zero), k over several
+ * blocks and split among threads, row strides past the row's end. */
+static void check_gemm_b16(int ta, int m, int n, int k, float beta, int pad)
+{
+	const int lda = (ta ? m : k) + pad, ldb = n + pad, ldc = n + pad;
+	const size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)k * ldb, nc = (size_t)m * ldc;
+	float *a = test_frand(na, -1, 1), *b = test_frand(nb, -1, 1), *c0 = test_frand(nc, -1, 1);
+	float *want = malloc(nc * sizeof *want), *got = malloc(nc * sizeof *got);
+	uint16_t *b16 = malloc(nb * sizeof *b16);
+	for (size_t i = 0; i < nb; i++)
+		b16[i] = cxr_bf16_round(b[i]), b[i] = cxr_bf16_float(b16[i]);
+	const int saved = omp_get_max_threads();
+	for (int nt = 1; nt <= 3; nt++) {
+		omp_set_num_threads(nt);
+		memcpy(want, c0, nc * sizeof *want);
+		memcpy(got, c0, nc * sizeof *got);
+		cxr_gemm_bf16(ta, 0, m, n, k, a, lda, b, ldb, beta, want, ldc);
+		cxr_gemm_bf16_b16(ta, m, n, k, a, lda, b16, ldb, beta, got, ldc);
+		for (size_t i = 0; i < nc; i++)
+			ck_assert_msg(!memcmp(got + i, want + i, sizeof *got),
+				      "gemm_b16 ta%d %dx%dx%d, %d threads: [%zu] %a, want %a", ta, m, n, k,
+				      nt, i, got[i], want[i]);
+	}
+	omp_set_num_threads(saved);
+	free(a), free(b), free(c0), free(want), free(got), free(b16);
+}
+
+START_TEST(gemm_b16)
+{
+	for (int ta = 0; ta < 2; ta++) {
+		check_gemm_b16(ta, 1, 1, 1, 0, 0);
+		check_gemm_b16(ta, 13, 33, 17, 1, 2);    /* odd k */
+		check_gemm_b16(ta, 200, 70, 400, 0, 1);  /* edges of every block */
+		check_gemm_b16(ta, 30, 100, 1601, 1, 3); /* k past one block, odd */
+		check_gemm_b16(ta, 20, 30, 7000, 1, 0);  /* long k: split among threads */
+		check_gemm_b16(ta, 64, 576, 4099, 0, 0); /* a weight gradient's shape */
+	}
+}
+END_TEST
 
 /* ---- layers: every bf16 output element within the bf16 bound of the
  * exact (double, unrounded operands) result, its reduction length the
@@ -514,6 +555,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, gemm);
 	tcase_add_test(tc, gemm_split);
 	tcase_add_test(tc, gemm_act);
+	tcase_add_test(tc, gemm_b16);
 	tcase_add_test(tc, activations_bf16);
 	tcase_add_test(tc, network_bf16_winograd);
 	tcase_add_test(tc, conv);

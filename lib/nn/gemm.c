@@ -369,9 +369,27 @@ BF16 static void pack_a_bf16(uint32_t *restrict dst, const float *a, int lda, in
 	}
 }
 
-/* pack_b's bf16 twin: one NR-column panel, (kc+1)/2 pairs of NR lanes. */
-BF16 static void pack_b_bf16(uint32_t *restrict dst, const float *b, int ldb, int tb, int n,
-			     int j0, int p0, int kc)
+/* pack_pairs_along for a matrix held in bf16 already: pairs are
+ * interleaved, not converted (the same words pack_pairs_along makes of the
+ * fp32 values the bf16 ones stand for). */
+BF16 static void pack_pairs_along16(uint32_t *restrict dst, size_t stride, __mmask16 keep,
+				    const uint16_t *src, size_t ld, int n, int kc)
+{
+	__mmask16 m = lanes(n);
+	for (int p = 0, q = 0; p < kc; p += 2, q++) {
+		const uint16_t *lo = src + (size_t)p * ld;
+		__m512i l = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo));
+		__m512i h = p + 1 < kc ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo + ld))
+				       : _mm512_setzero_si512();
+		_mm512_mask_storeu_epi32(dst + (size_t)q * stride, keep,
+					 _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
+	}
+}
+
+/* pack_b's bf16 twin: one NR-column panel, (kc+1)/2 pairs of NR lanes;
+ * from fp32 b, or (tb 0 only) from b16, a B held in bf16. */
+BF16 static void pack_b_bf16(uint32_t *restrict dst, const float *b, const uint16_t *b16,
+			     int ldb, int tb, int n, int j0, int p0, int kc)
 {
 	int nr = n - j0 < NR ? n - j0 : NR;
 	for (int h = 0; h < NR; h += 16) {
@@ -380,7 +398,10 @@ BF16 static void pack_b_bf16(uint32_t *restrict dst, const float *b, int ldb, in
 			cols = 0;
 		if (cols > 16)
 			cols = 16;
-		if (tb) {
+		if (b16) {
+			pack_pairs_along16(dst + h, NR, 0xffff, b16 + (size_t)p0 * ldb + j0 + h,
+					   (size_t)ldb, cols, kc);
+		} else if (tb) {
 			const float *rows[16];
 			for (int q = 0; q < 16; q++)
 				rows[q] = q < cols ? b + (size_t)(j0 + h + q) * ldb + p0 : NULL;
@@ -594,10 +615,12 @@ static split choose_split(int m, int panels, int nt)
 }
 
 /* Activations kept in bf16 between layers (cxr_gemm_prepacked_act): A
- * read where it lies instead of packed, C stored in bf16; NULL: fp32. */
+ * read where it lies instead of packed, C stored in bf16; (cxr_gemm_bf16_b16)
+ * B, (k,n) row-major, packed from bf16; NULL: fp32. */
 typedef struct bf16_io {
 	const uint16_t *a;
 	uint16_t *c;
+	const uint16_t *b;
 } bf16_io;
 
 /* The A panel of rows [row, row+mr) x values [pc, pc+kc) of a bf16 A
@@ -639,7 +662,7 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 {
 	const int ncb = n < NC ? n : NC, kcmax = bf16 ? KCB : KC;
 	const int all_panels = (n + NR - 1) / NR, nkb = (k + kcmax - 1) / kcmax;
-	const uint16_t *a16 = io ? io->a : NULL;
+	const uint16_t *a16 = io ? io->a : NULL, *b16 = io ? io->b : NULL;
 	uint16_t *c16 = io ? io->c : NULL;
 	/* B shared, from the calling thread's buffer (or packed already: see
 	 * cxr_gemm_pack_b); A per thread, its own */
@@ -664,7 +687,8 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 					for (int jp = 0; jp < panels; jp++) {
 						float *dst = bp + (size_t)jp * KC * NR;
 						if (bf16)
-							pack_b_bf16((uint32_t *)dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
+							pack_b_bf16((uint32_t *)dst, b, b16, ldb, tb, n, jc + jp * NR,
+								    pc, kc);
 						else
 							pack_b(dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
 					}
@@ -741,7 +765,7 @@ static void empty_product(int m, int n, int add, float *c, int ldc)
 }
 
 static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const float *a, int lda,
-			const float *b, int ldb, int add, float *c, int ldc)
+			const float *b, int ldb, int add, float *c, int ldc, const bf16_io *io)
 {
 	int nt = omp_get_max_threads();
 	if (k <= 0) {
@@ -760,9 +784,10 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 			int t = omp_get_thread_num();
 			int k0 = (int)((long)k * t / nt), k1 = (int)((long)k * (t + 1) / nt);
 			const float *as = ta ? a + (size_t)k0 * lda : a + k0;
-			const float *bs = tb ? b + k0 : b + (size_t)k0 * ldb;
+			const float *bs = b ? (tb ? b + k0 : b + (size_t)k0 * ldb) : NULL;
+			const bf16_io ios = {.b = io ? io->b + (size_t)k0 * ldb : NULL};
 			gemm_blocked(bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, NULL, 0, NULL,
-				     part + t * mn, n, 1, NULL);
+				     part + t * mn, n, 1, io ? &ios : NULL);
 		}
 #pragma omp parallel for schedule(static)
 		for (int i = 0; i < m; i++) {
@@ -776,7 +801,7 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 		}
 		return;
 	}
-	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, NULL, c, ldc, nt, NULL);
+	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, NULL, c, ldc, nt, io);
 }
 
 void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
@@ -785,7 +810,7 @@ void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
 	if (m <= 0 || n <= 0)
 		return;
 	if (current()) {
-		gemm_avx512(0, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc);
+		gemm_avx512(0, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc, NULL);
 		return;
 	}
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
@@ -799,7 +824,18 @@ void cxr_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda,
 		return;
 	if (!cxr_cpu_has_bf16())
 		cxr_die(CXR_EXIT_USAGE, "bf16 products need a CPU with AVX512_BF16 (use --precision fp32)");
-	gemm_avx512(1, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc);
+	gemm_avx512(1, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc, NULL);
+}
+
+void cxr_gemm_bf16_b16(int ta, int m, int n, int k, const float *a, int lda, const uint16_t *b,
+		       int ldb, float beta, float *c, int ldc)
+{
+	if (m <= 0 || n <= 0)
+		return;
+	if (!cxr_cpu_has_bf16())
+		cxr_die(CXR_EXIT_USAGE, "bf16 products need a CPU with AVX512_BF16 (use --precision fp32)");
+	const bf16_io io = {.b = b};
+	gemm_avx512(1, ta, 0, m, n, k, a, lda, NULL, ldb, beta != 0, c, ldc, &io);
 }
 
 void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a, int lda,
@@ -832,7 +868,7 @@ void cxr_gemm_pack_b(int prec, int tb, int n, int k, const float *b, int ldb, fl
 		for (int jp = 0; jp < panels; jp++) {
 			float *d = dst + ((size_t)(pc / kcmax) * panels + jp) * KC * NR;
 			if (bf16)
-				pack_b_bf16((uint32_t *)d, b, ldb, tb, n, jp * NR, pc, kc);
+				pack_b_bf16((uint32_t *)d, b, NULL, ldb, tb, n, jp * NR, pc, kc);
 			else
 				pack_b(d, b, ldb, tb, n, jp * NR, pc, kc);
 		}
@@ -868,7 +904,7 @@ void cxr_gemm_prepacked_act(int m, int n, int k, const void *a, int a_bf16, int 
 	if (k <= 0)
 		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product over k = %d", k);
 	const epilogue ep = {bias, relu};
-	const bf16_io io = {a_bf16 ? a : NULL, c_bf16 ? c : NULL};
+	const bf16_io io = {.a = a_bf16 ? a : NULL, .c = c_bf16 ? c : NULL};
 	gemm_blocked(1, 0, 0, m, n, k, a_bf16 ? NULL : a, lda, NULL, 0, packed, accum,
 		     bias || relu ? &ep : NULL, c_bf16 ? NULL : c, ldc, omp_get_max_threads(), &io);
 }

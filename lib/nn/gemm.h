@@ -14,6 +14,7 @@
 #ifndef CXR_GEMM_H
 #define CXR_GEMM_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* C (m,n) = [C +] op(A) op(B), op(A) (m,k), op(B) (k,n), row-major:
  * op(A)[i][p] = ta ? a[p*lda + i] : a[i*lda + p], op(B) likewise with tb.
@@ -27,6 +28,11 @@ void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
  * otherwise: callers check cxr_precision_available first). */
 void cxr_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
 		   int ldb, float beta, float *c, int ldc);
+/* cxr_gemm_bf16 with B (k,n), row-major (tb 0), held in bf16 (uint16_t,
+ * the upper half of an fp32: activations kept in bf16): the results of
+ * cxr_gemm_bf16 on the fp32 B whose values it holds. */
+void cxr_gemm_bf16_b16(int ta, int m, int n, int k, const float *a, int lda, const uint16_t *b,
+		       int ldb, float beta, float *c, int ldc);
 /* cxr_gemm (CXR_PREC_FP32) or cxr_gemm_bf16 (CXR_PREC_BF16). */
 void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a, int lda,
 		   const float *b, int ldb, float beta, float *c, int ldc);
