@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/batchnorm.h"
 #include "nn/conv.h"
 #include "nn/dense.h"
 #include "nn/gemm.h"
@@ -386,6 +387,94 @@ static void check_pools_act(void)
 	free(x), free(y), free(y16), free(x16);
 }
 
+/* x (n) rounded to bf16 in place; its bf16 form returned. */
+static uint16_t *to_bf16(float *x, size_t n)
+{
+	uint16_t *h = malloc(n * sizeof *h);
+	for (size_t i = 0; i < n; i++)
+		h[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(h[i]);
+	return h;
+}
+
+static void same_bits(const char *what, const float *got, const float *want, size_t n, int m,
+		      int c, int nt)
+{
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(!memcmp(got + i, want + i, sizeof *got),
+			      "%s, %d rows of %d, %d threads: [%zu] %a, want %a", what, m, c, nt, i,
+			      got[i], want[i]);
+}
+
+/* Batch norm's _act forms on bf16 tensors against its fp32 forms on fp32
+ * tensors holding their values: the same bits (a bf16 output the fp32 one
+ * rounded once), statistics included; backward with the mask from a bf16
+ * output, the residual's gradient, and din written over dout. */
+static void check_bn_act(int m, int c, int nt)
+{
+	const size_t n = (size_t)m * c;
+	float *x = test_frand(n, -2, 3), *res = test_frand(n, -1, 1), *dout = test_frand(n, -1, 1);
+	float *g = test_frand(c, 0.5, 1.5), *b = test_frand(c, -0.5, 0.5);
+	uint16_t *x16 = to_bf16(x, n), *res16 = to_bf16(res, n), *y16 = malloc(n * 2);
+	float *y = malloc(n * sizeof *y), *yw = malloc(n * sizeof *yw), *t = malloc(n * sizeof *t);
+	float *st = malloc(8 * (size_t)c * sizeof *st), *mean = st, *istd = st + c, *rm = st + 2 * c,
+	      *rv = st + 3 * c, *mean2 = st + 4 * c, *istd2 = st + 5 * c, *rm2 = st + 6 * c,
+	      *rv2 = st + 7 * c;
+	for (int j = 0; j < c; j++)
+		rm[j] = rm2[j] = 0, rv[j] = rv2[j] = 1;
+	omp_set_num_threads(nt);
+	for (int relu = 0; relu < 2; relu++) {
+		/* forward: fp32 out, then bf16 out with a bf16 residual */
+		bn_forward_train(y, mean, istd, rm, rv, x, g, b, NULL, relu, m, c, BN_MOMENTUM, BN_EPS);
+		bn_forward_train_act(yw, mean2, istd2, rm2, rv2, NULL, NULL, x16, g, b, NULL, relu, m, c,
+				     BN_MOMENTUM, BN_EPS, BN_IN_BF16);
+		same_bits("bn forward, bf16 input", yw, y, n, m, c, nt);
+		same_bits("bn statistics, bf16 input", mean2, mean, 4 * (size_t)c, m, c, nt);
+		bn_forward_replay_act(yw, x16, mean, istd, g, b, relu, m, c, BN_IN_BF16);
+		same_bits("bn replay, bf16 input", yw, y, n, m, c, nt);
+		bn_forward_train(y, mean, istd, rm, rv, x, g, b, res, relu, m, c, BN_MOMENTUM, BN_EPS);
+		memcpy(y16, res16, n * 2); /* in place on the residual, as the network does */
+		bn_forward_train_act(y16, mean2, istd2, rm2, rv2, NULL, NULL, x16, g, b, y16, relu, m,
+				     c, BN_MOMENTUM, BN_EPS, BN_IN_BF16 | BN_OUT_BF16 | BN_RES_BF16);
+		for (size_t i = 0; i < n; i++)
+			yw[i] = cxr_bf16_float(y16[i]), y[i] = rb(y[i]);
+		same_bits("bn forward, bf16 input, residual and output", yw, y, n, m, c, nt);
+		/* backward, the mask from the bf16 output (y holds its values) */
+		for (int fused = 0; fused < 2; fused++) {
+			float *dx = malloc(n * sizeof *dx), *dr = fused ? malloc(n * sizeof *dr) : NULL;
+			float dgb[2][2 * 512] = {{0}};
+			if (fused && relu)
+				bn_backward_res(dx, dr, dgb[0], dgb[0] + c, dout, y, x, mean, istd, g, b, 1,
+						m, c, 0);
+			else
+				bn_backward(dx, dgb[0], dgb[0] + c, dout, y, x, mean, istd, g, b, relu, m, c,
+					    0);
+			memcpy(t, dout, n * sizeof *t); /* din over dout */
+			bn_backward_act(t, fused && relu ? yw : NULL, dgb[1], dgb[1] + c, t, y16, x16,
+					mean, istd, g, b, relu, m, c, 0, BN_IN_BF16 | BN_OUT_BF16);
+			same_bits("bn backward, bf16 input and output, din over dout", t, dx, n, m, c, nt);
+			same_bits("bn backward's dgamma and dbeta", dgb[1], dgb[0], 2 * (size_t)c, m, c, nt);
+			if (fused && relu)
+				same_bits("bn backward's residual gradient", yw, dr, n, m, c, nt);
+			free(dx), free(dr);
+		}
+	}
+	free(x), free(res), free(dout), free(g), free(b), free(x16), free(res16), free(y16);
+	free(y), free(yw), free(t), free(st);
+}
+
+START_TEST(bn_act)
+{
+	const int saved = omp_get_max_threads();
+	for (int nt = 1; nt <= 3; nt++) {
+		check_bn_act(1, 64, nt);
+		check_bn_act(37, 40, nt);   /* rows past a block of 16, channels past a vector */
+		check_bn_act(100, 33, nt);
+		check_bn_act(1000, 256, nt);
+	}
+	omp_set_num_threads(saved);
+}
+END_TEST
+
 START_TEST(activations_bf16)
 {
 	check_conv_act(2, 9, 7, 64, 40, 1, 1, 0);   /* 1x1: read in place */
@@ -556,6 +645,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, gemm_split);
 	tcase_add_test(tc, gemm_act);
 	tcase_add_test(tc, gemm_b16);
+	tcase_add_test(tc, bn_act);
 	tcase_add_test(tc, activations_bf16);
 	tcase_add_test(tc, network_bf16_winograd);
 	tcase_add_test(tc, conv);

@@ -10,6 +10,7 @@
 
 #include "base/cli.h"
 #include "base/parallel.h"
+#include "nn/precision.h"
 
 /* Which elements of dout pass the forward's ReLU: those where out (the
  * forward's output) is positive, or, when the forward had no residual,
@@ -23,6 +24,46 @@ typedef struct relu_mask {
 /* Rows are summed in float in blocks of SUMBLOCK (vector-wide, exact
  * enough for a few dozen terms), each block's sums then added in double. */
 #define SUMBLOCK 16
+
+/* A tensor of rows of c values held in fp32 or in bf16 (BN_*_BF16). The
+ * row kernels below work on fp32 rows: a bf16 tensor's rows are widened,
+ * SUMBLOCK at a time, into a thread's scratch, and a bf16 output's rows
+ * computed there and rounded, so each pass does exactly what it does on
+ * fp32 tensors holding the same values (the same blocks of sums). */
+typedef struct rows_ref {
+	const void *p;
+	int bf16;
+} rows_ref;
+
+static rows_ref ref_of(const void *p, int bf16)
+{
+	return (rows_ref){p, bf16};
+}
+
+CXR_CLONES static void widen(float *restrict dst, const uint16_t *restrict src, size_t n)
+{
+#pragma omp simd
+	for (size_t i = 0; i < n; i++)
+		dst[i] = cxr_bf16_float(src[i]);
+}
+
+/* Rows [i, i + rows) of t as fp32: where they lie, or widened into buf
+ * (SUMBLOCK * c floats); NULL for no tensor. */
+static const float *rows_at(rows_ref t, size_t i, size_t rows, int c, float *buf)
+{
+	if (!t.p)
+		return NULL;
+	if (!t.bf16)
+		return (const float *)t.p + i * c;
+	widen(buf, (const uint16_t *)t.p + i * c, rows * c);
+	return buf;
+}
+
+/* Per-thread scratch for three widened blocks of rows and an output block. */
+static float *row_scratch(int nt, int c)
+{
+	return cxr_xmalloc((size_t)nt * 4 * SUMBLOCK * c * sizeof(float));
+}
 
 /* p0[j] += sum_i dz[i,j], p1[j] += sum_i dz[i,j] * x[i,j] over rows
  * [i0, i1), dz = dout masked by mk. f: scratch of 2c floats. */
@@ -71,20 +112,38 @@ CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, float
 
 /* s0, s1 (c) = the sums of rows_sums over all m rows. Thread t sums its
  * block of rows; the blocks are added in thread order. */
-static void colsums(double *s0, double *s1, const float *dout, const float *x, relu_mask mk,
-		    size_t m, int c)
+static void colsums(double *s0, double *s1, rows_ref dout, rows_ref x, rows_ref out,
+		    relu_mask mk, size_t m, int c)
 {
 	int nt = omp_get_max_threads();
 	double *part = cxr_xcalloc((size_t)nt * 2 * c, sizeof *part);
 	float *fs = cxr_xmalloc((size_t)nt * 2 * c * sizeof *fs);
+	float *scr = dout.bf16 || x.bf16 || out.bf16 ? row_scratch(nt, c) : NULL;
 #pragma omp parallel num_threads(nt)
 	{
 		int t = omp_get_thread_num();
 		size_t i0, i1;
 		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
-		rows_sums(part + (size_t)t * 2 * c, part + (size_t)t * 2 * c + c,
-			  fs + (size_t)t * 2 * c, dout, x, mk, i0, i1, c);
+		double *p0 = part + (size_t)t * 2 * c, *p1 = p0 + c;
+		float *f = fs + (size_t)t * 2 * c;
+		if (!scr) {
+			relu_mask k = mk;
+			k.out = out.p;
+			rows_sums(p0, p1, f, dout.p, x.p, k, i0, i1, c);
+		} else {
+			float *b = scr + (size_t)t * 4 * SUMBLOCK * c, *bx = b + SUMBLOCK * c;
+			float *bo = bx + SUMBLOCK * c;
+			for (size_t r = i0; r < i1; r += SUMBLOCK) {
+				size_t n = i1 - r < SUMBLOCK ? i1 - r : SUMBLOCK;
+				relu_mask k = mk;
+				const float *d = rows_at(dout, r, n, c, b);
+				const float *xr = x.p == dout.p ? d : rows_at(x, r, n, c, bx);
+				k.out = rows_at(out, r, n, c, bo);
+				rows_sums(p0, p1, f, d, xr, k, 0, n, c);
+			}
+		}
 	}
+	free(scr);
 	free(fs);
 	for (int j = 0; j < c; j++) {
 		double a0 = 0, a1 = 0;
@@ -122,15 +181,34 @@ CXR_CLONES static void rows_affine(float *out, const float *in, const float *res
 	}
 }
 
-static void affine(float *out, const float *in, const float *mean, const float *scale,
-		   const float *shift, const float *res, int relu, size_t m, int c)
+/* rows_affine over all m rows, in, res and out each fp32 or bf16 (a bf16
+ * out gets each fp32 result rounded once). */
+static void affine(void *out, int out_bf16, rows_ref in, const float *mean, const float *scale,
+		   const float *shift, rows_ref res, int relu, size_t m, int c)
 {
-#pragma omp parallel
+	const int nt = omp_get_max_threads();
+	float *scr = in.bf16 || res.bf16 || out_bf16 ? row_scratch(nt, c) : NULL;
+#pragma omp parallel num_threads(nt)
 	{
+		int t = omp_get_thread_num();
 		size_t i0, i1;
-		cxr_par_range(m, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
-		rows_affine(out, in, mean, scale, shift, res, relu, i0, i1, c);
+		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
+		if (!scr) {
+			rows_affine(out, in.p, mean, scale, shift, res.p, relu, i0, i1, c);
+		} else {
+			float *b = scr + (size_t)t * 4 * SUMBLOCK * c, *br = b + SUMBLOCK * c;
+			float *bo = br + SUMBLOCK * c;
+			for (size_t r = i0; r < i1; r += SUMBLOCK) {
+				size_t n = i1 - r < SUMBLOCK ? i1 - r : SUMBLOCK;
+				const float *x = rows_at(in, r, n, c, b), *rr = rows_at(res, r, n, c, br);
+				float *y = out_bf16 ? bo : (float *)out + r * c;
+				rows_affine(y, x, mean, scale, shift, rr, relu, 0, n, c);
+				if (out_bf16)
+					cxr_bf16_round_n((uint16_t *)out + r * c, bo, n * c);
+			}
+		}
 	}
+	free(scr);
 }
 
 /* One channel's running update; the one expression both ways use. */
@@ -155,15 +233,16 @@ static inline float train_scale(float gamma, float invstd)
 	return gamma * invstd;
 }
 
-void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_mean,
-			    float *run_var, double *bmean, double *bvar, const float *in,
-			    const float *gamma, const float *beta, const float *res, int relu,
-			    size_t m, int c, float momentum, float eps)
+void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean,
+			  float *run_var, double *bmean, double *bvar, const void *in,
+			  const float *gamma, const float *beta, const void *res, int relu,
+			  size_t m, int c, float momentum, float eps, int io)
 {
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
 	relu_mask none = {0};
-	colsums(s0, s1, in, in, none, m, c);
+	const rows_ref x = ref_of(in, !!(io & BN_IN_BF16));
+	colsums(s0, s1, x, x, ref_of(NULL, 0), none, m, c);
 	for (int j = 0; j < c; j++) {
 		double mu = s0[j] / m, var = s1[j] / m - mu * mu;
 		if (var < 0)
@@ -179,19 +258,36 @@ void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_m
 		if (run_mean)
 			update_one(run_mean + j, run_var + j, mu, unbiased, momentum);
 	}
-	affine(out, in, mean, scale, beta, res, relu, m, c);
+	affine(out, !!(io & BN_OUT_BF16), x, mean, scale, beta, ref_of(res, !!(io & BN_RES_BF16)),
+	       relu, m, c);
 	free(scale);
 	free(s0);
+}
+
+void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_mean,
+			    float *run_var, double *bmean, double *bvar, const float *in,
+			    const float *gamma, const float *beta, const float *res, int relu,
+			    size_t m, int c, float momentum, float eps)
+{
+	bn_forward_train_act(out, mean, invstd, run_mean, run_var, bmean, bvar, in, gamma, beta,
+			     res, relu, m, c, momentum, eps, 0);
+}
+
+void bn_forward_replay_act(float *out, const void *in, const float *mean, const float *invstd,
+			   const float *gamma, const float *beta, int relu, size_t m, int c, int io)
+{
+	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
+	for (int j = 0; j < c; j++)
+		scale[j] = train_scale(gamma[j], invstd[j]);
+	affine(out, 0, ref_of(in, !!(io & BN_IN_BF16)), mean, scale, beta, ref_of(NULL, 0), relu,
+	       m, c);
+	free(scale);
 }
 
 void bn_forward_replay(float *out, const float *in, const float *mean, const float *invstd,
 		       const float *gamma, const float *beta, int relu, size_t m, int c)
 {
-	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
-	for (int j = 0; j < c; j++)
-		scale[j] = train_scale(gamma[j], invstd[j]);
-	affine(out, in, mean, scale, beta, NULL, relu, m, c);
-	free(scale);
+	bn_forward_replay_act(out, in, mean, invstd, gamma, beta, relu, m, c, 0);
 }
 
 void bn_forward_train(float *out, float *mean, float *invstd, float *run_mean, float *run_var,
@@ -218,7 +314,7 @@ void bn_forward_eval(float *out, const float *in, const float *gamma, const floa
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
 	for (int j = 0; j < c; j++)
 		scale[j] = (float)(gamma[j] / sqrt((double)run_var[j] + eps));
-	affine(out, in, run_mean, scale, beta, res, relu, m, c);
+	affine(out, 0, ref_of(in, 0), run_mean, scale, beta, ref_of(res, 0), relu, m, c);
 	free(scale);
 }
 
@@ -233,17 +329,20 @@ CXR_CLONES static void rows_bwd(float *din, float *dres, const float *dout, cons
 	for (size_t i = i0; i < i1; i++) {
 		const float *dy = dout + i * c, *x = in + i * c, *y = mk.out ? mk.out + i * c : NULL;
 		float *dx = din + i * c;
-		if (y) {
+		if (y && dres) { /* din may be dout: dz taken before dx is written */
+			float *dr = dres + i * c;
+#pragma omp simd
+			for (int j = 0; j < c; j++) {
+				float dz = y[j] > 0 ? dy[j] : 0.0f;
+				float v = dz * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
+				dr[j] = dz;
+				dx[j] = acc ? dx[j] + v : v;
+			}
+		} else if (y) {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
 				float v = (y[j] > 0 ? dy[j] : 0.0f) * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
 				dx[j] = acc ? dx[j] + v : v;
-			}
-			if (dres) { /* from the row just read, still in cache */
-				float *dr = dres + i * c;
-#pragma omp simd
-				for (int j = 0; j < c; j++)
-					dr[j] = y[j] > 0 ? dy[j] : 0.0f;
 			}
 		} else if (scale) {
 #pragma omp simd
@@ -267,13 +366,22 @@ void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, con
 		 const float *in, const float *mean, const float *invstd, const float *gamma,
 		 const float *beta, int relu, size_t m, int c, int acc)
 {
-	bn_backward_res(din, NULL, dgamma, dbeta, dout, out, in, mean, invstd, gamma, beta, relu, m,
-			c, acc);
+	bn_backward_act(din, NULL, dgamma, dbeta, dout, out, in, mean, invstd, gamma, beta, relu, m,
+			c, acc, 0);
 }
 
 void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
 		     const float *out, const float *in, const float *mean, const float *invstd,
 		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc)
+{
+	bn_backward_act(din, dres, dgamma, dbeta, dout, out, in, mean, invstd, gamma, beta, relu, m,
+			c, acc, 0);
+}
+
+void bn_backward_act(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+		     const void *out, const void *in, const float *mean, const float *invstd,
+		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc,
+		     int io)
 {
 	if (dres && !(relu && out))
 		cxr_die(CXR_EXIT_DATA, "bn_backward_res: the residual's gradient needs the ReLU's output");
@@ -281,15 +389,17 @@ void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const
 	float *k = cxr_xmalloc(4 * (size_t)c * sizeof *k), *kx = k + c, *k0 = kx + c;
 	float *scale = k0 + c;
 	relu_mask mk = {NULL, mean, NULL, NULL};
+	const rows_ref x = ref_of(in, !!(io & BN_IN_BF16));
+	const rows_ref y = ref_of(relu ? out : NULL, !!(io & BN_OUT_BF16));
 	if (relu && out) {
-		mk.out = out;
+		/* rows_sums and rows_bwd get y's rows */
 	} else if (relu) {
 		/* the forward's scale, computed as it did */
 		for (int j = 0; j < c; j++)
 			scale[j] = train_scale(gamma[j], invstd[j]);
 		mk.scale = scale, mk.shift = beta;
 	}
-	colsums(s0, s1, dout, in, mk, m, c);
+	colsums(s0, s1, ref_of(dout, 0), x, y, mk, m, c);
 	for (int j = 0; j < c; j++) {
 		/* sum dz*xhat, with xhat = (x - mean) * invstd */
 		double is = invstd[j], sdx = (s1[j] - mean[j] * s0[j]) * is;
@@ -301,12 +411,29 @@ void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const
 		kx[j] = (float)(-g * is * sdx / m);
 		k0[j] = (float)(-g * s0[j] / m);
 	}
-#pragma omp parallel
+	const int nt = omp_get_max_threads();
+	float *scr = x.bf16 || y.bf16 ? row_scratch(nt, c) : NULL;
+#pragma omp parallel num_threads(nt)
 	{
+		int t = omp_get_thread_num();
 		size_t i0, i1;
-		cxr_par_range(m, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
-		rows_bwd(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c);
+		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
+		if (!scr) {
+			relu_mask kr = mk;
+			kr.out = y.p;
+			rows_bwd(din, dres, dout, x.p, kr, k, kx, k0, acc, i0, i1, c);
+		} else {
+			float *bx = scr + (size_t)t * 4 * SUMBLOCK * c, *by = bx + SUMBLOCK * c;
+			for (size_t r = i0; r < i1; r += SUMBLOCK) {
+				size_t n = i1 - r < SUMBLOCK ? i1 - r : SUMBLOCK;
+				relu_mask kr = mk;
+				kr.out = rows_at(y, r, n, c, by);
+				rows_bwd(din + r * c, dres ? dres + r * c : NULL, dout + r * c,
+					 rows_at(x, r, n, c, bx), kr, k, kx, k0, acc, 0, n, c);
+			}
+		}
 	}
+	free(scr);
 	free(k);
 	free(s0);
 }

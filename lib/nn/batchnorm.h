@@ -36,11 +36,23 @@ void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_m
  * it, from bn_forward_train_stats's bmean and bvar. */
 void bn_update_running(float *run_mean, float *run_var, const double *bmean,
 		       const double *bvar, int c, float momentum);
+/* Tensors held in bf16 (uint16_t, the upper half of an fp32: training in
+ * bf16 keeps a convolution's output and a block's in bf16), for the _act
+ * forms: in, out, res (and in backward, in and the forward's out). A pass
+ * over bf16 tensors gives the bits it gives on fp32 tensors holding their
+ * values, a bf16 out each fp32 result rounded once (precision.h). */
+enum { BN_IN_BF16 = 1, BN_OUT_BF16 = 2, BN_RES_BF16 = 4 };
+void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean,
+			  float *run_var, double *bmean, double *bvar, const void *in,
+			  const float *gamma, const float *beta, const void *res, int relu,
+			  size_t m, int c, float momentum, float eps, int io);
 /* The training forward's output (without a residual) again, from its
  * input and the mean and invstd it saved: the same bits, for a caller
  * that recomputes an activation in backward rather than keep it. */
 void bn_forward_replay(float *out, const float *in, const float *mean, const float *invstd,
 		       const float *gamma, const float *beta, int relu, size_t m, int c);
+void bn_forward_replay_act(float *out, const void *in, const float *mean, const float *invstd,
+			   const float *gamma, const float *beta, int relu, size_t m, int c, int io);
 /* Inference mode: the same with the running statistics. */
 void bn_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
 		     const float *run_mean, const float *run_var, const float *res, int relu,
@@ -63,6 +75,13 @@ void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, con
 void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
 		     const float *out, const float *in, const float *mean, const float *invstd,
 		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc);
+/* bn_backward_res with in and out in bf16 as io says (BN_IN_BF16,
+ * BN_OUT_BF16); din may be dout itself (acc 0: the gradient of a
+ * convolution's output written over that of its batch norm's). */
+void bn_backward_act(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+		     const void *out, const void *in, const float *mean, const float *invstd,
+		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc,
+		     int io);
 /* The inference-mode transform as a per-channel affine map
  * y = x * scale + shift, for folding into a convolution. */
 void bn_fold(float *scale, float *shift, const float *gamma, const float *beta,
