@@ -337,6 +337,22 @@ static void check_conv_act(int n, int h, int w, int c, int o, int k, int st, int
 	conv_pack_weights(packed, wt, &d);
 	for (size_t i = 0; i < nx; i++)
 		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
+	/* backward from a bf16 input: its weight gradient by packing from
+	 * bf16 (through a bf16 im2col where there is one) */
+	float *dy = test_frand(ny, -1, 1), *dx[2], *dw[2];
+	for (int v = 0; v < 2; v++) {
+		dx[v] = malloc(nx * sizeof(float)), dw[v] = test_frand((size_t)o * k * k * c, -1, 1);
+		if (v)
+			memcpy(dw[1], dw[0], (size_t)o * k * k * c * sizeof(float));
+	}
+	conv_backward(dx[0], dw[0], dy, x, wt, &d, ws, 0);
+	conv_backward_act(dx[1], dw[1], dy, x16, wt, &d, ws, CONV_IN_BF16);
+	ck_assert_msg(!memcmp(dx[0], dx[1], nx * sizeof(float)) &&
+		      !memcmp(dw[0], dw[1], (size_t)o * k * k * c * sizeof(float)),
+		      "conv %dx%d/%d c%d o%d backward from a bf16 input differs", k, k, st, c, o);
+	free(dy);
+	for (int v = 0; v < 2; v++)
+		free(dx[v]), free(dw[v]);
 	for (size_t i = 0; i < ny; i++)
 		y0[i] = rb(y0[i]);
 	for (int flags = 0; flags < 4; flags++) {
@@ -379,11 +395,17 @@ static void check_pools_act(void)
 	for (size_t i = 0; i < ny; i++)
 		ck_assert_msg(y16[i] == cxr_bf16_round(y[i]), "maxpool_forward_bf16 [%zu]", i);
 	float g[2 * 40], g16[2 * 40];
+	int32_t gi[2 * 40], gi16[2 * 40];
 	for (size_t i = 0; i < nx; i++)
 		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
-	gmaxpool_forward(g, NULL, x, n, hw, c);
-	gmaxpool_forward_bf16(g16, x16, n, hw, c);
+	for (int j = 0; j < c; j++) /* a tie: the first maximum wins */
+		x16[5 * c + j] = x16[9 * c + j] = 0x4100, x[5 * c + j] = x[9 * c + j] = 8.0f;
+	gmaxpool_forward(g, gi, x, n, hw, c);
+	gmaxpool_forward_bf16(g16, NULL, x16, n, hw, c);
 	ck_assert(!memcmp(g, g16, sizeof g));
+	gmaxpool_forward_bf16(g16, gi16, x16, n, hw, c);
+	ck_assert(!memcmp(g, g16, sizeof g) && !memcmp(gi, gi16, sizeof gi));
+	ck_assert(gi16[0] == 5);
 	free(x), free(y), free(y16), free(x16);
 }
 

@@ -17,7 +17,7 @@
  * where (x - mean) * scale + shift is (recomputed from x as the forward
  * did, sparing a read of out); all when neither is given. */
 typedef struct relu_mask {
-	const float *out;
+	const void *out;
 	const float *mean, *scale, *shift;
 } relu_mask;
 
@@ -25,51 +25,31 @@ typedef struct relu_mask {
  * enough for a few dozen terms), each block's sums then added in double. */
 #define SUMBLOCK 16
 
-/* A tensor of rows of c values held in fp32 or in bf16 (BN_*_BF16). The
- * row kernels below work on fp32 rows: a bf16 tensor's rows are widened,
- * SUMBLOCK at a time, into a thread's scratch, and a bf16 output's rows
- * computed there and rounded, so each pass does exactly what it does on
- * fp32 tensors holding the same values (the same blocks of sums). */
-typedef struct rows_ref {
-	const void *p;
-	int bf16;
-} rows_ref;
+/* Tensors of rows of c values are held in fp32 or in bf16 (BN_*_BF16):
+ * each row kernel's body below reads element j of a row through ld(),
+ * and is instantiated (always inlined, with constant flags) for each mix
+ * the network uses, so a bf16 row is widened in registers as it is read
+ * and each pass does exactly what it does on fp32 tensors holding the
+ * same values. */
+#define BODY static inline __attribute__((always_inline))
 
-static rows_ref ref_of(const void *p, int bf16)
+BODY float ld(const void *row, int j, int bf16)
 {
-	return (rows_ref){p, bf16};
+	return bf16 ? cxr_bf16_float(((const uint16_t *)row)[j]) : ((const float *)row)[j];
 }
 
-CXR_CLONES static void widen(float *restrict dst, const uint16_t *restrict src, size_t n)
+/* Row i of rows of c values, fp32 or bf16. */
+BODY const void *row_at(const void *p, size_t i, int c, int bf16)
 {
-#pragma omp simd
-	for (size_t i = 0; i < n; i++)
-		dst[i] = cxr_bf16_float(src[i]);
-}
-
-/* Rows [i, i + rows) of t as fp32: where they lie, or widened into buf
- * (SUMBLOCK * c floats); NULL for no tensor. */
-static const float *rows_at(rows_ref t, size_t i, size_t rows, int c, float *buf)
-{
-	if (!t.p)
-		return NULL;
-	if (!t.bf16)
-		return (const float *)t.p + i * c;
-	widen(buf, (const uint16_t *)t.p + i * c, rows * c);
-	return buf;
-}
-
-/* Per-thread scratch for three widened blocks of rows and an output block. */
-static float *row_scratch(int nt, int c)
-{
-	return cxr_xmalloc((size_t)nt * 4 * SUMBLOCK * c * sizeof(float));
+	return bf16 ? (const void *)((const uint16_t *)p + i * c) : (const void *)((const float *)p + i * c);
 }
 
 /* p0[j] += sum_i dz[i,j], p1[j] += sum_i dz[i,j] * x[i,j] over rows
- * [i0, i1), dz = dout masked by mk. f: scratch of 2c floats. */
-CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, float *restrict f,
-				 const float *dout, const float *x, relu_mask mk, size_t i0,
-				 size_t i1, int c)
+ * [i0, i1), dz = dout masked by mk; dout (db), x (xb) and mk.out (ob)
+ * fp32 or bf16. f: scratch of 2c floats. */
+BODY void sums_body(double *restrict p0, double *restrict p1, float *restrict f,
+		    const void *dout, const void *x, relu_mask mk, size_t i0, size_t i1, int c,
+		    int db, int xb, int ob)
 {
 	const float *mean = mk.mean, *scale = mk.scale, *shift = mk.shift;
 	float *restrict f0 = f, *restrict f1 = f + c;
@@ -78,27 +58,29 @@ CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, float
 		for (int j = 0; j < c; j++)
 			f0[j] = f1[j] = 0;
 		for (size_t i = b0; i < b1; i++) {
-			const float *ar = dout + i * c, *br = x + i * c;
+			const void *ar = row_at(dout, i, c, db), *br = row_at(x, i, c, xb);
 			if (mk.out) {
-				const float *mr = mk.out + i * c;
+				const void *mr = row_at(mk.out, i, c, ob);
 #pragma omp simd
 				for (int j = 0; j < c; j++) {
-					float v = mr[j] > 0 ? ar[j] : 0.0f;
+					float v = ld(mr, j, ob) > 0 ? ld(ar, j, db) : 0.0f;
 					f0[j] += v;
-					f1[j] += v * br[j];
+					f1[j] += v * ld(br, j, xb);
 				}
 			} else if (scale) {
 #pragma omp simd
 				for (int j = 0; j < c; j++) {
-					float v = (br[j] - mean[j]) * scale[j] + shift[j] > 0 ? ar[j] : 0.0f;
+					float xv = ld(br, j, xb);
+					float v = (xv - mean[j]) * scale[j] + shift[j] > 0 ? ld(ar, j, db) : 0.0f;
 					f0[j] += v;
-					f1[j] += v * br[j];
+					f1[j] += v * xv;
 				}
 			} else {
 #pragma omp simd
 				for (int j = 0; j < c; j++) {
-					f0[j] += ar[j];
-					f1[j] += ar[j] * br[j];
+					float v = ld(ar, j, db);
+					f0[j] += v;
+					f1[j] += v * ld(br, j, xb);
 				}
 			}
 		}
@@ -110,40 +92,45 @@ CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, float
 	}
 }
 
+/* The mixes: fp32; the statistics of a bf16 input (dout is x); backward
+ * over a bf16 input, the mask from a bf16 output or not. */
+enum { MIX_FP32, MIX_STATS16, MIX_BWD16, MIX_BWD16_OUT16 };
+
+CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, float *restrict f,
+				 const void *dout, const void *x, relu_mask mk, size_t i0,
+				 size_t i1, int c, int mix)
+{
+	switch (mix) {
+	case MIX_STATS16:
+		sums_body(p0, p1, f, dout, x, mk, i0, i1, c, 1, 1, 0);
+		break;
+	case MIX_BWD16:
+		sums_body(p0, p1, f, dout, x, mk, i0, i1, c, 0, 1, 0);
+		break;
+	case MIX_BWD16_OUT16:
+		sums_body(p0, p1, f, dout, x, mk, i0, i1, c, 0, 1, 1);
+		break;
+	default:
+		sums_body(p0, p1, f, dout, x, mk, i0, i1, c, 0, 0, 0);
+	}
+}
+
 /* s0, s1 (c) = the sums of rows_sums over all m rows. Thread t sums its
  * block of rows; the blocks are added in thread order. */
-static void colsums(double *s0, double *s1, rows_ref dout, rows_ref x, rows_ref out,
-		    relu_mask mk, size_t m, int c)
+static void colsums(double *s0, double *s1, const void *dout, const void *x, relu_mask mk,
+		    int mix, size_t m, int c)
 {
 	int nt = omp_get_max_threads();
 	double *part = cxr_xcalloc((size_t)nt * 2 * c, sizeof *part);
 	float *fs = cxr_xmalloc((size_t)nt * 2 * c * sizeof *fs);
-	float *scr = dout.bf16 || x.bf16 || out.bf16 ? row_scratch(nt, c) : NULL;
 #pragma omp parallel num_threads(nt)
 	{
 		int t = omp_get_thread_num();
 		size_t i0, i1;
 		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
-		double *p0 = part + (size_t)t * 2 * c, *p1 = p0 + c;
-		float *f = fs + (size_t)t * 2 * c;
-		if (!scr) {
-			relu_mask k = mk;
-			k.out = out.p;
-			rows_sums(p0, p1, f, dout.p, x.p, k, i0, i1, c);
-		} else {
-			float *b = scr + (size_t)t * 4 * SUMBLOCK * c, *bx = b + SUMBLOCK * c;
-			float *bo = bx + SUMBLOCK * c;
-			for (size_t r = i0; r < i1; r += SUMBLOCK) {
-				size_t n = i1 - r < SUMBLOCK ? i1 - r : SUMBLOCK;
-				relu_mask k = mk;
-				const float *d = rows_at(dout, r, n, c, b);
-				const float *xr = x.p == dout.p ? d : rows_at(x, r, n, c, bx);
-				k.out = rows_at(out, r, n, c, bo);
-				rows_sums(p0, p1, f, d, xr, k, 0, n, c);
-			}
-		}
+		rows_sums(part + (size_t)t * 2 * c, part + (size_t)t * 2 * c + c,
+			  fs + (size_t)t * 2 * c, dout, x, mk, i0, i1, c, mix);
 	}
-	free(scr);
 	free(fs);
 	for (int j = 0; j < c; j++) {
 		double a0 = 0, a1 = 0;
@@ -156,59 +143,77 @@ static void colsums(double *s0, double *s1, rows_ref dout, rows_ref x, rows_ref 
 	free(part);
 }
 
-/* out = [relu]((in - mean) * scale + shift [+ res]) for rows [i0, i1) */
-CXR_CLONES static void rows_affine(float *out, const float *in, const float *restrict mean,
-				   const float *restrict scale, const float *restrict shift,
-				   const float *res, int relu, size_t i0, size_t i1, int c)
+/* out = [relu]((in - mean) * scale + shift [+ res]) for rows [i0, i1);
+ * in (xb) and res (rb) fp32 or bf16; out fp32, or with ob bf16, each row
+ * computed into buf (c floats) and rounded once. */
+BODY void affine_body(void *out, const void *in, const float *restrict mean,
+		      const float *restrict scale, const float *restrict shift, const void *res,
+		      int relu, size_t i0, size_t i1, int c, float *restrict buf, int xb, int rb,
+		      int ob)
 {
 	for (size_t i = i0; i < i1; i++) {
-		const float *x = in + i * c;
-		float *y = out + i * c;
+		const void *x = row_at(in, i, c, xb);
+		float *y = ob ? buf : (float *)out + i * c;
 		if (res) {
-			const float *r = res + i * c;
+			const void *r = row_at(res, i, c, rb);
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
-				float v = (x[j] - mean[j]) * scale[j] + shift[j] + r[j];
+				float v = (ld(x, j, xb) - mean[j]) * scale[j] + shift[j] + ld(r, j, rb);
 				y[j] = relu && v < 0 ? 0.0f : v;
 			}
 		} else {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
-				float v = (x[j] - mean[j]) * scale[j] + shift[j];
+				float v = (ld(x, j, xb) - mean[j]) * scale[j] + shift[j];
 				y[j] = relu && v < 0 ? 0.0f : v;
 			}
 		}
+		if (ob)
+			cxr_bf16_round_n((uint16_t *)out + i * c, buf, (size_t)c);
 	}
 }
 
-/* rows_affine over all m rows, in, res and out each fp32 or bf16 (a bf16
- * out gets each fp32 result rounded once). */
-static void affine(void *out, int out_bf16, rows_ref in, const float *mean, const float *scale,
-		   const float *shift, rows_ref res, int relu, size_t m, int c)
+/* in, res, out: bits 1, 2, 4 of io as BN_IN_BF16, BN_RES_BF16,
+ * BN_OUT_BF16 say; the mixes the network uses instantiated. */
+CXR_CLONES static void rows_affine(void *out, const void *in, const float *restrict mean,
+				   const float *restrict scale, const float *restrict shift,
+				   const void *res, int relu, size_t i0, size_t i1, int c,
+				   float *buf, int io)
 {
+	switch (io) {
+	case BN_IN_BF16:
+		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, buf, 1, 0, 0);
+		break;
+	case BN_IN_BF16 | BN_OUT_BF16:
+		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, buf, 1, 0, 1);
+		break;
+	case BN_IN_BF16 | BN_OUT_BF16 | BN_RES_BF16:
+		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, buf, 1, 1, 1);
+		break;
+	case 0:
+		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, buf, 0, 0, 0);
+		break;
+	default:
+		cxr_die(CXR_EXIT_DATA, "internal error: batch norm over the bf16 mix %d", io);
+	}
+}
+
+static void affine(void *out, const void *in, const float *mean, const float *scale,
+		   const float *shift, const void *res, int relu, size_t m, int c, int io)
+{
+	if (!res)
+		io &= ~BN_RES_BF16;
 	const int nt = omp_get_max_threads();
-	float *scr = in.bf16 || res.bf16 || out_bf16 ? row_scratch(nt, c) : NULL;
+	float *buf = io & BN_OUT_BF16 ? cxr_xmalloc((size_t)nt * c * sizeof *buf) : NULL;
 #pragma omp parallel num_threads(nt)
 	{
 		int t = omp_get_thread_num();
 		size_t i0, i1;
 		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
-		if (!scr) {
-			rows_affine(out, in.p, mean, scale, shift, res.p, relu, i0, i1, c);
-		} else {
-			float *b = scr + (size_t)t * 4 * SUMBLOCK * c, *br = b + SUMBLOCK * c;
-			float *bo = br + SUMBLOCK * c;
-			for (size_t r = i0; r < i1; r += SUMBLOCK) {
-				size_t n = i1 - r < SUMBLOCK ? i1 - r : SUMBLOCK;
-				const float *x = rows_at(in, r, n, c, b), *rr = rows_at(res, r, n, c, br);
-				float *y = out_bf16 ? bo : (float *)out + r * c;
-				rows_affine(y, x, mean, scale, shift, rr, relu, 0, n, c);
-				if (out_bf16)
-					cxr_bf16_round_n((uint16_t *)out + r * c, bo, n * c);
-			}
-		}
+		rows_affine(out, in, mean, scale, shift, res, relu, i0, i1, c,
+			    buf ? buf + (size_t)t * c : NULL, io);
 	}
-	free(scr);
+	free(buf);
 }
 
 /* One channel's running update; the one expression both ways use. */
@@ -241,8 +246,7 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
 	relu_mask none = {0};
-	const rows_ref x = ref_of(in, !!(io & BN_IN_BF16));
-	colsums(s0, s1, x, x, ref_of(NULL, 0), none, m, c);
+	colsums(s0, s1, in, in, none, io & BN_IN_BF16 ? MIX_STATS16 : MIX_FP32, m, c);
 	for (int j = 0; j < c; j++) {
 		double mu = s0[j] / m, var = s1[j] / m - mu * mu;
 		if (var < 0)
@@ -258,8 +262,7 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
 		if (run_mean)
 			update_one(run_mean + j, run_var + j, mu, unbiased, momentum);
 	}
-	affine(out, !!(io & BN_OUT_BF16), x, mean, scale, beta, ref_of(res, !!(io & BN_RES_BF16)),
-	       relu, m, c);
+	affine(out, in, mean, scale, beta, res, relu, m, c, io);
 	free(scale);
 	free(s0);
 }
@@ -279,8 +282,7 @@ void bn_forward_replay_act(float *out, const void *in, const float *mean, const 
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
 	for (int j = 0; j < c; j++)
 		scale[j] = train_scale(gamma[j], invstd[j]);
-	affine(out, 0, ref_of(in, !!(io & BN_IN_BF16)), mean, scale, beta, ref_of(NULL, 0), relu,
-	       m, c);
+	affine(out, in, mean, scale, beta, NULL, relu, m, c, io & BN_IN_BF16);
 	free(scale);
 }
 
@@ -314,40 +316,42 @@ void bn_forward_eval(float *out, const float *in, const float *gamma, const floa
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
 	for (int j = 0; j < c; j++)
 		scale[j] = (float)(gamma[j] / sqrt((double)run_var[j] + eps));
-	affine(out, 0, ref_of(in, 0), run_mean, scale, beta, ref_of(res, 0), relu, m, c);
+	affine(out, in, run_mean, scale, beta, res, relu, m, c, 0);
 	free(scale);
 }
 
 /* din [+]= dz * k + (x - mean) * kx + k0, dz = dout masked by mk; with
  * acc 0, din is written without being read. dres (or NULL) = dz, where the
- * mask is the forward's output's. */
-CXR_CLONES static void rows_bwd(float *din, float *dres, const float *dout, const float *in,
-				relu_mask mk, const float *restrict k, const float *restrict kx,
-				const float *restrict k0, int acc, size_t i0, size_t i1, int c)
+ * mask is the forward's output's. in (xb) and mk.out (ob) fp32 or bf16. */
+BODY void bwd_body(float *din, float *dres, const float *dout, const void *in, relu_mask mk,
+		   const float *restrict k, const float *restrict kx, const float *restrict k0,
+		   int acc, size_t i0, size_t i1, int c, int xb, int ob)
 {
 	const float *mean = mk.mean, *scale = mk.scale, *shift = mk.shift;
 	for (size_t i = i0; i < i1; i++) {
-		const float *dy = dout + i * c, *x = in + i * c, *y = mk.out ? mk.out + i * c : NULL;
+		const float *dy = dout + i * c;
+		const void *x = row_at(in, i, c, xb), *y = mk.out ? row_at(mk.out, i, c, ob) : NULL;
 		float *dx = din + i * c;
 		if (y && dres) { /* din may be dout: dz taken before dx is written */
 			float *dr = dres + i * c;
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
-				float dz = y[j] > 0 ? dy[j] : 0.0f;
-				float v = dz * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
+				float dz = ld(y, j, ob) > 0 ? dy[j] : 0.0f;
+				float v = dz * k[j] + (ld(x, j, xb) - mean[j]) * kx[j] + k0[j];
 				dr[j] = dz;
 				dx[j] = acc ? dx[j] + v : v;
 			}
 		} else if (y) {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
-				float v = (y[j] > 0 ? dy[j] : 0.0f) * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
+				float v = (ld(y, j, ob) > 0 ? dy[j] : 0.0f) * k[j] +
+					  (ld(x, j, xb) - mean[j]) * kx[j] + k0[j];
 				dx[j] = acc ? dx[j] + v : v;
 			}
 		} else if (scale) {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
-				float xm = x[j] - mean[j];
+				float xm = ld(x, j, xb) - mean[j];
 				float dz = xm * scale[j] + shift[j] > 0 ? dy[j] : 0.0f;
 				float v = dz * k[j] + xm * kx[j] + k0[j];
 				dx[j] = acc ? dx[j] + v : v;
@@ -355,10 +359,27 @@ CXR_CLONES static void rows_bwd(float *din, float *dres, const float *dout, cons
 		} else {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
-				float v = dy[j] * k[j] + (x[j] - mean[j]) * kx[j] + k0[j];
+				float v = dy[j] * k[j] + (ld(x, j, xb) - mean[j]) * kx[j] + k0[j];
 				dx[j] = acc ? dx[j] + v : v;
 			}
 		}
+	}
+}
+
+CXR_CLONES static void rows_bwd(float *din, float *dres, const float *dout, const void *in,
+				relu_mask mk, const float *restrict k, const float *restrict kx,
+				const float *restrict k0, int acc, size_t i0, size_t i1, int c,
+				int mix)
+{
+	switch (mix) {
+	case MIX_BWD16:
+		bwd_body(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c, 1, 0);
+		break;
+	case MIX_BWD16_OUT16:
+		bwd_body(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c, 1, 1);
+		break;
+	default:
+		bwd_body(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c, 0, 0);
 	}
 }
 
@@ -389,17 +410,19 @@ void bn_backward_act(float *din, float *dres, float *dgamma, float *dbeta, const
 	float *k = cxr_xmalloc(4 * (size_t)c * sizeof *k), *kx = k + c, *k0 = kx + c;
 	float *scale = k0 + c;
 	relu_mask mk = {NULL, mean, NULL, NULL};
-	const rows_ref x = ref_of(in, !!(io & BN_IN_BF16));
-	const rows_ref y = ref_of(relu ? out : NULL, !!(io & BN_OUT_BF16));
 	if (relu && out) {
-		/* rows_sums and rows_bwd get y's rows */
+		mk.out = out;
 	} else if (relu) {
 		/* the forward's scale, computed as it did */
 		for (int j = 0; j < c; j++)
 			scale[j] = train_scale(gamma[j], invstd[j]);
 		mk.scale = scale, mk.shift = beta;
 	}
-	colsums(s0, s1, ref_of(dout, 0), x, y, mk, m, c);
+	if ((io & BN_OUT_BF16) && !(io & BN_IN_BF16))
+		cxr_die(CXR_EXIT_DATA, "internal error: batch norm backward over the bf16 mix %d", io);
+	const int mix = !(io & BN_IN_BF16) ? MIX_FP32
+			: mk.out && (io & BN_OUT_BF16) ? MIX_BWD16_OUT16 : MIX_BWD16;
+	colsums(s0, s1, dout, in, mk, mix, m, c);
 	for (int j = 0; j < c; j++) {
 		/* sum dz*xhat, with xhat = (x - mean) * invstd */
 		double is = invstd[j], sdx = (s1[j] - mean[j] * s0[j]) * is;
@@ -411,29 +434,12 @@ void bn_backward_act(float *din, float *dres, float *dgamma, float *dbeta, const
 		kx[j] = (float)(-g * is * sdx / m);
 		k0[j] = (float)(-g * s0[j] / m);
 	}
-	const int nt = omp_get_max_threads();
-	float *scr = x.bf16 || y.bf16 ? row_scratch(nt, c) : NULL;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel
 	{
-		int t = omp_get_thread_num();
 		size_t i0, i1;
-		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
-		if (!scr) {
-			relu_mask kr = mk;
-			kr.out = y.p;
-			rows_bwd(din, dres, dout, x.p, kr, k, kx, k0, acc, i0, i1, c);
-		} else {
-			float *bx = scr + (size_t)t * 4 * SUMBLOCK * c, *by = bx + SUMBLOCK * c;
-			for (size_t r = i0; r < i1; r += SUMBLOCK) {
-				size_t n = i1 - r < SUMBLOCK ? i1 - r : SUMBLOCK;
-				relu_mask kr = mk;
-				kr.out = rows_at(y, r, n, c, by);
-				rows_bwd(din + r * c, dres ? dres + r * c : NULL, dout + r * c,
-					 rows_at(x, r, n, c, bx), kr, k, kx, k0, acc, 0, n, c);
-			}
-		}
+		cxr_par_range(m, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+		rows_bwd(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c, mix);
 	}
-	free(scr);
 	free(k);
 	free(s0);
 }

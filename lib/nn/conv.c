@@ -274,14 +274,33 @@ void conv_forward_packed(void *out, const void *in, const float *packed, const f
 	forward(out, in, NULL, packed, bias, d, ws, flags);
 }
 
+/* dW (O,K) += dout^T (O,M) col (M,K), col fp32 or bf16. */
+static void weight_grad(const conv_dims *d, int m, const float *dout, const void *col,
+			int col_bf16, float *dweight)
+{
+	const int o = d->o, K = d->kh * d->kw * d->c;
+	if (col_bf16)
+		cxr_gemm_bf16_b16(1, o, K, m, dout, o, col, K, 1.0f, dweight, K);
+	else
+		cxr_gemm_prec(d->prec, 1, 0, o, K, m, dout, o, col, K, 1.0f, dweight, K);
+}
+
 void conv_backward(float *din, float *dweight, const float *dout, const float *in,
 		   const float *weight, const conv_dims *d, float *ws, int acc)
 {
-	const int o = d->o, K = d->kh * d->kw * d->c;
+	conv_backward_act(din, dweight, dout, in, weight, d, ws, acc ? CONV_ACCUM : 0);
+}
+
+void conv_backward_act(float *din, float *dweight, const float *dout, const void *in,
+		       const float *weight, const conv_dims *d, float *ws, int flags)
+{
+	const int o = d->o, K = d->kh * d->kw * d->c, acc = !!(flags & CONV_ACCUM);
+	const int in16 = !!(flags & CONV_IN_BF16);
+	if (in16 && d->prec != CXR_PREC_BF16)
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 input to an fp32 convolution");
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
-		/* dW (O,C) += dout^T (O,M) in (M,C) */
-		cxr_gemm_prec(d->prec, 1, 0, o, K, m, dout, o, in, K, 1.0f, dweight, K);
+		weight_grad(d, m, dout, in, in16, dweight);
 		/* din (M,C) += dout (M,O) W (O,C) */
 		if (din)
 			cxr_gemm_prec(d->prec, 0, 0, m, K, o, dout, o, weight, K, acc ? 1.0f : 0.0f, din, K);
@@ -301,8 +320,8 @@ void conv_backward(float *din, float *dweight, const float *dout, const float *i
 		int r1 = r0 + R < rows ? r0 + R : rows;
 		int m = (r1 - r0) * d->ow;
 		const float *dy = dout + (size_t)r0 * d->ow * o;
-		conv_im2col(ws, in, d, r0, r1);
-		cxr_gemm_prec(d->prec, 1, 0, o, K, m, dy, o, ws, K, 1.0f, dweight, K);
+		im2col(ws, in, d, r0, r1, in16 ? 2 : 4);
+		weight_grad(d, m, dy, ws, in16, dweight);
 		if (!din)
 			continue;
 		/* the same workspace now takes dcol (M,K) = dout (M,O) W (O,K) */

@@ -66,6 +66,11 @@ void conv_forward_packed(void *out, const void *in, const float *packed, const f
  * dout (N,OH,OW,O), in (N,H,W,C), weight (O,KH,KW,C), ws conv_workspace(d) */
 void conv_backward(float *din, float *dweight, const float *dout, const float *in,
 		   const float *weight, const conv_dims *d, float *ws, int acc);
+/* conv_backward with flags: CONV_ACCUM (acc 1), and in bf16 only,
+ * CONV_IN_BF16: in holds bf16 values (the same results as the fp32 in
+ * holding them: the products round it to bf16 anyway). */
+void conv_backward_act(float *din, float *dweight, const float *dout, const void *in,
+		       const float *weight, const conv_dims *d, float *ws, int flags);
 
 /* The pieces, for winograd.c and the tests. */
 /* col ((r1-r0)*OW, KH*KW*C): im2col of output rows [r0, r1) of N*OH. */

@@ -152,16 +152,28 @@ CXR_CLONES static void bf16_row_max(float *restrict y, const uint16_t *restrict 
 	}
 }
 
-void gmaxpool_forward_bf16(float *out, const uint16_t *in, int n, int hw, int c)
+void gmaxpool_forward_bf16(float *out, int32_t *idx, const uint16_t *in, int n, int hw, int c)
 {
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < n; b++) {
 		const uint16_t *x = in + (size_t)b * hw * c;
 		float *y = out + (size_t)b * c;
+		int32_t *ix = idx ? idx + (size_t)b * c : 0;
 		for (int j = 0; j < c; j++)
 			y[j] = cxr_bf16_float(x[j]);
-		for (int q = 1; q < hw; q++)
-			bf16_row_max(y, x + (size_t)q * c, c);
+		if (ix)
+			for (int j = 0; j < c; j++)
+				ix[j] = 0;
+		for (int q = 1; q < hw; q++) {
+			const uint16_t *xr = x + (size_t)q * c;
+			if (!ix) {
+				bf16_row_max(y, xr, c);
+				continue;
+			}
+			for (int j = 0; j < c; j++)
+				if (cxr_bf16_float(xr[j]) > y[j])
+					y[j] = cxr_bf16_float(xr[j]), ix[j] = q;
+		}
 	}
 }
 

@@ -25,8 +25,8 @@ void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, 
 /* out (N,C) = max over the hw positions of in (N,HW,C); idx (N,C) the
  * first maximum's position, or NULL. */
 void gmaxpool_forward(float *out, int32_t *idx, const float *in, int n, int hw, int c);
-/* gmaxpool_forward without idx, from bf16 in (N,HW,C). */
-void gmaxpool_forward_bf16(float *out, const uint16_t *in, int n, int hw, int c);
+/* gmaxpool_forward from bf16 in (N,HW,C). */
+void gmaxpool_forward_bf16(float *out, int32_t *idx, const uint16_t *in, int n, int hw, int c);
 /* din (N,HW,C) += dout (N,C) at idx (N,C). */
 void gmaxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int hw, int c);
 

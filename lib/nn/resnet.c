@@ -65,7 +65,9 @@ typedef struct unit {
 	size_t fold_pack;         /* fold_w packed for the matrix product, in
 				   * net->fpack; NO_PACK when it runs otherwise */
 	/* training activations, in the arena */
-	float *conv_out;          /* (N,OH,OW,O) the convolution's output, BN's input */
+	float *conv_out;          /* (N,OH,OW,O) the convolution's output, BN's input
+				   * (bf16 values when the network trains in bf16:
+				   * act16) */
 	float *bn_mean;           /* (O) the batch's mean */
 	float *bn_istd;           /* (O) the batch's 1/sqrt(var + eps) */
 } unit;
@@ -95,7 +97,8 @@ typedef struct block {
 	/* training activations, in the arena (conv2's and conv3's inputs are
 	 * not kept: see the network's mid1 and mid2) */
 	float *out;               /* (N,OH,OW,OUT) the block's output; before
-				   * conv3's BN adds into it, the shortcut */
+				   * conv3's BN adds into it, the shortcut (bf16
+				   * values in bf16 training: act16) */
 } block;
 
 /* The head's trainable tensors: one copy points into params, one into
@@ -205,6 +208,10 @@ struct cxr_resnet {
 	int wino_on;
 	float *wtmp, *wfold;
 	float *fpack;               /* inference weights packed once (conv.h), or NULL */
+	float *wpack;               /* training in bf16: a convolution's weights packed
+				     * for the product that writes its bf16 output,
+				     * made per pass (wpack_size floats) */
+	size_t wpack_size;
 	size_t wtmp_w, wtmp_size;
 	int planned;                /* wfold and fpack laid out for the settings */
 	cxr_rng rng;
@@ -327,9 +334,27 @@ static void take(cxr_resnet *net, size_t *top, float **f, int32_t **i, size_t n)
 	*top += (n + 15) & ~(size_t)15;
 }
 
+/* Training in bf16 keeps the convolutions' and the blocks' outputs in
+ * bf16 (PyTorch's autocast keeps them so too): half the memory of the
+ * largest training tensors, and half the traffic of the batch-norm passes
+ * over them. Their other users read them as the values they hold: a
+ * product rounds its operands to bf16 anyway, batch norm computes in fp32
+ * from them. */
+static int act16(const cxr_resnet *net)
+{
+	return net->prec == CXR_PREC_BF16;
+}
+
+/* Floats of arena for n values of a tensor act16 keeps in bf16. */
+static size_t act_floats(const cxr_resnet *net, size_t n)
+{
+	return act16(net) ? (n + 1) / 2 : n;
+}
+
 static void layout(cxr_resnet *net)
 {
 	const size_t N = (size_t)net->max_batch, hid = (size_t)net->cfg.head_hidden;
+	net->nslots = 0;
 	stem *s = &net->stem;
 	head *h = &net->head;
 	const size_t pool = (size_t)s->ph * s->pw * s->conv1.d.o * N;
@@ -357,7 +382,7 @@ static void layout(cxr_resnet *net)
 	top = shared;
 	for (int i = 0; i < net->nunits; i++) {
 		unit *u = net->units[i];
-		take(net, &top, &u->conv_out, NULL, unit_out(u));
+		take(net, &top, &u->conv_out, NULL, act_floats(net, unit_out(u)));
 		take(net, &top, &u->bn_mean, NULL, u->d.o);
 		take(net, &top, &u->bn_istd, NULL, u->d.o);
 	}
@@ -366,7 +391,7 @@ static void layout(cxr_resnet *net)
 	size_t mid1 = 0, mid2 = 0;
 	for (int i = 0; i < net->nblocks; i++) {
 		block *b = &net->blocks[i];
-		take(net, &top, &b->out, NULL, unit_out(&b->conv3));
+		take(net, &top, &b->out, NULL, act_floats(net, unit_out(&b->conv3)));
 		if (unit_out(&b->conv1) > mid1)
 			mid1 = unit_out(&b->conv1);
 		if (unit_out(&b->conv2) > mid2)
@@ -586,6 +611,7 @@ void cxr_resnet_free(cxr_resnet *net)
 	free(net->wtmp);
 	free(net->wfold);
 	free(net->fpack);
+	free(net->wpack);
 	free(net);
 }
 
@@ -715,6 +741,11 @@ int cxr_resnet_set_precision(cxr_resnet *net, int prec)
 	net->prec = prec;
 	for (int i = 0; i < net->nunits; i++)
 		net->units[i]->d.prec = prec;
+	/* the training tensors' sizes follow (act16): what a forward in the
+	 * other precision left cannot be backpropagated */
+	layout(net);
+	point_arena(net);
+	net->last_train = 0;
 	return 0;
 }
 
@@ -834,68 +865,88 @@ static int plan_wino(const cxr_resnet *net, const unit *u)
 
 /* out (N,OH,OW,O) = conv(in) with weight w (O,KH,KW,C) [+ out if accum]
  * [+ bias (O) if not NULL]: Winograd where it applies, else im2col +
- * sgemm. */
-static void unit_conv(cxr_resnet *net, const unit *u, float *out, const float *in,
-		      const float *w, const float *bias, int accum, int n)
+ * sgemm. in and out fp32, or bf16 as CONV_IN_BF16 and CONV_OUT_BF16 say
+ * (training in bf16: the weights packed for the product that writes
+ * bf16, in wpack). */
+static void unit_conv(cxr_resnet *net, const unit *u, void *out, const void *in,
+		      const float *w, const float *bias, int accum, int flags, int n)
 {
 	conv_dims d = at_batch(u, n);
-	if (use_wino(net, u)) {
+	if (accum)
+		flags |= CONV_ACCUM;
+	if (plan_wino(net, u)) {
 		float *U = net->wtmp + net->wtmp_w;
 		to_oc33(net->wtmp, w, d.o, d.c);
 		cxr_wino_transform_weights(U, net->wtmp, d.c, d.o);
-		cxr_wino_forward(out, in, U, n, d.h, d.w, d.c, d.o, net->ws, accum);
-		conv_bias_relu(out, bias, 0, (size_t)n * d.oh * d.ow, d.o);
+		cxr_wino_forward_act(out, !!(flags & CONV_OUT_BF16), in, !!(flags & CONV_IN_BF16), U, n,
+				     d.h, d.w, d.c, d.o, net->ws, accum, bias, 0);
+	} else if (flags & (CONV_IN_BF16 | CONV_OUT_BF16)) {
+		conv_pack_weights(net->wpack, w, &d);
+		conv_forward_packed(out, in, net->wpack, bias, &d, net->ws, flags);
 	} else {
-		conv_forward(out, in, w, bias, &d, net->ws, accum ? CONV_ACCUM : 0);
+		conv_forward(out, in, w, bias, &d, net->ws, flags);
 	}
 }
 
-/* out = [relu](bn(conv(in)) [+ res]) in training mode. */
-static void unit_train(cxr_resnet *net, unit *u, const float *in, float *out, const float *res,
-		       int relu, int n)
+/* Where a unit's training tensors are held in bf16 (act16): its input,
+ * output and residual (a block's input and output; the convolution's
+ * output always, then). */
+enum { IO_IN16 = 1, IO_OUT16 = 2, IO_RES16 = 4 };
+
+/* out = [relu](bn(conv(in)) [+ res]) in training mode; io: IO_*. */
+static void unit_train(cxr_resnet *net, unit *u, const void *in, void *out, const void *res,
+		       int relu, int io, int n)
 {
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
+	const int a16 = act16(net);
+	const int cf = a16 ? CONV_OUT_BF16 | (io & IO_IN16 ? CONV_IN_BF16 : 0) : 0;
+	const int bf = a16 ? BN_IN_BF16 | (io & IO_OUT16 ? BN_OUT_BF16 : 0) |
+				     (io & IO_RES16 ? BN_RES_BF16 : 0)
+			   : 0;
 	TIMED(net, u->kind, 0, conv_flops(&d),
-	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, 0, n));
+	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, 0, cf, n));
 	int upd = net->bn_update;
 	TIMED(net, CXR_PROF_BN, 0, 0,
-	      bn_forward_train_stats(out, u->bn_mean, u->bn_istd, upd ? u->running_mean : NULL,
-				     upd ? u->running_var : NULL,
-				     net->bstats + (u->running_mean - net->buffers),
-				     net->bstats + (u->running_var - net->buffers), u->conv_out,
-				     u->params.bn_gamma, u->params.bn_beta, res, relu, m, d.o,
-				     net->bn_momentum, net->bn_eps));
+	      bn_forward_train_act(out, u->bn_mean, u->bn_istd, upd ? u->running_mean : NULL,
+				   upd ? u->running_var : NULL,
+				   net->bstats + (u->running_mean - net->buffers),
+				   net->bstats + (u->running_var - net->buffers), u->conv_out,
+				   u->params.bn_gamma, u->params.bn_beta, res, relu, m, d.o,
+				   net->bn_momentum, net->bn_eps, bf));
 }
 
 /* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
- * of the unit's output. relu: the unit ended in a ReLU, whose mask comes
- * from out, the unit's output, or when NULL (no residual) from its input.
- * dres (or NULL): gets the gradient of the unit's residual, dout masked by
- * the ReLU, from the same pass (needs relu and out).
- * The gradient of the convolution's output takes the place of that
- * output (conv_out), which nothing reads after this unit's batch-norm
- * backward: no scratch tensor for it. */
-static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const float *in,
-			  const float *dout, const float *out, float *dres, int relu, int n)
+ * of the unit's output, which T, where the gradient of the convolution's
+ * output goes, may be (dout is then spent). relu: the unit ended in a
+ * ReLU, whose mask comes from out, the unit's output, or when NULL (no
+ * residual) from its input. dres (or NULL): gets the gradient of the
+ * unit's residual, dout masked by the ReLU, from the same pass (needs
+ * relu and out). io: IO_IN16 (in held in bf16), IO_OUT16 (out). */
+static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const void *in,
+			  float *T, const float *dout, const void *out, float *dres, int relu,
+			  int io, int n)
 {
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
-	float *T = u->conv_out;
+	const int a16 = act16(net);
+	const int bf = a16 ? BN_IN_BF16 | (io & IO_OUT16 ? BN_OUT_BF16 : 0) : 0;
 	TIMED(net, CXR_PROF_BN, 1, 0,
-	      bn_backward_res(T, dres, u->grads.bn_gamma, u->grads.bn_beta, dout, out, u->conv_out,
-			  u->bn_mean, u->bn_istd, u->params.bn_gamma, u->params.bn_beta, relu, m,
-			  d.o, 0));
+	      bn_backward_act(T, dres, u->grads.bn_gamma, u->grads.bn_beta, dout, out, u->conv_out,
+			      u->bn_mean, u->bn_istd, u->params.bn_gamma, u->params.bn_beta, relu, m,
+			      d.o, 0, bf));
 	/* the bias's gradient: analytically 0 ahead of a training-mode batch
 	 * norm, which subtracts the batch mean; rounding leaves it tiny */
 	if (u->grads.conv_b)
 		TIMED(net, u->kind, 1, 0, conv_bias_backward(u->grads.conv_b, T, m, d.o));
-	if (!use_wino(net, u)) {
+	if (!plan_wino(net, u)) {
 		TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d),
-		      conv_backward(din, u->grads.conv_w, T, in, u->params.conv_w, &d, net->ws,
-				    acc));
+		      conv_backward_act(din, u->grads.conv_w, T, in, u->params.conv_w, &d, net->ws,
+					(acc ? CONV_ACCUM : 0) |
+						(a16 && (io & IO_IN16) ? CONV_IN_BF16 : 0)));
 		return;
 	}
+	/* Winograd's inputs (a block's relu(bn1(conv1))) are fp32 */
 	TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d), {
 		/* dW in PyTorch's layout, then added into ours */
 		float *dw = net->wtmp, *U = net->wtmp + net->wtmp_w;
@@ -921,7 +972,7 @@ static void stem_forward(cxr_resnet *net, int n)
 	stem *s = &net->stem;
 	const conv_dims *d = &s->conv1.d;
 	float *relu_out = net->ring[0];
-	unit_train(net, &s->conv1, net->input, relu_out, NULL, 1, n);
+	unit_train(net, &s->conv1, net->input, relu_out, NULL, 1, 0, n);
 	TIMED(net, CXR_PROF_POOL, 0, 0,
 	      maxpool_forward(s->pool_out, s->pool_idx, relu_out, n, d->oh, d->ow, d->o, 3, 2,
 			      1));
@@ -929,7 +980,7 @@ static void stem_forward(cxr_resnet *net, int n)
 
 /* The stem's gradients given dpool_out, that of its output; drelu_out:
  * scratch of the largest activation for the gradient of relu_out (whose
- * mask backward recomputes from conv_out). */
+ * mask backward recomputes from conv_out), then of conv1's output. */
 static void stem_backward(cxr_resnet *net, const float *dpool_out, float *drelu_out, int n)
 {
 	stem *s = &net->stem;
@@ -938,7 +989,8 @@ static void stem_backward(cxr_resnet *net, const float *dpool_out, float *drelu_
 	TIMED(net, CXR_PROF_POOL, 1, 0,
 	      maxpool_backward(drelu_out, dpool_out, s->pool_idx, n, d->oh, d->ow, d->o, s->ph,
 			       s->pw));
-	unit_backward(net, &s->conv1, NULL, 0, net->input, drelu_out, NULL, NULL, 1, n);
+	unit_backward(net, &s->conv1, NULL, 0, net->input, drelu_out, drelu_out, NULL, NULL, 1, 0,
+		      n);
 }
 
 /* Block i's input: the stem's output or the block before's. */
@@ -947,16 +999,23 @@ static const float *block_in(const cxr_resnet *net, int i)
 	return i ? net->blocks[i - 1].out : net->stem.pool_out;
 }
 
-/* in -> b->out. */
-static void block_forward(cxr_resnet *net, block *b, const float *in, int n)
+/* IO_IN16 where block i's input is held in bf16 (a block's output, act16). */
+static int block_in16(const cxr_resnet *net, int i)
+{
+	return i && act16(net) ? IO_IN16 : 0;
+}
+
+/* in -> b->out; in16: IO_IN16 or 0. */
+static void block_forward(cxr_resnet *net, block *b, const float *in, int in16, int n)
 {
 	float *relu1_out = net->mid1, *relu2_out = net->mid2;
-	unit_train(net, &b->conv1, in, relu1_out, NULL, 1, n);
-	unit_train(net, &b->conv2, relu1_out, relu2_out, NULL, 1, n);
+	const int o16 = act16(net) ? IO_OUT16 | IO_RES16 : 0;
+	unit_train(net, &b->conv1, in, relu1_out, NULL, 1, in16, n);
+	unit_train(net, &b->conv2, relu1_out, relu2_out, NULL, 1, 0, n);
 	/* the shortcut: bn(downsample(in)) into out, or in itself */
 	if (b->has_downsample)
-		unit_train(net, &b->downsample, in, b->out, NULL, 0, n);
-	unit_train(net, &b->conv3, relu2_out, b->out, b->has_downsample ? b->out : in, 1, n);
+		unit_train(net, &b->downsample, in, b->out, NULL, 0, in16 | o16, n);
+	unit_train(net, &b->conv3, relu2_out, b->out, b->has_downsample ? b->out : in, 1, o16, n);
 }
 
 /* out = relu(bn(conv)) of a unit's training forward (no residual),
@@ -965,41 +1024,53 @@ static void unit_replay(cxr_resnet *net, const unit *u, float *out, int n)
 {
 	conv_dims d = at_batch(u, n);
 	TIMED(net, CXR_PROF_BN, 1, 0,
-	      bn_forward_replay(out, u->conv_out, u->bn_mean, u->bn_istd, u->params.bn_gamma,
-				u->params.bn_beta, 1, (size_t)n * d.oh * d.ow, d.o));
+	      bn_forward_replay_act(out, u->conv_out, u->bn_mean, u->bn_istd, u->params.bn_gamma,
+				    u->params.bn_beta, 1, (size_t)n * d.oh * d.ow, d.o,
+				    act16(net) ? BN_IN_BF16 : 0));
 }
 
 /* din = the gradient of the block's input in given dout, that of its
- * output, which it spends. */
-static void block_backward(cxr_resnet *net, block *b, const float *in, float *dout, float *din,
-			   int n)
+ * output, which it spends. Each gradient of a convolution's output is
+ * written over the gradient it comes from, or (the shortcut's) over dout
+ * once that is spent: no tensor of its own. */
+static void block_backward(cxr_resnet *net, block *b, const float *in, int in16, float *dout,
+			   float *din, int n)
 {
-	/* the shortcut writes din first (the identity's gradient, dout masked
-	 * by the block's ReLU, in conv3's batch-norm pass), conv1 adds to it */
-	if (b->has_downsample)
-		unit_backward(net, &b->downsample, din, 0, in, dout, b->out, NULL, 1, n);
-	/* conv3 (1x1 stride 1 in both architectures: a plain product, whose
-	 * weight gradient is taken before its input gradient is written)
-	 * leaves the gradient of relu2_out in relu2_out's place */
+	const int o16 = act16(net) ? IO_OUT16 : 0;
+	/* conv3 first: its batch norm's backward writes the gradient of
+	 * conv3's output over dout and the shortcut's gradient (dout masked
+	 * by the block's ReLU) into din: the identity's, or the projection's
+	 * to start from. conv3 is 1x1 stride 1 in both architectures: a plain
+	 * product, whose weight gradient is taken before its input gradient
+	 * is written over relu2_out */
 	float *relu1_out = net->mid1, *relu2_out = net->mid2, *drelu2_out = relu2_out;
 	unit_replay(net, &b->conv2, relu2_out, n);
-	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, b->out,
-		      b->has_downsample ? NULL : din, 1, n);
+	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, dout, b->out, din, 1, o16, n);
+	/* the projection: from the masked gradient in din (no ReLU of its
+	 * own), its convolution's gradient over dout, then din written */
+	if (b->has_downsample)
+		unit_backward(net, &b->downsample, din, 0, in, dout, din, NULL, NULL, 0, in16, n);
 	/* dout is spent: it takes the gradient of relu1_out */
 	float *drelu1_out = dout;
 	unit_replay(net, &b->conv1, relu1_out, n);
-	unit_backward(net, &b->conv2, drelu1_out, 0, relu1_out, drelu2_out, NULL, NULL, 1, n);
-	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, NULL, NULL, 1, n);
+	unit_backward(net, &b->conv2, drelu1_out, 0, relu1_out, drelu2_out, drelu2_out, NULL, NULL,
+		      1, 0, n);
+	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, drelu1_out, NULL, NULL, 1, in16, n);
 }
 
-/* in, the last block's output -> head.logits. */
+/* in, the last block's output (bf16 values where act16) -> head.logits. */
 static void head_forward(cxr_resnet *net, const float *in, int n)
 {
 	head *h = &net->head;
 	const int hid = net->cfg.head_hidden;
 	const size_t nh = (size_t)n * hid;
 	TIMED(net, CXR_PROF_HEAD, 0, 0, {
-		gmaxpool_forward(h->pool_out, h->pool_idx, in, n, net->fh * net->fw, net->feat);
+		if (act16(net) && net->nblocks)
+			gmaxpool_forward_bf16(h->pool_out, h->pool_idx, (const uint16_t *)in, n,
+					      net->fh * net->fw, net->feat);
+		else
+			gmaxpool_forward(h->pool_out, h->pool_idx, in, n, net->fh * net->fw,
+					 net->feat);
 		dense_forward(net->prec, h->fc1_out, h->pool_out, h->params.fc1_w, h->params.fc1_b, n,
 			      net->feat, hid);
 		relu_forward(h->relu_out, h->fc1_out, nh);
@@ -1034,11 +1105,31 @@ static void head_backward(cxr_resnet *net, float *din, int n)
 	});
 }
 
+/* Training in bf16: wpack sized for the largest convolution the matrix
+ * product runs. -1 when memory is short. */
+static int training_scratch(cxr_resnet *net)
+{
+	if (!act16(net) || net->wpack)
+		return 0;
+	size_t need = 0;
+	for (int i = 0; i < net->nunits; i++) {
+		size_t p = conv_packed_size(&net->units[i]->d);
+		need = p > need ? p : need;
+	}
+	net->wpack = cxr_aligned_huge(64, need * sizeof(float));
+	if (!net->wpack) {
+		cxr_seterr("out of memory for the packed weights of a convolution");
+		return -1;
+	}
+	net->wpack_size = need;
+	return 0;
+}
+
 static void forward_train(cxr_resnet *net, int n)
 {
 	stem_forward(net, n);
 	for (int i = 0; i < net->nblocks; i++)
-		block_forward(net, &net->blocks[i], block_in(net, i), n);
+		block_forward(net, &net->blocks[i], block_in(net, i), block_in16(net, i), n);
 	head_forward(net, block_in(net, net->nblocks), n);
 }
 
@@ -1054,7 +1145,8 @@ int cxr_resnet_backward(cxr_resnet *net)
 	float *dout = net->ring[0], *din = net->ring[1];
 	head_backward(net, dout, n);
 	for (int i = net->nblocks - 1; i >= 0; i--) {
-		block_backward(net, &net->blocks[i], block_in(net, i), dout, din, n);
+		block_backward(net, &net->blocks[i], block_in(net, i), block_in16(net, i), dout, din,
+			       n);
 		float *t = dout;
 		dout = din, din = t;
 	}
@@ -1160,7 +1252,7 @@ static void unit_eval(cxr_resnet *net, const unit *u, float *out, float *tmp, co
 {
 	conv_dims d = at_batch(u, n);
 	TIMED(net, u->kind, 0, conv_flops(&d),
-	      unit_conv(net, u, tmp, in, u->params.conv_w, u->params.conv_b, 0, n));
+	      unit_conv(net, u, tmp, in, u->params.conv_w, u->params.conv_b, 0, 0, n));
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_eval(out, tmp, u->params.bn_gamma, u->params.bn_beta, u->running_mean,
 			      u->running_var, res, relu, (size_t)n * d.oh * d.ow, d.o, net->bn_eps));
@@ -1231,7 +1323,7 @@ static void head_infer(cxr_resnet *net, const float *in, int a16, int n)
 	const int hid = net->cfg.head_hidden;
 	TIMED(net, CXR_PROF_HEAD, 0, 0, {
 		if (a16)
-			gmaxpool_forward_bf16(h->pool_out, (const uint16_t *)in, n, net->fh * net->fw,
+			gmaxpool_forward_bf16(h->pool_out, NULL, (const uint16_t *)in, n, net->fh * net->fw,
 					      net->feat);
 		else
 			gmaxpool_forward(h->pool_out, NULL, in, n, net->fh * net->fw, net->feat);
@@ -1342,6 +1434,8 @@ const float *cxr_resnet_forward(cxr_resnet *net, const float *x, int n, int trai
 					xin[((size_t)b * hw + p) * C + c] =
 						x[((size_t)b * C + c) * hw + p];
 	if (train) {
+		if (training_scratch(net))
+			return NULL;
 		forward_train(net, n);
 		net->fold_valid = 0;
 	} else {
