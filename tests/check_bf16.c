@@ -635,9 +635,10 @@ END_TEST
  * three (two passes through the early stages, the second of one image,
  * then gathered as bf16). */
 /* One training step in bf16 against fp32 on the same network and batch
- * (width 1/4, 128x128: stage 1's 3x3 layers by Winograd writing bf16,
- * the later ones by im2col and the bf16 product; every convolution's and
- * block's output kept in bf16), the same dropout mask: logits and loss
+ * (width 1/4, 128x128, batch 8: the first two stages' 3x3 layers by
+ * Winograd writing bf16, the last two's by im2col and the bf16 product;
+ * every convolution's and block's output kept in bf16), the same dropout
+ * mask: logits and loss
  * within 0.5 normwise (a lost term or a wrong layout gives order 1). The
  * gradient of an untrained network is chaotic under any rounding (1.3
  * normwise from fp32's here, as with bf16 products on fp32 activations;
@@ -675,7 +676,7 @@ START_TEST(network_bf16_training)
 	}
 	double el = golden_err(logits[1], logits[0], n), eloss = golden_err(&loss[1], &loss[0], 1);
 	double eg = golden_err(grads[1], grads[0], np), ratio = sqrt(norm[1] / norm[0]);
-	printf("bf16 vs fp32 training step, width 1/4, 128x128 (bf16 activations, Winograd in stage 1): "
+	printf("bf16 vs fp32 training step, width 1/4, 128x128 (bf16 activations, Winograd in stages 1-2): "
 	       "logits %.3g, loss %.3g normwise; gradient %.3g normwise, its norm %.3g times fp32's\n",
 	       el, eloss, eg, ratio);
 	ck_assert_msg(el < 0.5 && eloss < 0.5 && ratio > 0.5 && ratio < 2,

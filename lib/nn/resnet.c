@@ -863,6 +863,24 @@ static int plan_wino(const cxr_resnet *net, const unit *u)
 	return ((u->d.oh + 3) / 4) * ((u->d.ow + 3) / 4) >= 64;
 }
 
+/* Training in bf16 (and the unfolded evaluation, which runs its
+ * convolutions): a 3x3 layer whose Winograd weight transform (36 C K
+ * values, made every pass, with a workspace to match) outweighs its
+ * batch's input (N H W C) runs as im2col and the bf16 product (at
+ * 256x256, batch 16, the last two stages: stage 4's transform and
+ * workspace alone were 100 MB of the peak). The others keep fp32
+ * Winograd: bf16 products in every 3x3 layer slowed learning on the
+ * demo's recipe (a seed stuck near chance for 17 of 20 epochs). Decided
+ * by the network's batch size, so a short last batch runs as the others. */
+static int train_wino(const cxr_resnet *net, const unit *u)
+{
+	if (!use_wino(net, u))
+		return 0;
+	if (net->prec != CXR_PREC_BF16)
+		return 1;
+	return 36 * (size_t)u->d.o <= (size_t)u->d.n * u->d.h * u->d.w;
+}
+
 /* out (N,OH,OW,O) = conv(in) with weight w (O,KH,KW,C) [+ out if accum]
  * [+ bias (O) if not NULL]: Winograd where it applies, else im2col +
  * sgemm. in and out fp32, or bf16 as CONV_IN_BF16 and CONV_OUT_BF16 say
@@ -874,7 +892,7 @@ static void unit_conv(cxr_resnet *net, const unit *u, void *out, const void *in,
 	conv_dims d = at_batch(u, n);
 	if (accum)
 		flags |= CONV_ACCUM;
-	if (plan_wino(net, u)) {
+	if (train_wino(net, u)) {
 		float *U = net->wtmp + net->wtmp_w;
 		to_oc33(net->wtmp, w, d.o, d.c);
 		cxr_wino_transform_weights(U, net->wtmp, d.c, d.o);
@@ -939,7 +957,7 @@ static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const v
 	 * norm, which subtracts the batch mean; rounding leaves it tiny */
 	if (u->grads.conv_b)
 		TIMED(net, u->kind, 1, 0, conv_bias_backward(u->grads.conv_b, T, m, d.o));
-	if (!plan_wino(net, u)) {
+	if (!train_wino(net, u)) {
 		TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d),
 		      conv_backward_act(din, u->grads.conv_w, T, in, u->params.conv_w, &d, net->ws,
 					(acc ? CONV_ACCUM : 0) |
