@@ -70,11 +70,20 @@ cmp -s "$t/A.best" "$t/B.best" || fail "bf16 resume: other best model"
 # ---- scoring a bf16-trained model in either precision ----
 expect 0 cxr-score -q -j1 --precision fp32 -m "$t/A" -o "$t/s32" "$d/test.cxs"
 expect 0 cxr-score -q -j1 --precision bf16 -m "$t/A" -o "$t/s16" "$d/test.cxs"
+# The class may differ only where the fp32 score lies within 0.01 of the
+# threshold: a model this small and briefly trained can give every image
+# nearly the same score (all within 3e-4 of its threshold in one run), so
+# "the same class for all but one" would measure that, not bf16. The
+# issue's class bar (99.5% of 800 images) is bench/bf16_learn.sh's.
 paste "$t/s32" "$t/s16" | awk -F'\t' '
-	NR == 1 { n = NF / 2; next }
-	{ d = $2 - $(n + 2); if (d < 0) d = -d; if (d > m) m = d; same += $n == $(2 * n); k++ }
-	END { printf "%d images, max |score difference| %.4g, same class %d\n", k, m, same
-	      exit !(k == 20 && m < 0.05 && same >= k - 1) }'
-check $? "a bf16 model scored in fp32 and bf16: scores within 0.05, classes the same but at most one"
+	NR == 1 { n = NF / 2; for (i = 1; i <= n; i++) col[$i] = i; next }
+	{ s = $(col["score"]); d = s - $(n + col["score"]); if (d < 0) d = -d; if (d > m) m = d
+	  g = s - $(col["threshold"]); if (g < 0) g = -g
+	  if (g > 0.01) { far++; if ($(col["pred"]) != $(n + col["pred"])) flip++ }
+	  if (($(col["pred"]) == 1) != (s >= $(col["threshold"]))) bad++
+	  k++ }
+	END { printf "%d images, max |score difference| %.4g, %d more than 0.01 from the threshold, %d of them in another class\n", k, m, far, flip
+	      exit !(k == 20 && m < 0.05 && flip == 0 && bad == 0) }'
+check $? "a bf16 model scored in fp32 and bf16: scores within 0.05, the same class away from the threshold"
 cmp -s "$t/s32" "$t/s16" && fail "scores in fp32 and bf16 are identical: bf16 scoring is not in use"
 finish
