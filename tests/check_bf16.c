@@ -45,6 +45,15 @@ static float rb(float x)
 	return cxr_bf16_float(cxr_bf16_round(x));
 }
 
+/* x (n) rounded to bf16 in place; its bf16 form returned. */
+static uint16_t *to_bf16(float *x, size_t n)
+{
+	uint16_t *h = malloc(n * sizeof *h);
+	for (size_t i = 0; i < n; i++)
+		h[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(h[i]);
+	return h;
+}
+
 START_TEST(rounding)
 {
 	/* ties to even, both directions; carry into the exponent */
@@ -148,9 +157,7 @@ static void check_gemm_act(int m, int n, int k, int pad, int accum, int relu)
 	const int lda = k + pad, ldc = n + pad;
 	float *af = test_frand((size_t)m * lda, -1, 1), *c0 = test_frand((size_t)m * ldc, -1, 1);
 	float *b = test_frand((size_t)k * n, -1, 1), *bias = test_frand(n, -0.5, 0.5);
-	uint16_t *a16 = malloc((size_t)m * lda * sizeof *a16), *c16 = malloc((size_t)m * ldc * 2);
-	for (size_t i = 0; i < (size_t)m * lda; i++)
-		a16[i] = cxr_bf16_round(af[i]), af[i] = cxr_bf16_float(a16[i]);
+	uint16_t *a16 = to_bf16(af, (size_t)m * lda), *c16 = malloc((size_t)m * ldc * 2);
 	for (size_t i = 0; i < (size_t)m * ldc; i++)
 		c0[i] = rb(c0[i]);
 	float *packed = aligned_alloc(64, cxr_gemm_packed_size(CXR_PREC_BF16, n, k) * sizeof(float));
@@ -208,9 +215,7 @@ static void check_gemm_b16(int ta, int m, int n, int k, float beta, int pad)
 	const size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)k * ldb, nc = (size_t)m * ldc;
 	float *a = test_frand(na, -1, 1), *b = test_frand(nb, -1, 1), *c0 = test_frand(nc, -1, 1);
 	float *want = malloc(nc * sizeof *want), *got = malloc(nc * sizeof *got);
-	uint16_t *b16 = malloc(nb * sizeof *b16);
-	for (size_t i = 0; i < nb; i++)
-		b16[i] = cxr_bf16_round(b[i]), b[i] = cxr_bf16_float(b16[i]);
+	uint16_t *b16 = to_bf16(b, nb);
 	const int saved = omp_get_max_threads();
 	for (int nt = 1; nt <= 3; nt++) {
 		omp_set_num_threads(nt);
@@ -333,10 +338,8 @@ static void check_conv_act(int n, int h, int w, int c, int o, int k, int st, int
 	float *bias = test_frand(o, -0.5, 0.5), *y0 = test_frand(ny, -1, 1);
 	float *ws = calloc(conv_workspace(&d) + 1, sizeof *ws), *y = malloc(ny * sizeof *y);
 	float *packed = aligned_alloc(64, conv_packed_size(&d) * sizeof(float));
-	uint16_t *x16 = malloc(nx * 2), *y16 = malloc(ny * 2);
+	uint16_t *x16 = to_bf16(x, nx), *y16 = malloc(ny * 2);
 	conv_pack_weights(packed, wt, &d);
-	for (size_t i = 0; i < nx; i++)
-		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
 	/* backward from a bf16 input: its weight gradient by packing from
 	 * bf16 (through a bf16 im2col where there is one) */
 	float *dy = test_frand(ny, -1, 1), *dx[2], *dw[2];
@@ -389,15 +392,14 @@ static void check_pools_act(void)
 	const int oh = pool_out_size(h, 3, 2, 1), ow = pool_out_size(w, 3, 2, 1);
 	const size_t nx = (size_t)n * hw * c, ny = (size_t)n * oh * ow * c;
 	float *x = test_frand(nx, -1, 1), *y = malloc(ny * sizeof *y);
-	uint16_t *y16 = malloc(ny * 2), *x16 = malloc(nx * 2);
+	uint16_t *y16 = malloc(ny * 2);
 	maxpool_forward(y, NULL, x, n, h, w, c, 3, 2, 1);
 	maxpool_forward_bf16(y16, x, n, h, w, c, 3, 2, 1);
 	for (size_t i = 0; i < ny; i++)
 		ck_assert_msg(y16[i] == cxr_bf16_round(y[i]), "maxpool_forward_bf16 [%zu]", i);
 	float g[2 * 40], g16[2 * 40];
 	int32_t gi[2 * 40], gi16[2 * 40];
-	for (size_t i = 0; i < nx; i++)
-		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
+	uint16_t *x16 = to_bf16(x, nx);
 	for (int j = 0; j < c; j++) /* a tie: the first maximum wins */
 		x16[5 * c + j] = x16[9 * c + j] = 0x4100, x[5 * c + j] = x[9 * c + j] = 8.0f;
 	gmaxpool_forward(g, gi, x, n, hw, c);
@@ -407,15 +409,6 @@ static void check_pools_act(void)
 	ck_assert(!memcmp(g, g16, sizeof g) && !memcmp(gi, gi16, sizeof gi));
 	ck_assert(gi16[0] == 5);
 	free(x), free(y), free(y16), free(x16);
-}
-
-/* x (n) rounded to bf16 in place; its bf16 form returned. */
-static uint16_t *to_bf16(float *x, size_t n)
-{
-	uint16_t *h = malloc(n * sizeof *h);
-	for (size_t i = 0; i < n; i++)
-		h[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(h[i]);
-	return h;
 }
 
 static void same_bits(const char *what, const float *got, const float *want, size_t n, int m,

@@ -405,7 +405,7 @@ void bn_backward_act(float *din, float *dres, float *dgamma, float *dbeta, const
 		     int io)
 {
 	if (dres && !(relu && out))
-		cxr_die(CXR_EXIT_DATA, "bn_backward_res: the residual's gradient needs the ReLU's output");
+		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's residual gradient needs the ReLU's output");
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *k = cxr_xmalloc(4 * (size_t)c * sizeof *k), *kx = k + c, *k0 = kx + c;
 	float *scale = k0 + c;

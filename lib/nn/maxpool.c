@@ -117,32 +117,6 @@ void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, 
 	}
 }
 
-void gmaxpool_forward(float *out, int32_t *idx, const float *in, int n, int hw, int c)
-{
-#pragma omp parallel for schedule(static)
-	for (int b = 0; b < n; b++) {
-		const float *x = in + (size_t)b * hw * c;
-		float *y = out + (size_t)b * c;
-		int32_t *ix = idx ? idx + (size_t)b * c : 0;
-		for (int j = 0; j < c; j++)
-			y[j] = x[j];
-		if (ix)
-			for (int j = 0; j < c; j++)
-				ix[j] = 0;
-		for (int q = 1; q < hw; q++) {
-			const float *xr = x + (size_t)q * c;
-			if (ix) {
-				for (int j = 0; j < c; j++)
-					if (xr[j] > y[j])
-						y[j] = xr[j], ix[j] = q;
-			} else {
-				for (int j = 0; j < c; j++)
-					y[j] = xr[j] > y[j] ? xr[j] : y[j];
-			}
-		}
-	}
-}
-
 CXR_CLONES static void bf16_row_max(float *restrict y, const uint16_t *restrict x, int c)
 {
 #pragma omp simd
@@ -152,29 +126,52 @@ CXR_CLONES static void bf16_row_max(float *restrict y, const uint16_t *restrict 
 	}
 }
 
-void gmaxpool_forward_bf16(float *out, int32_t *idx, const uint16_t *in, int n, int hw, int c)
+/* Element i of x, fp32 or (bf16) bf16. */
+static inline float value_at(const void *x, size_t i, int bf16)
+{
+	return bf16 ? cxr_bf16_float(((const uint16_t *)x)[i]) : ((const float *)x)[i];
+}
+
+/* gmaxpool_forward over in held in fp32 or bf16. */
+static void gmaxpool(float *out, int32_t *idx, const void *in, int bf16, int n, int hw, int c)
 {
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < n; b++) {
-		const uint16_t *x = in + (size_t)b * hw * c;
+		const size_t x0 = (size_t)b * hw * c;
 		float *y = out + (size_t)b * c;
 		int32_t *ix = idx ? idx + (size_t)b * c : 0;
 		for (int j = 0; j < c; j++)
-			y[j] = cxr_bf16_float(x[j]);
+			y[j] = value_at(in, x0 + j, bf16);
 		if (ix)
 			for (int j = 0; j < c; j++)
 				ix[j] = 0;
 		for (int q = 1; q < hw; q++) {
-			const uint16_t *xr = x + (size_t)q * c;
-			if (!ix) {
-				bf16_row_max(y, xr, c);
-				continue;
+			const size_t r = x0 + (size_t)q * c;
+			if (ix) {
+				for (int j = 0; j < c; j++) {
+					float v = value_at(in, r + j, bf16);
+					if (v > y[j])
+						y[j] = v, ix[j] = q;
+				}
+			} else if (bf16) {
+				bf16_row_max(y, (const uint16_t *)in + r, c);
+			} else {
+				const float *xr = (const float *)in + r;
+				for (int j = 0; j < c; j++)
+					y[j] = xr[j] > y[j] ? xr[j] : y[j];
 			}
-			for (int j = 0; j < c; j++)
-				if (cxr_bf16_float(xr[j]) > y[j])
-					y[j] = cxr_bf16_float(xr[j]), ix[j] = q;
 		}
 	}
+}
+
+void gmaxpool_forward(float *out, int32_t *idx, const float *in, int n, int hw, int c)
+{
+	gmaxpool(out, idx, in, 0, n, hw, c);
+}
+
+void gmaxpool_forward_bf16(float *out, int32_t *idx, const uint16_t *in, int n, int hw, int c)
+{
+	gmaxpool(out, idx, in, 1, n, hw, c);
 }
 
 void gmaxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int hw, int c)

@@ -210,8 +210,7 @@ struct cxr_resnet {
 	float *fpack;               /* inference weights packed once (conv.h), or NULL */
 	float *wpack;               /* training in bf16: a convolution's weights packed
 				     * for the product that writes its bf16 output,
-				     * made per pass (wpack_size floats) */
-	size_t wpack_size;
+				     * made per pass (the largest's size) */
 	size_t wtmp_w, wtmp_size;
 	int planned;                /* wfold and fpack laid out for the settings */
 	cxr_rng rng;
@@ -881,23 +880,21 @@ static int train_wino(const cxr_resnet *net, const unit *u)
 	return 36 * (size_t)u->d.o <= (size_t)u->d.n * u->d.h * u->d.w;
 }
 
-/* out (N,OH,OW,O) = conv(in) with weight w (O,KH,KW,C) [+ out if accum]
- * [+ bias (O) if not NULL]: Winograd where it applies, else im2col +
- * sgemm. in and out fp32, or bf16 as CONV_IN_BF16 and CONV_OUT_BF16 say
- * (training in bf16: the weights packed for the product that writes
- * bf16, in wpack). */
+/* out (N,OH,OW,O) = conv(in) with weight w (O,KH,KW,C) [+ out if
+ * CONV_ACCUM] [+ bias (O) if not NULL]: Winograd where it applies, else
+ * im2col + sgemm. in and out fp32, or bf16 as CONV_IN_BF16 and
+ * CONV_OUT_BF16 say (training in bf16: the weights packed for the product
+ * that writes bf16, in wpack). */
 static void unit_conv(cxr_resnet *net, const unit *u, void *out, const void *in,
-		      const float *w, const float *bias, int accum, int flags, int n)
+		      const float *w, const float *bias, int flags, int n)
 {
 	conv_dims d = at_batch(u, n);
-	if (accum)
-		flags |= CONV_ACCUM;
 	if (train_wino(net, u)) {
 		float *U = net->wtmp + net->wtmp_w;
 		to_oc33(net->wtmp, w, d.o, d.c);
 		cxr_wino_transform_weights(U, net->wtmp, d.c, d.o);
 		cxr_wino_forward_act(out, !!(flags & CONV_OUT_BF16), in, !!(flags & CONV_IN_BF16), U, n,
-				     d.h, d.w, d.c, d.o, net->ws, accum, bias, 0);
+				     d.h, d.w, d.c, d.o, net->ws, !!(flags & CONV_ACCUM), bias, 0);
 	} else if (flags & (CONV_IN_BF16 | CONV_OUT_BF16)) {
 		conv_pack_weights(net->wpack, w, &d);
 		conv_forward_packed(out, in, net->wpack, bias, &d, net->ws, flags);
@@ -923,7 +920,7 @@ static void unit_train(cxr_resnet *net, unit *u, const void *in, void *out, cons
 				     (io & IO_RES16 ? BN_RES_BF16 : 0)
 			   : 0;
 	TIMED(net, u->kind, 0, conv_flops(&d),
-	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, 0, cf, n));
+	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, cf, n));
 	int upd = net->bn_update;
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_train_act(out, u->bn_mean, u->bn_istd, upd ? u->running_mean : NULL,
@@ -1139,7 +1136,6 @@ static int training_scratch(cxr_resnet *net)
 		cxr_seterr("out of memory for the packed weights of a convolution");
 		return -1;
 	}
-	net->wpack_size = need;
 	return 0;
 }
 
@@ -1270,7 +1266,7 @@ static void unit_eval(cxr_resnet *net, const unit *u, float *out, float *tmp, co
 {
 	conv_dims d = at_batch(u, n);
 	TIMED(net, u->kind, 0, conv_flops(&d),
-	      unit_conv(net, u, tmp, in, u->params.conv_w, u->params.conv_b, 0, 0, n));
+	      unit_conv(net, u, tmp, in, u->params.conv_w, u->params.conv_b, 0, n));
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_eval(out, tmp, u->params.bn_gamma, u->params.bn_beta, u->running_mean,
 			      u->running_var, res, relu, (size_t)n * d.oh * d.ow, d.o, net->bn_eps));
