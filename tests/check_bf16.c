@@ -205,43 +205,57 @@ START_TEST(gemm_act)
 			}
 }
 END_TEST
-/* cxr_gemm_bf16_b16 against cxr_gemm_bf16 on the fp32 B holding the bf16
- * B's values (packing was B's rounding): the same bits, A plain or
- * transposed, odd k (a pair completed with a zero), k over several
- * blocks and split among threads, row strides past the row's end. */
-static void check_gemm_b16(int ta, int m, int n, int k, float beta, int pad)
+/* cxr_gemm_bf16_act against cxr_gemm_bf16 on the fp32 operands holding
+ * the bf16 ones' values (packing was their rounding), a bf16 C the fp32
+ * result rounded once: the same bits for every mix (bits 1, 2, 4 of mix:
+ * A, B, C in bf16), A plain (read where it lies, or copied where its
+ * stride is odd) or transposed, odd k (a pair completed with a zero), k
+ * over several blocks and split among threads (an fp32 C), row strides
+ * past the row's end (the rows of a bf16 gradient lie at twice theirs). */
+static void check_gemm_bf16_act(int ta, int m, int n, int k, float beta, int pad, int mix)
 {
 	const int lda = (ta ? m : k) + pad, ldb = n + pad, ldc = n + pad;
+	const int a_h = mix & 1, b_h = !!(mix & 2), c_h = !!(mix & 4);
 	const size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)k * ldb, nc = (size_t)m * ldc;
 	float *a = test_frand(na, -1, 1), *b = test_frand(nb, -1, 1), *c0 = test_frand(nc, -1, 1);
 	float *want = malloc(nc * sizeof *want), *got = malloc(nc * sizeof *got);
-	uint16_t *b16 = to_bf16(b, nb);
+	uint16_t *a16 = to_bf16(a, na), *b16 = to_bf16(b, nb), *c16 = to_bf16(c0, nc);
+	uint16_t *g16 = malloc(nc * sizeof *g16);
 	const int saved = omp_get_max_threads();
 	for (int nt = 1; nt <= 3; nt++) {
 		omp_set_num_threads(nt);
 		memcpy(want, c0, nc * sizeof *want);
 		memcpy(got, c0, nc * sizeof *got);
+		memcpy(g16, c16, nc * sizeof *g16);
 		cxr_gemm_bf16(ta, 0, m, n, k, a, lda, b, ldb, beta, want, ldc);
-		cxr_gemm_bf16_b16(ta, m, n, k, a, lda, b16, ldb, beta, got, ldc);
-		for (size_t i = 0; i < nc; i++)
-			ck_assert_msg(!memcmp(got + i, want + i, sizeof *got),
-				      "gemm_b16 ta%d %dx%dx%d, %d threads: [%zu] %a, want %a", ta, m, n, k,
-				      nt, i, got[i], want[i]);
+		cxr_gemm_bf16_act(ta, 0, m, n, k, a_h ? (const void *)a16 : a, a_h, lda,
+				  b_h ? (const void *)b16 : b, b_h, ldb, beta,
+				  c_h ? (void *)g16 : got, c_h, ldc);
+		for (size_t i = 0; i < nc; i++) {
+			float w = c_h && (int)(i % ldc) < n ? rb(want[i]) : want[i];
+			float g = c_h ? cxr_bf16_float(g16[i]) : got[i];
+			ck_assert_msg(!memcmp(&g, &w, sizeof g),
+				      "gemm_bf16_act mix %d ta%d %dx%dx%d, %d threads: [%zu] %a, want %a",
+				      mix, ta, m, n, k, nt, i, g, w);
+		}
 	}
 	omp_set_num_threads(saved);
-	free(a), free(b), free(c0), free(want), free(got), free(b16);
+	free(a), free(b), free(c0), free(want), free(got), free(a16), free(b16), free(c16), free(g16);
 }
 
-START_TEST(gemm_b16)
+START_TEST(gemm_bf16_act)
 {
-	for (int ta = 0; ta < 2; ta++) {
-		check_gemm_b16(ta, 1, 1, 1, 0, 0);
-		check_gemm_b16(ta, 13, 33, 17, 1, 2);    /* odd k */
-		check_gemm_b16(ta, 200, 70, 400, 0, 1);  /* edges of every block */
-		check_gemm_b16(ta, 30, 100, 1601, 1, 3); /* k past one block, odd */
-		check_gemm_b16(ta, 20, 30, 7000, 1, 0);  /* long k: split among threads */
-		check_gemm_b16(ta, 64, 576, 4099, 0, 0); /* a weight gradient's shape */
-	}
+	for (int mix = 1; mix < 8; mix++)
+		for (int ta = 0; ta < 2; ta++) {
+			check_gemm_bf16_act(ta, 1, 1, 1, 0, 0, mix);
+			check_gemm_bf16_act(ta, 13, 33, 17, 1, 2, mix);   /* odd k */
+			check_gemm_bf16_act(ta, 200, 70, 400, 0, 1, mix); /* block edges, odd stride */
+			check_gemm_bf16_act(ta, 30, 100, 1601, 1, 3, mix); /* k past one block, odd */
+			check_gemm_bf16_act(ta, 20, 30, 7000, 1, 0, mix); /* long k: split (fp32 C) */
+			check_gemm_bf16_act(ta, 64, 48, 256, 0, 64, mix); /* rows at twice their length */
+		}
+	/* a weight gradient's shape, from a bf16 gradient and a bf16 input */
+	check_gemm_bf16_act(1, 64, 576, 4099, 0, 0, 3);
 }
 END_TEST
 
@@ -348,12 +362,36 @@ static void check_conv_act(int n, int h, int w, int c, int o, int k, int st, int
 		if (v)
 			memcpy(dw[1], dw[0], (size_t)o * k * k * c * sizeof(float));
 	}
+	const size_t nw = (size_t)o * k * k * c;
+	float *dw0 = malloc(nw * sizeof *dw0);
+	memcpy(dw0, dw[0], nw * sizeof *dw0);
 	conv_backward(dx[0], dw[0], dy, x, wt, &d, ws, 0);
 	conv_backward_act(dx[1], dw[1], dy, x16, wt, &d, ws, CONV_IN_BF16);
 	ck_assert_msg(!memcmp(dx[0], dx[1], nx * sizeof(float)) &&
-		      !memcmp(dw[0], dw[1], (size_t)o * k * k * c * sizeof(float)),
+		      !memcmp(dw[0], dw[1], nw * sizeof(float)),
 		      "conv %dx%d/%d c%d o%d backward from a bf16 input differs", k, k, st, c, o);
-	free(dy);
+	/* ... and from a bf16 gradient, its rows at fp32 rows' stride (the
+	 * products rounded dy so anyway); a 1x1's din in bf16 too */
+	float *dyw = malloc(ny * sizeof *dyw);
+	uint16_t *dx16 = malloc(nx * 2);
+	for (size_t i = 0; i < ny; i++) {
+		uint16_t h = cxr_bf16_round(dy[i]);
+		memcpy((char *)(dyw + i / o * o) + 2 * (i % o), &h, 2);
+	}
+	memcpy(dw[1], dw0, nw * sizeof *dw0);
+	conv_backward_act(dx[1], dw[1], dyw, x16, wt, &d, ws, CONV_IN_BF16 | CONV_DOUT_BF16);
+	ck_assert_msg(!memcmp(dx[0], dx[1], nx * sizeof(float)) &&
+		      !memcmp(dw[0], dw[1], nw * sizeof(float)),
+		      "conv %dx%d/%d c%d o%d backward from a bf16 gradient differs", k, k, st, c, o);
+	if (conv_is_pointwise(&d)) {
+		memcpy(dw[1], dw0, nw * sizeof *dw0);
+		conv_backward_act(dx16, dw[1], dyw, x16, wt, &d, ws,
+				  CONV_IN_BF16 | CONV_DOUT_BF16 | CONV_DIN_BF16);
+		for (size_t i = 0; i < nx; i++)
+			ck_assert_msg(dx16[i] == cxr_bf16_round(dx[0][i]),
+				      "conv 1x1 c%d o%d: bf16 din [%zu] differs", c, o, i);
+	}
+	free(dy), free(dyw), free(dx16), free(dw0);
 	for (int v = 0; v < 2; v++)
 		free(dx[v]), free(dw[v]);
 	for (size_t i = 0; i < ny; i++)
@@ -423,7 +461,8 @@ static void same_bits(const char *what, const float *got, const float *want, siz
 /* Batch norm's _act forms on bf16 tensors against its fp32 forms on fp32
  * tensors holding their values: the same bits (a bf16 output the fp32 one
  * rounded once), statistics included; backward with the mask from a bf16
- * output, the residual's gradient, and din written over dout. */
+ * output or from the input, the residual's gradient, din written over
+ * dout, dout in bf16, din in bf16 (rows at fp32 rows' stride). */
 static void check_bn_act(int m, int c, int nt)
 {
 	const size_t n = (size_t)m * c;
@@ -470,8 +509,47 @@ static void check_bn_act(int m, int c, int nt)
 			same_bits("bn backward's dgamma and dbeta", dgb[1], dgb[0], 2 * (size_t)c, m, c, nt);
 			if (fused && relu)
 				same_bits("bn backward's residual gradient", yw, dr, n, m, c, nt);
+			/* din in bf16 over dout, each row in the first half of
+			 * its fp32 row: dx rounded */
+			memcpy(t, dout, n * sizeof *t);
+			bn_backward_act(t, fused && relu ? yw : NULL, dgb[1], dgb[1] + c, t, y16, x16,
+					mean, istd, g, b, relu, m, c, 0,
+					BN_IN_BF16 | BN_OUT_BF16 | BN_DIN_BF16);
+			for (int i = 0; i < m; i++)
+				for (int j = 0; j < c; j++) {
+					uint16_t h;
+					memcpy(&h, (const char *)(t + (size_t)i * c) + 2 * j, 2);
+					yw[0] = cxr_bf16_float(h);
+					float want = rb(dx[(size_t)i * c + j]);
+					same_bits("bn backward, bf16 din over dout", yw, &want, 1, m, c, nt);
+				}
 			free(dx), free(dr);
 		}
+		/* dout in bf16, the mask from the input (no output given, as a
+		 * block's first two units), din fp32, then bf16 rows at fp32
+		 * rows' stride */
+		uint16_t *d16 = malloc(n * 2);
+		float *dr32 = malloc(n * sizeof *dr32), *dx = malloc(n * sizeof *dx);
+		for (size_t i = 0; i < n; i++)
+			d16[i] = cxr_bf16_round(dout[i]), dr32[i] = cxr_bf16_float(d16[i]);
+		float dgb[2][2 * 512] = {{0}};
+		bn_backward(dx, dgb[0], dgb[0] + c, dr32, NULL, x, mean, istd, g, b, relu, m, c, 0);
+		bn_backward_act(t, NULL, dgb[1], dgb[1] + c, d16, NULL, x16, mean, istd, g, b, relu, m,
+				c, 0, BN_IN_BF16 | BN_DOUT_BF16);
+		same_bits("bn backward, bf16 dout", t, dx, n, m, c, nt);
+		same_bits("bn backward's dgamma and dbeta, bf16 dout", dgb[1], dgb[0], 2 * (size_t)c,
+			  m, c, nt);
+		bn_backward_act(t, NULL, dgb[1], dgb[1] + c, d16, NULL, x16, mean, istd, g, b, relu, m,
+				c, 0, BN_IN_BF16 | BN_DOUT_BF16 | BN_DIN_BF16);
+		for (int i = 0; i < m; i++)
+			for (int j = 0; j < c; j++) {
+				uint16_t h;
+				memcpy(&h, (const char *)(t + (size_t)i * c) + 2 * j, 2);
+				yw[0] = cxr_bf16_float(h);
+				float want = rb(dx[(size_t)i * c + j]);
+				same_bits("bn backward, bf16 dout and din", yw, &want, 1, m, c, nt);
+			}
+		free(d16), free(dr32), free(dx);
 	}
 	free(x), free(res), free(dout), free(g), free(b), free(x16), free(res16), free(y16);
 	free(y), free(yw), free(t), free(st);
@@ -712,7 +790,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, gemm);
 	tcase_add_test(tc, gemm_split);
 	tcase_add_test(tc, gemm_act);
-	tcase_add_test(tc, gemm_b16);
+	tcase_add_test(tc, gemm_bf16_act);
 	tcase_add_test(tc, bn_act);
 	tcase_add_test(tc, activations_bf16);
 	tcase_add_test(tc, network_bf16_winograd);

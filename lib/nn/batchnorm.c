@@ -38,6 +38,19 @@ BODY float ld(const void *row, int j, int bf16)
 	return bf16 ? cxr_bf16_float(((const uint16_t *)row)[j]) : ((const float *)row)[j];
 }
 
+/* row[j] = v, row fp32 or bf16 (v rounded, precision.h); a bf16 value
+ * stored bytewise, as memory of any type (a bf16 gradient's rows lie over
+ * the fp32 rows they come from: bn_backward_act). */
+BODY void st(void *row, int j, float v, int bf16)
+{
+	if (bf16) {
+		uint16_t h = cxr_bf16_round(v);
+		memcpy((uint16_t *)row + j, &h, sizeof h);
+	} else {
+		((float *)row)[j] = v;
+	}
+}
+
 /* Row i of rows of c values, fp32 or bf16. */
 BODY const void *row_at(const void *p, size_t i, int c, int bf16)
 {
@@ -92,26 +105,24 @@ BODY void sums_body(double *restrict p0, double *restrict p1, float *restrict f,
 	}
 }
 
-/* The mixes: fp32; the statistics of a bf16 input (dout is x); backward
- * over a bf16 input, the mask from a bf16 output or not. */
-enum { MIX_FP32, MIX_STATS16, MIX_BWD16, MIX_BWD16_OUT16 };
+/* A pass's mix: which of its tensors are bf16 (the rest fp32), as bits:
+ * dout (the statistics' pass reads in as dout and x), x (the batch
+ * norm's input), the mask's out, din. Every mix is instantiated. */
+enum { MIX_DOUT = 1, MIX_X = 2, MIX_OUT = 4, MIX_DIN = 8 };
+#define MIX_BIT(mix, b) (((mix) & (b)) != 0)
 
 CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, float *restrict f,
 				 const void *dout, const void *x, relu_mask mk, size_t i0,
 				 size_t i1, int c, int mix)
 {
-	switch (mix) {
-	case MIX_STATS16:
-		sums_body(p0, p1, f, dout, x, mk, i0, i1, c, 1, 1, 0);
+	switch (mix & (MIX_DOUT | MIX_X | MIX_OUT)) {
+#define SUMS(mx)                                                                           \
+	case mx:                                                                           \
+		sums_body(p0, p1, f, dout, x, mk, i0, i1, c, MIX_BIT(mx, MIX_DOUT),         \
+			  MIX_BIT(mx, MIX_X), MIX_BIT(mx, MIX_OUT));                        \
 		break;
-	case MIX_BWD16:
-		sums_body(p0, p1, f, dout, x, mk, i0, i1, c, 0, 1, 0);
-		break;
-	case MIX_BWD16_OUT16:
-		sums_body(p0, p1, f, dout, x, mk, i0, i1, c, 0, 1, 1);
-		break;
-	default:
-		sums_body(p0, p1, f, dout, x, mk, i0, i1, c, 0, 0, 0);
+		SUMS(0) SUMS(1) SUMS(2) SUMS(3) SUMS(4) SUMS(5) SUMS(6) SUMS(7)
+#undef SUMS
 	}
 }
 
@@ -144,32 +155,28 @@ static void colsums(double *s0, double *s1, const void *dout, const void *x, rel
 }
 
 /* out = [relu]((in - mean) * scale + shift [+ res]) for rows [i0, i1);
- * in (xb) and res (rb) fp32 or bf16; out fp32, or with ob bf16, each row
- * computed into buf (c floats) and rounded once. */
+ * in (xb), res (rb) and out (ob: each result rounded once) fp32 or bf16. */
 BODY void affine_body(void *out, const void *in, const float *restrict mean,
 		      const float *restrict scale, const float *restrict shift, const void *res,
-		      int relu, size_t i0, size_t i1, int c, float *restrict buf, int xb, int rb,
-		      int ob)
+		      int relu, size_t i0, size_t i1, int c, int xb, int rb, int ob)
 {
 	for (size_t i = i0; i < i1; i++) {
 		const void *x = row_at(in, i, c, xb);
-		float *y = ob ? buf : (float *)out + i * c;
+		void *y = (void *)row_at(out, i, c, ob);
 		if (res) {
 			const void *r = row_at(res, i, c, rb);
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
 				float v = (ld(x, j, xb) - mean[j]) * scale[j] + shift[j] + ld(r, j, rb);
-				y[j] = relu && v < 0 ? 0.0f : v;
+				st(y, j, relu && v < 0 ? 0.0f : v, ob);
 			}
 		} else {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
 				float v = (ld(x, j, xb) - mean[j]) * scale[j] + shift[j];
-				y[j] = relu && v < 0 ? 0.0f : v;
+				st(y, j, relu && v < 0 ? 0.0f : v, ob);
 			}
 		}
-		if (ob)
-			cxr_bf16_round_n((uint16_t *)out + i * c, buf, (size_t)c);
 	}
 }
 
@@ -177,21 +184,20 @@ BODY void affine_body(void *out, const void *in, const float *restrict mean,
  * BN_OUT_BF16 say; the mixes the network uses instantiated. */
 CXR_CLONES static void rows_affine(void *out, const void *in, const float *restrict mean,
 				   const float *restrict scale, const float *restrict shift,
-				   const void *res, int relu, size_t i0, size_t i1, int c,
-				   float *buf, int io)
+				   const void *res, int relu, size_t i0, size_t i1, int c, int io)
 {
 	switch (io) {
 	case BN_IN_BF16:
-		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, buf, 1, 0, 0);
+		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, 1, 0, 0);
 		break;
 	case BN_IN_BF16 | BN_OUT_BF16:
-		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, buf, 1, 0, 1);
+		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, 1, 0, 1);
 		break;
 	case BN_IN_BF16 | BN_OUT_BF16 | BN_RES_BF16:
-		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, buf, 1, 1, 1);
+		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, 1, 1, 1);
 		break;
 	case 0:
-		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, buf, 0, 0, 0);
+		affine_body(out, in, mean, scale, shift, res, relu, i0, i1, c, 0, 0, 0);
 		break;
 	default:
 		cxr_die(CXR_EXIT_DATA, "internal error: batch norm over the bf16 mix %d", io);
@@ -203,17 +209,12 @@ static void affine(void *out, const void *in, const float *mean, const float *sc
 {
 	if (!res)
 		io &= ~BN_RES_BF16;
-	const int nt = omp_get_max_threads();
-	float *buf = io & BN_OUT_BF16 ? cxr_xmalloc((size_t)nt * c * sizeof *buf) : NULL;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel
 	{
-		int t = omp_get_thread_num();
 		size_t i0, i1;
-		cxr_par_range(m, t, omp_get_num_threads(), &i0, &i1);
-		rows_affine(out, in, mean, scale, shift, res, relu, i0, i1, c,
-			    buf ? buf + (size_t)t * c : NULL, io);
+		cxr_par_range(m, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+		rows_affine(out, in, mean, scale, shift, res, relu, i0, i1, c, io);
 	}
-	free(buf);
 }
 
 /* One channel's running update; the one expression both ways use. */
@@ -246,7 +247,7 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
 	relu_mask none = {0};
-	colsums(s0, s1, in, in, none, io & BN_IN_BF16 ? MIX_STATS16 : MIX_FP32, m, c);
+	colsums(s0, s1, in, in, none, io & BN_IN_BF16 ? MIX_DOUT | MIX_X : 0, m, c);
 	for (int j = 0; j < c; j++) {
 		double mu = s0[j] / m, var = s1[j] / m - mu * mu;
 		if (var < 0)
@@ -322,64 +323,67 @@ void bn_forward_eval(float *out, const float *in, const float *gamma, const floa
 
 /* din [+]= dz * k + (x - mean) * kx + k0, dz = dout masked by mk; with
  * acc 0, din is written without being read. dres (or NULL) = dz, where the
- * mask is the forward's output's. in (xb) and mk.out (ob) fp32 or bf16. */
-BODY void bwd_body(float *din, float *dres, const float *dout, const void *in, relu_mask mk,
+ * mask is the forward's output's. dout (db), in (xb) and mk.out (ob) fp32
+ * or bf16; din fp32 or (ib, acc 0) bf16, each result rounded once, row i
+ * at the start of fp32 row i (bn_backward_act). */
+BODY void bwd_body(void *din, float *dres, const void *dout, const void *in, relu_mask mk,
 		   const float *restrict k, const float *restrict kx, const float *restrict k0,
-		   int acc, size_t i0, size_t i1, int c, int xb, int ob)
+		   int acc, size_t i0, size_t i1, int c, int db, int xb, int ob, int ib)
 {
 	const float *mean = mk.mean, *scale = mk.scale, *shift = mk.shift;
 	for (size_t i = i0; i < i1; i++) {
-		const float *dy = dout + i * c;
+		const void *dy = row_at(dout, i, c, db);
 		const void *x = row_at(in, i, c, xb), *y = mk.out ? row_at(mk.out, i, c, ob) : NULL;
-		float *dx = din + i * c;
+		void *dx = (float *)din + i * c;
 		if (y && dres) { /* din may be dout: dz taken before dx is written */
 			float *dr = dres + i * c;
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
-				float dz = ld(y, j, ob) > 0 ? dy[j] : 0.0f;
+				float dz = ld(y, j, ob) > 0 ? ld(dy, j, db) : 0.0f;
 				float v = dz * k[j] + (ld(x, j, xb) - mean[j]) * kx[j] + k0[j];
 				dr[j] = dz;
-				dx[j] = acc ? dx[j] + v : v;
+				st(dx, j, acc ? ld(dx, j, ib) + v : v, ib);
 			}
 		} else if (y) {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
-				float v = (ld(y, j, ob) > 0 ? dy[j] : 0.0f) * k[j] +
+				float v = (ld(y, j, ob) > 0 ? ld(dy, j, db) : 0.0f) * k[j] +
 					  (ld(x, j, xb) - mean[j]) * kx[j] + k0[j];
-				dx[j] = acc ? dx[j] + v : v;
+				st(dx, j, acc ? ld(dx, j, ib) + v : v, ib);
 			}
 		} else if (scale) {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
 				float xm = ld(x, j, xb) - mean[j];
-				float dz = xm * scale[j] + shift[j] > 0 ? dy[j] : 0.0f;
+				float dz = xm * scale[j] + shift[j] > 0 ? ld(dy, j, db) : 0.0f;
 				float v = dz * k[j] + xm * kx[j] + k0[j];
-				dx[j] = acc ? dx[j] + v : v;
+				st(dx, j, acc ? ld(dx, j, ib) + v : v, ib);
 			}
 		} else {
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
-				float v = dy[j] * k[j] + (ld(x, j, xb) - mean[j]) * kx[j] + k0[j];
-				dx[j] = acc ? dx[j] + v : v;
+				float v = ld(dy, j, db) * k[j] + (ld(x, j, xb) - mean[j]) * kx[j] + k0[j];
+				st(dx, j, acc ? ld(dx, j, ib) + v : v, ib);
 			}
 		}
 	}
 }
 
-CXR_CLONES static void rows_bwd(float *din, float *dres, const float *dout, const void *in,
+CXR_CLONES static void rows_bwd(void *din, float *dres, const void *dout, const void *in,
 				relu_mask mk, const float *restrict k, const float *restrict kx,
 				const float *restrict k0, int acc, size_t i0, size_t i1, int c,
 				int mix)
 {
 	switch (mix) {
-	case MIX_BWD16:
-		bwd_body(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c, 1, 0);
+#define BWD(mx)                                                                            \
+	case mx:                                                                           \
+		bwd_body(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c,                \
+			 MIX_BIT(mx, MIX_DOUT), MIX_BIT(mx, MIX_X), MIX_BIT(mx, MIX_OUT),   \
+			 MIX_BIT(mx, MIX_DIN));                                             \
 		break;
-	case MIX_BWD16_OUT16:
-		bwd_body(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c, 1, 1);
-		break;
-	default:
-		bwd_body(din, dres, dout, in, mk, k, kx, k0, acc, i0, i1, c, 0, 0);
+		BWD(0) BWD(1) BWD(2) BWD(3) BWD(4) BWD(5) BWD(6) BWD(7)
+		BWD(8) BWD(9) BWD(10) BWD(11) BWD(12) BWD(13) BWD(14) BWD(15)
+#undef BWD
 	}
 }
 
@@ -399,13 +403,15 @@ void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const
 			c, acc, 0);
 }
 
-void bn_backward_act(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+void bn_backward_act(void *din, float *dres, float *dgamma, float *dbeta, const void *dout,
 		     const void *out, const void *in, const float *mean, const float *invstd,
 		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc,
 		     int io)
 {
 	if (dres && !(relu && out))
 		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's residual gradient needs the ReLU's output");
+	if ((io & BN_DIN_BF16) && acc)
+		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's bf16 input gradient added to");
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *k = cxr_xmalloc(4 * (size_t)c * sizeof *k), *kx = k + c, *k0 = kx + c;
 	float *scale = k0 + c;
@@ -418,10 +424,11 @@ void bn_backward_act(float *din, float *dres, float *dgamma, float *dbeta, const
 			scale[j] = train_scale(gamma[j], invstd[j]);
 		mk.scale = scale, mk.shift = beta;
 	}
-	if ((io & BN_OUT_BF16) && !(io & BN_IN_BF16))
-		cxr_die(CXR_EXIT_DATA, "internal error: batch norm backward over the bf16 mix %d", io);
-	const int mix = !(io & BN_IN_BF16) ? MIX_FP32
-			: mk.out && (io & BN_OUT_BF16) ? MIX_BWD16_OUT16 : MIX_BWD16;
+	if ((io & BN_DOUT_BF16) && din == dout)
+		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's input gradient over a bf16 one");
+	const int mix = (io & BN_DOUT_BF16 ? MIX_DOUT : 0) | (io & BN_IN_BF16 ? MIX_X : 0) |
+			(mk.out && (io & BN_OUT_BF16) ? MIX_OUT : 0) |
+			(io & BN_DIN_BF16 ? MIX_DIN : 0);
 	colsums(s0, s1, dout, in, mk, mix, m, c);
 	for (int j = 0; j < c; j++) {
 		/* sum dz*xhat, with xhat = (x - mean) * invstd */

@@ -38,10 +38,11 @@ void bn_update_running(float *run_mean, float *run_var, const double *bmean,
 		       const double *bvar, int c, float momentum);
 /* Tensors held in bf16 (uint16_t, the upper half of an fp32: training in
  * bf16 keeps a convolution's output and a block's in bf16), for the _act
- * forms: in, out, res (and in backward, in and the forward's out). A pass
+ * forms: in, out, res (and in backward, in, the forward's out, and the
+ * gradients dout and din: autocast keeps them in bf16 too). A pass
  * over bf16 tensors gives the bits it gives on fp32 tensors holding their
  * values, a bf16 out each fp32 result rounded once (precision.h). */
-enum { BN_IN_BF16 = 1, BN_OUT_BF16 = 2, BN_RES_BF16 = 4 };
+enum { BN_IN_BF16 = 1, BN_OUT_BF16 = 2, BN_RES_BF16 = 4, BN_DOUT_BF16 = 8, BN_DIN_BF16 = 16 };
 void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean,
 			  float *run_var, double *bmean, double *bvar, const void *in,
 			  const float *gamma, const float *beta, const void *res, int relu,
@@ -75,10 +76,14 @@ void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, con
 void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
 		     const float *out, const float *in, const float *mean, const float *invstd,
 		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc);
-/* bn_backward_res with in and out in bf16 as io says (BN_IN_BF16,
- * BN_OUT_BF16); din may be dout itself (acc 0: the gradient of a
- * convolution's output written over that of its batch norm's). */
-void bn_backward_act(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+/* bn_backward_res with in, out, dout and din in bf16 as io says
+ * (BN_IN_BF16, BN_OUT_BF16, BN_DOUT_BF16, BN_DIN_BF16). din may be dout
+ * itself, where dout is fp32 (acc 0: the gradient of a convolution's
+ * output written over that of its batch norm's). A bf16 din (acc 0) gets
+ * each fp32 result rounded once, its row i of c values in the first half
+ * of fp32 row i (row stride 2c): written over dout, it is read where it
+ * is written, and the products that take it read half the bytes. */
+void bn_backward_act(void *din, float *dres, float *dgamma, float *dbeta, const void *dout,
 		     const void *out, const void *in, const float *mean, const float *invstd,
 		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc,
 		     int io);

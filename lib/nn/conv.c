@@ -274,15 +274,29 @@ void conv_forward_packed(void *out, const void *in, const float *packed, const f
 	forward(out, in, NULL, packed, bias, d, ws, flags);
 }
 
-/* dW (O,K) += dout^T (O,M) col (M,K), col fp32 or bf16. */
-static void weight_grad(const conv_dims *d, int m, const float *dout, const void *col,
-			int col_bf16, float *dweight)
+/* dW (O,K) += dout^T (O,M) col (M,K), dout (row stride ldo) and col fp32
+ * or bf16. */
+static void weight_grad(const conv_dims *d, int m, const void *dout, int dout16, int ldo,
+			const void *col, int col16, float *dweight)
 {
 	const int o = d->o, K = d->kh * d->kw * d->c;
-	if (col_bf16)
-		cxr_gemm_bf16_b16(1, o, K, m, dout, o, col, K, 1.0f, dweight, K);
+	if (dout16 || col16)
+		cxr_gemm_bf16_act(1, 0, o, K, m, dout, dout16, ldo, col, col16, K, 1.0f, dweight, 0,
+				  K);
 	else
-		cxr_gemm_prec(d->prec, 1, 0, o, K, m, dout, o, col, K, 1.0f, dweight, K);
+		cxr_gemm_prec(d->prec, 1, 0, o, K, m, dout, ldo, col, K, 1.0f, dweight, K);
+}
+
+/* dx (M,K) [+]= dout (M,O) W (O,K), dout (row stride ldo) and dx fp32 or
+ * bf16. */
+static void input_grad(const conv_dims *d, int m, const void *dout, int dout16, int ldo,
+		       const float *weight, int acc, void *dx, int dx16)
+{
+	const int o = d->o, K = d->kh * d->kw * d->c;
+	if (dout16 || dx16)
+		cxr_gemm_bf16_act(0, 0, m, K, o, dout, dout16, ldo, weight, 0, K, acc, dx, dx16, K);
+	else
+		cxr_gemm_prec(d->prec, 0, 0, m, K, o, dout, ldo, weight, K, acc, dx, K);
 }
 
 void conv_backward(float *din, float *dweight, const float *dout, const float *in,
@@ -291,41 +305,47 @@ void conv_backward(float *din, float *dweight, const float *dout, const float *i
 	conv_backward_act(din, dweight, dout, in, weight, d, ws, acc ? CONV_ACCUM : 0);
 }
 
-void conv_backward_act(float *din, float *dweight, const float *dout, const void *in,
+void conv_backward_act(void *din, float *dweight, const void *dout, const void *in,
 		       const float *weight, const conv_dims *d, float *ws, int flags)
 {
-	const int o = d->o, K = d->kh * d->kw * d->c, acc = !!(flags & CONV_ACCUM);
-	const int in16 = !!(flags & CONV_IN_BF16);
-	if (in16 && d->prec != CXR_PREC_BF16)
-		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 input to an fp32 convolution");
+	const int o = d->o, acc = !!(flags & CONV_ACCUM);
+	const int in16 = !!(flags & CONV_IN_BF16), dout16 = !!(flags & CONV_DOUT_BF16);
+	const int din16 = !!(flags & CONV_DIN_BF16);
+	/* a bf16 dout's rows lie at fp32 rows' stride (conv.h) */
+	const int ldo = dout16 ? 2 * o : o;
+	if ((in16 || dout16 || din16) && d->prec != CXR_PREC_BF16)
+		cxr_die(CXR_EXIT_DATA, "internal error: bf16 tensors for an fp32 convolution");
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
-		weight_grad(d, m, dout, in, in16, dweight);
+		weight_grad(d, m, dout, dout16, ldo, in, in16, dweight);
 		/* din (M,C) += dout (M,O) W (O,C) */
 		if (din)
-			cxr_gemm_prec(d->prec, 0, 0, m, K, o, dout, o, weight, K, acc ? 1.0f : 0.0f, din, K);
+			input_grad(d, m, dout, dout16, ldo, weight, acc, din, din16);
 		return;
 	}
+	if (din16)
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 input gradient through im2col");
+	float *dx = din;
 	const int rows = d->n * d->oh, R = chunk_rows(d);
-	if (din && !acc) {
+	if (dx && !acc) {
 		size_t nin = (size_t)d->n * d->h * d->w * d->c;
 #pragma omp parallel
 		{
 			size_t i0, i1;
 			cxr_par_range(nin, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
-			memset(din + i0, 0, (i1 - i0) * sizeof *din);
+			memset(dx + i0, 0, (i1 - i0) * sizeof *dx);
 		}
 	}
 	for (int r0 = 0; r0 < rows; r0 += R) {
 		int r1 = r0 + R < rows ? r0 + R : rows;
 		int m = (r1 - r0) * d->ow;
-		const float *dy = dout + (size_t)r0 * d->ow * o;
+		const void *dy = (const float *)dout + (size_t)r0 * d->ow * o;
 		im2col(ws, in, d, r0, r1, in16 ? 2 : 4);
-		weight_grad(d, m, dy, ws, in16, dweight);
-		if (!din)
+		weight_grad(d, m, dy, dout16, ldo, ws, in16, dweight);
+		if (!dx)
 			continue;
 		/* the same workspace now takes dcol (M,K) = dout (M,O) W (O,K) */
-		cxr_gemm_prec(d->prec, 0, 0, m, K, o, dy, o, weight, K, 0.0f, ws, K);
-		conv_col2im(din, ws, d, r0, r1);
+		input_grad(d, m, dy, dout16, ldo, weight, 0, ws, 0);
+		conv_col2im(dx, ws, d, r0, r1);
 	}
 }

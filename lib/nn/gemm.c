@@ -236,28 +236,34 @@ AVX512 static void kernel(int kc, const float *restrict A, a_layout L, const flo
 #if MR == 14
 	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a;
 #endif
-	const size_t s = L.row;
-	for (int p = 0; p < kc; p++, A += L.k, B += NR) {
+	/* the rows addressed as kernel_bf16's are (see there) */
+	const size_t s = L.row, s2 = 2 * s, s3 = 3 * s;
+	const float *a0 = A, *a4 = A + 4 * s, *a8 = A + 8 * s;
+#if MR == 14
+	const float *a12 = A + 12 * s;
+#endif
+	for (int p = 0; p < kc; p++, a0 += L.k, a4 += L.k, a8 += L.k, B += NR) {
 		__m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16), av;
-#define ROW(i, x, y)                                   \
-	av = _mm512_set1_ps(A[(i) * s]);               \
+#define ROW(p, off, x, y)                              \
+	av = _mm512_set1_ps((p)[off]);                 \
 	x = _mm512_fmadd_ps(av, b0, x);                \
 	y = _mm512_fmadd_ps(av, b1, y)
-		ROW(0, c0a, c0b);
-		ROW(1, c1a, c1b);
-		ROW(2, c2a, c2b);
-		ROW(3, c3a, c3b);
-		ROW(4, c4a, c4b);
-		ROW(5, c5a, c5b);
-		ROW(6, c6a, c6b);
-		ROW(7, c7a, c7b);
-		ROW(8, c8a, c8b);
-		ROW(9, c9a, c9b);
-		ROW(10, caa, cab);
-		ROW(11, cba, cbb);
+		ROW(a0, 0, c0a, c0b);
+		ROW(a0, s, c1a, c1b);
+		ROW(a0, s2, c2a, c2b);
+		ROW(a0, s3, c3a, c3b);
+		ROW(a4, 0, c4a, c4b);
+		ROW(a4, s, c5a, c5b);
+		ROW(a4, s2, c6a, c6b);
+		ROW(a4, s3, c7a, c7b);
+		ROW(a8, 0, c8a, c8b);
+		ROW(a8, s, c9a, c9b);
+		ROW(a8, s2, caa, cab);
+		ROW(a8, s3, cba, cbb);
 #if MR == 14
-		ROW(12, cca, ccb);
-		ROW(13, cda, cdb);
+		ROW(a12, 0, cca, ccb);
+		ROW(a12, s, cda, cdb);
+		a12 += L.k;
 #endif
 #undef ROW
 	}
@@ -337,18 +343,42 @@ BF16 static void pack_pairs_along(uint32_t *restrict dst, size_t stride, __mmask
 	}
 }
 
+/* pack_pairs_along for a matrix held in bf16 already: pairs are
+ * interleaved, not converted (the same words pack_pairs_along makes of the
+ * fp32 values the bf16 ones stand for). */
+BF16 static void pack_pairs_along16(uint32_t *restrict dst, size_t stride, __mmask16 keep,
+				    const uint16_t *src, size_t ld, int n, int kc)
+{
+	__mmask16 m = lanes(n);
+	for (int p = 0, q = 0; p < kc; p += 2, q++) {
+		const uint16_t *lo = src + (size_t)p * ld;
+		__m512i l = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo));
+		__m512i h = p + 1 < kc ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo + ld))
+				       : _mm512_setzero_si512();
+		_mm512_mask_storeu_epi32(dst + (size_t)q * stride, keep,
+					 _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
+	}
+}
+
 /* pack_a's bf16 twin: MR-row panels of MR*(kc+1)/2 pairs in pack_a's
  * layouts. A row of A along k becomes its run of pairs by conversion
  * alone (packing into MR-lane vectors instead cost a quarter of the
  * kernel's time at inference: a 16x16 transpose per 32 values); a
- * transposed A's columns give MR lanes of pairs directly. */
-BF16 static void pack_a_bf16(uint32_t *restrict dst, const float *a, int lda, int ta, int i0,
-			     int mc, int p0, int kc)
+ * transposed A's columns give MR lanes of pairs directly, from fp32 a or
+ * (ta 1 only) from a16, an A held in bf16 (an A along k held in bf16 is
+ * read where it lies: a16_panel). */
+BF16 static void pack_a_bf16(uint32_t *restrict dst, const float *a, const uint16_t *a16,
+			     int lda, int ta, int i0, int mc, int p0, int kc)
 {
 	const int kc2 = (kc + 1) / 2;
 	for (int r = 0; r < mc; r += MR) {
 		const int mr = mc - r < MR ? mc - r : MR;
 		uint32_t *d = dst + (size_t)r * kc2;
+		if (ta && a16) {
+			pack_pairs_along16(d, MR, lanes(MR), a16 + (size_t)p0 * lda + i0 + r,
+					   (size_t)lda, mr, kc);
+			continue;
+		}
 		if (ta) {
 			pack_pairs_along(d, MR, lanes(MR), a + (size_t)p0 * lda + i0 + r, (size_t)lda,
 					 mr, kc);
@@ -366,23 +396,6 @@ BF16 static void pack_a_bf16(uint32_t *restrict dst, const float *a, int lda, in
 				_mm512_mask_storeu_epi32(row + p / 2, lanes(nq), pairs_of_run(src + p, left));
 			}
 		}
-	}
-}
-
-/* pack_pairs_along for a matrix held in bf16 already: pairs are
- * interleaved, not converted (the same words pack_pairs_along makes of the
- * fp32 values the bf16 ones stand for). */
-BF16 static void pack_pairs_along16(uint32_t *restrict dst, size_t stride, __mmask16 keep,
-				    const uint16_t *src, size_t ld, int n, int kc)
-{
-	__mmask16 m = lanes(n);
-	for (int p = 0, q = 0; p < kc; p += 2, q++) {
-		const uint16_t *lo = src + (size_t)p * ld;
-		__m512i l = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo));
-		__m512i h = p + 1 < kc ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo + ld))
-				       : _mm512_setzero_si512();
-		_mm512_mask_storeu_epi32(dst + (size_t)q * stride, keep,
-					 _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
 	}
 }
 
@@ -475,33 +488,37 @@ BF16 static inline void store_tile(__m512 acc[MR][2], const tile_out *o, int mr,
 BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, a_layout L,
 			     const uint32_t *restrict B, const tile_out *o, int mr, int nr)
 {
-	const size_t s = L.row;
+	/* Rows by four base pointers and offsets 0, s, 2s, 3s: fourteen
+	 * offsets i*s of one base would want more registers than x86 has,
+	 * and the compiler reloaded three of them from the stack every step. */
+	const size_t s = L.row, s2 = 2 * s, s3 = 3 * s;
+	const uint32_t *a0 = A, *a4 = A + 4 * s, *a8 = A + 8 * s, *a12 = A + 12 * s;
 	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
 	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
 	__m512 c6a = c0a, c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a;
 	__m512 c9a = c0a, c9b = c0a, caa = c0a, cab = c0a, cba = c0a, cbb = c0a;
 	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a;
-	for (int q = 0; q < kc2; q++, A += L.k, B += NR) {
+	for (int q = 0; q < kc2; q++, a0 += L.k, a4 += L.k, a8 += L.k, a12 += L.k, B += NR) {
 		__m512bh b0 = (__m512bh)_mm512_load_si512(B), b1 = (__m512bh)_mm512_load_si512(B + 16);
 		__m512bh av;
-#define ROW(i, x, y)                                         \
-	av = (__m512bh)_mm512_set1_epi32((int)A[(i) * s]);   \
+#define ROW(p, off, x, y)                                    \
+	av = (__m512bh)_mm512_set1_epi32((int)(p)[off]);     \
 	x = _mm512_dpbf16_ps(x, av, b0);                     \
 	y = _mm512_dpbf16_ps(y, av, b1)
-		ROW(0, c0a, c0b);
-		ROW(1, c1a, c1b);
-		ROW(2, c2a, c2b);
-		ROW(3, c3a, c3b);
-		ROW(4, c4a, c4b);
-		ROW(5, c5a, c5b);
-		ROW(6, c6a, c6b);
-		ROW(7, c7a, c7b);
-		ROW(8, c8a, c8b);
-		ROW(9, c9a, c9b);
-		ROW(10, caa, cab);
-		ROW(11, cba, cbb);
-		ROW(12, cca, ccb);
-		ROW(13, cda, cdb);
+		ROW(a0, 0, c0a, c0b);
+		ROW(a0, s, c1a, c1b);
+		ROW(a0, s2, c2a, c2b);
+		ROW(a0, s3, c3a, c3b);
+		ROW(a4, 0, c4a, c4b);
+		ROW(a4, s, c5a, c5b);
+		ROW(a4, s2, c6a, c6b);
+		ROW(a4, s3, c7a, c7b);
+		ROW(a8, 0, c8a, c8b);
+		ROW(a8, s, c9a, c9b);
+		ROW(a8, s2, caa, cab);
+		ROW(a8, s3, cba, cbb);
+		ROW(a12, 0, cca, ccb);
+		ROW(a12, s, cda, cdb);
 #undef ROW
 	}
 	__m512 acc[MR][2] = {
@@ -614,9 +631,10 @@ static split choose_split(int m, int panels, int nt)
 	return best;
 }
 
-/* Activations kept in bf16 between layers (cxr_gemm_prepacked_act): A
- * read where it lies instead of packed, C stored in bf16; (cxr_gemm_bf16_b16)
- * B, (k,n) row-major, packed from bf16; NULL: fp32. */
+/* Operands held in bf16 (cxr_gemm_prepacked_act, cxr_gemm_bf16_act;
+ * NULL: fp32): A (along k, ta 0) read where it lies instead of packed,
+ * or (ta 1) packed from bf16; B, (k,n) row-major, packed from bf16; C
+ * stored in bf16. */
 typedef struct bf16_io {
 	const uint16_t *a;
 	uint16_t *c;
@@ -663,6 +681,7 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 	const int ncb = n < NC ? n : NC, kcmax = bf16 ? KCB : KC;
 	const int all_panels = (n + NR - 1) / NR, nkb = (k + kcmax - 1) / kcmax;
 	const uint16_t *a16 = io ? io->a : NULL, *b16 = io ? io->b : NULL;
+	const int a16_in_place = a16 && !ta;
 	uint16_t *c16 = io ? io->c : NULL;
 	/* B shared, from the calling thread's buffer (or packed already: see
 	 * cxr_gemm_pack_b); A per thread, its own */
@@ -703,8 +722,8 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 					const int jp0 = (int)g0, jp1 = (int)g1;
 					if (!bf16)
 						pack_a(myap, a, lda, ta, i0, mc, pc, kc);
-					else if (!a16)
-						pack_a_bf16((uint32_t *)myap, a, lda, ta, i0, mc, pc, kc);
+					else if (!a16_in_place)
+						pack_a_bf16((uint32_t *)myap, a, a16, lda, ta, i0, mc, pc, kc);
 					for (int jp = jp0; jp < jp1; jp++) {
 						const int j0 = jc + jp * NR;
 						const int nr = n - j0 < NR ? n - j0 : NR;
@@ -722,7 +741,7 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 							}
 							a_layout L = a_layout_of(ta, kc2);
 							const uint32_t *ap = (const uint32_t *)myap + (size_t)r * kc2;
-							if (a16)
+							if (a16_in_place)
 								ap = a16_panel((uint32_t *)myap, a16, lda, i0 + r, mr,
 									       pc, kc, &L);
 							tile_out o = {.ld = (size_t)ldc};
@@ -783,20 +802,26 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 		{
 			int t = omp_get_thread_num();
 			int k0 = (int)((long)k * t / nt), k1 = (int)((long)k * (t + 1) / nt);
-			const float *as = ta ? a + (size_t)k0 * lda : a + k0;
+			const size_t aoff = ta ? (size_t)k0 * lda : (size_t)k0;
+			const float *as = a ? a + aoff : NULL;
 			const float *bs = b ? (tb ? b + k0 : b + (size_t)k0 * ldb) : NULL;
-			const bf16_io ios = {.b = io ? io->b + (size_t)k0 * ldb : NULL};
+			const bf16_io ios = {.a = io && io->a ? io->a + aoff : NULL,
+					     .b = io && io->b ? io->b + (size_t)k0 * ldb : NULL};
 			gemm_blocked(bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, NULL, 0, NULL,
 				     part + t * mn, n, 1, io ? &ios : NULL);
 		}
+		uint16_t *c16 = io ? io->c : NULL;
 #pragma omp parallel for schedule(static)
 		for (int i = 0; i < m; i++) {
-			float *ci = c + (size_t)i * ldc;
 			for (int j = 0; j < n; j++) {
 				float s = part[(size_t)i * n + j];
 				for (int t = 1; t < nt; t++)
 					s += part[t * mn + (size_t)i * n + j];
-				ci[j] = add ? ci[j] + s : s;
+				const size_t at = (size_t)i * ldc + j;
+				if (c16)
+					c16[at] = cxr_bf16_round(add ? cxr_bf16_float(c16[at]) + s : s);
+				else
+					c[at] = add ? c[at] + s : s;
 			}
 		}
 		return;
@@ -827,15 +852,19 @@ void cxr_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda,
 	gemm_avx512(1, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc, NULL);
 }
 
-void cxr_gemm_bf16_b16(int ta, int m, int n, int k, const float *a, int lda, const uint16_t *b,
-		       int ldb, float beta, float *c, int ldc)
+void cxr_gemm_bf16_act(int ta, int tb, int m, int n, int k, const void *a, int a16, int lda,
+		       const void *b, int b16, int ldb, float beta, void *c, int c16, int ldc)
 {
 	if (m <= 0 || n <= 0)
 		return;
 	if (!cxr_cpu_has_bf16())
 		cxr_die(CXR_EXIT_USAGE, "bf16 products need a CPU with AVX512_BF16 (use --precision fp32)");
-	const bf16_io io = {.b = b};
-	gemm_avx512(1, ta, 0, m, n, k, a, lda, NULL, ldb, beta != 0, c, ldc, &io);
+	if ((b16 && tb) || (c16 && k <= 0))
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product with a bf16 %s",
+			c16 ? "result over k = 0" : "transposed B");
+	const bf16_io io = {.a = a16 ? a : NULL, .b = b16 ? b : NULL, .c = c16 ? c : NULL};
+	gemm_avx512(1, ta, tb, m, n, k, a16 ? NULL : a, lda, b16 ? NULL : b, ldb, beta != 0,
+		    c16 ? NULL : c, ldc, &io);
 }
 
 void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a, int lda,

@@ -28,11 +28,14 @@ void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
  * otherwise: callers check cxr_precision_available first). */
 void cxr_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
 		   int ldb, float beta, float *c, int ldc);
-/* cxr_gemm_bf16 with B (k,n), row-major (tb 0), held in bf16 (uint16_t,
- * the upper half of an fp32: activations kept in bf16): the results of
- * cxr_gemm_bf16 on the fp32 B whose values it holds. */
-void cxr_gemm_bf16_b16(int ta, int m, int n, int k, const float *a, int lda, const uint16_t *b,
-		       int ldb, float beta, float *c, int ldc);
+/* cxr_gemm_bf16 with operands held in bf16 (uint16_t, the upper half of
+ * an fp32: activations and gradients kept in bf16) where a16, b16 and c16
+ * say, else fp32: A either way round, B as it lies (tb 0); the results
+ * those of cxr_gemm_bf16 on the fp32 operands whose values they hold, a
+ * bf16 C getting the fp32 result ([C +] product) rounded once (to
+ * nearest even, as precision.h; k > 0). */
+void cxr_gemm_bf16_act(int ta, int tb, int m, int n, int k, const void *a, int a16, int lda,
+		       const void *b, int b16, int ldb, float beta, void *c, int c16, int ldc);
 /* cxr_gemm (CXR_PREC_FP32) or cxr_gemm_bf16 (CXR_PREC_BF16). */
 void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a, int lda,
 		   const float *b, int ldb, float beta, float *c, int ldc);

@@ -59,18 +59,6 @@ cxr_precision cxr_precision_default(void)
 	return cxr_cpu_has_bf16() ? CXR_PREC_BF16 : CXR_PREC_FP32;
 }
 
-uint16_t cxr_bf16_round(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, sizeof u);
-	if ((u & 0x7f800000u) == 0)
-		return (uint16_t)((u >> 16) & 0x8000u);
-	if ((u & 0x7fffffffu) > 0x7f800000u)
-		return (uint16_t)((u >> 16) | 0x40u);
-	u += 0x7fffu + ((u >> 16) & 1u);
-	return (uint16_t)(u >> 16);
-}
-
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void
 cxr_bf16_round_n(uint16_t *dst, const float *src, size_t n)
 {

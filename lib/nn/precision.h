@@ -32,8 +32,17 @@ cxr_precision cxr_precision_option(const char *arg);
 cxr_precision cxr_precision_default(void);
 
 /* x rounded to bf16 (nearest, ties to even; subnormals to zero and NaN
- * kept quiet, as vcvtneps2bf16 does), as the upper half of an fp32. */
-uint16_t cxr_bf16_round(float x);
+ * kept quiet, as vcvtneps2bf16 does), as the upper half of an fp32.
+ * Inline and branch-free: loops that store bf16 vectorise. */
+static inline uint16_t cxr_bf16_round(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, sizeof u);
+	uint32_t r = (u & 0x7f800000u) == 0	    ? u & 0x80000000u
+		     : (u & 0x7fffffffu) > 0x7f800000u ? u | 0x00400000u
+						      : u + 0x7fffu + ((u >> 16) & 1u);
+	return (uint16_t)(r >> 16);
+}
 /* dst[i] = cxr_bf16_round(src[i]) for i < n, 16 at a time by
  * vcvtneps2bf16: needs cxr_cpu_has_bf16(). */
 void cxr_bf16_round_n(uint16_t *dst, const float *src, size_t n);

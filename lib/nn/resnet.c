@@ -933,7 +933,8 @@ static void unit_train(cxr_resnet *net, unit *u, const void *in, void *out, cons
 
 /* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
  * of the unit's output, which T, where the gradient of the convolution's
- * output goes, may be (dout is then spent). relu: the unit ended in a
+ * output goes (fp32, or rows of bf16 over them), may be (dout is then
+ * spent). relu: the unit ended in a
  * ReLU, whose mask comes from out, the unit's output, or when NULL (no
  * residual) from its input. dres (or NULL): gets the gradient of the
  * unit's residual, dout masked by the ReLU, from the same pass (needs
@@ -945,7 +946,14 @@ static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const v
 	conv_dims d = at_batch(u, n);
 	size_t m = (size_t)n * d.oh * d.ow;
 	const int a16 = act16(net);
-	const int bf = a16 ? BN_IN_BF16 | (io & IO_OUT16 ? BN_OUT_BF16 : 0) : 0;
+	/* the gradient of the convolution's output in bf16 where only
+	 * products read it (not Winograd's transforms, not a bias's sum),
+	 * which round it so anyway: the same bits, half the bytes to read;
+	 * its rows over T's fp32 rows */
+	const int t16 = a16 && !train_wino(net, u) && !u->grads.conv_b;
+	const int bf = a16 ? BN_IN_BF16 | (io & IO_OUT16 ? BN_OUT_BF16 : 0) |
+				     (t16 ? BN_DIN_BF16 : 0)
+			   : 0;
 	TIMED(net, CXR_PROF_BN, 1, 0,
 	      bn_backward_act(T, dres, u->grads.bn_gamma, u->grads.bn_beta, dout, out, u->conv_out,
 			      u->bn_mean, u->bn_istd, u->params.bn_gamma, u->params.bn_beta, relu, m,
@@ -958,7 +966,8 @@ static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const v
 		TIMED(net, u->kind, 1, (din ? 2 : 1) * conv_flops(&d),
 		      conv_backward_act(din, u->grads.conv_w, T, in, u->params.conv_w, &d, net->ws,
 					(acc ? CONV_ACCUM : 0) |
-						(a16 && (io & IO_IN16) ? CONV_IN_BF16 : 0)));
+						(a16 && (io & IO_IN16) ? CONV_IN_BF16 : 0) |
+						(t16 ? CONV_DOUT_BF16 : 0)));
 		return;
 	}
 	/* Winograd's inputs (a block's relu(bn1(conv1))) are fp32 */
