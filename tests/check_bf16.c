@@ -458,6 +458,20 @@ static void same_bits(const char *what, const float *got, const float *want, siz
 			      got[i], want[i]);
 }
 
+/* same_bits for got, rows of c bf16 values at fp32 rows' stride (a bf16
+ * gradient over the fp32 one), against want (m, c) rounded. */
+static void same_bits16(const char *what, const float *got, const float *want, int m, int c,
+			int nt)
+{
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < c; j++) {
+			uint16_t h;
+			memcpy(&h, (const char *)(got + (size_t)i * c) + 2 * j, 2);
+			float g = cxr_bf16_float(h), w = rb(want[(size_t)i * c + j]);
+			same_bits(what, &g, &w, 1, m, c, nt);
+		}
+}
+
 /* Batch norm's _act forms on bf16 tensors against its fp32 forms on fp32
  * tensors holding their values: the same bits (a bf16 output the fp32 one
  * rounded once), statistics included; backward with the mask from a bf16
@@ -515,14 +529,7 @@ static void check_bn_act(int m, int c, int nt)
 			bn_backward_act(t, fused && relu ? yw : NULL, dgb[1], dgb[1] + c, t, y16, x16,
 					mean, istd, g, b, relu, m, c, 0,
 					BN_IN_BF16 | BN_OUT_BF16 | BN_DIN_BF16);
-			for (int i = 0; i < m; i++)
-				for (int j = 0; j < c; j++) {
-					uint16_t h;
-					memcpy(&h, (const char *)(t + (size_t)i * c) + 2 * j, 2);
-					yw[0] = cxr_bf16_float(h);
-					float want = rb(dx[(size_t)i * c + j]);
-					same_bits("bn backward, bf16 din over dout", yw, &want, 1, m, c, nt);
-				}
+			same_bits16("bn backward, bf16 din over dout", t, dx, m, c, nt);
 			free(dx), free(dr);
 		}
 		/* dout in bf16, the mask from the input (no output given, as a
@@ -541,14 +548,7 @@ static void check_bn_act(int m, int c, int nt)
 			  m, c, nt);
 		bn_backward_act(t, NULL, dgb[1], dgb[1] + c, d16, NULL, x16, mean, istd, g, b, relu, m,
 				c, 0, BN_IN_BF16 | BN_DOUT_BF16 | BN_DIN_BF16);
-		for (int i = 0; i < m; i++)
-			for (int j = 0; j < c; j++) {
-				uint16_t h;
-				memcpy(&h, (const char *)(t + (size_t)i * c) + 2 * j, 2);
-				yw[0] = cxr_bf16_float(h);
-				float want = rb(dx[(size_t)i * c + j]);
-				same_bits("bn backward, bf16 dout and din", yw, &want, 1, m, c, nt);
-			}
+		same_bits16("bn backward, bf16 dout and din", t, dx, m, c, nt);
 		free(d16), free(dr32), free(dx);
 	}
 	free(x), free(res), free(dout), free(g), free(b), free(x16), free(res16), free(y16);

@@ -224,56 +224,62 @@ AVX512 static inline void store_block(__m512 acc[MR][2], float *C, int ldc, int 
 
 /* ---- the micro-kernel ---- */
 
+/* What both micro-kernels (kernel, kernel_bf16) share: MR = 14 rows of
+ * two 16-lane accumulators, and the rows of the A panel addressed from
+ * four base pointers with offsets 0, s, 2s, 3s (fourteen offsets i*s of
+ * one base want more registers than x86 has: the compiler reloaded three
+ * of them from the stack every step). ROW(p, off, x, y) is the kernel's
+ * step for the row at p[off] into accumulators x, y. */
+_Static_assert(MR == 14, "the micro-kernels hold 14 rows");
+#define BLOCK_ACCUMULATORS                                                                   \
+	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a; \
+	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;             \
+	__m512 c6a = c0a, c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a;             \
+	__m512 c9a = c0a, c9b = c0a, caa = c0a, cab = c0a, cba = c0a, cbb = c0a;             \
+	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a
+#define BLOCK_ROW_BASES(T, A, s)                                                             \
+	const size_t s2 = 2 * (s), s3 = 3 * (s);                                             \
+	T *a0 = (A), *a4 = (A) + 4 * (s), *a8 = (A) + 8 * (s), *a12 = (A) + 12 * (s)
+#define BLOCK_ROWS(ROW, s)                                                                   \
+	ROW(a0, 0, c0a, c0b);                                                                \
+	ROW(a0, s, c1a, c1b);                                                                \
+	ROW(a0, s2, c2a, c2b);                                                               \
+	ROW(a0, s3, c3a, c3b);                                                               \
+	ROW(a4, 0, c4a, c4b);                                                                \
+	ROW(a4, s, c5a, c5b);                                                                \
+	ROW(a4, s2, c6a, c6b);                                                               \
+	ROW(a4, s3, c7a, c7b);                                                               \
+	ROW(a8, 0, c8a, c8b);                                                                \
+	ROW(a8, s, c9a, c9b);                                                                \
+	ROW(a8, s2, caa, cab);                                                               \
+	ROW(a8, s3, cba, cbb);                                                               \
+	ROW(a12, 0, cca, ccb);                                                               \
+	ROW(a12, s, cda, cdb)
+#define BLOCK_ACC_ARRAY(acc)                                                                 \
+	__m512 acc[MR][2] = {                                                                \
+		{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},      \
+		{c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {caa, cab}, {cba, cbb},      \
+		{cca, ccb}, {cda, cdb},                                                      \
+	}
+
 /* C (mr <= MR rows, nr <= NR columns, row stride ldc) [+]= A panel (MR
  * x kc, strides L, pack_a) B panel (kc x NR). */
 AVX512 static void kernel(int kc, const float *restrict A, a_layout L, const float *restrict B,
 			  float *C, int ldc, int mr, int nr, int add, const epilogue *ep)
 {
-	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
-	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
-	__m512 c6a = c0a, c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a;
-	__m512 c9a = c0a, c9b = c0a, caa = c0a, cab = c0a, cba = c0a, cbb = c0a;
-#if MR == 14
-	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a;
-#endif
-	/* the rows addressed as kernel_bf16's are (see there) */
-	const size_t s = L.row, s2 = 2 * s, s3 = 3 * s;
-	const float *a0 = A, *a4 = A + 4 * s, *a8 = A + 8 * s;
-#if MR == 14
-	const float *a12 = A + 12 * s;
-#endif
-	for (int p = 0; p < kc; p++, a0 += L.k, a4 += L.k, a8 += L.k, B += NR) {
+	BLOCK_ACCUMULATORS;
+	const size_t s = L.row;
+	BLOCK_ROW_BASES(const float, A, s);
+	for (int p = 0; p < kc; p++, a0 += L.k, a4 += L.k, a8 += L.k, a12 += L.k, B += NR) {
 		__m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16), av;
 #define ROW(p, off, x, y)                              \
 	av = _mm512_set1_ps((p)[off]);                 \
 	x = _mm512_fmadd_ps(av, b0, x);                \
 	y = _mm512_fmadd_ps(av, b1, y)
-		ROW(a0, 0, c0a, c0b);
-		ROW(a0, s, c1a, c1b);
-		ROW(a0, s2, c2a, c2b);
-		ROW(a0, s3, c3a, c3b);
-		ROW(a4, 0, c4a, c4b);
-		ROW(a4, s, c5a, c5b);
-		ROW(a4, s2, c6a, c6b);
-		ROW(a4, s3, c7a, c7b);
-		ROW(a8, 0, c8a, c8b);
-		ROW(a8, s, c9a, c9b);
-		ROW(a8, s2, caa, cab);
-		ROW(a8, s3, cba, cbb);
-#if MR == 14
-		ROW(a12, 0, cca, ccb);
-		ROW(a12, s, cda, cdb);
-		a12 += L.k;
-#endif
+		BLOCK_ROWS(ROW, s);
 #undef ROW
 	}
-	__m512 acc[MR][2] = {
-		{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},
-		{c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {caa, cab}, {cba, cbb},
-#if MR == 14
-		{cca, ccb}, {cda, cdb},
-#endif
-	};
+	BLOCK_ACC_ARRAY(acc);
 	store_block(acc, C, ldc, mr, nr, add, ep);
 }
 
@@ -488,16 +494,9 @@ BF16 static inline void store_tile(__m512 acc[MR][2], const tile_out *o, int mr,
 BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, a_layout L,
 			     const uint32_t *restrict B, const tile_out *o, int mr, int nr)
 {
-	/* Rows by four base pointers and offsets 0, s, 2s, 3s: fourteen
-	 * offsets i*s of one base would want more registers than x86 has,
-	 * and the compiler reloaded three of them from the stack every step. */
-	const size_t s = L.row, s2 = 2 * s, s3 = 3 * s;
-	const uint32_t *a0 = A, *a4 = A + 4 * s, *a8 = A + 8 * s, *a12 = A + 12 * s;
-	__m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
-	__m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
-	__m512 c6a = c0a, c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a;
-	__m512 c9a = c0a, c9b = c0a, caa = c0a, cab = c0a, cba = c0a, cbb = c0a;
-	__m512 cca = c0a, ccb = c0a, cda = c0a, cdb = c0a;
+	BLOCK_ACCUMULATORS;
+	const size_t s = L.row;
+	BLOCK_ROW_BASES(const uint32_t, A, s);
 	for (int q = 0; q < kc2; q++, a0 += L.k, a4 += L.k, a8 += L.k, a12 += L.k, B += NR) {
 		__m512bh b0 = (__m512bh)_mm512_load_si512(B), b1 = (__m512bh)_mm512_load_si512(B + 16);
 		__m512bh av;
@@ -505,27 +504,10 @@ BF16 static void kernel_bf16(int kc2, const uint32_t *restrict A, a_layout L,
 	av = (__m512bh)_mm512_set1_epi32((int)(p)[off]);     \
 	x = _mm512_dpbf16_ps(x, av, b0);                     \
 	y = _mm512_dpbf16_ps(y, av, b1)
-		ROW(a0, 0, c0a, c0b);
-		ROW(a0, s, c1a, c1b);
-		ROW(a0, s2, c2a, c2b);
-		ROW(a0, s3, c3a, c3b);
-		ROW(a4, 0, c4a, c4b);
-		ROW(a4, s, c5a, c5b);
-		ROW(a4, s2, c6a, c6b);
-		ROW(a4, s3, c7a, c7b);
-		ROW(a8, 0, c8a, c8b);
-		ROW(a8, s, c9a, c9b);
-		ROW(a8, s2, caa, cab);
-		ROW(a8, s3, cba, cbb);
-		ROW(a12, 0, cca, ccb);
-		ROW(a12, s, cda, cdb);
+		BLOCK_ROWS(ROW, s);
 #undef ROW
 	}
-	__m512 acc[MR][2] = {
-		{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},
-		{c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {caa, cab}, {cba, cbb},
-		{cca, ccb}, {cda, cdb},
-	};
+	BLOCK_ACC_ARRAY(acc);
 	store_tile(acc, o, mr, nr);
 }
 

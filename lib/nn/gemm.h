@@ -2,7 +2,7 @@
  * row-major, cblas_sgemm's meaning with alpha 1 and beta 0 or 1.
  *
  * On CPUs with AVX-512 it runs this module's own kernel (packing as BLIS,
- * a 12x32 register block, OpenMP threads); elsewhere, or with the
+ * a 14x32 register block, OpenMP threads); elsewhere, or with the
  * environment variable CXR_GEMM=blas, it calls OpenBLAS. Why our own:
  * OpenBLAS picks its kernels when it loads, by CPU model or by
  * OPENBLAS_CORETYPE, and 0.3.21 runs AVX2 kernels on AVX-512 CPUs it does
