@@ -499,6 +499,10 @@ static void check_bn_act(int m, int c, int nt)
 		same_bits("bn statistics, bf16 input", mean2, mean, 4 * (size_t)c, m, c, nt);
 		bn_forward_replay_act(yw, x16, mean, istd, g, b, relu, m, c, BN_IN_BF16);
 		same_bits("bn replay, bf16 input", yw, y, n, m, c, nt);
+		bn_forward_replay_act(y16, x16, mean, istd, g, b, relu, m, c, BN_IN_BF16 | BN_OUT_BF16);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_msg(y16[i] == cxr_bf16_round(y[i]),
+				      "bn replay, bf16 input and output, %d rows of %d: [%zu]", m, c, i);
 		bn_forward_train(y, mean, istd, rm, rv, x, g, b, res, relu, m, c, BN_MOMENTUM, BN_EPS);
 		memcpy(y16, res16, n * 2); /* in place on the residual, as the network does */
 		bn_forward_train_act(y16, mean2, istd2, rm2, rv2, NULL, NULL, x16, g, b, y16, relu, m,

@@ -277,13 +277,13 @@ void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_m
 			     res, relu, m, c, momentum, eps, 0);
 }
 
-void bn_forward_replay_act(float *out, const void *in, const float *mean, const float *invstd,
+void bn_forward_replay_act(void *out, const void *in, const float *mean, const float *invstd,
 			   const float *gamma, const float *beta, int relu, size_t m, int c, int io)
 {
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
 	for (int j = 0; j < c; j++)
 		scale[j] = train_scale(gamma[j], invstd[j]);
-	affine(out, in, mean, scale, beta, NULL, relu, m, c, io & BN_IN_BF16);
+	affine(out, in, mean, scale, beta, NULL, relu, m, c, io & (BN_IN_BF16 | BN_OUT_BF16));
 	free(scale);
 }
 

@@ -52,7 +52,8 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
  * that recomputes an activation in backward rather than keep it. */
 void bn_forward_replay(float *out, const float *in, const float *mean, const float *invstd,
 		       const float *gamma, const float *beta, int relu, size_t m, int c);
-void bn_forward_replay_act(float *out, const void *in, const float *mean, const float *invstd,
+/* ... with in and out fp32 or bf16 as io says (BN_IN_BF16, BN_OUT_BF16). */
+void bn_forward_replay_act(void *out, const void *in, const float *mean, const float *invstd,
 			   const float *gamma, const float *beta, int relu, size_t m, int c, int io);
 /* Inference mode: the same with the running statistics. */
 void bn_forward_eval(float *out, const float *in, const float *gamma, const float *beta,

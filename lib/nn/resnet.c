@@ -1029,28 +1029,52 @@ static int block_in16(const cxr_resnet *net, int i)
 	return i && act16(net) ? IO_IN16 : 0;
 }
 
+/* Where a block's ReLU outputs (mid1, mid2) are held in bf16 (IO_IN16
+ * for their readers): where only products read them, which round them so
+ * anyway (the same bits) -- relu2_out always (conv3 is a 1x1), relu1_out
+ * unless conv2 runs on fp32 Winograd. Their gradients, written over them
+ * in backward, stay fp32 (the buffers keep fp32 size). */
+static int mid1_16(const cxr_resnet *net, const block *b)
+{
+	return act16(net) && !train_wino(net, &b->conv2) ? IO_IN16 : 0;
+}
+
+static int mid2_16(const cxr_resnet *net)
+{
+	return act16(net) ? IO_IN16 : 0;
+}
+
+/* IO_IN16 (a reader's flag) as IO_OUT16 (its writer's). */
+static int as_out16(int in16)
+{
+	return in16 ? IO_OUT16 : 0;
+}
+
 /* in -> b->out; in16: IO_IN16 or 0. */
 static void block_forward(cxr_resnet *net, block *b, const float *in, int in16, int n)
 {
 	float *relu1_out = net->mid1, *relu2_out = net->mid2;
 	const int o16 = act16(net) ? IO_OUT16 | IO_RES16 : 0;
-	unit_train(net, &b->conv1, in, relu1_out, NULL, 1, in16, n);
-	unit_train(net, &b->conv2, relu1_out, relu2_out, NULL, 1, 0, n);
+	const int m1 = mid1_16(net, b), m2 = mid2_16(net);
+	unit_train(net, &b->conv1, in, relu1_out, NULL, 1, in16 | as_out16(m1), n);
+	unit_train(net, &b->conv2, relu1_out, relu2_out, NULL, 1, m1 | as_out16(m2), n);
 	/* the shortcut: bn(downsample(in)) into out, or in itself */
 	if (b->has_downsample)
 		unit_train(net, &b->downsample, in, b->out, NULL, 0, in16 | o16, n);
-	unit_train(net, &b->conv3, relu2_out, b->out, b->has_downsample ? b->out : in, 1, o16, n);
+	unit_train(net, &b->conv3, relu2_out, b->out, b->has_downsample ? b->out : in, 1, m2 | o16,
+		   n);
 }
 
 /* out = relu(bn(conv)) of a unit's training forward (no residual),
- * recomputed from its conv_out and statistics. */
-static void unit_replay(cxr_resnet *net, const unit *u, float *out, int n)
+ * recomputed from its conv_out and statistics; out16: IO_IN16 (out held
+ * in bf16) or 0. */
+static void unit_replay(cxr_resnet *net, const unit *u, void *out, int out16, int n)
 {
 	conv_dims d = at_batch(u, n);
 	TIMED(net, CXR_PROF_BN, 1, 0,
 	      bn_forward_replay_act(out, u->conv_out, u->bn_mean, u->bn_istd, u->params.bn_gamma,
 				    u->params.bn_beta, 1, (size_t)n * d.oh * d.ow, d.o,
-				    act16(net) ? BN_IN_BF16 : 0));
+				    (act16(net) ? BN_IN_BF16 : 0) | (out16 ? BN_OUT_BF16 : 0)));
 }
 
 /* din = the gradient of the block's input in given dout, that of its
@@ -1068,17 +1092,19 @@ static void block_backward(cxr_resnet *net, block *b, const float *in, int in16,
 	 * product, whose weight gradient is taken before its input gradient
 	 * is written over relu2_out */
 	float *relu1_out = net->mid1, *relu2_out = net->mid2, *drelu2_out = relu2_out;
-	unit_replay(net, &b->conv2, relu2_out, n);
-	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, dout, b->out, din, 1, o16, n);
+	const int m1 = mid1_16(net, b), m2 = mid2_16(net);
+	unit_replay(net, &b->conv2, relu2_out, m2, n);
+	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, dout, b->out, din, 1, m2 | o16,
+		      n);
 	/* the projection: from the masked gradient in din (no ReLU of its
 	 * own), its convolution's gradient over dout, then din written */
 	if (b->has_downsample)
 		unit_backward(net, &b->downsample, din, 0, in, dout, din, NULL, NULL, 0, in16, n);
 	/* dout is spent: it takes the gradient of relu1_out */
 	float *drelu1_out = dout;
-	unit_replay(net, &b->conv1, relu1_out, n);
+	unit_replay(net, &b->conv1, relu1_out, m1, n);
 	unit_backward(net, &b->conv2, drelu1_out, 0, relu1_out, drelu2_out, drelu2_out, NULL, NULL,
-		      1, 0, n);
+		      1, m1, n);
 	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, drelu1_out, NULL, NULL, 1, in16, n);
 }
 
