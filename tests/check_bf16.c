@@ -431,10 +431,18 @@ static void check_pools_act(void)
 	const size_t nx = (size_t)n * hw * c, ny = (size_t)n * oh * ow * c;
 	float *x = test_frand(nx, -1, 1), *y = malloc(ny * sizeof *y);
 	uint16_t *y16 = malloc(ny * 2);
-	maxpool_forward(y, NULL, x, n, h, w, c, 3, 2, 1);
-	maxpool_forward_bf16(y16, x, n, h, w, c, 3, 2, 1);
+	int32_t *ix = malloc(ny * sizeof *ix), *ix16 = malloc(ny * sizeof *ix16);
+	maxpool_forward(y, ix, x, n, h, w, c, 3, 2, 1);
+	maxpool_forward_bf16(y16, NULL, x, n, h, w, c, 3, 2, 1);
 	for (size_t i = 0; i < ny; i++)
 		ck_assert_msg(y16[i] == cxr_bf16_round(y[i]), "maxpool_forward_bf16 [%zu]", i);
+	/* with the winners for backward (training's stem): fp32's */
+	memset(y16, 0, ny * 2);
+	maxpool_forward_bf16(y16, ix16, x, n, h, w, c, 3, 2, 1);
+	for (size_t i = 0; i < ny; i++)
+		ck_assert_msg(y16[i] == cxr_bf16_round(y[i]) && ix16[i] == ix[i],
+			      "maxpool_forward_bf16 with winners [%zu]", i);
+	free(ix), free(ix16);
 	float g[2 * 40], g16[2 * 40];
 	int32_t gi[2 * 40], gi16[2 * 40];
 	uint16_t *x16 = to_bf16(x, nx);

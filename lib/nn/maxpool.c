@@ -83,8 +83,8 @@ void maxpool_forward(float *out, int32_t *idx, const float *in, int n, int h, in
 	}
 }
 
-void maxpool_forward_bf16(uint16_t *out, const float *in, int n, int h, int w, int c, int k,
-			  int s, int p)
+void maxpool_forward_bf16(uint16_t *out, int32_t *idx, const float *in, int n, int h, int w,
+			  int c, int k, int s, int p)
 {
 	const int oh = pool_out_size(h, k, s, p), ow = pool_out_size(w, k, s, p);
 	const long np = (long)n * oh * ow;
@@ -95,7 +95,8 @@ void maxpool_forward_bf16(uint16_t *out, const float *in, int n, int h, int w, i
 		for (long q = 0; q < np; q++) {
 			int off[64], pos[64], b;
 			int taps = window_taps(q, h, w, oh, ow, k, s, p, off, pos, &b);
-			window_max(y, NULL, in + (size_t)b * h * w * c, off, pos, taps, c);
+			window_max(y, idx ? idx + q * c : NULL, in + (size_t)b * h * w * c, off, pos,
+				   taps, c);
 			cxr_bf16_round_n(out + q * c, y, (size_t)c);
 		}
 		free(y);

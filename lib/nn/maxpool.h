@@ -13,11 +13,11 @@ int pool_out_size(int n, int k, int s, int p);
  * winner's position iy*W+ix in its image, or NULL when no backward follows. */
 void maxpool_forward(float *out, int32_t *idx, const float *in, int n, int h, int w, int c,
 		     int k, int s, int p);
-/* maxpool_forward without idx, out in bf16 (inference keeping activations
- * in bf16; needs cxr_cpu_has_bf16()): the max rounded, which is the max
- * of the rounded inputs (rounding keeps order). */
-void maxpool_forward_bf16(uint16_t *out, const float *in, int n, int h, int w, int c, int k,
-			  int s, int p);
+/* maxpool_forward with out in bf16 (activations kept in bf16; needs
+ * cxr_cpu_has_bf16()): the max rounded, which is the max of the rounded
+ * inputs (rounding keeps order); idx (or NULL) as there. */
+void maxpool_forward_bf16(uint16_t *out, int32_t *idx, const float *in, int n, int h, int w,
+			  int c, int k, int s, int p);
 /* din (N,H,W,C) += dout (N,OH,OW,C) routed by idx (N,OH,OW,C). */
 void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int h, int w,
 		      int c, int oh, int ow);

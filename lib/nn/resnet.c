@@ -385,7 +385,7 @@ static void layout(cxr_resnet *net)
 		take(net, &top, &u->bn_mean, NULL, u->d.o);
 		take(net, &top, &u->bn_istd, NULL, u->d.o);
 	}
-	take(net, &top, &s->pool_out, NULL, pool);
+	take(net, &top, &s->pool_out, NULL, act_floats(net, pool));
 	take(net, &top, NULL, &s->pool_idx, pool);
 	size_t mid1 = 0, mid2 = 0;
 	for (int i = 0; i < net->nblocks; i++) {
@@ -997,9 +997,16 @@ static void stem_forward(cxr_resnet *net, int n)
 	const conv_dims *d = &s->conv1.d;
 	float *relu_out = net->ring[0];
 	unit_train(net, &s->conv1, net->input, relu_out, NULL, 1, 0, n);
-	TIMED(net, CXR_PROF_POOL, 0, 0,
-	      maxpool_forward(s->pool_out, s->pool_idx, relu_out, n, d->oh, d->ow, d->o, 3, 2,
-			      1));
+	/* in bf16 where the blocks' outputs are (act16): the first block's
+	 * products read it, which round it so anyway */
+	if (act16(net))
+		TIMED(net, CXR_PROF_POOL, 0, 0,
+		      maxpool_forward_bf16((uint16_t *)s->pool_out, s->pool_idx, relu_out, n, d->oh,
+					   d->ow, d->o, 3, 2, 1));
+	else
+		TIMED(net, CXR_PROF_POOL, 0, 0,
+		      maxpool_forward(s->pool_out, s->pool_idx, relu_out, n, d->oh, d->ow, d->o, 3,
+				      2, 1));
 }
 
 /* The stem's gradients given dpool_out, that of its output; drelu_out:
@@ -1023,10 +1030,11 @@ static const float *block_in(const cxr_resnet *net, int i)
 	return i ? net->blocks[i - 1].out : net->stem.pool_out;
 }
 
-/* IO_IN16 where block i's input is held in bf16 (a block's output, act16). */
-static int block_in16(const cxr_resnet *net, int i)
+/* IO_IN16 where a block's input is held in bf16 (a block's output or the
+ * stem's, act16). */
+static int block_in16(const cxr_resnet *net)
 {
-	return i && act16(net) ? IO_IN16 : 0;
+	return act16(net) ? IO_IN16 : 0;
 }
 
 /* Where a block's ReLU outputs (mid1, mid2) are held in bf16 (IO_IN16
@@ -1115,7 +1123,7 @@ static void head_forward(cxr_resnet *net, const float *in, int n)
 	const int hid = net->cfg.head_hidden;
 	const size_t nh = (size_t)n * hid;
 	TIMED(net, CXR_PROF_HEAD, 0, 0, {
-		if (act16(net) && net->nblocks)
+		if (act16(net))
 			gmaxpool_forward_bf16(h->pool_out, h->pool_idx, (const uint16_t *)in, n,
 					      net->fh * net->fw, net->feat);
 		else
@@ -1178,7 +1186,7 @@ static void forward_train(cxr_resnet *net, int n)
 {
 	stem_forward(net, n);
 	for (int i = 0; i < net->nblocks; i++)
-		block_forward(net, &net->blocks[i], block_in(net, i), block_in16(net, i), n);
+		block_forward(net, &net->blocks[i], block_in(net, i), block_in16(net), n);
 	head_forward(net, block_in(net, net->nblocks), n);
 }
 
@@ -1194,7 +1202,7 @@ int cxr_resnet_backward(cxr_resnet *net)
 	float *dout = net->ring[0], *din = net->ring[1];
 	head_backward(net, dout, n);
 	for (int i = net->nblocks - 1; i >= 0; i--) {
-		block_backward(net, &net->blocks[i], block_in(net, i), block_in16(net, i), dout, din,
+		block_backward(net, &net->blocks[i], block_in(net, i), block_in16(net), dout, din,
 			       n);
 		float *t = dout;
 		dout = din, din = t;
@@ -1331,7 +1339,7 @@ static void stem_infer(cxr_resnet *net, float *out, float *tmp, const float *in,
 		unit_eval(net, conv1, tmp, tmp, in, NULL, 1, n);
 	if (a16)
 		TIMED(net, CXR_PROF_POOL, 0, 0,
-		      maxpool_forward_bf16((uint16_t *)out, tmp, n, d->oh, d->ow, d->o, 3, 2, 1));
+		      maxpool_forward_bf16((uint16_t *)out, NULL, tmp, n, d->oh, d->ow, d->o, 3, 2, 1));
 	else
 		TIMED(net, CXR_PROF_POOL, 0, 0,
 		      maxpool_forward(out, NULL, tmp, n, d->oh, d->ow, d->o, 3, 2, 1));
