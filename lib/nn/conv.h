@@ -48,11 +48,8 @@ enum {
 	/* conv_backward_act in bf16 only: dout held in bf16 (gradients kept
 	 * in bf16 as autocast keeps them; the products round it anyway), its
 	 * row of O values at the stride of fp32 rows (2*O: written over the
-	 * fp32 gradient it came from, as bn_backward_act's BN_DIN_BF16); din
-	 * written in bf16, rows dense (1x1 stride 1 only: the product's
-	 * result rounded once) */
+	 * fp32 gradient it came from, as bn_backward_act's BN_DIN_BF16) */
 	CONV_DOUT_BF16 = 16,
-	CONV_DIN_BF16 = 32,
 };
 
 /* out (N,OH,OW,O) = conv(in) [+ out if CONV_ACCUM] [+ bias] [ReLU]
@@ -77,8 +74,8 @@ void conv_backward(float *din, float *dweight, const float *dout, const float *i
 /* conv_backward with flags: CONV_ACCUM (acc 1), and in bf16 only,
  * CONV_IN_BF16, CONV_DOUT_BF16: in, dout hold bf16 values (the same
  * results as the fp32 tensors holding them: the products round them to
- * bf16 anyway), CONV_DIN_BF16 (see above). */
-void conv_backward_act(void *din, float *dweight, const void *dout, const void *in,
+ * bf16 anyway). */
+void conv_backward_act(float *din, float *dweight, const void *dout, const void *in,
 		       const float *weight, const conv_dims *d, float *ws, int flags);
 
 /* The pieces, for winograd.c and the tests. */
