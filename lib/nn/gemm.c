@@ -633,7 +633,7 @@ static const uint32_t *a16_panel(uint32_t *buf, const uint16_t *a, int lda, int 
 {
 	const uint16_t *src = a + (size_t)row * lda + pc;
 	const int kc2 = (kc + 1) / 2;
-	if (mr == MR && !((lda | kc) & 1)) {
+	if (mr == MR && !((lda | kc) & 1) && !((uintptr_t)src & 3)) {
 		*L = (a_layout){(size_t)lda / 2, 1};
 		return (const uint32_t *)src;
 	}
