@@ -81,6 +81,7 @@ paste "$t/s32" "$t/s16" | awk -F'\t' '
 	  g = s - $(col["threshold"]); if (g < 0) g = -g
 	  if (g > 0.01) { far++; if ($(col["pred"]) != $(n + col["pred"])) flip++ }
 	  if (($(col["pred"]) == 1) != (s >= $(col["threshold"]))) bad++
+	  if (($(n + col["pred"]) == 1) != ($(n + col["score"]) >= $(n + col["threshold"]))) bad++
 	  k++ }
 	END { printf "%d images, max |score difference| %.4g, %d more than 0.01 from the threshold, %d of them in another class\n", k, m, far, flip
 	      exit !(k == 20 && m < 0.05 && flip == 0 && bad == 0) }'

@@ -412,6 +412,8 @@ void bn_backward_act(void *din, float *dres, float *dgamma, float *dbeta, const 
 		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's residual gradient needs the ReLU's output");
 	if ((io & BN_DIN_BF16) && acc)
 		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's bf16 input gradient added to");
+	if ((io & BN_DOUT_BF16) && din == dout)
+		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's input gradient over a bf16 one");
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *k = cxr_xmalloc(4 * (size_t)c * sizeof *k), *kx = k + c, *k0 = kx + c;
 	float *scale = k0 + c;
@@ -424,8 +426,6 @@ void bn_backward_act(void *din, float *dres, float *dgamma, float *dbeta, const 
 			scale[j] = train_scale(gamma[j], invstd[j]);
 		mk.scale = scale, mk.shift = beta;
 	}
-	if ((io & BN_DOUT_BF16) && din == dout)
-		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's input gradient over a bf16 one");
 	const int mix = (io & BN_DOUT_BF16 ? MIX_DOUT : 0) | (io & BN_IN_BF16 ? MIX_X : 0) |
 			(mk.out && (io & BN_OUT_BF16) ? MIX_OUT : 0) |
 			(io & BN_DIN_BF16 ? MIX_DIN : 0);

@@ -827,11 +827,7 @@ void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
 void cxr_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
 		   int ldb, float beta, float *c, int ldc)
 {
-	if (m <= 0 || n <= 0)
-		return;
-	if (!cxr_cpu_has_bf16())
-		cxr_die(CXR_EXIT_USAGE, "bf16 products need a CPU with AVX512_BF16 (use --precision fp32)");
-	gemm_avx512(1, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc, NULL);
+	cxr_gemm_bf16_act(ta, tb, m, n, k, a, 0, lda, b, 0, ldb, beta, c, 0, ldc);
 }
 
 void cxr_gemm_bf16_act(int ta, int tb, int m, int n, int k, const void *a, int a16, int lda,
@@ -841,9 +837,10 @@ void cxr_gemm_bf16_act(int ta, int tb, int m, int n, int k, const void *a, int a
 		return;
 	if (!cxr_cpu_has_bf16())
 		cxr_die(CXR_EXIT_USAGE, "bf16 products need a CPU with AVX512_BF16 (use --precision fp32)");
-	if ((b16 && tb) || (c16 && k <= 0))
-		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product with a bf16 %s",
-			c16 ? "result over k = 0" : "transposed B");
+	if (b16 && tb)
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product with a transposed bf16 B");
+	if (c16 && k <= 0)
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product's bf16 result over k = 0");
 	const bf16_io io = {.a = a16 ? a : NULL, .b = b16 ? b : NULL, .c = c16 ? c : NULL};
 	gemm_avx512(1, ta, tb, m, n, k, a16 ? NULL : a, lda, b16 ? NULL : b, ldb, beta != 0,
 		    c16 ? NULL : c, ldc, &io);

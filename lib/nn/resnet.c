@@ -989,24 +989,31 @@ static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const v
 /* -- training: the stem, each block and the head forward, then backward
  *    given the gradient of their output -- */
 
+/* out = the stem's 3x3/2 max pool of relu_out (its conv1's output), in
+ * bf16 with a16; idx (or NULL): the winners, for backward. */
+static void stem_pool(cxr_resnet *net, float *out, int32_t *idx, const float *relu_out, int a16,
+		      int n)
+{
+	const conv_dims *d = &net->stem.conv1.d;
+	if (a16)
+		TIMED(net, CXR_PROF_POOL, 0, 0,
+		      maxpool_forward_bf16((uint16_t *)out, idx, relu_out, n, d->oh, d->ow, d->o, 3, 2,
+					   1));
+	else
+		TIMED(net, CXR_PROF_POOL, 0, 0,
+		      maxpool_forward(out, idx, relu_out, n, d->oh, d->ow, d->o, 3, 2, 1));
+}
+
 /* input -> relu(bn1(conv1)) (in ring 0, free in a training forward) ->
  * max pool: stem.pool_out. */
 static void stem_forward(cxr_resnet *net, int n)
 {
 	stem *s = &net->stem;
-	const conv_dims *d = &s->conv1.d;
 	float *relu_out = net->ring[0];
 	unit_train(net, &s->conv1, net->input, relu_out, NULL, 1, 0, n);
 	/* in bf16 where the blocks' outputs are (act16): the first block's
 	 * products read it, which round it so anyway */
-	if (act16(net))
-		TIMED(net, CXR_PROF_POOL, 0, 0,
-		      maxpool_forward_bf16((uint16_t *)s->pool_out, s->pool_idx, relu_out, n, d->oh,
-					   d->ow, d->o, 3, 2, 1));
-	else
-		TIMED(net, CXR_PROF_POOL, 0, 0,
-		      maxpool_forward(s->pool_out, s->pool_idx, relu_out, n, d->oh, d->ow, d->o, 3,
-				      2, 1));
+	stem_pool(net, s->pool_out, s->pool_idx, relu_out, act16(net), n);
 }
 
 /* The stem's gradients given dpool_out, that of its output; drelu_out:
@@ -1030,26 +1037,22 @@ static const float *block_in(const cxr_resnet *net, int i)
 	return i ? net->blocks[i - 1].out : net->stem.pool_out;
 }
 
-/* IO_IN16 where a block's input is held in bf16 (a block's output or the
- * stem's, act16). */
-static int block_in16(const cxr_resnet *net)
+/* IO_IN16 where a tensor only products read is held in bf16 (act16): a
+ * block's input (a block's output or the stem's) and its relu2_out (conv3
+ * is a 1x1). */
+static int in16_act(const cxr_resnet *net)
 {
 	return act16(net) ? IO_IN16 : 0;
 }
 
 /* Where a block's ReLU outputs (mid1, mid2) are held in bf16 (IO_IN16
  * for their readers): where only products read them, which round them so
- * anyway (the same bits) -- relu2_out always (conv3 is a 1x1), relu1_out
- * unless conv2 runs on fp32 Winograd. Their gradients, written over them
- * in backward, stay fp32 (the buffers keep fp32 size). */
+ * anyway (the same bits) -- relu2_out always (in16_act), relu1_out unless
+ * conv2 runs on fp32 Winograd. Their gradients, written over them in
+ * backward, stay fp32 (the buffers keep fp32 size). */
 static int mid1_16(const cxr_resnet *net, const block *b)
 {
 	return act16(net) && !train_wino(net, &b->conv2) ? IO_IN16 : 0;
-}
-
-static int mid2_16(const cxr_resnet *net)
-{
-	return act16(net) ? IO_IN16 : 0;
 }
 
 /* IO_IN16 (a reader's flag) as IO_OUT16 (its writer's). */
@@ -1063,7 +1066,7 @@ static void block_forward(cxr_resnet *net, block *b, const float *in, int in16, 
 {
 	float *relu1_out = net->mid1, *relu2_out = net->mid2;
 	const int o16 = act16(net) ? IO_OUT16 | IO_RES16 : 0;
-	const int m1 = mid1_16(net, b), m2 = mid2_16(net);
+	const int m1 = mid1_16(net, b), m2 = in16_act(net);
 	unit_train(net, &b->conv1, in, relu1_out, NULL, 1, in16 | as_out16(m1), n);
 	unit_train(net, &b->conv2, relu1_out, relu2_out, NULL, 1, m1 | as_out16(m2), n);
 	/* the shortcut: bn(downsample(in)) into out, or in itself */
@@ -1100,7 +1103,7 @@ static void block_backward(cxr_resnet *net, block *b, const float *in, int in16,
 	 * product, whose weight gradient is taken before its input gradient
 	 * is written over relu2_out */
 	float *relu1_out = net->mid1, *relu2_out = net->mid2, *drelu2_out = relu2_out;
-	const int m1 = mid1_16(net, b), m2 = mid2_16(net);
+	const int m1 = mid1_16(net, b), m2 = in16_act(net);
 	unit_replay(net, &b->conv2, relu2_out, m2, n);
 	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, dout, b->out, din, 1, m2 | o16,
 		      n);
@@ -1186,7 +1189,7 @@ static void forward_train(cxr_resnet *net, int n)
 {
 	stem_forward(net, n);
 	for (int i = 0; i < net->nblocks; i++)
-		block_forward(net, &net->blocks[i], block_in(net, i), block_in16(net), n);
+		block_forward(net, &net->blocks[i], block_in(net, i), in16_act(net), n);
 	head_forward(net, block_in(net, net->nblocks), n);
 }
 
@@ -1202,7 +1205,7 @@ int cxr_resnet_backward(cxr_resnet *net)
 	float *dout = net->ring[0], *din = net->ring[1];
 	head_backward(net, dout, n);
 	for (int i = net->nblocks - 1; i >= 0; i--) {
-		block_backward(net, &net->blocks[i], block_in(net, i), block_in16(net), dout, din,
+		block_backward(net, &net->blocks[i], block_in(net, i), in16_act(net), dout, din,
 			       n);
 		float *t = dout;
 		dout = din, din = t;
@@ -1332,17 +1335,11 @@ static int keeps_bf16(const cxr_resnet *net)
 static void stem_infer(cxr_resnet *net, float *out, float *tmp, const float *in, int a16, int n)
 {
 	const unit *conv1 = &net->stem.conv1;
-	const conv_dims *d = &conv1->d;
 	if (net->fold_on)
 		unit_folded(net, conv1, tmp, in, CONV_RELU, n);
 	else
 		unit_eval(net, conv1, tmp, tmp, in, NULL, 1, n);
-	if (a16)
-		TIMED(net, CXR_PROF_POOL, 0, 0,
-		      maxpool_forward_bf16((uint16_t *)out, NULL, tmp, n, d->oh, d->ow, d->o, 3, 2, 1));
-	else
-		TIMED(net, CXR_PROF_POOL, 0, 0,
-		      maxpool_forward(out, NULL, tmp, n, d->oh, d->ow, d->o, 3, 2, 1));
+	stem_pool(net, out, NULL, tmp, a16, n);
 }
 
 /* Block b on R[cur], the activations rotating through the four buffers R:
