@@ -382,6 +382,30 @@ static void check_conv_act(int n, int h, int w, int c, int o, int k, int st, int
 	ck_assert_msg(!memcmp(dx[0], dx[1], nx * sizeof(float)) &&
 		      !memcmp(dw[0], dw[1], nw * sizeof(float)),
 		      "conv %dx%d/%d c%d o%d backward from a bf16 gradient differs", k, k, st, c, o);
+	if (k == 1) {
+		/* a block's 1x1s in bf16 training: dout bf16 as it lies (rows
+		 * of o), din bf16, written (the shortcut's projection) or added
+		 * to (conv1): the fp32 results rounded once */
+		uint16_t *dyd = to_bf16(dy, ny), *dx16 = malloc(nx * 2);
+		float *base = test_frand(nx, -1, 1);
+		for (int acc = 0; acc < 2; acc++) {
+			for (size_t i = 0; i < nx; i++)
+				dx16[i] = cxr_bf16_round(base[i]), dx[0][i] = cxr_bf16_float(dx16[i]);
+			memcpy(dw[1], dw0, nw * sizeof *dw0);
+			conv_backward_act(dx[0], dw[0], dy, x16, wt, &d, ws,
+					  CONV_IN_BF16 | (acc ? CONV_ACCUM : 0));
+			memcpy(dw[0], dw0, nw * sizeof *dw0);
+			conv_backward_act(dx16, dw[1], dyd, x16, wt, &d, ws,
+					  CONV_IN_BF16 | CONV_DOUT_BF16 | CONV_DOUT_DENSE | CONV_DIN_BF16 |
+						  (acc ? CONV_ACCUM : 0));
+			for (size_t i = 0; i < nx; i++)
+				ck_assert_msg(dx16[i] == cxr_bf16_round(dx[0][i]),
+					      "conv 1x1/%d c%d o%d, bf16 din (acc %d) from a bf16 dout: "
+					      "[%zu] %a, want %a", st, c, o, acc, i,
+					      cxr_bf16_float(dx16[i]), rb(dx[0][i]));
+		}
+		free(dyd), free(dx16), free(base);
+	}
 	free(dy), free(dyw), free(dw0);
 	for (int v = 0; v < 2; v++)
 		free(dx[v]), free(dw[v]);
@@ -433,7 +457,7 @@ static void check_pools_act(void)
 	for (size_t i = 0; i < ny; i++)
 		ck_assert_msg(y16[i] == cxr_bf16_round(y[i]) && ix16[i] == ix[i],
 			      "maxpool_forward_bf16 with winners [%zu]", i);
-	free(ix), free(ix16);
+	free(ix16);
 	float g[2 * 40], g16[2 * 40];
 	int32_t gi[2 * 40], gi16[2 * 40];
 	uint16_t *x16 = to_bf16(x, nx);
@@ -445,6 +469,24 @@ static void check_pools_act(void)
 	gmaxpool_forward_bf16(g16, gi16, x16, n, hw, c);
 	ck_assert(!memcmp(g, g16, sizeof g) && !memcmp(gi, gi16, sizeof gi));
 	ck_assert(gi16[0] == 5);
+	/* backward from bf16 (the stem's pool in bf16 training): the fp32
+	 * sums of the same values; the head's into a bf16 din, rounded once */
+	uint16_t *dy16 = malloc(ny * 2);
+	float *dyf = malloc(ny * sizeof *dyf), *dxa = calloc(nx, sizeof *dxa);
+	float *dxb = calloc(nx, sizeof *dxb);
+	for (size_t i = 0; i < ny; i++)
+		dy16[i] = cxr_bf16_round(y[i] - 0.25f), dyf[i] = cxr_bf16_float(dy16[i]);
+	maxpool_backward(dxa, dyf, ix, n, h, w, c, oh, ow);
+	maxpool_backward_bf16(dxb, dy16, ix, n, h, w, c, oh, ow);
+	ck_assert_msg(!memcmp(dxa, dxb, nx * sizeof *dxa), "maxpool_backward_bf16");
+	uint16_t *din16 = to_bf16(x, nx);
+	for (size_t i = 0; i < nx; i++)
+		dxa[i] = cxr_bf16_float(din16[i]);
+	gmaxpool_backward(dxa, g, gi, n, hw, c);
+	gmaxpool_backward_bf16(din16, g, gi, n, hw, c);
+	for (size_t i = 0; i < nx; i++)
+		ck_assert_msg(din16[i] == cxr_bf16_round(dxa[i]), "gmaxpool_backward_bf16 [%zu]", i);
+	free(dy16), free(dyf), free(dxa), free(dxb), free(din16), free(ix);
 	free(x), free(y), free(y16), free(x16);
 }
 
@@ -457,15 +499,16 @@ static void same_bits(const char *what, const float *got, const float *want, siz
 			      got[i], want[i]);
 }
 
-/* same_bits for got, rows of c bf16 values at fp32 rows' stride (a bf16
- * gradient over the fp32 one), against want (m, c) rounded. */
-static void same_bits16(const char *what, const float *got, const float *want, int m, int c,
-			int nt)
+/* same_bits for got, rows of c bf16 values ld values apart (2c: a bf16
+ * gradient over the fp32 one; c: over a bf16 one), against want (m, c)
+ * rounded. */
+static void same_bits16(const char *what, const void *got, size_t ld, const float *want, int m,
+			int c, int nt)
 {
 	for (int i = 0; i < m; i++)
 		for (int j = 0; j < c; j++) {
 			uint16_t h;
-			memcpy(&h, (const char *)(got + (size_t)i * c) + 2 * j, 2);
+			memcpy(&h, (const uint16_t *)got + i * ld + j, 2);
 			float g = cxr_bf16_float(h), w = rb(want[(size_t)i * c + j]);
 			same_bits(what, &g, &w, 1, m, c, nt);
 		}
@@ -532,7 +575,7 @@ static void check_bn_act(int m, int c, int nt)
 			bn_backward_act(t, fused && relu ? yw : NULL, dgb[1], dgb[1] + c, t, y16, x16,
 					mean, istd, g, b, relu, m, c, 0,
 					BN_IN_BF16 | BN_OUT_BF16 | BN_DIN_BF16);
-			same_bits16("bn backward, bf16 din over dout", t, dx, m, c, nt);
+			same_bits16("bn backward, bf16 din over dout", t, 2 * (size_t)c, dx, m, c, nt);
 			free(dx), free(dr);
 		}
 		/* dout in bf16, the mask from the input (no output given, as a
@@ -549,10 +592,34 @@ static void check_bn_act(int m, int c, int nt)
 		same_bits("bn backward, bf16 dout", t, dx, n, m, c, nt);
 		same_bits("bn backward's dgamma and dbeta, bf16 dout", dgb[1], dgb[0], 2 * (size_t)c,
 			  m, c, nt);
-		bn_backward_act(t, NULL, dgb[1], dgb[1] + c, d16, NULL, x16, mean, istd, g, b, relu, m,
-				c, 0, BN_IN_BF16 | BN_DOUT_BF16 | BN_DIN_BF16);
-		same_bits16("bn backward, bf16 dout and din", t, dx, m, c, nt);
-		free(d16), free(dr32), free(dx);
+		/* din in bf16 from a bf16 dout lies as dout does, over it */
+		uint16_t *t16 = malloc(n * 2), *dres16 = malloc(n * 2);
+		memcpy(t16, d16, n * 2);
+		bn_backward_act(t16, NULL, dgb[1], dgb[1] + c, t16, NULL, x16, mean, istd, g, b, relu,
+				m, c, 0, BN_IN_BF16 | BN_DOUT_BF16 | BN_DIN_BF16);
+		same_bits16("bn backward, bf16 din over a bf16 dout", t16, c, dx, m, c, nt);
+		if (relu) {
+			/* a block's conv3: the mask from the bf16 output, the
+			 * residual's gradient bf16 as dout is (its values dout's,
+			 * exactly), din over dout */
+			float *dr = malloc(n * sizeof *dr), *drw = malloc(n * sizeof *drw);
+			float dgr[2][2 * 512] = {{0}};
+			bn_backward_res(dx, dr, dgr[0], dgr[0] + c, dr32, y, x, mean, istd, g, b, 1, m, c,
+					0);
+			memcpy(t16, d16, n * 2);
+			bn_backward_act(t16, dres16, dgr[1], dgr[1] + c, t16, y16, x16, mean, istd, g, b,
+					1, m, c, 0,
+					BN_IN_BF16 | BN_OUT_BF16 | BN_DOUT_BF16 | BN_DIN_BF16);
+			same_bits16("bn backward, residual, bf16 din over a bf16 dout", t16, c, dx, m, c,
+				    nt);
+			same_bits("bn backward's dgamma and dbeta, residual, bf16 dout", dgr[1], dgr[0],
+				  2 * (size_t)c, m, c, nt);
+			for (size_t i = 0; i < n; i++)
+				drw[i] = cxr_bf16_float(dres16[i]);
+			same_bits("bn backward's bf16 residual gradient", drw, dr, n, m, c, nt);
+			free(dr), free(drw);
+		}
+		free(d16), free(dr32), free(dx), free(t16), free(dres16);
 	}
 	free(x), free(res), free(dout), free(g), free(b), free(x16), free(res16), free(y16);
 	free(y), free(yw), free(t), free(st);

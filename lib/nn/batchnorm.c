@@ -323,25 +323,27 @@ void bn_forward_eval(float *out, const float *in, const float *gamma, const floa
 
 /* din [+]= dz * k + (x - mean) * kx + k0, dz = dout masked by mk; with
  * acc 0, din is written without being read. dres (or NULL) = dz, where the
- * mask is the forward's output's. dout (db), in (xb) and mk.out (ob) fp32
- * or bf16; din fp32 or (ib, acc 0) bf16, each result rounded once, row i
- * at the start of fp32 row i (bn_backward_act). */
-BODY void bwd_body(void *din, float *dres, const void *dout, const void *in, relu_mask mk,
+ * mask is the forward's output's, held as dout is. dout (db), in (xb) and
+ * mk.out (ob) fp32 or bf16; din fp32 or (ib, acc 0) bf16, each result
+ * rounded once, its rows where bn_backward_act says. */
+BODY void bwd_body(void *din, void *dres, const void *dout, const void *in, relu_mask mk,
 		   const float *restrict k, const float *restrict kx, const float *restrict k0,
 		   int acc, size_t i0, size_t i1, int c, int db, int xb, int ob, int ib)
 {
 	const float *mean = mk.mean, *scale = mk.scale, *shift = mk.shift;
+	/* a bf16 din over a bf16 dout lies as it does, else at fp32 rows */
+	const size_t dxrow = (size_t)c * (ib && db ? 2 : 4);
 	for (size_t i = i0; i < i1; i++) {
 		const void *dy = row_at(dout, i, c, db);
 		const void *x = row_at(in, i, c, xb), *y = mk.out ? row_at(mk.out, i, c, ob) : NULL;
-		void *dx = (float *)din + i * c;
+		void *dx = (char *)din + i * dxrow;
 		if (y && dres) { /* din may be dout: dz taken before dx is written */
-			float *dr = dres + i * c;
+			void *dr = (void *)row_at(dres, i, c, db);
 #pragma omp simd
 			for (int j = 0; j < c; j++) {
 				float dz = ld(y, j, ob) > 0 ? ld(dy, j, db) : 0.0f;
 				float v = dz * k[j] + (ld(x, j, xb) - mean[j]) * kx[j] + k0[j];
-				dr[j] = dz;
+				st(dr, j, dz, db);
 				st(dx, j, acc ? ld(dx, j, ib) + v : v, ib);
 			}
 		} else if (y) {
@@ -369,7 +371,7 @@ BODY void bwd_body(void *din, float *dres, const void *dout, const void *in, rel
 	}
 }
 
-CXR_CLONES static void rows_bwd(void *din, float *dres, const void *dout, const void *in,
+CXR_CLONES static void rows_bwd(void *din, void *dres, const void *dout, const void *in,
 				relu_mask mk, const float *restrict k, const float *restrict kx,
 				const float *restrict k0, int acc, size_t i0, size_t i1, int c,
 				int mix)
@@ -403,7 +405,7 @@ void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const
 			c, acc, 0);
 }
 
-void bn_backward_act(void *din, float *dres, float *dgamma, float *dbeta, const void *dout,
+void bn_backward_act(void *din, void *dres, float *dgamma, float *dbeta, const void *dout,
 		     const void *out, const void *in, const float *mean, const float *invstd,
 		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc,
 		     int io)
@@ -412,8 +414,8 @@ void bn_backward_act(void *din, float *dres, float *dgamma, float *dbeta, const 
 		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's residual gradient needs the ReLU's output");
 	if ((io & BN_DIN_BF16) && acc)
 		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's bf16 input gradient added to");
-	if ((io & BN_DOUT_BF16) && din == dout)
-		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's input gradient over a bf16 one");
+	if ((io & BN_DOUT_BF16) && !(io & BN_DIN_BF16) && din == dout)
+		cxr_die(CXR_EXIT_DATA, "internal error: batch norm's fp32 input gradient over a bf16 one");
 	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *k = cxr_xmalloc(4 * (size_t)c * sizeof *k), *kx = k + c, *k0 = kx + c;
 	float *scale = k0 + c;

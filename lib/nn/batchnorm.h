@@ -78,13 +78,15 @@ void bn_backward_res(float *din, float *dres, float *dgamma, float *dbeta, const
 		     const float *out, const float *in, const float *mean, const float *invstd,
 		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc);
 /* bn_backward_res with in, out, dout and din in bf16 as io says
- * (BN_IN_BF16, BN_OUT_BF16, BN_DOUT_BF16, BN_DIN_BF16). din may be dout
- * itself, where dout is fp32 (acc 0: the gradient of a convolution's
- * output written over that of its batch norm's). A bf16 din (acc 0) gets
- * each fp32 result rounded once, its row i of c values in the first half
- * of fp32 row i (row stride 2c): written over dout, it is read where it
- * is written, and the products that take it read half the bytes. */
-void bn_backward_act(void *din, float *dres, float *dgamma, float *dbeta, const void *dout,
+ * (BN_IN_BF16, BN_OUT_BF16, BN_DOUT_BF16, BN_DIN_BF16); dres is held as
+ * dout is (its values are dout's, masked). din may be dout itself (acc 0:
+ * the gradient of a convolution's output written over that of its batch
+ * norm's), bf16 where dout is. A bf16 din (acc 0) gets each fp32 result
+ * rounded once; over an fp32 dout, its row i of c values lies in the
+ * first half of fp32 row i (row stride 2c: written over dout, it is read
+ * where it is written, and the products that take it read half the
+ * bytes); with a bf16 dout, as dout's rows lie (row stride c). */
+void bn_backward_act(void *din, void *dres, float *dgamma, float *dbeta, const void *dout,
 		     const void *out, const void *in, const float *mean, const float *invstd,
 		     const float *gamma, const float *beta, int relu, size_t m, int c, int acc,
 		     int io);

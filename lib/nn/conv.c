@@ -287,13 +287,14 @@ static void weight_grad(const conv_dims *d, int m, const void *dout, int dout16,
 		cxr_gemm_prec(d->prec, 1, 0, o, K, m, dout, ldo, col, K, 1.0f, dweight, K);
 }
 
-/* dx (M,K) [+]= dout (M,O) W (O,K), dout (row stride ldo) fp32 or bf16. */
+/* dx (M,K) [+]= dout (M,O) W (O,K), dout (row stride ldo) fp32 or bf16,
+ * dx fp32 or (dx16) bf16. */
 static void input_grad(const conv_dims *d, int m, const void *dout, int dout16, int ldo,
-		       const float *weight, int acc, float *dx)
+		       const float *weight, int acc, void *dx, int dx16)
 {
 	const int o = d->o, K = d->kh * d->kw * d->c;
-	if (dout16)
-		cxr_gemm_bf16_act(0, 0, m, K, o, dout, 1, ldo, weight, 0, K, acc, dx, 0, K);
+	if (dout16 || dx16)
+		cxr_gemm_bf16_act(0, 0, m, K, o, dout, dout16, ldo, weight, 0, K, acc, dx, dx16, K);
 	else
 		cxr_gemm_prec(d->prec, 0, 0, m, K, o, dout, ldo, weight, K, acc, dx, K);
 }
@@ -304,43 +305,75 @@ void conv_backward(float *din, float *dweight, const float *dout, const float *i
 	conv_backward_act(din, dweight, dout, in, weight, d, ws, acc ? CONV_ACCUM : 0);
 }
 
-void conv_backward_act(float *din, float *dweight, const void *dout, const void *in,
+/* din16 = round(din16 + col2im(dcol)) for output rows [r0, r1) of a 1x1
+ * convolution, whose taps never meet: each element gets one gradient,
+ * rounded once. */
+static void col2im_1x1_bf16(uint16_t *din16, const float *dcol, const conv_dims *d, int r0,
+			    int r1)
+{
+	const int h = d->h, w = d->w, c = d->c, oh = d->oh, ow = d->ow, s = d->stride;
+#pragma omp parallel for schedule(static)
+	for (int r = r0; r < r1; r++) {
+		const int n = r / oh, iy = (r % oh) * s - d->pad;
+		if (iy < 0 || iy >= h)
+			continue;
+		for (int ox = 0; ox < ow; ox++) {
+			const int ix = ox * s - d->pad;
+			if (ix < 0 || ix >= w)
+				continue;
+			uint16_t *dx = din16 + (((size_t)n * h + iy) * w + ix) * c;
+			const float *g = dcol + ((size_t)(r - r0) * ow + ox) * c;
+			for (int j = 0; j < c; j++)
+				dx[j] = cxr_bf16_round(cxr_bf16_float(dx[j]) + g[j]);
+		}
+	}
+}
+
+void conv_backward_act(void *din, float *dweight, const void *dout, const void *in,
 		       const float *weight, const conv_dims *d, float *ws, int flags)
 {
 	const int o = d->o, acc = !!(flags & CONV_ACCUM);
 	const int in16 = !!(flags & CONV_IN_BF16), dout16 = !!(flags & CONV_DOUT_BF16);
-	/* a bf16 dout's rows lie at fp32 rows' stride (conv.h) */
-	const int ldo = dout16 ? 2 * o : o;
-	if ((in16 || dout16) && d->prec != CXR_PREC_BF16)
+	const int din16 = !!(flags & CONV_DIN_BF16);
+	/* a bf16 dout's rows lie at fp32 rows' stride, or dense (conv.h) */
+	const int ldo = dout16 && !(flags & CONV_DOUT_DENSE) ? 2 * o : o;
+	const size_t dout_es = dout16 ? 2 : 4, din_es = din16 ? 2 : 4;
+	if ((in16 || dout16 || din16) && d->prec != CXR_PREC_BF16)
 		cxr_die(CXR_EXIT_DATA, "internal error: bf16 tensors for an fp32 convolution");
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
 		weight_grad(d, m, dout, dout16, ldo, in, in16, dweight);
 		/* din (M,C) += dout (M,O) W (O,C) */
 		if (din)
-			input_grad(d, m, dout, dout16, ldo, weight, acc, din);
+			input_grad(d, m, dout, dout16, ldo, weight, acc, din, din16);
 		return;
 	}
+	if (din && din16 && (d->kh != 1 || d->kw != 1))
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 input gradient for a %dx%d convolution",
+			d->kh, d->kw);
 	const int rows = d->n * d->oh, R = chunk_rows(d);
 	if (din && !acc) {
-		size_t nin = (size_t)d->n * d->h * d->w * d->c;
+		size_t nin = (size_t)d->n * d->h * d->w * d->c * din_es;
 #pragma omp parallel
 		{
 			size_t i0, i1;
 			cxr_par_range(nin, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
-			memset(din + i0, 0, (i1 - i0) * sizeof *din);
+			memset((char *)din + i0, 0, i1 - i0);
 		}
 	}
 	for (int r0 = 0; r0 < rows; r0 += R) {
 		int r1 = r0 + R < rows ? r0 + R : rows;
 		int m = (r1 - r0) * d->ow;
-		const void *dy = (const float *)dout + (size_t)r0 * d->ow * o;
+		const void *dy = (const char *)dout + (size_t)r0 * d->ow * ldo * dout_es;
 		im2col(ws, in, d, r0, r1, in16 ? 2 : 4);
 		weight_grad(d, m, dy, dout16, ldo, ws, in16, dweight);
 		if (!din)
 			continue;
 		/* the same workspace now takes dcol (M,K) = dout (M,O) W (O,K) */
-		input_grad(d, m, dy, dout16, ldo, weight, 0, ws);
-		conv_col2im(din, ws, d, r0, r1);
+		input_grad(d, m, dy, dout16, ldo, weight, 0, ws, 0);
+		if (din16)
+			col2im_1x1_bf16(din, ws, d, r0, r1);
+		else
+			conv_col2im(din, ws, d, r0, r1);
 	}
 }

@@ -50,6 +50,14 @@ enum {
 	 * row of O values at the stride of fp32 rows (2*O: written over the
 	 * fp32 gradient it came from, as bn_backward_act's BN_DIN_BF16) */
 	CONV_DOUT_BF16 = 16,
+	/* with CONV_DOUT_BF16: dout's rows O values apart (a bf16 gradient
+	 * written over a bf16 one, as bn_backward_act's din over a bf16
+	 * dout) */
+	CONV_DOUT_DENSE = 32,
+	/* conv_backward_act in bf16 only: din held in bf16 (a block's input
+	 * gradient, kept so as autocast keeps it), each element the fp32
+	 * result of [din +] its gradient rounded once; 1x1 convolutions only */
+	CONV_DIN_BF16 = 64,
 };
 
 /* out (N,OH,OW,O) = conv(in) [+ out if CONV_ACCUM] [+ bias] [ReLU]
@@ -72,10 +80,10 @@ void conv_forward_packed(void *out, const void *in, const float *packed, const f
 void conv_backward(float *din, float *dweight, const float *dout, const float *in,
 		   const float *weight, const conv_dims *d, float *ws, int acc);
 /* conv_backward with flags: CONV_ACCUM (acc 1), and in bf16 only,
- * CONV_IN_BF16, CONV_DOUT_BF16: in, dout hold bf16 values (the same
- * results as the fp32 tensors holding them: the products round them to
- * bf16 anyway). */
-void conv_backward_act(float *din, float *dweight, const void *dout, const void *in,
+ * CONV_IN_BF16, CONV_DOUT_BF16 (CONV_DOUT_DENSE): in, dout hold bf16
+ * values (the same results as the fp32 tensors holding them: the
+ * products round them to bf16 anyway); CONV_DIN_BF16: din is bf16. */
+void conv_backward_act(void *din, float *dweight, const void *dout, const void *in,
 		       const float *weight, const conv_dims *d, float *ws, int flags);
 
 /* The pieces, for winograd.c and the tests. */

@@ -103,19 +103,38 @@ void maxpool_forward_bf16(uint16_t *out, int32_t *idx, const float *in, int n, i
 	}
 }
 
-void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int h, int w,
-		      int c, int oh, int ow)
+/* Element i of x, fp32 or (bf16) bf16. */
+static inline float value_at(const void *x, size_t i, int bf16)
+{
+	return bf16 ? cxr_bf16_float(((const uint16_t *)x)[i]) : ((const float *)x)[i];
+}
+
+/* maxpool_backward from dout held in fp32 or (bf16) bf16. */
+static void pool_backward(float *din, const void *dout, int bf16, const int32_t *idx, int n,
+			  int h, int w, int c, int oh, int ow)
 {
 	/* each image's outputs scatter into that image only */
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < n; b++) {
 		float *dx = din + (size_t)b * h * w * c;
-		const float *dy = dout + (size_t)b * oh * ow * c;
-		const int32_t *ix = idx + (size_t)b * oh * ow * c;
+		const size_t y0 = (size_t)b * oh * ow * c;
+		const int32_t *ix = idx + y0;
 		for (long q = 0; q < (long)oh * ow; q++)
 			for (int j = 0; j < c; j++)
-				dx[(size_t)ix[q * c + j] * c + j] += dy[q * c + j];
+				dx[(size_t)ix[q * c + j] * c + j] += value_at(dout, y0 + q * c + j, bf16);
 	}
+}
+
+void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int h, int w,
+		      int c, int oh, int ow)
+{
+	pool_backward(din, dout, 0, idx, n, h, w, c, oh, ow);
+}
+
+void maxpool_backward_bf16(float *din, const uint16_t *dout, const int32_t *idx, int n, int h,
+			   int w, int c, int oh, int ow)
+{
+	pool_backward(din, dout, 1, idx, n, h, w, c, oh, ow);
 }
 
 CXR_CLONES static void bf16_row_max(float *restrict y, const uint16_t *restrict x, int c)
@@ -125,12 +144,6 @@ CXR_CLONES static void bf16_row_max(float *restrict y, const uint16_t *restrict 
 		float v = cxr_bf16_float(x[j]);
 		y[j] = v > y[j] ? v : y[j];
 	}
-}
-
-/* Element i of x, fp32 or (bf16) bf16. */
-static inline float value_at(const void *x, size_t i, int bf16)
-{
-	return bf16 ? cxr_bf16_float(((const uint16_t *)x)[i]) : ((const float *)x)[i];
 }
 
 /* gmaxpool_forward over in held in fp32 or bf16. */
@@ -180,4 +193,14 @@ void gmaxpool_backward(float *din, const float *dout, const int32_t *idx, int n,
 	for (int b = 0; b < n; b++)
 		for (int j = 0; j < c; j++)
 			din[((size_t)b * hw + idx[(size_t)b * c + j]) * c + j] += dout[(size_t)b * c + j];
+}
+
+void gmaxpool_backward_bf16(uint16_t *din, const float *dout, const int32_t *idx, int n, int hw,
+			    int c)
+{
+	for (int b = 0; b < n; b++)
+		for (int j = 0; j < c; j++) {
+			uint16_t *d = din + ((size_t)b * hw + idx[(size_t)b * c + j]) * c + j;
+			*d = cxr_bf16_round(cxr_bf16_float(*d) + dout[(size_t)b * c + j]);
+		}
 }

@@ -21,6 +21,10 @@ void maxpool_forward_bf16(uint16_t *out, int32_t *idx, const float *in, int n, i
 /* din (N,H,W,C) += dout (N,OH,OW,C) routed by idx (N,OH,OW,C). */
 void maxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int h, int w,
 		      int c, int oh, int ow);
+/* maxpool_backward from a dout held in bf16 (training in bf16 keeps the
+ * blocks' gradients so): the sums in fp32, as there. */
+void maxpool_backward_bf16(float *din, const uint16_t *dout, const int32_t *idx, int n, int h,
+			   int w, int c, int oh, int ow);
 
 /* out (N,C) = max over the hw positions of in (N,HW,C); idx (N,C) the
  * first maximum's position, or NULL. */
@@ -29,5 +33,8 @@ void gmaxpool_forward(float *out, int32_t *idx, const float *in, int n, int hw, 
 void gmaxpool_forward_bf16(float *out, int32_t *idx, const uint16_t *in, int n, int hw, int c);
 /* din (N,HW,C) += dout (N,C) at idx (N,C). */
 void gmaxpool_backward(float *din, const float *dout, const int32_t *idx, int n, int hw, int c);
+/* The same into a din held in bf16: each element it adds to rounded once. */
+void gmaxpool_backward_bf16(uint16_t *din, const float *dout, const int32_t *idx, int n, int hw,
+			    int c);
 
 #endif

@@ -905,8 +905,20 @@ static void unit_conv(cxr_resnet *net, const unit *u, void *out, const void *in,
 
 /* Where a unit's training tensors are held in bf16 (act16): its input,
  * output and residual (a block's input and output; the convolution's
- * output always, then). */
-enum { IO_IN16 = 1, IO_OUT16 = 2, IO_RES16 = 4 };
+ * output always, then); in backward (grad16), the gradient of its output
+ * and the residual's (IO_DOUT16), and of its input (IO_DIN16). */
+enum { IO_IN16 = 1, IO_OUT16 = 2, IO_RES16 = 4, IO_DOUT16 = 8, IO_DIN16 = 16 };
+
+/* Training in bf16 keeps the gradients of the blocks' outputs and inputs
+ * (and so of the shortcuts) in bf16, as autocast does: they are the
+ * largest gradients, read by batch norm's two passes and added to by a
+ * product, and bf16 halves those bytes. Not Keras's architecture, whose
+ * convolutions' biases sum the gradient of their output in fp32 and
+ * whose strided conv1 adds into the block's input gradient by im2col. */
+static int grad16(const cxr_resnet *net)
+{
+	return act16(net) && net->cfg.arch == CXR_ARCH_TORCHVISION;
+}
 
 /* out = [relu](bn(conv(in)) [+ res]) in training mode; io: IO_*. */
 static void unit_train(cxr_resnet *net, unit *u, const void *in, void *out, const void *res,
@@ -933,14 +945,15 @@ static void unit_train(cxr_resnet *net, unit *u, const void *in, void *out, cons
 
 /* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
  * of the unit's output, which T, where the gradient of the convolution's
- * output goes (fp32, or rows of bf16 over them), may be (dout is then
- * spent). relu: the unit ended in a
+ * output goes (fp32, or rows of bf16 over them, or over a bf16 dout as it
+ * lies), may be (dout is then spent). relu: the unit ended in a
  * ReLU, whose mask comes from out, the unit's output, or when NULL (no
  * residual) from its input. dres (or NULL): gets the gradient of the
  * unit's residual, dout masked by the ReLU, from the same pass (needs
- * relu and out). io: IO_IN16 (in held in bf16), IO_OUT16 (out). */
-static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const void *in,
-			  float *T, const float *dout, const void *out, float *dres, int relu,
+ * relu and out). io: IO_IN16 (in held in bf16), IO_OUT16 (out), IO_DOUT16
+ * (dout and dres), IO_DIN16 (din). */
+static void unit_backward(cxr_resnet *net, unit *u, void *din, int acc, const void *in,
+			  void *T, const void *dout, const void *out, void *dres, int relu,
 			  int io, int n)
 {
 	conv_dims d = at_batch(u, n);
@@ -951,8 +964,12 @@ static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const v
 	 * which round it so anyway: the same bits, half the bytes to read;
 	 * its rows over T's fp32 rows */
 	const int t16 = a16 && !train_wino(net, u) && !u->grads.conv_b;
+	const int d16 = !!(io & IO_DOUT16);
+	if ((d16 && !t16 && (const void *)T == dout) || ((io & IO_DIN16) && train_wino(net, u)))
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 gradient where a %dx%d convolution "
+			"needs fp32", d.kh, d.kw);
 	const int bf = a16 ? BN_IN_BF16 | (io & IO_OUT16 ? BN_OUT_BF16 : 0) |
-				     (t16 ? BN_DIN_BF16 : 0)
+				     (t16 ? BN_DIN_BF16 : 0) | (d16 ? BN_DOUT_BF16 : 0)
 			   : 0;
 	TIMED(net, CXR_PROF_BN, 1, 0,
 	      bn_backward_act(T, dres, u->grads.bn_gamma, u->grads.bn_beta, dout, out, u->conv_out,
@@ -967,7 +984,9 @@ static void unit_backward(cxr_resnet *net, unit *u, float *din, int acc, const v
 		      conv_backward_act(din, u->grads.conv_w, T, in, u->params.conv_w, &d, net->ws,
 					(acc ? CONV_ACCUM : 0) |
 						(a16 && (io & IO_IN16) ? CONV_IN_BF16 : 0) |
-						(t16 ? CONV_DOUT_BF16 : 0)));
+						(t16 ? CONV_DOUT_BF16 : 0) |
+						(t16 && d16 ? CONV_DOUT_DENSE : 0) |
+						(io & IO_DIN16 ? CONV_DIN_BF16 : 0)));
 		return;
 	}
 	/* Winograd's inputs (a block's relu(bn1(conv1))) are fp32 */
@@ -1019,14 +1038,19 @@ static void stem_forward(cxr_resnet *net, int n)
 /* The stem's gradients given dpool_out, that of its output; drelu_out:
  * scratch of the largest activation for the gradient of relu_out (whose
  * mask backward recomputes from conv_out), then of conv1's output. */
-static void stem_backward(cxr_resnet *net, const float *dpool_out, float *drelu_out, int n)
+static void stem_backward(cxr_resnet *net, const void *dpool_out, float *drelu_out, int n)
 {
 	stem *s = &net->stem;
 	const conv_dims *d = &s->conv1.d;
 	TIMED(net, CXR_PROF_OTHER, 1, 0, zero(drelu_out, (size_t)n * d->oh * d->ow * d->o));
-	TIMED(net, CXR_PROF_POOL, 1, 0,
-	      maxpool_backward(drelu_out, dpool_out, s->pool_idx, n, d->oh, d->ow, d->o, s->ph,
-			       s->pw));
+	if (grad16(net))
+		TIMED(net, CXR_PROF_POOL, 1, 0,
+		      maxpool_backward_bf16(drelu_out, dpool_out, s->pool_idx, n, d->oh, d->ow, d->o,
+					    s->ph, s->pw));
+	else
+		TIMED(net, CXR_PROF_POOL, 1, 0,
+		      maxpool_backward(drelu_out, dpool_out, s->pool_idx, n, d->oh, d->ow, d->o,
+				       s->ph, s->pw));
 	unit_backward(net, &s->conv1, NULL, 0, net->input, drelu_out, drelu_out, NULL, NULL, 1, 0,
 		      n);
 }
@@ -1092,10 +1116,12 @@ static void unit_replay(cxr_resnet *net, const unit *u, void *out, int out16, in
  * output, which it spends. Each gradient of a convolution's output is
  * written over the gradient it comes from, or (the shortcut's) over dout
  * once that is spent: no tensor of its own. */
-static void block_backward(cxr_resnet *net, block *b, const float *in, int in16, float *dout,
-			   float *din, int n)
+static void block_backward(cxr_resnet *net, block *b, const float *in, int in16, void *dout,
+			   void *din, int n)
 {
 	const int o16 = act16(net) ? IO_OUT16 : 0;
+	/* dout and din in bf16 (grad16), and so the shortcut's gradient */
+	const int g16 = grad16(net) ? IO_DOUT16 : 0, gi16 = grad16(net) ? IO_DIN16 : 0;
 	/* conv3 first: its batch norm's backward writes the gradient of
 	 * conv3's output over dout and the shortcut's gradient (dout masked
 	 * by the block's ReLU) into din: the identity's, or the projection's
@@ -1105,18 +1131,20 @@ static void block_backward(cxr_resnet *net, block *b, const float *in, int in16,
 	float *relu1_out = net->mid1, *relu2_out = net->mid2, *drelu2_out = relu2_out;
 	const int m1 = mid1_16(net, b), m2 = in16_act(net);
 	unit_replay(net, &b->conv2, relu2_out, m2, n);
-	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, dout, b->out, din, 1, m2 | o16,
-		      n);
+	unit_backward(net, &b->conv3, drelu2_out, 0, relu2_out, dout, dout, b->out, din, 1,
+		      m2 | o16 | g16, n);
 	/* the projection: from the masked gradient in din (no ReLU of its
 	 * own), its convolution's gradient over dout, then din written */
 	if (b->has_downsample)
-		unit_backward(net, &b->downsample, din, 0, in, dout, din, NULL, NULL, 0, in16, n);
+		unit_backward(net, &b->downsample, din, 0, in, dout, din, NULL, NULL, 0,
+			      in16 | g16 | gi16, n);
 	/* dout is spent: it takes the gradient of relu1_out */
 	float *drelu1_out = dout;
 	unit_replay(net, &b->conv1, relu1_out, m1, n);
 	unit_backward(net, &b->conv2, drelu1_out, 0, relu1_out, drelu2_out, drelu2_out, NULL, NULL,
 		      1, m1, n);
-	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, drelu1_out, NULL, NULL, 1, in16, n);
+	unit_backward(net, &b->conv1, din, 1, in, drelu1_out, drelu1_out, NULL, NULL, 1,
+		      in16 | gi16, n);
 }
 
 /* in, the last block's output (bf16 values where act16) -> head.logits. */
@@ -1144,8 +1172,9 @@ static void head_forward(cxr_resnet *net, const float *in, int n)
 	});
 }
 
-/* din (N,FH,FW,FEAT) = the gradient of the head's input given dlogits. */
-static void head_backward(cxr_resnet *net, float *din, int n)
+/* din (N,FH,FW,FEAT) = the gradient of the head's input given dlogits,
+ * in bf16 with grad16. */
+static void head_backward(cxr_resnet *net, void *din, int n)
 {
 	head *h = &net->head;
 	const int hid = net->cfg.head_hidden;
@@ -1160,9 +1189,16 @@ static void head_backward(cxr_resnet *net, float *din, int n)
 		zero(h->dpool_out, (size_t)n * net->feat);
 		dense_backward(net->prec, h->dpool_out, h->grads.fc1_w, h->grads.fc1_b, h->dfc1_out,
 			       h->pool_out, h->params.fc1_w, n, net->feat, hid);
-		zero(din, (size_t)n * net->fh * net->fw * net->feat);
-		gmaxpool_backward(din, h->dpool_out, h->pool_idx, n, net->fh * net->fw,
-				  net->feat);
+		const size_t nin = (size_t)n * net->fh * net->fw * net->feat;
+		if (grad16(net)) {
+			memset(din, 0, nin * sizeof(uint16_t));
+			gmaxpool_backward_bf16(din, h->dpool_out, h->pool_idx, n, net->fh * net->fw,
+					       net->feat);
+		} else {
+			zero(din, nin);
+			gmaxpool_backward(din, h->dpool_out, h->pool_idx, n, net->fh * net->fw,
+					  net->feat);
+		}
 	});
 }
 
@@ -1201,7 +1237,7 @@ int cxr_resnet_backward(cxr_resnet *net)
 		return -1;
 	}
 	/* rotating gradient buffers: dout (a block's output), din (its
-	 * input) */
+	 * input); bf16 with grad16 */
 	float *dout = net->ring[0], *din = net->ring[1];
 	head_backward(net, dout, n);
 	for (int i = net->nblocks - 1; i >= 0; i--) {
