@@ -437,6 +437,58 @@ static void check_conv_act(int n, int h, int w, int c, int o, int k, int st, int
 	free(x), free(wt), free(bias), free(y0), free(ws), free(y), free(packed), free(x16), free(y16);
 }
 
+/* conv_forward_packed_stats: each output channel's sum and sum of squares
+ * of the bf16 values the product stores (batch norm's statistics, added
+ * up as it stores them) against double sums of the stored output: within
+ * float's rounding over a register block's 14 rows, i.e. 14 * 2^-24 of
+ * the sum of the magnitudes (the block's float sum; its addition into
+ * double is exact to 2^-53); at 1 to 3 threads, in one product and in
+ * im2col chunks, with bias and ReLU (the values after them). */
+static void check_conv_stats(int n, int h, int w, int c, int o, int k, int st, int pad,
+			     size_t chunk)
+{
+	conv_dims d;
+	conv_dims_set(&d, n, h, w, c, o, k, st, pad);
+	d.prec = CXR_PREC_BF16;
+	const size_t nx = (size_t)n * h * w * c, ny = (size_t)n * d.oh * d.ow * o;
+	const size_t rows = ny / o;
+	float *x = test_frand(nx, -1, 1), *wt = test_frand((size_t)o * k * k * c, -1, 1);
+	float *bias = test_frand(o, -0.5, 0.5);
+	conv_set_chunk(chunk);
+	float *ws = calloc(conv_workspace(&d) + 1, sizeof *ws);
+	float *packed = aligned_alloc(64, conv_packed_size(&d) * sizeof(float));
+	uint16_t *x16 = to_bf16(x, nx), *y16 = malloc(ny * 2);
+	conv_pack_weights(packed, wt, &d);
+	const int saved = omp_get_max_threads();
+	for (int nt = 1; nt <= 3; nt++)
+		for (int relu = 0; relu < 2; relu++) {
+			omp_set_num_threads(nt);
+			double *stats = calloc((size_t)nt * 2 * o, sizeof *stats);
+			conv_forward_packed_stats(y16, x16, packed, bias, &d, ws,
+						  CONV_IN_BF16 | CONV_OUT_BF16 | (relu ? CONV_RELU : 0),
+						  stats);
+			for (int j = 0; j < o; j++) {
+				double s0 = 0, s1 = 0, r0 = 0, r1 = 0, a0 = 0, a1 = 0;
+				for (int t = 0; t < nt; t++)
+					s0 += stats[(size_t)t * 2 * o + j],
+						s1 += stats[(size_t)t * 2 * o + o + j];
+				for (size_t i = 0; i < rows; i++) {
+					double v = cxr_bf16_float(y16[i * o + j]);
+					r0 += v, r1 += v * v, a0 += fabs(v), a1 += v * v;
+				}
+				const double u = 14 * ldexp(1, -24);
+				ck_assert_msg(fabs(s0 - r0) <= u * a0 && fabs(s1 - r1) <= u * a1,
+					      "conv %dx%d/%d c%d o%d, %d threads, relu %d: channel %d's "
+					      "sums %.9g %.9g, want %.9g %.9g", k, k, st, c, o, nt, relu, j,
+					      s0, s1, r0, r1);
+			}
+			free(stats);
+		}
+	omp_set_num_threads(saved);
+	conv_set_chunk(0);
+	free(x), free(wt), free(bias), free(ws), free(packed), free(x16), free(y16);
+}
+
 /* The pools' bf16 forms: rounding keeps order, so the max of the rounded
  * values is the rounded max, bit for bit. */
 static void check_pools_act(void)
@@ -646,6 +698,9 @@ START_TEST(activations_bf16)
 	check_conv_act(2, 12, 11, 24, 20, 3, 1, 1); /* 3x3 by im2col */
 	check_conv_act(3, 12, 11, 90, 36, 3, 2, 1); /* 3x3 stride 2, k = 810 past a block */
 	check_pools_act();
+	check_conv_stats(2, 9, 7, 64, 40, 1, 1, 0, 0);     /* 1x1: one product */
+	check_conv_stats(2, 12, 11, 24, 20, 3, 1, 1, 500); /* 3x3 in im2col chunks */
+	check_conv_stats(2, 32, 29, 1, 64, 7, 2, 3, 0);    /* the stem, odd k */
 }
 END_TEST
 

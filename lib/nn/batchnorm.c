@@ -239,15 +239,13 @@ static inline float train_scale(float gamma, float invstd)
 	return gamma * invstd;
 }
 
-void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean,
-			  float *run_var, double *bmean, double *bvar, const void *in,
-			  const float *gamma, const float *beta, const void *res, int relu,
-			  size_t m, int c, float momentum, float eps, int io)
+void bn_forward_train_sums(void *out, float *mean, float *invstd, float *run_mean,
+			   float *run_var, double *bmean, double *bvar, const double *s0,
+			   const double *s1, const void *in, const float *gamma, const float *beta,
+			   const void *res, int relu, size_t m, int c, float momentum, float eps,
+			   int io)
 {
-	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
-	relu_mask none = {0};
-	colsums(s0, s1, in, in, none, io & BN_IN_BF16 ? MIX_DOUT | MIX_X : 0, m, c);
 	for (int j = 0; j < c; j++) {
 		double mu = s0[j] / m, var = s1[j] / m - mu * mu;
 		if (var < 0)
@@ -265,6 +263,18 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
 	}
 	affine(out, in, mean, scale, beta, res, relu, m, c, io);
 	free(scale);
+}
+
+void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean,
+			  float *run_var, double *bmean, double *bvar, const void *in,
+			  const float *gamma, const float *beta, const void *res, int relu,
+			  size_t m, int c, float momentum, float eps, int io)
+{
+	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
+	relu_mask none = {0};
+	colsums(s0, s1, in, in, none, io & BN_IN_BF16 ? MIX_DOUT | MIX_X : 0, m, c);
+	bn_forward_train_sums(out, mean, invstd, run_mean, run_var, bmean, bvar, s0, s1, in, gamma,
+			      beta, res, relu, m, c, momentum, eps, io);
 	free(s0);
 }
 

@@ -47,6 +47,15 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
 			  float *run_var, double *bmean, double *bvar, const void *in,
 			  const float *gamma, const float *beta, const void *res, int relu,
 			  size_t m, int c, float momentum, float eps, int io);
+/* bn_forward_train_act with the statistics' sums given: s0[j] the sum of
+ * channel j of in over its m rows, s1[j] the sum of their squares (as a
+ * convolution's product adds them up while it stores in: a pass over in
+ * spared). */
+void bn_forward_train_sums(void *out, float *mean, float *invstd, float *run_mean,
+			   float *run_var, double *bmean, double *bvar, const double *s0,
+			   const double *s1, const void *in, const float *gamma, const float *beta,
+			   const void *res, int relu, size_t m, int c, float momentum, float eps,
+			   int io);
 /* The training forward's output (without a residual) again, from its
  * input and the mean and invstd it saved: the same bits, for a caller
  * that recomputes an activation in backward rather than keep it. */

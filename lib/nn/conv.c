@@ -212,13 +212,14 @@ void conv_bias_backward(float *dbias, const float *dout, size_t m, int o)
  * stores instead of another pass over y, and a and y may be bf16 as
  * flags say). */
 static void weight_product(const conv_dims *d, int m, const void *a, const float *weight,
-			   const float *packed, int flags, const float *bias, void *y)
+			   const float *packed, int flags, const float *bias, void *y,
+			   double *stats)
 {
 	const int o = d->o, K = d->kh * d->kw * d->c;
 	const int accum = !!(flags & CONV_ACCUM), relu = !!(flags & CONV_RELU);
 	if (flags & (CONV_IN_BF16 | CONV_OUT_BF16)) {
-		cxr_gemm_prepacked_act(m, o, K, a, !!(flags & CONV_IN_BF16), K, packed, accum, bias,
-				       relu, y, !!(flags & CONV_OUT_BF16), o);
+		cxr_gemm_prepacked_stats(m, o, K, a, !!(flags & CONV_IN_BF16), K, packed, accum, bias,
+					 relu, y, !!(flags & CONV_OUT_BF16), o, stats);
 		return;
 	}
 	if (packed) {
@@ -230,7 +231,7 @@ static void weight_product(const conv_dims *d, int m, const void *a, const float
 }
 
 static void forward(void *out, const void *in, const float *weight, const float *packed,
-		    const float *bias, const conv_dims *d, float *ws, int flags)
+		    const float *bias, const conv_dims *d, float *ws, int flags, double *stats)
 {
 	const size_t ies = flags & CONV_IN_BF16 ? 2 : 4, oes = flags & CONV_OUT_BF16 ? 2 : 4;
 	if ((flags & (CONV_IN_BF16 | CONV_OUT_BF16)) && (!packed || d->prec != CXR_PREC_BF16))
@@ -238,7 +239,7 @@ static void forward(void *out, const void *in, const float *weight, const float 
 			"weights are not packed for bf16");
 	if (conv_is_pointwise(d)) {
 		int m = d->n * d->h * d->w;
-		weight_product(d, m, in, weight, packed, flags, bias, out);
+		weight_product(d, m, in, weight, packed, flags, bias, out, stats);
 		return;
 	}
 	const int rows = d->n * d->oh, R = chunk_rows(d);
@@ -247,14 +248,14 @@ static void forward(void *out, const void *in, const float *weight, const float 
 		int m = (r1 - r0) * d->ow;
 		im2col(ws, in, d, r0, r1, ies);
 		weight_product(d, m, ws, weight, packed, flags, bias,
-			       (char *)out + (size_t)r0 * d->ow * d->o * oes);
+			       (char *)out + (size_t)r0 * d->ow * d->o * oes, stats);
 	}
 }
 
 void conv_forward(float *out, const float *in, const float *weight, const float *bias,
 		  const conv_dims *d, float *ws, int flags)
 {
-	forward(out, in, weight, NULL, bias, d, ws, flags);
+	forward(out, in, weight, NULL, bias, d, ws, flags, NULL);
 }
 
 size_t conv_packed_size(const conv_dims *d)
@@ -271,7 +272,16 @@ void conv_pack_weights(float *packed, const float *weight, const conv_dims *d)
 void conv_forward_packed(void *out, const void *in, const float *packed, const float *bias,
 			 const conv_dims *d, float *ws, int flags)
 {
-	forward(out, in, NULL, packed, bias, d, ws, flags);
+	forward(out, in, NULL, packed, bias, d, ws, flags, NULL);
+}
+
+void conv_forward_packed_stats(void *out, const void *in, const float *packed,
+			       const float *bias, const conv_dims *d, float *ws, int flags,
+			       double *stats)
+{
+	if (stats && !(flags & CONV_OUT_BF16))
+		cxr_die(CXR_EXIT_DATA, "internal error: the output sums of an fp32 convolution");
+	forward(out, in, NULL, packed, bias, d, ws, flags, stats);
 }
 
 /* dW (O,K) += dout^T (O,M) col (M,K), dout (row stride ldo) and col fp32

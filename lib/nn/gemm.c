@@ -444,7 +444,22 @@ typedef struct tile_out {
 	size_t ld;
 	const float *bias;
 	int relu;
+	/* a bf16 h's column sums and sums of squares of the values stored
+	 * (NULL: none), added at s0[j], s1[j] for its column j */
+	double *s0, *s1;
 } tile_out;
+
+/* d[0..nr) += the 16-lane halves of v (lanes past nr left alone). */
+BF16 static inline void add_to_doubles(double *d, __m512 v, int nr)
+{
+	const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+	const __m512d hi = _mm512_cvtps_pd(
+		_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+	const __mmask8 ml = (__mmask8)(nr >= 8 ? 0xff : (1u << (nr > 0 ? nr : 0)) - 1);
+	const __mmask8 mh = (__mmask8)(nr >= 16 ? 0xff : nr > 8 ? (1u << (nr - 8)) - 1 : 0);
+	_mm512_mask_storeu_pd(d, ml, _mm512_add_pd(_mm512_maskz_loadu_pd(ml, d), lo));
+	_mm512_mask_storeu_pd(d + 8, mh, _mm512_add_pd(_mm512_maskz_loadu_pd(mh, d + 8), hi));
+}
 
 /* 16 bf16 values (under mask m, the rest zero) as floats. */
 BF16 static inline __m512 load_bf16(__mmask16 m, const uint16_t *p)
@@ -458,6 +473,9 @@ BF16 static inline void store_tile(__m512 acc[MR][2], const tile_out *o, int mr,
 {
 	__mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
 	__m512 b0 = _mm512_setzero_ps(), b1 = b0, zero = b0;
+	/* the tile's column sums (s) and sums of squares (q), in float over
+	 * its MR rows, then added in double */
+	__m512 sx = zero, sy = zero, qx = zero, qy = zero;
 	if (o->bias) {
 		b0 = _mm512_maskz_loadu_ps(m0, o->bias);
 		b1 = _mm512_maskz_loadu_ps(m1, o->bias + 16);
@@ -481,12 +499,28 @@ BF16 static inline void store_tile(__m512 acc[MR][2], const tile_out *o, int mr,
 			y = _mm512_max_ps(y, zero);
 		}
 		if (o->h) {
-			_mm256_mask_storeu_epi16(o->h + at, m0, (__m256i)_mm512_cvtneps_pbh(x));
-			_mm256_mask_storeu_epi16(o->h + at + 16, m1, (__m256i)_mm512_cvtneps_pbh(y));
+			const __m256i hx = (__m256i)_mm512_cvtneps_pbh(x);
+			const __m256i hy = (__m256i)_mm512_cvtneps_pbh(y);
+			_mm256_mask_storeu_epi16(o->h + at, m0, hx);
+			_mm256_mask_storeu_epi16(o->h + at + 16, m1, hy);
+			if (o->s0) { /* the values as stored */
+				const __m512 rx = _mm512_castsi512_ps(
+					_mm512_slli_epi32(_mm512_cvtepu16_epi32(hx), 16));
+				const __m512 ry = _mm512_castsi512_ps(
+					_mm512_slli_epi32(_mm512_cvtepu16_epi32(hy), 16));
+				sx = _mm512_add_ps(sx, rx), sy = _mm512_add_ps(sy, ry);
+				qx = _mm512_fmadd_ps(rx, rx, qx), qy = _mm512_fmadd_ps(ry, ry, qy);
+			}
 		} else {
 			_mm512_mask_storeu_ps(o->f + at, m0, x);
 			_mm512_mask_storeu_ps(o->f + at + 16, m1, y);
 		}
+	}
+	if (o->h && o->s0) {
+		add_to_doubles(o->s0, sx, nr);
+		add_to_doubles(o->s0 + 16, sy, nr - 16);
+		add_to_doubles(o->s1, qx, nr);
+		add_to_doubles(o->s1 + 16, qy, nr - 16);
 	}
 }
 
@@ -621,6 +655,9 @@ typedef struct bf16_io {
 	const uint16_t *a;
 	uint16_t *c;
 	const uint16_t *b;
+	/* with c: thread t adds the column sums of the values it stores at
+	 * stats[t * 2n + j], their squares' at stats[t * 2n + n + j] */
+	double *stats;
 } bf16_io;
 
 /* The A panel of rows [row, row+mr) x values [pc, pc+kc) of a bf16 A
@@ -738,6 +775,10 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 								o.h = c16 + at;
 								o.addf = nkb > 1 ? part + at : NULL;
 								o.addh = nkb == 1 && add ? o.h : NULL;
+								if (io->stats) {
+									o.s0 = io->stats + (size_t)t * 2 * n + j0;
+									o.s1 = o.s0 + n;
+								}
 							}
 							if (epj) {
 								o.bias = epj->bias;
@@ -907,12 +948,21 @@ void cxr_gemm_prepacked_act(int m, int n, int k, const void *a, int a_bf16, int 
 			    const float *packed, int accum, const float *bias, int relu, void *c,
 			    int c_bf16, int ldc)
 {
+	cxr_gemm_prepacked_stats(m, n, k, a, a_bf16, lda, packed, accum, bias, relu, c, c_bf16, ldc,
+				 NULL);
+}
+
+void cxr_gemm_prepacked_stats(int m, int n, int k, const void *a, int a_bf16, int lda,
+			      const float *packed, int accum, const float *bias, int relu, void *c,
+			      int c_bf16, int ldc, double *stats)
+{
 	if (m <= 0 || n <= 0)
 		return;
-	if (k <= 0)
-		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product over k = %d", k);
+	if (k <= 0 || (stats && !c_bf16))
+		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product over k = %d%s", k,
+			k > 0 ? " with the sums of an fp32 C" : "");
 	const epilogue ep = {bias, relu};
-	const bf16_io io = {.a = a_bf16 ? a : NULL, .c = c_bf16 ? c : NULL};
+	const bf16_io io = {.a = a_bf16 ? a : NULL, .c = c_bf16 ? c : NULL, .stats = stats};
 	gemm_blocked(1, 0, 0, m, n, k, a_bf16 ? NULL : a, lda, NULL, 0, packed, accum,
 		     bias || relu ? &ep : NULL, c_bf16 ? NULL : c, ldc, omp_get_max_threads(), &io);
 }

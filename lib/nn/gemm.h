@@ -67,6 +67,16 @@ void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, i
 void cxr_gemm_prepacked_act(int m, int n, int k, const void *a, int a_bf16, int lda,
 			    const float *packed, int accum, const float *bias, int relu, void *c,
 			    int c_bf16, int ldc);
+/* cxr_gemm_prepacked_act with a bf16 C that also adds, for batch norm's
+ * statistics, each column's sum and sum of squares of the values it
+ * stores (as stored, rounded): in float over a register block's rows,
+ * then into stats (omp_get_max_threads() blocks of 2n doubles: thread t
+ * adds column j's sums at [t*2n + j] and [t*2n + n + j], each thread's
+ * blocks of rows in a fixed order, so the sums' bits depend on the
+ * thread count only). A pass over C spared. */
+void cxr_gemm_prepacked_stats(int m, int n, int k, const void *a, int a_bf16, int lda,
+			      const float *packed, int accum, const float *bias, int relu, void *c,
+			      int c_bf16, int ldc, double *stats);
 
 /* "avx512" (own kernel) or "blas"; cxr_gemm_use("blas") forces OpenBLAS,
  * cxr_gemm_use(NULL) restores the default. -1 if the choice is not

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -886,7 +887,7 @@ static int train_wino(const cxr_resnet *net, const unit *u)
  * CONV_OUT_BF16 say (training in bf16: the weights packed for the product
  * that writes bf16, in wpack). */
 static void unit_conv(cxr_resnet *net, const unit *u, void *out, const void *in,
-		      const float *w, const float *bias, int flags, int n)
+		      const float *w, const float *bias, int flags, int n, double *stats)
 {
 	conv_dims d = at_batch(u, n);
 	if (train_wino(net, u)) {
@@ -897,7 +898,7 @@ static void unit_conv(cxr_resnet *net, const unit *u, void *out, const void *in,
 				     d.h, d.w, d.c, d.o, net->ws, !!(flags & CONV_ACCUM), bias, 0);
 	} else if (flags & (CONV_IN_BF16 | CONV_OUT_BF16)) {
 		conv_pack_weights(net->wpack, w, &d);
-		conv_forward_packed(out, in, net->wpack, bias, &d, net->ws, flags);
+		conv_forward_packed_stats(out, in, net->wpack, bias, &d, net->ws, flags, stats);
 	} else {
 		conv_forward(out, in, w, bias, &d, net->ws, flags);
 	}
@@ -931,14 +932,35 @@ static void unit_train(cxr_resnet *net, unit *u, const void *in, void *out, cons
 	const int bf = a16 ? BN_IN_BF16 | (io & IO_OUT16 ? BN_OUT_BF16 : 0) |
 				     (io & IO_RES16 ? BN_RES_BF16 : 0)
 			   : 0;
+	/* where the product stores the convolution's output in bf16, it adds
+	 * up batch norm's sums as it does (a pass over the output spared) */
+	const int nt = omp_get_max_threads(), o = d.o, fused = a16 && !train_wino(net, u);
+	double *stats = fused ? cxr_xcalloc((size_t)(nt + 1) * 2 * o, sizeof *stats) : NULL;
 	TIMED(net, u->kind, 0, conv_flops(&d),
-	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, cf, n));
+	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, cf, n, stats));
 	int upd = net->bn_update;
+	double *bmean = net->bstats + (u->running_mean - net->buffers);
+	double *bvar = net->bstats + (u->running_var - net->buffers);
+	if (fused) {
+		/* the threads' sums added in thread order */
+		double *s0 = stats + (size_t)nt * 2 * o, *s1 = s0 + o;
+		for (int t = 0; t < nt; t++)
+			for (int j = 0; j < o; j++) {
+				s0[j] += stats[(size_t)t * 2 * o + j];
+				s1[j] += stats[(size_t)t * 2 * o + o + j];
+			}
+		TIMED(net, CXR_PROF_BN, 0, 0,
+		      bn_forward_train_sums(out, u->bn_mean, u->bn_istd,
+					    upd ? u->running_mean : NULL,
+					    upd ? u->running_var : NULL, bmean, bvar, s0, s1,
+					    u->conv_out, u->params.bn_gamma, u->params.bn_beta, res,
+					    relu, m, d.o, net->bn_momentum, net->bn_eps, bf));
+		free(stats);
+		return;
+	}
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_train_act(out, u->bn_mean, u->bn_istd, upd ? u->running_mean : NULL,
-				   upd ? u->running_var : NULL,
-				   net->bstats + (u->running_mean - net->buffers),
-				   net->bstats + (u->running_var - net->buffers), u->conv_out,
+				   upd ? u->running_var : NULL, bmean, bvar, u->conv_out,
 				   u->params.bn_gamma, u->params.bn_beta, res, relu, m, d.o,
 				   net->bn_momentum, net->bn_eps, bf));
 }
@@ -1348,7 +1370,7 @@ static void unit_eval(cxr_resnet *net, const unit *u, float *out, float *tmp, co
 {
 	conv_dims d = at_batch(u, n);
 	TIMED(net, u->kind, 0, conv_flops(&d),
-	      unit_conv(net, u, tmp, in, u->params.conv_w, u->params.conv_b, 0, n));
+	      unit_conv(net, u, tmp, in, u->params.conv_w, u->params.conv_b, 0, n, NULL));
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_eval(out, tmp, u->params.bn_gamma, u->params.bn_beta, u->running_mean,
 			      u->running_var, res, relu, (size_t)n * d.oh * d.ow, d.o, net->bn_eps));
