@@ -245,6 +245,13 @@ void bn_forward_train_sums(void *out, float *mean, float *invstd, float *run_mea
 			   const void *res, int relu, size_t m, int c, float momentum, float eps,
 			   int io)
 {
+	double *own = NULL;
+	if (!s0) { /* the sums by a pass of their own */
+		relu_mask none = {0};
+		own = cxr_xmalloc(2 * (size_t)c * sizeof *own);
+		colsums(own, own + c, in, in, none, io & BN_IN_BF16 ? MIX_DOUT | MIX_X : 0, m, c);
+		s0 = own, s1 = own + c;
+	}
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
 	for (int j = 0; j < c; j++) {
 		double mu = s0[j] / m, var = s1[j] / m - mu * mu;
@@ -263,6 +270,7 @@ void bn_forward_train_sums(void *out, float *mean, float *invstd, float *run_mea
 	}
 	affine(out, in, mean, scale, beta, res, relu, m, c, io);
 	free(scale);
+	free(own);
 }
 
 void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean,
@@ -270,12 +278,8 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
 			  const float *gamma, const float *beta, const void *res, int relu,
 			  size_t m, int c, float momentum, float eps, int io)
 {
-	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
-	relu_mask none = {0};
-	colsums(s0, s1, in, in, none, io & BN_IN_BF16 ? MIX_DOUT | MIX_X : 0, m, c);
-	bn_forward_train_sums(out, mean, invstd, run_mean, run_var, bmean, bvar, s0, s1, in, gamma,
-			      beta, res, relu, m, c, momentum, eps, io);
-	free(s0);
+	bn_forward_train_sums(out, mean, invstd, run_mean, run_var, bmean, bvar, NULL, NULL, in,
+			      gamma, beta, res, relu, m, c, momentum, eps, io);
 }
 
 void bn_forward_train_stats(float *out, float *mean, float *invstd, float *run_mean,

@@ -50,7 +50,7 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
 /* bn_forward_train_act with the statistics' sums given: s0[j] the sum of
  * channel j of in over its m rows, s1[j] the sum of their squares (as a
  * convolution's product adds them up while it stores in: a pass over in
- * spared). */
+ * spared); s0 and s1 NULL: bn_forward_train_act, which sums them. */
 void bn_forward_train_sums(void *out, float *mean, float *invstd, float *run_mean,
 			   float *run_var, double *bmean, double *bvar, const double *s0,
 			   const double *s1, const void *in, const float *gamma, const float *beta,

@@ -932,37 +932,33 @@ static void unit_train(cxr_resnet *net, unit *u, const void *in, void *out, cons
 	const int bf = a16 ? BN_IN_BF16 | (io & IO_OUT16 ? BN_OUT_BF16 : 0) |
 				     (io & IO_RES16 ? BN_RES_BF16 : 0)
 			   : 0;
-	/* where the product stores the convolution's output in bf16, it adds
-	 * up batch norm's sums as it does (a pass over the output spared) */
-	const int nt = omp_get_max_threads(), o = d.o, fused = a16 && !train_wino(net, u);
+	/* where the bf16 product stores the convolution's output (unit_conv's
+	 * packed path), it adds up batch norm's sums as it does (a pass over
+	 * the output spared); elsewhere batch norm sums them itself */
+	const int nt = omp_get_max_threads(), o = d.o;
+	const int fused = !train_wino(net, u) && (cf & CONV_OUT_BF16);
 	double *stats = fused ? cxr_xcalloc((size_t)(nt + 1) * 2 * o, sizeof *stats) : NULL;
+	double *s0 = NULL, *s1 = NULL;
 	TIMED(net, u->kind, 0, conv_flops(&d),
 	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, cf, n, stats));
-	int upd = net->bn_update;
-	double *bmean = net->bstats + (u->running_mean - net->buffers);
-	double *bvar = net->bstats + (u->running_var - net->buffers);
 	if (fused) {
 		/* the threads' sums added in thread order */
-		double *s0 = stats + (size_t)nt * 2 * o, *s1 = s0 + o;
+		s0 = stats + (size_t)nt * 2 * o, s1 = s0 + o;
 		for (int t = 0; t < nt; t++)
 			for (int j = 0; j < o; j++) {
 				s0[j] += stats[(size_t)t * 2 * o + j];
 				s1[j] += stats[(size_t)t * 2 * o + o + j];
 			}
-		TIMED(net, CXR_PROF_BN, 0, 0,
-		      bn_forward_train_sums(out, u->bn_mean, u->bn_istd,
-					    upd ? u->running_mean : NULL,
-					    upd ? u->running_var : NULL, bmean, bvar, s0, s1,
-					    u->conv_out, u->params.bn_gamma, u->params.bn_beta, res,
-					    relu, m, d.o, net->bn_momentum, net->bn_eps, bf));
-		free(stats);
-		return;
 	}
+	int upd = net->bn_update;
 	TIMED(net, CXR_PROF_BN, 0, 0,
-	      bn_forward_train_act(out, u->bn_mean, u->bn_istd, upd ? u->running_mean : NULL,
-				   upd ? u->running_var : NULL, bmean, bvar, u->conv_out,
-				   u->params.bn_gamma, u->params.bn_beta, res, relu, m, d.o,
-				   net->bn_momentum, net->bn_eps, bf));
+	      bn_forward_train_sums(out, u->bn_mean, u->bn_istd, upd ? u->running_mean : NULL,
+				    upd ? u->running_var : NULL,
+				    net->bstats + (u->running_mean - net->buffers),
+				    net->bstats + (u->running_var - net->buffers), s0, s1,
+				    u->conv_out, u->params.bn_gamma, u->params.bn_beta, res, relu, m,
+				    d.o, net->bn_momentum, net->bn_eps, bf));
+	free(stats);
 }
 
 /* din += d(unit)/din (acc 1; acc 0: din = ...) given dout, the gradient
