@@ -361,46 +361,93 @@ INLINE void yin_body(float *Y, size_t es, int ldy, const float *dy, const wdims 
 
 /* --- the matrix products ----------------------------------------------- */
 
-/* Cm (mr, 16*nv) = A (mr, C; rows lda apart) * B (C, 16*nv; rows ldb apart).
- * mr and nv are constants after inlining, so acc lives in registers. The
- * sum runs in chunks of KC channels added into Cm: one long running sum
- * over 512 channels would lose more than twice the accuracy. */
+/* The kernels of the 36 products, on the instruction set's own vector
+ * width W (16, 8 or 4 floats) rather than on vf: GCC keeps an array of
+ * generic vectors wider than the machine's in memory, and the AVX2
+ * instance ran its products through the stack at a third of the speed of
+ * im2col and OpenBLAS. Each lane's sum is the same either way.
+ *
+ * kern_fwd: Cm (mr, 16*nv) = A (mr, C; rows lda apart) * B (C, 16*nv; rows
+ * ldb apart). mr and nv are constants after inlining, so acc lives in
+ * registers. The sum runs in chunks of KC channels added into Cm: one long
+ * running sum over 512 channels would lose more than twice the accuracy.
+ *
+ * kern_wg: Z (mr, 16*nv; rows ldz apart) (+)= Y' V over tb tiles: Y (tb,
+ * mr; rows ldy apart, the mr values of a row contiguous), V (tb, 16*nv;
+ * rows ldv). With init, Z is set rather than added to. In chunks of KC
+ * tiles, as kern_fwd. */
 enum { KC = 64 };
 
-INLINE void kern_fwd(const int mr, const int nv, int C, const float *A, size_t lda,
-		     const float *B, size_t ldb, float *Cm, size_t ldc)
-{
-	for (int c0 = 0; c0 < C; c0 += KC) {
-		vf acc[MRMAX][2];
-#pragma GCC unroll 12
-		for (int i = 0; i < mr; i++)
-#pragma GCC unroll 2
-			for (int j = 0; j < nv; j++)
-				acc[i][j] = (vf){ 0 };
-		const int c1 = imin(C, c0 + KC);
-		for (int c = c0; c < c1; c++, B += ldb) {
-			vf b0 = LD(B), b1 = nv > 1 ? LD(B + VL) : b0;
-#pragma GCC unroll 12
-			for (int i = 0; i < mr; i++) {
-				float a = A[i * lda + c];
-				acc[i][0] += a * b0;
-				if (nv > 1)
-					acc[i][1] += a * b1;
-			}
-		}
-#pragma GCC unroll 12
-		for (int i = 0; i < mr; i++)
-#pragma GCC unroll 2
-			for (int j = 0; j < nv; j++) {
-				float *p = Cm + i * ldc + VL * j;
-				ST(p, c0 ? LD(p) + acc[i][j] : acc[i][j]);
-			}
+#define KERNELS(W)                                                                      \
+	typedef float v##W __attribute__((vector_size(4 * W)));                         \
+	typedef float v##W##u __attribute__((vector_size(4 * W), aligned(4)));          \
+	INLINE void kern_fwd_##W(const int mr, const int nv, int C, const float *A,     \
+				 size_t lda, const float *B, size_t ldb, float *Cm,     \
+				 size_t ldc)                                            \
+	{                                                                               \
+		const int nw = nv * (VL / W);                                           \
+		for (int c0 = 0; c0 < C; c0 += KC) {                                    \
+			v##W acc[MRMAX][2 * VL / W], b[2 * VL / W];                     \
+			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)           \
+				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)    \
+					acc[i][j] = (v##W){ 0 };                         \
+			const int c1 = imin(C, c0 + KC);                                \
+			for (int c = c0; c < c1; c++, B += ldb) {                       \
+				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)    \
+					b[j] = *(const v##W##u *)(B + W * j);            \
+				_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++) { \
+					float a = A[i * lda + c];                        \
+					_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) \
+						acc[i][j] += a * b[j];                   \
+				}                                                       \
+			}                                                               \
+			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)           \
+				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) {  \
+					v##W##u *p = (v##W##u *)(Cm + i * ldc + W * j);   \
+					*p = c0 ? *p + acc[i][j] : acc[i][j];            \
+				}                                                       \
+		}                                                                       \
+	}                                                                               \
+	INLINE void kern_wg_##W(const int mr, const int nv, int tb, const float *Y,     \
+				size_t ldy, const float *V, size_t ldv, float *Z,       \
+				size_t ldz, int init)                                   \
+	{                                                                               \
+		const int nw = nv * (VL / W);                                           \
+		for (int t0 = 0; t0 < tb; t0 += KC, init = 0) {                         \
+			v##W acc[MRMAX][2 * VL / W], b[2 * VL / W];                     \
+			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)           \
+				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)    \
+					acc[i][j] = (v##W){ 0 };                         \
+			const int t1 = imin(tb, t0 + KC);                               \
+			for (int t = t0; t < t1; t++, Y += ldy, V += ldv) {             \
+				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)    \
+					b[j] = *(const v##W##u *)(V + W * j);            \
+				_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++) { \
+					float a = Y[i];                                  \
+					_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) \
+						acc[i][j] += a * b[j];                   \
+				}                                                       \
+			}                                                               \
+			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)           \
+				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) {  \
+					v##W##u *p = (v##W##u *)(Z + i * ldz + W * j);    \
+					*p = init ? acc[i][j] : *p + acc[i][j];          \
+				}                                                       \
+		}                                                               \
 	}
-}
+KERNELS(16)
+KERNELS(8)
+KERNELS(4)
+
+/* The kernels of width w (a constant after inlining). */
+#define KERN_FWD(w, ...) \
+	((w) == 16 ? kern_fwd_16(__VA_ARGS__) : (w) == 8 ? kern_fwd_8(__VA_ARGS__) : kern_fwd_4(__VA_ARGS__))
+#define KERN_WG(w, ...) \
+	((w) == 16 ? kern_wg_16(__VA_ARGS__) : (w) == 8 ? kern_wg_8(__VA_ARGS__) : kern_wg_4(__VA_ARGS__))
 
 /* For e in 36: M[e] (tb, kw) = V[e] (tb, C) * U[e][:, k0:k0+kw], tb a
- * multiple of mr, kw of 16; U (36, C, ldu). */
-INLINE void gemm_fwd_body(const int mr, const int nv, float *M, size_t mes, int ldm,
+ * multiple of mr, kw of 16; U (36, C, ldu). Vectors of w floats. */
+INLINE void gemm_fwd_body(const int w, const int mr, const int nv, float *M, size_t mes, int ldm,
 			  const float *V, size_t ves, int ldv, const float *U, int C, int ldu,
 			  int tb, int k0, int kw)
 {
@@ -410,53 +457,18 @@ INLINE void gemm_fwd_body(const int mr, const int nv, float *M, size_t mes, int 
 		int k = 0;
 		for (; k + VL * nv <= kw; k += VL * nv)
 			for (int r = 0; r < tb; r += mr)
-				kern_fwd(mr, nv, C, Ve + (size_t)r * ldv, ldv, Ue + k, ldu,
+				KERN_FWD(w, mr, nv, C, Ve + (size_t)r * ldv, ldv, Ue + k, ldu,
 					 Me + (size_t)r * ldm + k, ldm);
 		for (; k < kw; k += VL)
 			for (int r = 0; r < tb; r += mr)
-				kern_fwd(mr, 1, C, Ve + (size_t)r * ldv, ldv, Ue + k, ldu,
+				KERN_FWD(w, mr, 1, C, Ve + (size_t)r * ldv, ldv, Ue + k, ldu,
 					 Me + (size_t)r * ldm + k, ldm);
-	}
-}
-
-/* Z (mr, 16*nv; rows ldz apart) (+)= Y' V over tb tiles: Y (tb, mr; rows
- * ldy apart, the mr values of a row contiguous), V (tb, 16*nv; rows ldv).
- * With init, Z is set rather than added to. In chunks of KC tiles, as
- * kern_fwd. */
-INLINE void kern_wg(const int mr, const int nv, int tb, const float *Y, size_t ldy,
-		    const float *V, size_t ldv, float *Z, size_t ldz, int init)
-{
-	for (int t0 = 0; t0 < tb; t0 += KC, init = 0) {
-		vf acc[MRMAX][2];
-#pragma GCC unroll 12
-		for (int i = 0; i < mr; i++)
-#pragma GCC unroll 2
-			for (int j = 0; j < nv; j++)
-				acc[i][j] = (vf){ 0 };
-		const int t1 = imin(tb, t0 + KC);
-		for (int t = t0; t < t1; t++, Y += ldy, V += ldv) {
-			vf b0 = LD(V), b1 = nv > 1 ? LD(V + VL) : b0;
-#pragma GCC unroll 12
-			for (int i = 0; i < mr; i++) {
-				float a = Y[i];
-				acc[i][0] += a * b0;
-				if (nv > 1)
-					acc[i][1] += a * b1;
-			}
-		}
-#pragma GCC unroll 12
-		for (int i = 0; i < mr; i++)
-#pragma GCC unroll 2
-			for (int j = 0; j < nv; j++) {
-				float *p = Z + i * ldz + VL * j;
-				ST(p, init ? acc[i][j] : LD(p) + acc[i][j]);
-			}
 	}
 }
 
 /* For e in 36: Z[e] (kz, cwp) (+)= Y[e]' (kz, tb) * V[e] (tb, cwp); kz a
  * multiple of mr, cwp of 16. */
-INLINE void gemm_wg_body(const int mr, const int nv, float *Z, size_t zes, int ldz,
+INLINE void gemm_wg_body(const int w, const int mr, const int nv, float *Z, size_t zes, int ldz,
 			 const float *Y, size_t yes, int ldy, const float *V, size_t ves,
 			 int ldv, int tb, int kz, int cwp, int init)
 {
@@ -466,11 +478,11 @@ INLINE void gemm_wg_body(const int mr, const int nv, float *Z, size_t zes, int l
 		int c = 0;
 		for (; c + VL * nv <= cwp; c += VL * nv)
 			for (int k = 0; k < kz; k += mr)
-				kern_wg(mr, nv, tb, Ye + k, ldy, Ve + c, ldv,
+				KERN_WG(w, mr, nv, tb, Ye + k, ldy, Ve + c, ldv,
 					Ze + (size_t)k * ldz + c, ldz, init);
 		for (; c < cwp; c += VL)
 			for (int k = 0; k < kz; k += mr)
-				kern_wg(mr, 1, tb, Ye + k, ldy, Ve + c, ldv,
+				KERN_WG(w, mr, 1, tb, Ye + k, ldy, Ve + c, ldv,
 					Ze + (size_t)k * ldz + c, ldz, init);
 	}
 }
@@ -575,7 +587,7 @@ typedef struct isa {
 	void (*wxf)(float *, const float *, int, int, int, int);
 } isa;
 
-#define ISA(sfx, TARGET, MR, NV)                                                        \
+#define ISA(sfx, TARGET, W, MR, NV)                                                        \
 	TARGET static void xin_##sfx(float *V, size_t es, int ldv, const void *x, int h, \
 				     const wdims *d, long t0, int nt, int tb, int c0,   \
 				     int cw)                                            \
@@ -603,14 +615,14 @@ typedef struct isa {
 					  size_t ves, int ldv, const float *U, int C,   \
 					  int ldu, int tb, int k0, int kw)              \
 	{                                                                               \
-		gemm_fwd_body(MR, NV, M, mes, ldm, V, ves, ldv, U, C, ldu, tb, k0, kw); \
+		gemm_fwd_body(W, MR, NV, M, mes, ldm, V, ves, ldv, U, C, ldu, tb, k0, kw); \
 	}                                                                               \
 	TARGET static void gemm_wg_##sfx(float *Z, size_t zes, int ldz, const float *Y, \
 					 size_t yes, int ldy, const float *V,           \
 					 size_t ves, int ldv, int tb, int kz, int cwp,  \
 					 int init)                                      \
 	{                                                                               \
-		gemm_wg_body(MR, NV, Z, zes, ldz, Y, yes, ldy, V, ves, ldv, tb, kz,    \
+		gemm_wg_body(W, MR, NV, Z, zes, ldz, Y, yes, ldy, V, ves, ldv, tb, kz,    \
 			     cwp, init);                                                \
 	}                                                                               \
 	TARGET static void zout_##sfx(float *dw, const float *Z, size_t zes, int ldz,   \
@@ -629,9 +641,9 @@ typedef struct isa {
 
 /* AVX-512: 12x32 blocks, 24 accumulators of the 32 registers. AVX2: 6x16,
  * 12 of 16. SSE2: 3x16, 12 of 16. */
-ISA(avx512, __attribute__((target("avx512f"))), 12, 2)
-ISA(avx2, __attribute__((target("avx2,fma"))), 6, 1)
-ISA(sse2, , 3, 1)
+ISA(avx512, __attribute__((target("avx512f"))), 16, 12, 2)
+ISA(avx2, __attribute__((target("avx2,fma"))), 8, 6, 1)
+ISA(sse2, , 4, 3, 1)
 
 static const isa *forced;
 
