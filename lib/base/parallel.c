@@ -2,6 +2,7 @@
 #include "base/parallel.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,23 @@ const char *cxr_blas_core(void)
 	return openblas_get_corename();
 }
 
+/* Sets name=value and runs the program again (OpenBLAS reads its
+ * variables when it loads, before main), from the file /proc/self/exe
+ * names rather than through that link, whose name would become the
+ * process's (pgrep, ps and killall would see "exe"). If the exec fails
+ * the program goes on as it is; the variable stays set, so that a child
+ * exec does not try again. */
+static void reexec_with(char **argv, const char *name, const char *value)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0 || (size_t)n >= sizeof self - 1)
+		return;
+	self[n] = 0;
+	if (setenv(name, value, 1) == 0)
+		execv(self, argv);
+}
+
 void cxr_blas_prefer_avx512(char **argv)
 {
 	if (getenv("OPENBLAS_CORETYPE"))
@@ -68,8 +86,12 @@ void cxr_blas_prefer_avx512(char **argv)
 	if (!core || !strcasecmp(core, "skylakex") || !strcasecmp(core, "cooperlake") ||
 	    !strcasecmp(core, "sapphirerapids"))
 		return;
-	if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) == 0)
-		execv("/proc/self/exe", argv);
-	/* exec failed: keep running with the kernels we have; the variable
-	 * stays set so that a child exec does not try again */
+	reexec_with(argv, "OPENBLAS_CORETYPE", "SkylakeX");
+}
+
+void cxr_blas_sleep_soon(char **argv)
+{
+	if (cxr_own_gemm_default() || getenv("OPENBLAS_THREAD_TIMEOUT"))
+		return;
+	reexec_with(argv, "OPENBLAS_THREAD_TIMEOUT", "4");
 }

@@ -52,6 +52,19 @@ int cxr_own_gemm_default(void);
  * or when the CPU lacks AVX-512 (F, CD, BW, DQ, VL); if the re-exec fails
  * the program goes on with the kernels it has. */
 void cxr_blas_prefer_avx512(char **argv);
+
+/* Where OpenBLAS runs the convolutions' products on several threads (no
+ * AVX-512, or CXR_GEMM=blas), its workers spin, yielding, for 2^28 cycles
+ * (about 0.1 s) after every call before they sleep, and take the cores
+ * from the OpenMP threads of the passes between the products (Winograd's
+ * convolutions, batch norm): on a 2-core AMD EPYC (Zen 3) fp32 scoring at
+ * batch 8 ran at 11.7 img/s, training at batch 16 at 2.6; with the
+ * workers sleeping at once (OPENBLAS_THREAD_TIMEOUT=4, 2^4 cycles) 13.6
+ * and 3.1. The variable is read when the library loads, so this sets it
+ * and re-executes the program: call it first thing in main. It does
+ * nothing where cxr's own kernel runs the products or when the variable
+ * is already set (the user's setting wins). */
+void cxr_blas_sleep_soon(char **argv);
 /* OpenBLAS's kernel set, e.g. "Haswell", "SkylakeX". */
 const char *cxr_blas_core(void);
 
