@@ -93,5 +93,5 @@ void cxr_blas_sleep_soon(char **argv)
 {
 	if (cxr_own_gemm_default() || getenv("OPENBLAS_THREAD_TIMEOUT"))
 		return;
-	reexec_with(argv, "OPENBLAS_THREAD_TIMEOUT", "4");
+	reexec_with(argv, "OPENBLAS_THREAD_TIMEOUT", "20");
 }

@@ -58,12 +58,15 @@ void cxr_blas_prefer_avx512(char **argv);
  * (about 0.1 s) after every call before they sleep, and take the cores
  * from the OpenMP threads of the passes between the products (Winograd's
  * convolutions, batch norm): on a 2-core AMD EPYC (Zen 3) fp32 scoring at
- * batch 8 ran at 11.7 img/s, training at batch 16 at 2.6; with the
- * workers sleeping at once (OPENBLAS_THREAD_TIMEOUT=4, 2^4 cycles) 13.6
- * and 3.1. The variable is read when the library loads, so this sets it
- * and re-executes the program: call it first thing in main. It does
- * nothing where cxr's own kernel runs the products or when the variable
- * is already set (the user's setting wins). */
+ * batch 8 ran at 11.7 img/s, training at batch 16 at 2.6. With
+ * OPENBLAS_THREAD_TIMEOUT=4 (sleep at once) 13.6 and 3.1, but the demo's
+ * small network, whose products are microseconds apart, woke the workers
+ * for each and trained 25% slower than with 20 (2^20 cycles, a third of a
+ * millisecond): 20 is what this sets, 3.6 img/s in training at batch 16
+ * and scoring as fast as with 4. The variable is read when the library
+ * loads, so this sets it and re-executes the program: call it first thing
+ * in main. It does nothing where cxr's own kernel runs the products or
+ * when the variable is already set (the user's setting wins). */
 void cxr_blas_sleep_soon(char **argv);
 /* OpenBLAS's kernel set, e.g. "Haswell", "SkylakeX". */
 const char *cxr_blas_core(void);
