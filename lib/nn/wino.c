@@ -361,89 +361,59 @@ INLINE void yin_body(float *Y, size_t es, int ldy, const float *dy, const wdims 
 
 /* --- the matrix products ----------------------------------------------- */
 
-/* The kernels of the 36 products, on the instruction set's own vector
+/* The kernel of the 36 products, on the instruction set's own vector
  * width W (16, 8 or 4 floats) rather than on vf: GCC keeps an array of
  * generic vectors wider than the machine's in memory, and the AVX2
  * instance ran its products through the stack at a third of the speed of
  * im2col and OpenBLAS. Each lane's sum is the same either way.
  *
- * kern_fwd: Cm (mr, 16*nv) = A (mr, C; rows lda apart) * B (C, 16*nv; rows
- * ldb apart). mr and nv are constants after inlining, so acc lives in
- * registers. The sum runs in chunks of KC channels added into Cm: one long
- * running sum over 512 channels would lose more than twice the accuracy.
- *
- * kern_wg: Z (mr, 16*nv; rows ldz apart) (+)= Y' V over tb tiles: Y (tb,
- * mr; rows ldy apart, the mr values of a row contiguous), V (tb, 16*nv;
- * rows ldv). With init, Z is set rather than added to. In chunks of KC
- * tiles, as kern_fwd. */
+ * Cm (mr, 16*nv; rows ldc apart) (+)= sum over t < n of A[i*ra + t*ka] *
+ * B (row t, ldb apart): the forward's M = V U (A = V by rows, ra = its
+ * row stride, ka = 1) and the weight gradient's Z = Y' V (A = Y read by
+ * columns: ra = 1, ka = its row stride). mr, nv and the strides that are
+ * 1 are constants after inlining, so acc lives in registers. The sum runs
+ * in chunks of KC terms added into Cm: one long running sum over 512
+ * channels would lose more than twice the accuracy. With init the first
+ * chunk sets Cm, else it adds to it. */
 enum { KC = 64 };
 
-#define KERNELS(W)                                                                      \
-	typedef float v##W __attribute__((vector_size(4 * W)));                         \
-	typedef float v##W##u __attribute__((vector_size(4 * W), aligned(4)));          \
-	INLINE void kern_fwd_##W(const int mr, const int nv, int C, const float *A,     \
-				 size_t lda, const float *B, size_t ldb, float *Cm,     \
-				 size_t ldc)                                            \
-	{                                                                               \
-		const int nw = nv * (VL / W);                                           \
-		for (int c0 = 0; c0 < C; c0 += KC) {                                    \
-			v##W acc[MRMAX][2 * VL / W], b[2 * VL / W];                     \
-			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)           \
-				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)    \
-					acc[i][j] = (v##W){ 0 };                         \
-			const int c1 = imin(C, c0 + KC);                                \
-			for (int c = c0; c < c1; c++, B += ldb) {                       \
-				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)    \
-					b[j] = *(const v##W##u *)(B + W * j);            \
-				_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++) { \
-					float a = A[i * lda + c];                        \
+#define KERNEL(W)                                                                        \
+	typedef float v##W __attribute__((vector_size(4 * W)));                          \
+	typedef float v##W##u __attribute__((vector_size(4 * W), aligned(4)));           \
+	INLINE void kern_##W(const int mr, const int nv, int n, const float *A, size_t ra, \
+			     size_t ka, const float *B, size_t ldb, float *Cm, size_t ldc, \
+			     int init)                                                   \
+	{                                                                                \
+		const int nw = nv * (VL / W);                                            \
+		for (int t0 = 0; t0 < n; t0 += KC, init = 0) {                           \
+			v##W acc[MRMAX][2 * VL / W], b[2 * VL / W];                      \
+			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)            \
+				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)     \
+					acc[i][j] = (v##W){ 0 };                          \
+			const int t1 = imin(n, t0 + KC);                                 \
+			for (int t = t0; t < t1; t++, B += ldb) {                        \
+				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)     \
+					b[j] = *(const v##W##u *)(B + W * j);             \
+				_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++) {  \
+					float a = A[i * ra + t * ka];                     \
 					_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) \
-						acc[i][j] += a * b[j];                   \
-				}                                                       \
-			}                                                               \
-			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)           \
-				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) {  \
-					v##W##u *p = (v##W##u *)(Cm + i * ldc + W * j);   \
-					*p = c0 ? *p + acc[i][j] : acc[i][j];            \
-				}                                                       \
-		}                                                                       \
-	}                                                                               \
-	INLINE void kern_wg_##W(const int mr, const int nv, int tb, const float *Y,     \
-				size_t ldy, const float *V, size_t ldv, float *Z,       \
-				size_t ldz, int init)                                   \
-	{                                                                               \
-		const int nw = nv * (VL / W);                                           \
-		for (int t0 = 0; t0 < tb; t0 += KC, init = 0) {                         \
-			v##W acc[MRMAX][2 * VL / W], b[2 * VL / W];                     \
-			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)           \
-				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)    \
-					acc[i][j] = (v##W){ 0 };                         \
-			const int t1 = imin(tb, t0 + KC);                               \
-			for (int t = t0; t < t1; t++, Y += ldy, V += ldv) {             \
-				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)    \
-					b[j] = *(const v##W##u *)(V + W * j);            \
-				_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++) { \
-					float a = Y[i];                                  \
-					_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) \
-						acc[i][j] += a * b[j];                   \
-				}                                                       \
-			}                                                               \
-			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)           \
-				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) {  \
-					v##W##u *p = (v##W##u *)(Z + i * ldz + W * j);    \
-					*p = init ? acc[i][j] : *p + acc[i][j];          \
-				}                                                       \
-		}                                                               \
+						acc[i][j] += a * b[j];                    \
+				}                                                        \
+			}                                                                \
+			_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++)            \
+				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) {   \
+					v##W##u *p = (v##W##u *)(Cm + i * ldc + W * j);    \
+					*p = init ? acc[i][j] : *p + acc[i][j];           \
+				}                                                        \
+		}                                                                        \
 	}
-KERNELS(16)
-KERNELS(8)
-KERNELS(4)
+KERNEL(16)
+KERNEL(8)
+KERNEL(4)
 
-/* The kernels of width w (a constant after inlining). */
-#define KERN_FWD(w, ...) \
-	((w) == 16 ? kern_fwd_16(__VA_ARGS__) : (w) == 8 ? kern_fwd_8(__VA_ARGS__) : kern_fwd_4(__VA_ARGS__))
-#define KERN_WG(w, ...) \
-	((w) == 16 ? kern_wg_16(__VA_ARGS__) : (w) == 8 ? kern_wg_8(__VA_ARGS__) : kern_wg_4(__VA_ARGS__))
+/* The kernel of width w (a constant after inlining). */
+#define KERN(w, ...) \
+	((w) == 16 ? kern_16(__VA_ARGS__) : (w) == 8 ? kern_8(__VA_ARGS__) : kern_4(__VA_ARGS__))
 
 /* For e in 36: M[e] (tb, kw) = V[e] (tb, C) * U[e][:, k0:k0+kw], tb a
  * multiple of mr, kw of 16; U (36, C, ldu). Vectors of w floats. */
@@ -457,12 +427,12 @@ INLINE void gemm_fwd_body(const int w, const int mr, const int nv, float *M, siz
 		int k = 0;
 		for (; k + VL * nv <= kw; k += VL * nv)
 			for (int r = 0; r < tb; r += mr)
-				KERN_FWD(w, mr, nv, C, Ve + (size_t)r * ldv, ldv, Ue + k, ldu,
-					 Me + (size_t)r * ldm + k, ldm);
+				KERN(w, mr, nv, C, Ve + (size_t)r * ldv, ldv, 1, Ue + k, ldu,
+				     Me + (size_t)r * ldm + k, ldm, 1);
 		for (; k < kw; k += VL)
 			for (int r = 0; r < tb; r += mr)
-				KERN_FWD(w, mr, 1, C, Ve + (size_t)r * ldv, ldv, Ue + k, ldu,
-					 Me + (size_t)r * ldm + k, ldm);
+				KERN(w, mr, 1, C, Ve + (size_t)r * ldv, ldv, 1, Ue + k, ldu,
+				     Me + (size_t)r * ldm + k, ldm, 1);
 	}
 }
 
@@ -478,12 +448,12 @@ INLINE void gemm_wg_body(const int w, const int mr, const int nv, float *Z, size
 		int c = 0;
 		for (; c + VL * nv <= cwp; c += VL * nv)
 			for (int k = 0; k < kz; k += mr)
-				KERN_WG(w, mr, nv, tb, Ye + k, ldy, Ve + c, ldv,
-					Ze + (size_t)k * ldz + c, ldz, init);
+				KERN(w, mr, nv, tb, Ye + k, 1, ldy, Ve + c, ldv,
+				     Ze + (size_t)k * ldz + c, ldz, init);
 		for (; c < cwp; c += VL)
 			for (int k = 0; k < kz; k += mr)
-				KERN_WG(w, mr, 1, tb, Ye + k, ldy, Ve + c, ldv,
-					Ze + (size_t)k * ldz + c, ldz, init);
+				KERN(w, mr, 1, tb, Ye + k, 1, ldy, Ve + c, ldv,
+				     Ze + (size_t)k * ldz + c, ldz, init);
 	}
 }
 
