@@ -24,7 +24,6 @@
 int main(int argc, char **argv)
 {
 	cxr_blas_prefer_avx512(argv);
-	cxr_blas_sleep_soon(argv);
 	cxr_init(argc, argv, 0);
 	golden_cli o = golden_cli_defaults();
 	int c;

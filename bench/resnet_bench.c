@@ -161,7 +161,6 @@ static int parse_list(const char *opt, const char *s, int *v, int max)
 int main(int argc, char **argv)
 {
 	cxr_blas_prefer_avx512(argv);
-	cxr_blas_sleep_soon(argv);
 	cxr_init(argc, argv, 0);
 	cxr_resnet_config cfg;
 	cxr_resnet_default_config(&cfg);

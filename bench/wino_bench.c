@@ -178,7 +178,6 @@ static void run(ctx *c, int op)
 int main(int argc, char **argv)
 {
 	cxr_blas_prefer_avx512(argv);
-	cxr_blas_sleep_soon(argv);
 	int batch = 16, threads = 2, reps = 3, only = 0, opt;
 	while ((opt = getopt(argc, argv, "cn:j:r:s:")) != -1) {
 		switch (opt) {

@@ -13,6 +13,7 @@
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
 #include "nn/dense.h"
+#include "base/parallel.h"
 #include "nn/gemm.h"
 #include "nn/maxpool.h"
 #include "nn/precision.h"
@@ -267,11 +268,19 @@ START_TEST(gemm)
 		check_gemm(ta, tb, 30, 100, 785, 1, 3);
 		check_gemm(ta, tb, 20, 30, 5000, 1, 0);   /* long k: split among threads */
 		check_gemm(ta, tb, 5, 7, 0, 0, 0);
+		/* OpenBLAS's share among 1 to 3 threads (gemm.c, gemm_blas): by
+		 * rows, then by columns (C wider than tall) */
+		for (int nt = 1; nt <= 3; nt++) {
+			cxr_par_set_threads(nt);
+			check_gemm(ta, tb, 301, 40, 700, 1, 2);
+			check_gemm(ta, tb, 40, 301, 700, 0, 1);
+		}
+		cxr_par_set_threads(0);
 	}
 }
 END_TEST
 
-/* where the own kernel runs (AVX-512); OpenBLAS divides its work its own way */
+/* where the own kernel runs (AVX-512); OpenBLAS's division is checked in gemm */
 START_TEST(gemm_split)
 {
 	if (cxr_gemm_can_prepack(CXR_PREC_FP32))

@@ -254,30 +254,6 @@ else
 	skip "no nm or no lib/run/score_driver.o: the scorer's exits not checked"
 fi
 
-# ---- where OpenBLAS runs the products, its workers sleep at once ----
-# (base/parallel.h, cxr_blas_sleep_soon: the tool re-executes itself with
-# OPENBLAS_THREAD_TIMEOUT=20; CXR_GEMM=blas makes that so on any CPU.) The
-# process keeps its name for pgrep and killall, and a user's own setting
-# is left alone.
-mkfifo "$t/fifo3"
-CXR_GEMM=blas cxr-score -q -j1 -m "$m" "$t/fifo3" >/dev/null 2>&1 &
-pid=$!
-catches $pid 2
-comm=$(cat /proc/$pid/comm 2>/dev/null)
-env_=$(tr '\0' '\n' </proc/$pid/environ 2>/dev/null | grep '^OPENBLAS_THREAD_TIMEOUT=')
-: >"$t/fifo3"
-wait $pid
-[ "$comm" = cxr-score ] || fail "re-executed cxr-score is named '$comm'"
-[ "$env_" = OPENBLAS_THREAD_TIMEOUT=20 ] || fail "CXR_GEMM=blas: '$env_', want OPENBLAS_THREAD_TIMEOUT=20"
-OPENBLAS_THREAD_TIMEOUT=12 CXR_GEMM=blas cxr-score -q -j1 -m "$m" "$t/fifo3" >/dev/null 2>&1 &
-pid=$!
-catches $pid 2
-env_=$(tr '\0' '\n' </proc/$pid/environ 2>/dev/null | grep '^OPENBLAS_THREAD_TIMEOUT=')
-: >"$t/fifo3"
-wait $pid
-[ "$env_" = OPENBLAS_THREAD_TIMEOUT=12 ] || fail "the user's OPENBLAS_THREAD_TIMEOUT=12 became '$env_'"
-ok "where OpenBLAS multiplies, cxr-score runs with OPENBLAS_THREAD_TIMEOUT=20 (the user's own kept), named cxr-score"
-
 # ---- memory does not grow with the input ----
 if [ -x /usr/bin/time ]; then
 	/usr/bin/time -f %M -o "$t/m1" cxr-score -q -j1 -m "$m" "$t/train.cxs" >/dev/null

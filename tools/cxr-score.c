@@ -7,7 +7,6 @@
 
 #include "base/cli.h"
 #include "base/options.h"
-#include "base/parallel.h"
 #include "data/model_file.h"
 #include "nn/precision.h"
 #include "run/score_driver.h"
@@ -88,7 +87,6 @@ static int print_model_info(const char *path)
 
 int main(int argc, char **argv)
 {
-	cxr_blas_sleep_soon(argv);
 	cxr_init(argc, argv, 1);
 	atexit(end_by_signal);
 	/* bf16 where the CPU has it: cxr-score(1) says why */

@@ -8,7 +8,6 @@
 
 #include "base/cli.h"
 #include "base/options.h"
-#include "base/parallel.h"
 #include "nn/init.h"
 #include "nn/precision.h"
 #include "nn/resnet.h"
@@ -157,7 +156,6 @@ static void print_resume(const cxr_train_cfg *c, int sig, const char *ckpt)
 
 int main(int argc, char **argv)
 {
-	cxr_blas_sleep_soon(argv);
 	cxr_init(argc, argv, 1);
 	atexit(end_by_signal);
 	cxr_train_cfg c;

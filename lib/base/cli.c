@@ -21,24 +21,17 @@ const char *cxr_progname = "cxr";
 /* How long an OpenMP thread that finishes a parallel region spins before
  * it sleeps. libgomp reads the variables when it starts; it is linked
  * statically (see the Makefile) so this constructor, of higher priority,
- * runs first. The user's own setting wins.
- * - Where OpenBLAS multiplies the matrices (no AVX-512, or CXR_GEMM=blas),
- *   its own threads need the cores between our parallel regions: spinning
- *   there measured a small training step 10x slower, so threads sleep at
- *   once (OMP_WAIT_POLICY=passive).
- * - Where the own kernel runs, every region is ours and a forward pass is
- *   hundreds of them, microseconds apart: a thread woken by a futex for
- *   each costs batch-1 scoring a quarter of its speed. A short spin,
- *   GOMP_SPINCOUNT=10000 (a tenth of a millisecond or so), bridges those
- *   gaps and still sleeps soon when the tool waits for input. */
+ * runs first. The user's own setting wins. Every parallel region is ours
+ * (OpenBLAS runs on our threads: base/parallel.h) and a forward pass is
+ * hundreds of them, microseconds apart: a thread woken by a futex for
+ * each costs batch-1 scoring a quarter of its speed. A short spin,
+ * GOMP_SPINCOUNT=10000 (a tenth of a millisecond or so), bridges those
+ * gaps and still sleeps soon when the tool waits for input. */
 __attribute__((constructor(101))) static void omp_wait_policy(void)
 {
 	if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
 		return;
-	if (cxr_own_gemm_default())
-		setenv("GOMP_SPINCOUNT", "10000", 0);
-	else
-		setenv("OMP_WAIT_POLICY", "passive", 0);
+	setenv("GOMP_SPINCOUNT", "10000", 0);
 }
 volatile sig_atomic_t cxr_stop_signal;
 

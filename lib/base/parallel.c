@@ -10,15 +10,6 @@
 #include <unistd.h>
 
 static int nthreads;
-static int own_gemm = -1; /* what runs the products (cxr_par_blas_threads); -1: the default */
-
-/* OpenBLAS's thread count for the implementation in use (parallel.h). */
-static void set_blas_threads(void)
-{
-	if (own_gemm < 0)
-		own_gemm = cxr_own_gemm_default();
-	openblas_set_num_threads(own_gemm ? 1 : cxr_par_threads());
-}
 
 void cxr_par_set_threads(int n)
 {
@@ -27,14 +18,8 @@ void cxr_par_set_threads(int n)
 		n = c > 0 ? (int)c : 1;
 	}
 	nthreads = n;
-	set_blas_threads();
+	openblas_set_num_threads(1); /* see parallel.h */
 	omp_set_num_threads(n);
-}
-
-void cxr_par_blas_threads(int own)
-{
-	own_gemm = own;
-	set_blas_threads();
 }
 
 int cxr_par_threads(void)
@@ -87,11 +72,4 @@ void cxr_blas_prefer_avx512(char **argv)
 	    !strcasecmp(core, "sapphirerapids"))
 		return;
 	reexec_with(argv, "OPENBLAS_CORETYPE", "SkylakeX");
-}
-
-void cxr_blas_sleep_soon(char **argv)
-{
-	if (cxr_own_gemm_default() || getenv("OPENBLAS_THREAD_TIMEOUT"))
-		return;
-	reexec_with(argv, "OPENBLAS_THREAD_TIMEOUT", "20");
 }

@@ -1,7 +1,6 @@
 /* dense — nn.Linear forward and backward (see dense.h). fp32 goes to
- * OpenBLAS as it always has (the head's products are small: one thread
- * where cxr's own kernel runs the convolutions, see base/parallel.h);
- * bf16 to the network's bf16 product. */
+ * OpenBLAS as it always has (the head's products are small: one thread,
+ * see base/parallel.h); bf16 to the network's bf16 product. */
 #include "nn/dense.h"
 
 #include <cblas.h>

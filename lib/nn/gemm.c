@@ -46,8 +46,10 @@ static int have_avx512(void)
 
 static int current(void)
 {
-	if (impl < 0)
+	if (impl < 0) {
 		impl = cxr_own_gemm_default();
+		openblas_set_num_threads(1); /* gemm_blas shares out its products */
+	}
 	return impl;
 }
 
@@ -67,7 +69,7 @@ int cxr_gemm_use(const char *name)
 	} else {
 		return -1;
 	}
-	cxr_par_blas_threads(current());
+	openblas_set_num_threads(1);
 	return 0;
 }
 
@@ -852,6 +854,45 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, NULL, c, ldc, nt, io);
 }
 
+/* OpenBLAS where cxr's kernel does not run, on one thread per OpenMP
+ * thread (base/parallel.c gives OpenBLAS one thread): each thread
+ * multiplies one block of C's rows, or of its columns where C is wider
+ * than tall. One pool of threads then runs the whole network: OpenBLAS's
+ * own workers, woken for every product and spinning after it, fought
+ * the OpenMP threads of the passes between the products for the cores.
+ * Each element of C is one OpenBLAS call's, so the bits depend on the
+ * thread count only, not on the schedule. */
+static void gemm_blas(int ta, int tb, int m, int n, int k, const float *a, int lda,
+		      const float *b, int ldb, float beta, float *c, int ldc)
+{
+	const int rows = m >= n, len = rows ? m : n;
+	int parts = cxr_par_threads();
+	if (parts > len / 16)
+		parts = len / 16;
+	/* a product under a few hundred microseconds is not worth a wake-up */
+	if (parts < 2 || (double)m * n * k < 2e6 * parts) {
+		cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+			    tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c,
+			    ldc);
+		return;
+	}
+#pragma omp parallel num_threads(parts)
+	{
+		size_t i0, i1;
+		cxr_par_range((size_t)len, omp_get_thread_num(), parts, &i0, &i1);
+		const int w = (int)(i1 - i0);
+		if (rows)
+			cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+				    tb ? CblasTrans : CblasNoTrans, w, n, k, 1.0f,
+				    ta ? a + i0 : a + i0 * (size_t)lda, lda, b, ldb, beta,
+				    c + i0 * (size_t)ldc, ldc);
+		else
+			cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+				    tb ? CblasTrans : CblasNoTrans, m, w, k, 1.0f, a, lda,
+				    tb ? b + i0 * (size_t)ldb : b + i0, ldb, beta, c + i0, ldc);
+	}
+}
+
 void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
 	      int ldb, float beta, float *c, int ldc)
 {
@@ -861,8 +902,7 @@ void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
 		gemm_avx512(0, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc, NULL);
 		return;
 	}
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-		    m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+	gemm_blas(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
 void cxr_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
