@@ -36,6 +36,10 @@ static double sgemm_ceiling(int own)
 	for (size_t i = 0; i < (size_t)n * n; i++)
 		a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
 	double best = 0;
+	/* OpenBLAS on its own threads, as a program calling it alone runs it
+	 * (the library gives it one: base/parallel.h) */
+	if (!own)
+		openblas_set_num_threads(cxr_par_threads());
 	for (int r = 0; r < 4; r++) {
 		double t0 = cxr_now();
 		if (own)
@@ -46,6 +50,7 @@ static double sgemm_ceiling(int own)
 		double g = 2.0 * n * n * n / (cxr_now() - t0) / 1e9;
 		best = g > best && r ? g : best;
 	}
+	openblas_set_num_threads(1);
 	free(a), free(b), free(c);
 	return best;
 }
