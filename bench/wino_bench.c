@@ -7,9 +7,12 @@
  * the forward, the data gradient and the weight gradient both ways and
  * prints ms (best of -r runs) and effective GFLOP/s: the direct
  * convolution's 2*N*H*W*C*K*9 flops over the time. The baseline is a
- * channels-last im2col in chunks of 8 MB (as lib/nn/conv.c) with OpenBLAS
- * cblas_sgemm; the data gradient's col2im is a gather. */
+ * channels-last im2col in chunks of 8 MB with the library's product,
+ * cxr_gemm, as lib/nn/conv.c runs it (cxr's own kernel on AVX-512, else
+ * OpenBLAS shared out among the OpenMP threads); the data gradient's
+ * col2im is a gather. */
 #include "base/parallel.h"
+#include "nn/gemm.h"
 #include "nn/wino.h"
 
 #include <cblas.h>
@@ -117,8 +120,7 @@ static void base_forward(float *y, const float *x, const float *wt, const shape 
 	for (int r0 = 0; r0 < rows; r0 += R) {
 		int r1 = r0 + R < rows ? r0 + R : rows, m = (r1 - r0) * s->w;
 		im2col(col, x, s, r0, r1);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, s->k, kk, 1, col, kk, wt, kk,
-			    0, y + (size_t)r0 * s->w * s->k, s->k);
+		cxr_gemm(0, 1, m, s->k, kk, col, kk, wt, kk, 0, y + (size_t)r0 * s->w * s->k, s->k);
 	}
 }
 
@@ -128,8 +130,7 @@ static void base_dgrad(float *dx, const float *dy, const float *wt, const shape 
 	memset(dx, 0, (size_t)rows * s->w * s->c * sizeof *dx);
 	for (int r0 = 0; r0 < rows; r0 += R) {
 		int r1 = r0 + R < rows ? r0 + R : rows, m = (r1 - r0) * s->w;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kk, s->k, 1,
-			    dy + (size_t)r0 * s->w * s->k, s->k, wt, kk, 0, col, kk);
+		cxr_gemm(0, 0, m, kk, s->k, dy + (size_t)r0 * s->w * s->k, s->k, wt, kk, 0, col, kk);
 		col2im(dx, col, s, r0, r1);
 	}
 }
@@ -140,8 +141,7 @@ static void base_wgrad(float *dwt, const float *x, const float *dy, const shape 
 	for (int r0 = 0; r0 < rows; r0 += R) {
 		int r1 = r0 + R < rows ? r0 + R : rows, m = (r1 - r0) * s->w;
 		im2col(col, x, s, r0, r1);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s->k, kk, m, 1,
-			    dy + (size_t)r0 * s->w * s->k, s->k, col, kk, 1, dwt, kk);
+		cxr_gemm(1, 0, s->k, kk, m, dy + (size_t)r0 * s->w * s->k, s->k, col, kk, 1, dwt, kk);
 	}
 }
 
@@ -227,16 +227,9 @@ int main(int argc, char **argv)
 		/* alternate the two ways, so that a busy neighbour hurts both */
 		for (int r = 0; r <= reps; r++)
 			for (int op = 0; op < NOPS; op++) {
-				/* the baseline is OpenBLAS on its own threads, as a
-				 * program calling it alone runs it (the library gives it
-				 * one thread: base/parallel.h) */
-				if (op < W_FWD)
-					openblas_set_num_threads(threads);
 				double t0 = now();
 				run(&c, op);
 				double t = now() - t0;
-				if (op < W_FWD)
-					openblas_set_num_threads(1);
 				if (r > 0 && t < best[op])
 					best[op] = t;
 			}
