@@ -126,6 +126,20 @@ CXR_CLONES static void rows_sums(double *restrict p0, double *restrict p1, float
 	}
 }
 
+/* s0, s1 (c) = the nt threads' partial sums part added in thread order:
+ * thread t's at part[t*2c + j] and part[t*2c + c + j]. */
+static void add_partials(double *s0, double *s1, const double *part, int nt, int c)
+{
+	for (int j = 0; j < c; j++) {
+		double a0 = 0, a1 = 0;
+		for (int t = 0; t < nt; t++) {
+			a0 += part[(size_t)t * 2 * c + j];
+			a1 += part[(size_t)t * 2 * c + c + j];
+		}
+		s0[j] = a0, s1[j] = a1;
+	}
+}
+
 /* s0, s1 (c) = the sums of rows_sums over all m rows. Thread t sums its
  * block of rows; the blocks are added in thread order. */
 static void colsums(double *s0, double *s1, const void *dout, const void *x, relu_mask mk,
@@ -143,14 +157,7 @@ static void colsums(double *s0, double *s1, const void *dout, const void *x, rel
 			  fs + (size_t)t * 2 * c, dout, x, mk, i0, i1, c, mix);
 	}
 	free(fs);
-	for (int j = 0; j < c; j++) {
-		double a0 = 0, a1 = 0;
-		for (int t = 0; t < nt; t++) {
-			a0 += part[(size_t)t * 2 * c + j];
-			a1 += part[(size_t)t * 2 * c + c + j];
-		}
-		s0[j] = a0, s1[j] = a1;
-	}
+	add_partials(s0, s1, part, nt, c);
 	free(part);
 }
 
@@ -240,17 +247,17 @@ static inline float train_scale(float gamma, float invstd)
 }
 
 void bn_forward_train_sums(void *out, float *mean, float *invstd, float *run_mean,
-			   float *run_var, double *bmean, double *bvar, const double *s0,
-			   const double *s1, const void *in, const float *gamma, const float *beta,
+			   float *run_var, double *bmean, double *bvar, const double *part,
+			   int nparts, const void *in, const float *gamma, const float *beta,
 			   const void *res, int relu, size_t m, int c, float momentum, float eps,
 			   int io)
 {
-	double *own = NULL;
-	if (!s0) { /* the sums by a pass of their own */
+	double *s0 = cxr_xmalloc(2 * (size_t)c * sizeof *s0), *s1 = s0 + c;
+	if (part) {
+		add_partials(s0, s1, part, nparts, c);
+	} else { /* the sums by a pass of their own */
 		relu_mask none = {0};
-		own = cxr_xmalloc(2 * (size_t)c * sizeof *own);
-		colsums(own, own + c, in, in, none, io & BN_IN_BF16 ? MIX_DOUT | MIX_X : 0, m, c);
-		s0 = own, s1 = own + c;
+		colsums(s0, s1, in, in, none, io & BN_IN_BF16 ? MIX_DOUT | MIX_X : 0, m, c);
 	}
 	float *scale = cxr_xmalloc((size_t)c * sizeof *scale);
 	for (int j = 0; j < c; j++) {
@@ -270,7 +277,7 @@ void bn_forward_train_sums(void *out, float *mean, float *invstd, float *run_mea
 	}
 	affine(out, in, mean, scale, beta, res, relu, m, c, io);
 	free(scale);
-	free(own);
+	free(s0);
 }
 
 void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean,
@@ -278,7 +285,7 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
 			  const float *gamma, const float *beta, const void *res, int relu,
 			  size_t m, int c, float momentum, float eps, int io)
 {
-	bn_forward_train_sums(out, mean, invstd, run_mean, run_var, bmean, bvar, NULL, NULL, in,
+	bn_forward_train_sums(out, mean, invstd, run_mean, run_var, bmean, bvar, NULL, 0, in,
 			      gamma, beta, res, relu, m, c, momentum, eps, io);
 }
 
@@ -395,20 +402,20 @@ CXR_CLONES static void rows_bwd(void *din, void *dres, const void *dout, const v
 	 * the other version scalar (the demo's fp32 training spent 18% of
 	 * its time there on AVX2) */
 	switch (mix) {
+#define BWD_ACC(mx, a)                                                                     \
+	bwd_body(din, dres, dout, in, mk, k, kx, k0, a, i0, i1, c, MIX_BIT(mx, MIX_DOUT),  \
+		 MIX_BIT(mx, MIX_X), MIX_BIT(mx, MIX_OUT), MIX_BIT(mx, MIX_DIN))
 #define BWD(mx)                                                                            \
 	case mx:                                                                           \
 		if (acc)                                                                   \
-			bwd_body(din, dres, dout, in, mk, k, kx, k0, 1, i0, i1, c,          \
-				 MIX_BIT(mx, MIX_DOUT), MIX_BIT(mx, MIX_X),                 \
-				 MIX_BIT(mx, MIX_OUT), MIX_BIT(mx, MIX_DIN));               \
+			BWD_ACC(mx, 1);                                                    \
 		else                                                                       \
-			bwd_body(din, dres, dout, in, mk, k, kx, k0, 0, i0, i1, c,          \
-				 MIX_BIT(mx, MIX_DOUT), MIX_BIT(mx, MIX_X),                 \
-				 MIX_BIT(mx, MIX_OUT), MIX_BIT(mx, MIX_DIN));               \
+			BWD_ACC(mx, 0);                                                    \
 		break;
 		BWD(0) BWD(1) BWD(2) BWD(3) BWD(4) BWD(5) BWD(6) BWD(7)
 		BWD(8) BWD(9) BWD(10) BWD(11) BWD(12) BWD(13) BWD(14) BWD(15)
 #undef BWD
+#undef BWD_ACC
 	}
 }
 

@@ -47,13 +47,15 @@ void bn_forward_train_act(void *out, float *mean, float *invstd, float *run_mean
 			  float *run_var, double *bmean, double *bvar, const void *in,
 			  const float *gamma, const float *beta, const void *res, int relu,
 			  size_t m, int c, float momentum, float eps, int io);
-/* bn_forward_train_act with the statistics' sums given: s0[j] the sum of
- * channel j of in over its m rows, s1[j] the sum of their squares (as a
- * convolution's product adds them up while it stores in: a pass over in
- * spared); s0 and s1 NULL: bn_forward_train_act, which sums them. */
+/* bn_forward_train_act with the statistics' sums given in nparts partial
+ * sums, added in order: part[t*2c + j] a part of the sum of channel j of
+ * in over its m rows, part[t*2c + c + j] of the sum of their squares (as
+ * a convolution's product adds them up, a block per thread, while it
+ * stores in: cxr_gemm_prepacked_stats; a pass over in spared); part NULL:
+ * bn_forward_train_act, which sums them. */
 void bn_forward_train_sums(void *out, float *mean, float *invstd, float *run_mean,
-			   float *run_var, double *bmean, double *bvar, const double *s0,
-			   const double *s1, const void *in, const float *gamma, const float *beta,
+			   float *run_var, double *bmean, double *bvar, const double *part,
+			   int nparts, const void *in, const float *gamma, const float *beta,
 			   const void *res, int relu, size_t m, int c, float momentum, float eps,
 			   int io);
 /* The training forward's output (without a residual) again, from its

@@ -935,27 +935,17 @@ static void unit_train(cxr_resnet *net, unit *u, const void *in, void *out, cons
 	/* where the bf16 product stores the convolution's output (unit_conv's
 	 * packed path), it adds up batch norm's sums as it does (a pass over
 	 * the output spared); elsewhere batch norm sums them itself */
-	const int nt = omp_get_max_threads(), o = d.o;
+	const int nt = omp_get_max_threads();
 	const int fused = !train_wino(net, u) && (cf & CONV_OUT_BF16);
-	double *stats = fused ? cxr_xcalloc((size_t)(nt + 1) * 2 * o, sizeof *stats) : NULL;
-	double *s0 = NULL, *s1 = NULL;
+	double *stats = fused ? cxr_xcalloc((size_t)nt * 2 * d.o, sizeof *stats) : NULL;
 	TIMED(net, u->kind, 0, conv_flops(&d),
 	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, cf, n, stats));
-	if (fused) {
-		/* the threads' sums added in thread order */
-		s0 = stats + (size_t)nt * 2 * o, s1 = s0 + o;
-		for (int t = 0; t < nt; t++)
-			for (int j = 0; j < o; j++) {
-				s0[j] += stats[(size_t)t * 2 * o + j];
-				s1[j] += stats[(size_t)t * 2 * o + o + j];
-			}
-	}
 	int upd = net->bn_update;
 	TIMED(net, CXR_PROF_BN, 0, 0,
 	      bn_forward_train_sums(out, u->bn_mean, u->bn_istd, upd ? u->running_mean : NULL,
 				    upd ? u->running_var : NULL,
 				    net->bstats + (u->running_mean - net->buffers),
-				    net->bstats + (u->running_var - net->buffers), s0, s1,
+				    net->bstats + (u->running_var - net->buffers), stats, nt,
 				    u->conv_out, u->params.bn_gamma, u->params.bn_beta, res, relu, m,
 				    d.o, net->bn_momentum, net->bn_eps, bf));
 	free(stats);
