@@ -13,7 +13,6 @@
  * program runs itself again with OPENBLAS_THREAD_TIMEOUT=4 unless it is
  * set. Forces CXR_GEMM=blas's path, so it runs on any CPU. */
 #include <cblas.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -31,15 +30,8 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
-		char self[PATH_MAX];
-		ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-		if (len > 0 && (size_t)len < sizeof self - 1 &&
-		    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) == 0) {
-			self[len] = 0;
-			execv(self, argv);
-		}
-	}
+	if (!getenv("OPENBLAS_THREAD_TIMEOUT"))
+		cxr_reexec_with(argv, "OPENBLAS_THREAD_TIMEOUT", "4");
 	int threads = 2, reps = 5, opt;
 	while ((opt = getopt(argc, argv, "j:r:")) != -1) {
 		if (opt == 'j')

@@ -15,7 +15,6 @@
 #include "nn/gemm.h"
 #include "nn/wino.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>

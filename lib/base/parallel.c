@@ -41,13 +41,10 @@ const char *cxr_blas_core(void)
 	return openblas_get_corename();
 }
 
-/* Sets name=value and runs the program again (OpenBLAS reads its
- * variables when it loads, before main), from the file /proc/self/exe
- * names rather than through that link, whose name would become the
- * process's (pgrep, ps and killall would see "exe"). If the exec fails
- * the program goes on as it is; the variable stays set, so that a child
- * exec does not try again. */
-static void reexec_with(char **argv, const char *name, const char *value)
+/* parallel.h; execs the file /proc/self/exe names rather than the link,
+ * whose name would become the process's (pgrep, ps and killall would
+ * see "exe"). */
+void cxr_reexec_with(char **argv, const char *name, const char *value)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -71,5 +68,5 @@ void cxr_blas_prefer_avx512(char **argv)
 	if (!core || !strcasecmp(core, "skylakex") || !strcasecmp(core, "cooperlake") ||
 	    !strcasecmp(core, "sapphirerapids"))
 		return;
-	reexec_with(argv, "OPENBLAS_CORETYPE", "SkylakeX");
+	cxr_reexec_with(argv, "OPENBLAS_CORETYPE", "SkylakeX");
 }

@@ -43,6 +43,11 @@ int cxr_own_gemm_default(void);
  * or when the CPU lacks AVX-512 (F, CD, BW, DQ, VL); if the re-exec fails
  * the program goes on with the kernels it has. */
 void cxr_blas_prefer_avx512(char **argv);
+/* Sets name=value and runs the program again with argv (OpenBLAS reads
+ * its variables when it loads, before main). If the exec fails the
+ * program goes on as it is; the variable stays set, so that a child exec
+ * does not try again. */
+void cxr_reexec_with(char **argv, const char *name, const char *value);
 /* OpenBLAS's kernel set, e.g. "Haswell", "SkylakeX". */
 const char *cxr_blas_core(void);
 

@@ -46,10 +46,8 @@ static int have_avx512(void)
 
 static int current(void)
 {
-	if (impl < 0) {
+	if (impl < 0)
 		impl = cxr_own_gemm_default();
-		openblas_set_num_threads(1); /* gemm_blas shares out its products */
-	}
 	return impl;
 }
 
@@ -69,7 +67,6 @@ int cxr_gemm_use(const char *name)
 	} else {
 		return -1;
 	}
-	openblas_set_num_threads(1);
 	return 0;
 }
 
@@ -854,8 +851,16 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, NULL, c, ldc, nt, io);
 }
 
+/* C (m,n) = op(A) op(B) + beta C by OpenBLAS on the calling thread. */
+static void blas(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+		 int ldb, float beta, float *c, int ldc)
+{
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+		    m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
 /* OpenBLAS where cxr's kernel does not run, on one thread per OpenMP
- * thread (base/parallel.c gives OpenBLAS one thread): each thread
+ * thread (OpenBLAS is given one thread: base/parallel.h): each thread
  * multiplies one block of C's rows, or of its columns where C is wider
  * than tall. One pool of threads then runs the whole network: OpenBLAS's
  * own workers, woken for every product and spinning after it, fought
@@ -865,15 +870,16 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 static void gemm_blas(int ta, int tb, int m, int n, int k, const float *a, int lda,
 		      const float *b, int ldb, float beta, float *c, int ldc)
 {
+	static int one_thread;
+	if (!one_thread) /* for a program that never set the threads */
+		openblas_set_num_threads(1), one_thread = 1;
 	const int rows = m >= n, len = rows ? m : n;
 	int parts = cxr_par_threads();
 	if (parts > len / 16)
 		parts = len / 16;
 	/* a product under a few hundred microseconds is not worth a wake-up */
 	if (parts < 2 || (double)m * n * k < 2e6 * parts) {
-		cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-			    tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c,
-			    ldc);
+		blas(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
 		return;
 	}
 #pragma omp parallel num_threads(parts)
@@ -882,14 +888,11 @@ static void gemm_blas(int ta, int tb, int m, int n, int k, const float *a, int l
 		cxr_par_range((size_t)len, omp_get_thread_num(), parts, &i0, &i1);
 		const int w = (int)(i1 - i0);
 		if (rows)
-			cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-				    tb ? CblasTrans : CblasNoTrans, w, n, k, 1.0f,
-				    ta ? a + i0 : a + i0 * (size_t)lda, lda, b, ldb, beta,
-				    c + i0 * (size_t)ldc, ldc);
+			blas(ta, tb, w, n, k, ta ? a + i0 : a + i0 * (size_t)lda, lda, b, ldb, beta,
+			     c + i0 * (size_t)ldc, ldc);
 		else
-			cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-				    tb ? CblasTrans : CblasNoTrans, m, w, k, 1.0f, a, lda,
-				    tb ? b + i0 * (size_t)ldb : b + i0, ldb, beta, c + i0, ldc);
+			blas(ta, tb, m, w, k, a, lda, tb ? b + i0 * (size_t)ldb : b + i0, ldb, beta,
+			     c + i0, ldc);
 	}
 }
 
