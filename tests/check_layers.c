@@ -238,8 +238,9 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float beta, int pad)
 				     (tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j]);
 			ref[(size_t)i * ldc + j] = s;
 		}
-	for (int impl = 0; impl < 2; impl++) {
-		if (cxr_gemm_use(impl ? "avx512" : "blas"))
+	static const char *const impls[] = {"blas", "avx512", "avx2"};
+	for (int impl = 0; impl < 3; impl++) {
+		if (cxr_gemm_use(impls[impl])) /* not on this CPU */
 			continue;
 		memcpy(c, c0, nc * sizeof *c);
 		if (!beta)

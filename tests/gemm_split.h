@@ -1,12 +1,12 @@
 /* The own matrix product's division of work among threads: rows in
- * blocks of whole 14-row panels, as even as they go, and, when rows
- * alone would leave a thread short, columns in groups of 32-column panels
- * (gemm.c's choose_split). Whatever the division, every element of C must
+ * blocks of whole panels (14 rows on AVX-512, 6 on AVX2), as even as they
+ * go, and, when rows alone would leave a thread short, columns in groups
+ * of panels (32 or 16 columns) (gemm.c's choose_split). Whatever the division, every element of C must
  * be written once, summed whole in k order: the same bits at any thread
  * count, the same prepacked or not, and a C filled with NaN beforehand
  * (beta 0) must hold none after; the bias and ReLU a prepacked product
  * adds as it stores must give what adding them after it gives. Shapes straddle the panel and block
- * edges (14, 224 rows; 32 columns) and the thread counts include ones
+ * edges of both kernels and the thread counts include ones
  * that divide nothing. Shared by check_layers (fp32) and check_bf16. */
 #ifndef CXR_GEMM_SPLIT_H
 #define CXR_GEMM_SPLIT_H
@@ -19,8 +19,10 @@
 
 static void gemm_split_check(int prec)
 {
-	static const int ms[] = {1, 13, 14, 15, 29, 64, 223, 224, 225, 256, 449, 1000};
-	static const int ns[] = {1, 31, 32, 33, 64, 96, 200, 513};
+	/* the edges of the AVX-512 blocks (14 rows, 32 columns, 224-row
+	 * blocks) and of the AVX2 ones (6, 16, 144) */
+	static const int ms[] = {1, 6, 7, 13, 14, 15, 29, 64, 144, 145, 223, 224, 225, 256, 449, 1000};
+	static const int ns[] = {1, 16, 17, 31, 32, 33, 64, 96, 200, 513};
 	static const int nts[] = {1, 2, 3, 4, 7};
 	const int saved = omp_get_max_threads();
 	for (size_t a_ = 0; a_ < sizeof ms / sizeof *ms; a_++)

@@ -27,15 +27,6 @@ int cxr_par_threads(void)
 	return nthreads ? nthreads : omp_get_max_threads();
 }
 
-int cxr_own_gemm_default(void)
-{
-	const char *e = getenv("CXR_GEMM");
-	if (e && !strcmp(e, "blas"))
-		return 0;
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") != 0; /* a bit mask, not 1 */
-}
-
 const char *cxr_blas_core(void)
 {
 	return openblas_get_corename();

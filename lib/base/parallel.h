@@ -1,7 +1,7 @@
 /* parallel — one thread count, one pool of threads: OpenMP runs the
  * element-wise passes (batch norm, ReLU, pooling, im2col), cxr's own
- * matrix kernel and, where OpenBLAS runs the products (CXR_GEMM=blas, a
- * CPU without AVX-512), OpenBLAS on each of its threads, every one a block
+ * matrix kernels and, where OpenBLAS runs the products (CXR_GEMM=blas, a
+ * CPU without AVX2), OpenBLAS on each of its threads, every one a block
  * of the product (nn/gemm.c, gemm_blas). OpenBLAS itself gets one thread:
  * its own pthreads, woken for each product and spinning, yielding, for
  * 2^28 cycles after it, took the cores from the OpenMP threads of the
@@ -28,11 +28,6 @@ static inline void cxr_par_range(size_t m, int t, int nt, size_t *i0, size_t *i1
 /* Sets OpenMP's threads to n (n < 1: all cores), OpenBLAS's to one. */
 void cxr_par_set_threads(int n);
 int cxr_par_threads(void);
-/* 1 where the convolutions' matrix products run cxr's own AVX-512 kernel
- * by default (nn/gemm.h): the CPU has AVX-512F and CXR_GEMM is not
- * "blas"; 0 where OpenBLAS runs them. Safe before main. */
-int cxr_own_gemm_default(void);
-
 /* OpenBLAS 0.3.21 (Debian 12) does not know AMD Zen 4/5 and runs its
  * Haswell (AVX2) kernels there at a third of the speed of its SkylakeX
  * (AVX-512) kernels, which these CPUs execute correctly. The kernel set

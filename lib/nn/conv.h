@@ -11,8 +11,8 @@
  * registers. PyTorch tensors (O, C, KH, KW) are permuted on load/save.
  *
  * conv_forward/conv_backward are the im2col + sgemm path (plain GEMM for
- * 1x1 stride 1; the products by gemm.h: OpenBLAS, or an own AVX-512
- * kernel): the reference the Winograd path (wino.h) is tested against. The im2col matrix is built in chunks of output rows so
+ * 1x1 stride 1; the products by gemm.h: an own AVX-512 or AVX2 kernel,
+ * or OpenBLAS): the reference the Winograd path (wino.h) is tested against. The im2col matrix is built in chunks of output rows so
  * that one workspace of conv_workspace() floats serves any batch. */
 #ifndef CXR_CONV_H
 #define CXR_CONV_H

@@ -1,12 +1,13 @@
-/* gemm — own AVX-512 sgemm (BLIS-style packing, 14x32 register block),
- * OpenBLAS elsewhere (see gemm.h).
+/* gemm — own sgemm (BLIS-style packing; a 14x32 register block on
+ * AVX-512, 6x16 on AVX2: nn/gemm_avx2.c), OpenBLAS elsewhere (see gemm.h).
  *
  * C (m,n) [+]= A (m,k) B (k,n). Blocks: B in KC x NC slabs packed once
  * per slab and shared by all threads (NR-column panels, row by row), A in
  * MC x KC blocks packed by the thread that uses them (MR-row panels:
  * each row a run along k when A's rows lie along k, MR-value columns when
- * A is transposed: whichever is a copy); the micro-kernel keeps a 14x32
- * block of C in 28 registers for a whole KC run. Work items are (row
+ * A is transposed: whichever is a copy); the micro-kernel keeps an MR x NR
+ * block of C in registers (14x32 in 28 on AVX-512, 6x16 in 12 on AVX2)
+ * for a whole KC run. The sizes are a geometry per instruction set. Work items are (row
  * block, column panel group) pairs, divided evenly among the threads,
  * each C element computed whole by one thread in a fixed order of k, so
  * results do not depend on the schedule or the thread count. A product
@@ -26,8 +27,11 @@
 #include "base/cli.h"
 #include "base/hugemem.h"
 #include "base/parallel.h"
+#include "nn/gemm_kernel.h"
 #include "nn/precision.h"
 
+/* The AVX-512 kernels' block sizes (fp32 and bf16), as constants where
+ * only those kernels use them */
 #define MR 14
 #define NR 32
 #define KC 384
@@ -36,37 +40,79 @@
 
 #define AVX512 __attribute__((target("avx512f")))
 
-static int impl = -1; /* 0 OpenBLAS, 1 own AVX-512 */
+/* An own kernel's register block (mr x nr) and cache blocks: kc values
+ * of k (a B panel of kc x nr stays in L1), mc rows of A (a multiple of
+ * mr, in L2), nc columns of B (a multiple of nr). */
+typedef struct geom {
+	int isa; /* CXR_GEMM_AVX512 or CXR_GEMM_AVX2 */
+	int mr, nr, kc, mc, nc;
+} geom;
 
-static int have_avx512(void)
+enum { CXR_GEMM_BLAS, CXR_GEMM_AVX512, CXR_GEMM_AVX2 };
+
+static const geom g512 = {CXR_GEMM_AVX512, MR, NR, KC, MC, NC};
+/* Zen 3: a 16 KB B panel of the 32 KB L1, 144 KB of A of the 512 KB L2 */
+static const geom g256 = {CXR_GEMM_AVX2, GEMM_AVX2_MR, GEMM_AVX2_NR, 256, 144, 3072};
+
+static int impl = -1; /* CXR_GEMM_* */
+
+static int isa_default(void)
 {
+	const char *e = getenv("CXR_GEMM");
+	if (e && !strcmp(e, "blas"))
+		return CXR_GEMM_BLAS;
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") != 0; /* a bit mask, not 1 */
+	/* __builtin_cpu_supports returns a bit mask, not 1 */
+	if (__builtin_cpu_supports("avx512f"))
+		return CXR_GEMM_AVX512;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return CXR_GEMM_AVX2;
+	return CXR_GEMM_BLAS;
 }
 
 static int current(void)
 {
 	if (impl < 0)
-		impl = cxr_own_gemm_default();
+		impl = isa_default();
 	return impl;
 }
 
+/* The own kernel's geometry, NULL where OpenBLAS runs. */
+static const geom *own(void)
+{
+	switch (current()) {
+	case CXR_GEMM_AVX512:
+		return &g512;
+	case CXR_GEMM_AVX2:
+		return &g256;
+	default:
+		return NULL;
+	}
+}
+
+static const char *const impl_names[] = {"blas", "avx512", "avx2"};
+
 const char *cxr_gemm_impl(void)
 {
-	return current() ? "avx512" : "blas";
+	return impl_names[current()];
 }
 
 int cxr_gemm_use(const char *name)
 {
 	if (!name) {
 		impl = -1;
-	} else if (!strcmp(name, "blas")) {
-		impl = 0;
-	} else if (!strcmp(name, "avx512") && have_avx512()) {
-		impl = 1;
-	} else {
-		return -1;
+		return 0;
 	}
+	__builtin_cpu_init();
+	if (!strcmp(name, "blas"))
+		impl = CXR_GEMM_BLAS;
+	else if (!strcmp(name, "avx512") && __builtin_cpu_supports("avx512f"))
+		impl = CXR_GEMM_AVX512;
+	else if (!strcmp(name, "avx2") && __builtin_cpu_supports("avx2") &&
+		 __builtin_cpu_supports("fma"))
+		impl = CXR_GEMM_AVX2;
+	else
+		return -1;
 	return 0;
 }
 
@@ -106,26 +152,52 @@ AVX512 static inline void transpose16(__m512 r[16])
 	}
 }
 
-/* dst: rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) as MR-row panels of
- * MR*kc values, in the layout that costs least to make from A's: a row of
- * A along k (ta 0) is copied as it is, each row a run of kc (row r at
- * r*kc; a_layout: row stride kc, k stride 1); a transposed A, whose
- * columns hold MR contiguous values, is copied column by column (row
- * stride 1, k stride MR). Rows past mc are zero. */
-AVX512 static void pack_a(float *restrict dst, const float *a, int lda, int ta, int i0, int mc,
-			  int p0, int kc)
+/* One MR-row panel of a transposed A, whose columns hold mr <= MR
+ * contiguous values: kc columns of MR values (those past mr zero). */
+AVX512 static void pack_a_columns512(float *restrict d, const float *src, int lda, int mr, int kc)
 {
-	for (int r = 0; r < mc; r += MR) {
-		const int mr = mc - r < MR ? mc - r : MR;
+	const __mmask16 keep = lanes(mr), all = lanes(MR);
+	for (int p = 0; p < kc; p++)
+		_mm512_mask_storeu_ps(d + p * MR, all, _mm512_maskz_loadu_ps(keep, src + (size_t)p * lda));
+}
+
+/* Whether A's panels are packed k-major (the mr values of each k
+ * together: row stride 1, k stride mr) rather than as rows along k (row
+ * stride kc, k stride 1). A transposed A's columns hold mr contiguous
+ * values: k-major is a copy. An A along k is copied as its rows lie,
+ * except on AVX2 where C is 128 columns wide or more: the kernel reads
+ * one stream instead of six (8192x128x512 at batch 8: 7.9 -> 6.3 ms),
+ * which pays for the transpose where 8 or more B panels reuse each A
+ * panel, and not below (32768x256x64: 7.3 -> 8.3 ms). */
+static int a_kmajor(const geom *g, int ta, int n)
+{
+	return ta || (g->isa == CXR_GEMM_AVX2 && n >= 128);
+}
+
+/* dst: rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) as g->mr-row panels
+ * of mr*kc values (row r at r*kc), k-major or not (a_kmajor: kmajor).
+ * Rows past mc are zero. */
+static void pack_a(const geom *g, float *restrict dst, const float *a, int lda, int ta,
+		   int kmajor, int i0, int mc, int p0, int kc)
+{
+	const int R = g->mr;
+	for (int r = 0; r < mc; r += R) {
+		const int mr = mc - r < R ? mc - r : R;
 		float *d = dst + (size_t)r * kc;
 		if (ta) {
-			const __mmask16 keep = lanes(mr), all = lanes(MR);
-			for (int p = 0; p < kc; p++)
-				_mm512_mask_storeu_ps(d + p * MR, all,
-						      _mm512_maskz_loadu_ps(keep, a + (size_t)(p0 + p) * lda + i0 + r));
+			const float *src = a + (size_t)p0 * lda + i0 + r;
+			if (g->isa == CXR_GEMM_AVX512) {
+				pack_a_columns512(d, src, lda, mr, kc);
+				continue;
+			}
+			gemm_avx2_pack_a_columns(d, src, lda, mr, kc);
 			continue;
 		}
-		for (int q = 0; q < MR; q++) {
+		if (kmajor) { /* AVX2 only */
+			gemm_avx2_pack_a(d, a + (size_t)(i0 + r) * lda + p0, lda, mr, kc);
+			continue;
+		}
+		for (int q = 0; q < R; q++) {
 			if (q < mr)
 				memcpy(d + (size_t)q * kc, a + (size_t)(i0 + r + q) * lda + p0,
 				       (size_t)kc * sizeof *d);
@@ -135,22 +207,18 @@ AVX512 static void pack_a(float *restrict dst, const float *a, int lda, int ta, 
 	}
 }
 
-/* A packed panel's strides (in four-byte words) between rows and along k,
- * for pack_a and pack_a_bf16 with run length len (kc or kc2 pairs). */
-typedef struct a_layout {
-	size_t row, k;
-} a_layout;
-
-static a_layout a_layout_of(int ta, int len)
+/* The layout pack_a (or pack_a_bf16, k-major where ta) leaves, with run
+ * length len (kc, or kc2 pairs). */
+static a_layout a_layout_of(const geom *g, int kmajor, int len)
 {
-	return ta ? (a_layout){1, MR} : (a_layout){(size_t)len, 1};
+	return kmajor ? (a_layout){1, (size_t)g->mr} : (a_layout){(size_t)len, 1};
 }
 
 /* dst: panel of columns [j0, j0+NR) (those < n zero-padded) x rows
  * [p0, p0+kc) of op(B), row by row. A transposed B (a weight matrix
  * (O,C) used as (C,O)) has its columns contiguous: 16 of them at a time
  * are transposed in registers, as pack_a does with rows. */
-AVX512 static void pack_b(float *restrict dst, const float *b, int ldb, int tb, int n, int j0,
+AVX512 static void pack_b512(float *restrict dst, const float *b, int ldb, int tb, int n, int j0,
 			  int p0, int kc)
 {
 	int nr = n - j0 < NR ? n - j0 : NR;
@@ -181,13 +249,6 @@ AVX512 static void pack_b(float *restrict dst, const float *b, int ldb, int tb, 
 		}
 	}
 }
-
-/* What the last k block's store adds: a bias per column (NULL: none),
- * then ReLU; in the order conv_bias_relu applies them after a product. */
-typedef struct epilogue {
-	const float *bias;
-	int relu;
-} epilogue;
 
 /* C (mr rows, nr columns) [+]= the accumulators of a micro-kernel, then
  * the epilogue ep (bias from column 0 of this block) if given. */
@@ -263,7 +324,7 @@ _Static_assert(MR == 14, "the micro-kernels hold 14 rows");
 
 /* C (mr <= MR rows, nr <= NR columns, row stride ldc) [+]= A panel (MR
  * x kc, strides L, pack_a) B panel (kc x NR). */
-AVX512 static void kernel(int kc, const float *restrict A, a_layout L, const float *restrict B,
+AVX512 static void kernel512(int kc, const float *restrict A, a_layout L, const float *restrict B,
 			  float *C, int ldc, int mr, int nr, int add, const epilogue *ep)
 {
 	BLOCK_ACCUMULATORS;
@@ -280,6 +341,27 @@ AVX512 static void kernel(int kc, const float *restrict A, a_layout L, const flo
 	}
 	BLOCK_ACC_ARRAY(acc);
 	store_block(acc, C, ldc, mr, nr, add, ep);
+}
+
+/* pack_b for geometry g: one fp32 B panel of g->nr columns. */
+static void pack_b(const geom *g, float *restrict dst, const float *b, int ldb, int tb, int n,
+		   int j0, int p0, int kc)
+{
+	if (g->isa == CXR_GEMM_AVX512)
+		pack_b512(dst, b, ldb, tb, n, j0, p0, kc);
+	else
+		gemm_avx2_pack_b(dst, b, ldb, tb, n, j0, p0, kc);
+}
+
+/* The fp32 micro-kernel of geometry g (kernel512's arguments). */
+static void kernel(const geom *g, int kc, const float *restrict A, a_layout L,
+		   const float *restrict B, float *C, int ldc, int mr, int nr, int add,
+		   const epilogue *ep)
+{
+	if (g->isa == CXR_GEMM_AVX512)
+		kernel512(kc, A, L, B, C, ldc, mr, nr, add, ep);
+	else
+		gemm_avx2_kernel(kc, A, L, B, C, ldc, mr, nr, add, ep);
 }
 
 
@@ -625,9 +707,9 @@ static double split_cost(const split *s, int nt)
 	return worst;
 }
 
-static split choose_split(int m, int panels, int nt)
+static split choose_split(const geom *g, int m, int panels, int nt)
 {
-	const int P = (m + MR - 1) / MR, nrb0 = (m + MC - 1) / MC;
+	const int P = (m + g->mr - 1) / g->mr, nrb0 = (m + g->mc - 1) / g->mc;
 	const int rows[2] = {nrb0, (nrb0 + nt - 1) / nt * nt};
 	const int cols[3] = {1, nt, 2 * nt};
 	split best = {P, nrb0, 1, panels, nrb0};
@@ -685,49 +767,52 @@ static const uint32_t *a16_panel(uint32_t *buf, const uint16_t *a, int lda, int 
 	return buf;
 }
 
-/* C [+]= op(A) op(B) with the work spread over nt threads by row blocks
- * and column-panel groups; bf16: products of bf16-rounded operands, and
- * io (NULL: none) the operands kept in bf16. A packed panel holds kc
- * floats or (kc+1)/2 bf16 pairs per lane, KC four-byte words at most
- * either way. A bf16 C over more than one block of k takes the blocks'
+/* C [+]= op(A) op(B) in geometry g with the work spread over nt threads
+ * by row blocks and column-panel groups; bf16 (g512 only): products of
+ * bf16-rounded operands, and io (NULL: none) the operands kept in bf16.
+ * A packed panel holds kc floats or (kc+1)/2 bf16 pairs per lane, g->kc
+ * four-byte words at most either way. A bf16 C over more than one block of k takes the blocks'
  * sums in an fp32 buffer (in the order an fp32 C would: the value C had
  * added with the first block's), rounded once, with the last block. */
-static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const float *a, int lda,
-			 const float *b, int ldb, const float *prepacked, int add, const epilogue *ep,
-			 float *c, int ldc, int nt, const bf16_io *io)
+static void gemm_blocked(const geom *g, int bf16, int ta, int tb, int m, int n, int k,
+			 const float *a, int lda, const float *b, int ldb, const float *prepacked,
+			 int add, const epilogue *ep, float *c, int ldc, int nt, const bf16_io *io)
 {
-	const int ncb = n < NC ? n : NC, kcmax = bf16 ? KCB : KC;
-	const int all_panels = (n + NR - 1) / NR, nkb = (k + kcmax - 1) / kcmax;
+	const int NRg = g->nr, NCg = g->nc, MRg = g->mr;
+	const size_t panel = (size_t)g->kc * NRg; /* floats (or words) per packed B panel */
+	const int ncb = n < NCg ? n : NCg, kcmax = bf16 ? KCB : g->kc;
+	const int all_panels = (n + NRg - 1) / NRg, nkb = (k + kcmax - 1) / kcmax;
+	const int kmajor = a_kmajor(g, ta, n);
 	const uint16_t *a16 = io ? io->a : NULL, *b16 = io ? io->b : NULL;
 	const int a16_in_place = a16 && !ta;
 	uint16_t *c16 = io ? io->c : NULL;
 	/* B shared, from the calling thread's buffer (or packed already: see
 	 * cxr_gemm_pack_b); A per thread, its own */
-	float *bp = prepacked ? NULL : buffer(0, (size_t)KC * ((ncb + NR - 1) / NR) * NR);
+	float *bp = prepacked ? NULL : buffer(0, panel * (size_t)((ncb + NRg - 1) / NRg));
 	float *part = c16 && nkb > 1 ? buffer(2, (size_t)m * ldc) : NULL;
 #pragma omp parallel num_threads(nt)
 	{
-		float *myap = buffer(1, (size_t)MC * KC);
+		float *myap = buffer(1, (size_t)g->mc * g->kc);
 		const int t = omp_get_thread_num(), nth = omp_get_num_threads();
-		for (int jc = 0; jc < n; jc += NC) {
-			const int nc = n - jc < NC ? n - jc : NC;
-			const int panels = (nc + NR - 1) / NR;
-			const split s = choose_split(m, panels, nth);
+		for (int jc = 0; jc < n; jc += NCg) {
+			const int nc = n - jc < NCg ? n - jc : NCg;
+			const int panels = (nc + NRg - 1) / NRg;
+			const split s = choose_split(g, m, panels, nth);
 			for (int pc = 0; pc < k; pc += kcmax) {
 				const int kc = k - pc < kcmax ? k - pc : kcmax, kc2 = (kc + 1) / 2;
 				const int first = pc == 0 && !add, last = pc + kc >= k;
 				/* prepacked: block pc's panels, all of them in a row */
 				const float *pbk = prepacked ? prepacked + ((size_t)(pc / kcmax) * all_panels +
-									    jc / NR) * KC * NR : NULL;
+									    jc / NRg) * panel : NULL;
 				if (!prepacked) {
 #pragma omp for schedule(static)
 					for (int jp = 0; jp < panels; jp++) {
-						float *dst = bp + (size_t)jp * KC * NR;
+						float *dst = bp + (size_t)jp * panel;
 						if (bf16)
-							pack_b_bf16((uint32_t *)dst, b, b16, ldb, tb, n, jc + jp * NR,
+							pack_b_bf16((uint32_t *)dst, b, b16, ldb, tb, n, jc + jp * NRg,
 								    pc, kc);
 						else
-							pack_b(dst, b, ldb, tb, n, jc + jp * NR, pc, kc);
+							pack_b(g, dst, b, ldb, tb, n, jc + jp * NRg, pc, kc);
 					}
 				}
 				size_t it0, it1;
@@ -735,29 +820,30 @@ static void gemm_blocked(int bf16, int ta, int tb, int m, int n, int k, const fl
 				for (size_t it = it0; it < it1; it++) {
 					size_t r0, r1, g0, g1;
 					item_extent(&s, it, &r0, &r1, &g0, &g1);
-					const int i0 = (int)r0 * MR, i1 = (int)r1 * MR;
+					const int i0 = (int)r0 * MRg, i1 = (int)r1 * MRg;
 					const int mc = (i1 < m ? i1 : m) - i0;
 					const int jp0 = (int)g0, jp1 = (int)g1;
 					if (!bf16)
-						pack_a(myap, a, lda, ta, i0, mc, pc, kc);
+						pack_a(g, myap, a, lda, ta, kmajor, i0, mc, pc, kc);
 					else if (!a16_in_place)
 						pack_a_bf16((uint32_t *)myap, a, a16, lda, ta, i0, mc, pc, kc);
 					for (int jp = jp0; jp < jp1; jp++) {
-						const int j0 = jc + jp * NR;
-						const int nr = n - j0 < NR ? n - j0 : NR;
-						const float *bpp = (prepacked ? pbk : bp) + (size_t)jp * KC * NR;
+						const int j0 = jc + jp * NRg;
+						const int nr = n - j0 < NRg ? n - j0 : NRg;
+						const float *bpp = (prepacked ? pbk : bp) + (size_t)jp * panel;
 						const epilogue e = {ep && ep->bias ? ep->bias + j0 : NULL,
 								    ep && ep->relu};
 						const epilogue *epj = last && ep ? &e : NULL;
-						for (int r = 0; r < mc; r += MR) {
-							const int mr = mc - r < MR ? mc - r : MR;
+						for (int r = 0; r < mc; r += MRg) {
+							const int mr = mc - r < MRg ? mc - r : MRg;
 							const size_t at = (size_t)(i0 + r) * ldc + j0;
 							if (!bf16) {
-								kernel(kc, myap + (size_t)r * kc, a_layout_of(ta, kc),
-								       bpp, c + at, ldc, mr, nr, !first, epj);
+								kernel(g, kc, myap + (size_t)r * kc,
+								       a_layout_of(g, kmajor, kc), bpp, c + at, ldc, mr,
+								       nr, !first, epj);
 								continue;
 							}
-							a_layout L = a_layout_of(ta, kc2);
+							a_layout L = a_layout_of(g, ta, kc2);
 							const uint32_t *ap = (const uint32_t *)myap + (size_t)r * kc2;
 							if (a16_in_place)
 								ap = a16_panel((uint32_t *)myap, a16, lda, i0 + r, mr,
@@ -805,8 +891,9 @@ static void empty_product(int m, int n, int add, float *c, int ldc)
 			memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
 }
 
-static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const float *a, int lda,
-			const float *b, int ldb, int add, float *c, int ldc, const bf16_io *io)
+static void gemm_own(const geom *g, int bf16, int ta, int tb, int m, int n, int k,
+		     const float *a, int lda, const float *b, int ldb, int add, float *c, int ldc,
+		     const bf16_io *io)
 {
 	int nt = omp_get_max_threads();
 	if (k <= 0) {
@@ -815,7 +902,7 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 	}
 	/* few rows and columns, long k: split k, each thread into its own C */
 	const size_t mn = (size_t)m * n;
-	if (nt > 1 && k >= 4 * KC * nt && m <= 2 * MC && mn <= ((size_t)1 << 18)) {
+	if (nt > 1 && k >= 4 * g->kc * nt && m <= 2 * g->mc && mn <= ((size_t)1 << 18)) {
 		/* kept by the calling thread, as the packing buffers: parts of
 		 * up to a megabyte each would be freshly mapped (and page
 		 * faulted) on every call otherwise */
@@ -829,7 +916,7 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 			const float *bs = b ? (tb ? b + k0 : b + (size_t)k0 * ldb) : NULL;
 			const bf16_io ios = {.a = io && io->a ? io->a + aoff : NULL,
 					     .b = io && io->b ? io->b + (size_t)k0 * ldb : NULL};
-			gemm_blocked(bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, NULL, 0, NULL,
+			gemm_blocked(g, bf16, ta, tb, m, n, k1 - k0, as, lda, bs, ldb, NULL, 0, NULL,
 				     part + t * mn, n, 1, io ? &ios : NULL);
 		}
 		uint16_t *c16 = io ? io->c : NULL;
@@ -848,7 +935,7 @@ static void gemm_avx512(int bf16, int ta, int tb, int m, int n, int k, const flo
 		}
 		return;
 	}
-	gemm_blocked(bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, NULL, c, ldc, nt, io);
+	gemm_blocked(g, bf16, ta, tb, m, n, k, a, lda, b, ldb, NULL, add, NULL, c, ldc, nt, io);
 }
 
 /* C (m,n) = op(A) op(B) + beta C by OpenBLAS on the calling thread. */
@@ -901,8 +988,9 @@ void cxr_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
 {
 	if (m <= 0 || n <= 0)
 		return;
-	if (current()) {
-		gemm_avx512(0, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc, NULL);
+	const geom *g = own();
+	if (g) {
+		gemm_own(g, 0, ta, tb, m, n, k, a, lda, b, ldb, beta != 0, c, ldc, NULL);
 		return;
 	}
 	gemm_blas(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
@@ -926,7 +1014,7 @@ void cxr_gemm_bf16_act(int ta, int tb, int m, int n, int k, const void *a, int a
 	if (c16 && k <= 0)
 		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product's bf16 result over k = 0");
 	const bf16_io io = {.a = a16 ? a : NULL, .b = b16 ? b : NULL, .c = c16 ? c : NULL};
-	gemm_avx512(1, ta, tb, m, n, k, a16 ? NULL : a, lda, b16 ? NULL : b, ldb, beta != 0,
+	gemm_own(&g512, 1, ta, tb, m, n, k, a16 ? NULL : a, lda, b16 ? NULL : b, ldb, beta != 0,
 		    c16 ? NULL : c, ldc, &io);
 }
 
@@ -941,28 +1029,40 @@ void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a
 
 int cxr_gemm_can_prepack(int prec)
 {
-	return prec == CXR_PREC_BF16 ? cxr_cpu_has_bf16() : current() == 1;
+	return prec == CXR_PREC_BF16 ? cxr_cpu_has_bf16() : own() != NULL;
+}
+
+/* The geometry a B packed for prec is laid out in (the kernel in force
+ * when it was packed: cxr_gemm_use must not change it in between). */
+static const geom *packing_geom(int prec)
+{
+	const geom *g = prec == CXR_PREC_BF16 ? &g512 : own();
+	if (!g)
+		cxr_die(CXR_EXIT_DATA, "internal error: a packed B where OpenBLAS multiplies");
+	return g;
 }
 
 size_t cxr_gemm_packed_size(int prec, int n, int k)
 {
-	const int kcmax = prec == CXR_PREC_BF16 ? KCB : KC;
-	return (size_t)((k + kcmax - 1) / kcmax) * ((n + NR - 1) / NR) * KC * NR;
+	const geom *g = packing_geom(prec);
+	const int kcmax = prec == CXR_PREC_BF16 ? KCB : g->kc;
+	return (size_t)((k + kcmax - 1) / kcmax) * ((n + g->nr - 1) / g->nr) * g->kc * g->nr;
 }
 
 void cxr_gemm_pack_b(int prec, int tb, int n, int k, const float *b, int ldb, float *dst)
 {
-	const int bf16 = prec == CXR_PREC_BF16, kcmax = bf16 ? KCB : KC;
-	const int panels = (n + NR - 1) / NR;
+	const geom *g = packing_geom(prec);
+	const int bf16 = prec == CXR_PREC_BF16, kcmax = bf16 ? KCB : g->kc;
+	const int panels = (n + g->nr - 1) / g->nr;
 	for (int pc = 0; pc < k; pc += kcmax) {
 		const int kc = k - pc < kcmax ? k - pc : kcmax;
 #pragma omp parallel for schedule(static)
 		for (int jp = 0; jp < panels; jp++) {
-			float *d = dst + ((size_t)(pc / kcmax) * panels + jp) * KC * NR;
+			float *d = dst + ((size_t)(pc / kcmax) * panels + jp) * g->kc * g->nr;
 			if (bf16)
 				pack_b_bf16((uint32_t *)d, b, NULL, ldb, tb, n, jp * NR, pc, kc);
 			else
-				pack_b(d, b, ldb, tb, n, jp * NR, pc, kc);
+				pack_b(g, d, b, ldb, tb, n, jp * g->nr, pc, kc);
 		}
 	}
 }
@@ -983,7 +1083,8 @@ void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, i
 			}
 		return;
 	}
-	gemm_blocked(prec == CXR_PREC_BF16, ta, 0, m, n, k, a, lda, NULL, 0, packed, beta != 0,
+	const int bf16 = prec == CXR_PREC_BF16;
+	gemm_blocked(packing_geom(prec), bf16, ta, 0, m, n, k, a, lda, NULL, 0, packed, beta != 0,
 		     bias || relu ? &ep : NULL, c, ldc, omp_get_max_threads(), NULL);
 }
 
@@ -1006,6 +1107,6 @@ void cxr_gemm_prepacked_stats(int m, int n, int k, const void *a, int a_bf16, in
 			k > 0 ? " with the sums of an fp32 C" : "");
 	const epilogue ep = {bias, relu};
 	const bf16_io io = {.a = a_bf16 ? a : NULL, .c = c_bf16 ? c : NULL, .stats = stats};
-	gemm_blocked(1, 0, 0, m, n, k, a_bf16 ? NULL : a, lda, NULL, 0, packed, accum,
+	gemm_blocked(&g512, 1, 0, 0, m, n, k, a_bf16 ? NULL : a, lda, NULL, 0, packed, accum,
 		     bias || relu ? &ep : NULL, c_bf16 ? NULL : c, ldc, omp_get_max_threads(), &io);
 }

@@ -2,12 +2,16 @@
  * row-major, cblas_sgemm's meaning with alpha 1 and beta 0 or 1.
  *
  * On CPUs with AVX-512 it runs this module's own kernel (packing as BLIS,
- * a 14x32 register block, OpenMP threads); elsewhere, or with the
+ * a 14x32 register block, OpenMP threads), on CPUs with AVX2 and FMA but
+ * not AVX-512 its 6x16 twin (gemm_avx2.c); elsewhere, or with the
  * environment variable CXR_GEMM=blas, it calls OpenBLAS. Why our own:
  * OpenBLAS picks its kernels when it loads, by CPU model or by
  * OPENBLAS_CORETYPE, and 0.3.21 runs AVX2 kernels on AVX-512 CPUs it does
  * not know (AMD Zen 4/5), or wherever the variable pins them, at about
- * half the speed the hardware allows.
+ * half the speed the hardware allows; on AVX2 CPUs its kernel is as fast
+ * as ours, but it packs B anew on every call and cannot add a bias or
+ * apply ReLU as it stores C (an inference convolution's weights are
+ * packed once here, and its epilogue costs no pass of its own).
  *
  * Results depend on the instruction set and the thread count through the
  * order of sums only (deterministic for a fixed CPU and -j). */
@@ -78,9 +82,11 @@ void cxr_gemm_prepacked_stats(int m, int n, int k, const void *a, int a_bf16, in
 			      const float *packed, int accum, const float *bias, int relu, void *c,
 			      int c_bf16, int ldc, double *stats);
 
-/* "avx512" (own kernel) or "blas"; cxr_gemm_use("blas") forces OpenBLAS,
+/* "avx512" or "avx2" (own kernels) or "blas"; cxr_gemm_use("blas")
+ * forces OpenBLAS, "avx2" the AVX2 kernel (on an AVX-512 CPU too),
  * cxr_gemm_use(NULL) restores the default. -1 if the choice is not
- * available here. */
+ * available here. A B packed by cxr_gemm_pack_b is laid out for the
+ * kernel in force: change it only between uses of packed weights. */
 const char *cxr_gemm_impl(void);
 int cxr_gemm_use(const char *impl);
 

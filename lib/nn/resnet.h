@@ -183,7 +183,7 @@ int cxr_resnet_set_precision(cxr_resnet *net, int prec);
 int cxr_resnet_get_precision(const cxr_resnet *net);
 
 /* Threads for everything (-j): OpenMP (element-wise passes, Winograd,
- * the own AVX-512 gemm) and OpenBLAS. */
+ * the own gemm) and OpenBLAS. */
 void cxr_resnet_set_threads(int n);
 
 /* Time and floating-point operations per layer kind, for the benchmark.
