@@ -161,24 +161,14 @@ AVX512 static void pack_a_columns512(float *restrict d, const float *src, int ld
 		_mm512_mask_storeu_ps(d + p * MR, all, _mm512_maskz_loadu_ps(keep, src + (size_t)p * lda));
 }
 
-/* Whether A's panels are packed k-major (the mr values of each k
- * together: row stride 1, k stride mr) rather than as rows along k (row
- * stride kc, k stride 1). A transposed A's columns hold mr contiguous
- * values: k-major is a copy. An A along k is copied as its rows lie,
- * except on AVX2 where C is 128 columns wide or more: the kernel reads
- * one stream instead of six (8192x128x512 at batch 8: 7.9 -> 6.3 ms),
- * which pays for the transpose where 8 or more B panels reuse each A
- * panel, and not below (32768x256x64: 7.3 -> 8.3 ms). */
-static int a_kmajor(const geom *g, int ta, int n)
-{
-	return ta || (g->isa == CXR_GEMM_AVX2 && n >= 128);
-}
-
 /* dst: rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) as g->mr-row panels
- * of mr*kc values (row r at r*kc), k-major or not (a_kmajor: kmajor).
- * Rows past mc are zero. */
-static void pack_a(const geom *g, float *restrict dst, const float *a, int lda, int ta,
-		   int kmajor, int i0, int mc, int p0, int kc)
+ * of mr*kc values (row r at r*kc), in the layout that costs least to make
+ * from A's: a row of A along k (ta 0) is copied as it is, each row a run
+ * of kc (a_layout: row stride kc, k stride 1); a transposed A, whose
+ * columns hold mr contiguous values, is copied column by column (row
+ * stride 1, k stride mr). Rows past mc are zero. */
+static void pack_a(const geom *g, float *restrict dst, const float *a, int lda, int ta, int i0,
+		   int mc, int p0, int kc)
 {
 	const int R = g->mr;
 	for (int r = 0; r < mc; r += R) {
@@ -193,10 +183,6 @@ static void pack_a(const geom *g, float *restrict dst, const float *a, int lda, 
 			gemm_avx2_pack_a_columns(d, src, lda, mr, kc);
 			continue;
 		}
-		if (kmajor) { /* AVX2 only */
-			gemm_avx2_pack_a(d, a + (size_t)(i0 + r) * lda + p0, lda, mr, kc);
-			continue;
-		}
 		for (int q = 0; q < R; q++) {
 			if (q < mr)
 				memcpy(d + (size_t)q * kc, a + (size_t)(i0 + r + q) * lda + p0,
@@ -207,11 +193,11 @@ static void pack_a(const geom *g, float *restrict dst, const float *a, int lda, 
 	}
 }
 
-/* The layout pack_a (or pack_a_bf16, k-major where ta) leaves, with run
- * length len (kc, or kc2 pairs). */
-static a_layout a_layout_of(const geom *g, int kmajor, int len)
+/* The layout pack_a (or pack_a_bf16) leaves, with run length len (kc,
+ * or kc2 pairs). */
+static a_layout a_layout_of(const geom *g, int ta, int len)
 {
-	return kmajor ? (a_layout){1, (size_t)g->mr} : (a_layout){(size_t)len, 1};
+	return ta ? (a_layout){1, (size_t)g->mr} : (a_layout){(size_t)len, 1};
 }
 
 /* dst: panel of columns [j0, j0+NR) (those < n zero-padded) x rows
@@ -782,7 +768,12 @@ static void gemm_blocked(const geom *g, int bf16, int ta, int tb, int m, int n, 
 	const size_t panel = (size_t)g->kc * NRg; /* floats (or words) per packed B panel */
 	const int ncb = n < NCg ? n : NCg, kcmax = bf16 ? KCB : g->kc;
 	const int all_panels = (n + NRg - 1) / NRg, nkb = (k + kcmax - 1) / kcmax;
-	const int kmajor = a_kmajor(g, ta, n);
+	/* AVX2, A's rows along k: read where they lie, as the copy would
+	 * hold them, all but a last panel short of mr rows (the kernel reads
+	 * all of a panel's rows). The copy cost 2% of batch-8 scoring, and
+	 * packing them k-major (one stream into the kernel rather than six)
+	 * cost more than it gained. */
+	const int a_direct = !bf16 && g->isa == CXR_GEMM_AVX2 && !ta;
 	const uint16_t *a16 = io ? io->a : NULL, *b16 = io ? io->b : NULL;
 	const int a16_in_place = a16 && !ta;
 	uint16_t *c16 = io ? io->c : NULL;
@@ -823,10 +814,16 @@ static void gemm_blocked(const geom *g, int bf16, int ta, int tb, int m, int n, 
 					const int i0 = (int)r0 * MRg, i1 = (int)r1 * MRg;
 					const int mc = (i1 < m ? i1 : m) - i0;
 					const int jp0 = (int)g0, jp1 = (int)g1;
-					if (!bf16)
-						pack_a(g, myap, a, lda, ta, kmajor, i0, mc, pc, kc);
-					else if (!a16_in_place)
+					const int whole = mc / MRg * MRg; /* rows in whole panels */
+					if (a_direct) {
+						if (whole < mc)
+							pack_a(g, myap + (size_t)whole * kc, a, lda, 0,
+							       i0 + whole, mc - whole, pc, kc);
+					} else if (!bf16) {
+						pack_a(g, myap, a, lda, ta, i0, mc, pc, kc);
+					} else if (!a16_in_place) {
 						pack_a_bf16((uint32_t *)myap, a, a16, lda, ta, i0, mc, pc, kc);
+					}
 					for (int jp = jp0; jp < jp1; jp++) {
 						const int j0 = jc + jp * NRg;
 						const int nr = n - j0 < NRg ? n - j0 : NRg;
@@ -837,9 +834,15 @@ static void gemm_blocked(const geom *g, int bf16, int ta, int tb, int m, int n, 
 						for (int r = 0; r < mc; r += MRg) {
 							const int mr = mc - r < MRg ? mc - r : MRg;
 							const size_t at = (size_t)(i0 + r) * ldc + j0;
+							if (!bf16 && a_direct && r < whole) {
+								kernel(g, kc, a + (size_t)(i0 + r) * lda + pc,
+								       (a_layout){(size_t)lda, 1}, bpp, c + at, ldc, mr,
+								       nr, !first, epj);
+								continue;
+							}
 							if (!bf16) {
 								kernel(g, kc, myap + (size_t)r * kc,
-								       a_layout_of(g, kmajor, kc), bpp, c + at, ldc, mr,
+								       a_layout_of(g, ta, kc), bpp, c + at, ldc, mr,
 								       nr, !first, epj);
 								continue;
 							}

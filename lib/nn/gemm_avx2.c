@@ -173,25 +173,6 @@ AVX2 void gemm_avx2_pack_b(float *restrict dst, const float *b, int ldb, int tb,
 	}
 }
 
-AVX2 void gemm_avx2_pack_a(float *restrict dst, const float *src, int lda, int mr, int kc)
-{
-	for (int p = 0; p < kc; p += 8) {
-		const int left = kc - p, nt = left < 8 ? left : 8;
-		const __m256i m = lanes8(left);
-		__m256 v[8];
-		for (int q = 0; q < 8; q++)
-			v[q] = q >= mr	  ? _mm256_setzero_ps()
-			       : nt == 8 ? _mm256_loadu_ps(src + (size_t)q * lda + p)
-					 : _mm256_maskload_ps(src + (size_t)q * lda + p, m);
-		transpose8(v); /* v[t]: the rows' values at k = p + t, rows 6 and 7 zero */
-		for (int t = 0; t < nt; t++) {
-			float *d = dst + (size_t)(p + t) * GEMM_AVX2_MR;
-			_mm_storeu_ps(d, _mm256_castps256_ps128(v[t]));
-			_mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(v[t], 1));
-		}
-	}
-}
-
 AVX2 void gemm_avx2_pack_a_columns(float *restrict dst, const float *src, int lda, int mr, int kc)
 {
 	if (mr < GEMM_AVX2_MR) {

@@ -34,12 +34,9 @@ typedef struct epilogue {
 void gemm_avx2_kernel(int kc, const float *restrict A, a_layout L, const float *restrict B,
 		      float *C, int ldc, int mr, int nr, int add, const epilogue *ep);
 
-/* dst: one 6-row panel of A (mr <= 6 rows at src, row stride lda,
- * those past mr zero) k-major, {1, 6}: the 6 values of k = p at 6p. */
-void gemm_avx2_pack_a(float *restrict dst, const float *src, int lda, int mr, int kc);
-
-/* The same panel from a transposed A, whose columns hold the 6 rows'
- * values of each k contiguously (src + p*lda): a copy. */
+/* dst: one 6-row panel of a transposed A, whose columns hold the 6 rows'
+ * values of each k contiguously (src + p*lda), k-major ({1, 6}: the 6
+ * values of k = p at 6p; those past mr zero): a copy. */
 void gemm_avx2_pack_a_columns(float *restrict dst, const float *src, int lda, int mr, int kc);
 
 /* dst: the 16-column panel [j0, j0+16) (those >= n zero) x rows [p0,
