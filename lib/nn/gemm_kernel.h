@@ -9,9 +9,10 @@
 #define CXR_GEMM_KERNEL_H
 #include <stddef.h>
 
-/* A packed panel's strides (in four-byte words) between rows and along k:
- * {run length, 1} for rows copied as they lie along k, {1, MR} for a
- * transposed A copied column by column. */
+/* An A panel's strides (in four-byte words) between rows and along k:
+ * {run length, 1} for rows copied as they lie along k ({lda, 1} where
+ * the AVX2 kernel reads them in A itself), {1, MR} for a transposed A
+ * copied column by column. */
 typedef struct a_layout {
 	size_t row, k;
 } a_layout;
