@@ -146,14 +146,8 @@ int main(int argc, char **argv)
 	printf("\n");
 	for (size_t s = 0; s < NSHAPES; s++) {
 		const int m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
-		float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)n * k * sizeof *b);
-		float *c = malloc((size_t)m * n * sizeof *c);
-		if (!a || !b || !c)
-			return 1;
-		for (size_t i = 0; i < (size_t)m * k; i++)
-			a[i] = (float)(i % 7) * 0.1f;
-		for (size_t i = 0; i < (size_t)n * k; i++)
-			b[i] = (float)(i % 5) * 0.1f;
+		float *a = filled((size_t)m * k, 7), *b = filled((size_t)n * k, 5);
+		float *c = filled((size_t)m * n, 3);
 		float *bias = calloc((size_t)n, sizeof *bias), *packed = NULL;
 		if (have_own) {
 			/* the weights (n,k) as conv.c packs them */

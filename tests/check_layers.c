@@ -281,11 +281,15 @@ START_TEST(gemm)
 }
 END_TEST
 
-/* where the own kernel runs (AVX-512); OpenBLAS's division is checked in gemm */
+/* each own kernel the CPU runs (AVX-512, AVX2: both on an AVX-512 CPU);
+ * OpenBLAS's division is checked in gemm */
 START_TEST(gemm_split)
 {
-	if (cxr_gemm_can_prepack(CXR_PREC_FP32))
-		gemm_split_check(CXR_PREC_FP32);
+	static const char *const own[] = {"avx512", "avx2"};
+	for (int i = 0; i < 2; i++)
+		if (!cxr_gemm_use(own[i]))
+			gemm_split_check(CXR_PREC_FP32);
+	cxr_gemm_use(NULL);
 }
 END_TEST
 

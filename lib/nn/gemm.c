@@ -56,18 +56,31 @@ static const geom g256 = {CXR_GEMM_AVX2, GEMM_AVX2_MR, GEMM_AVX2_NR, 256, 144, 3
 
 static int impl = -1; /* CXR_GEMM_* */
 
+static const char *const impl_names[] = {"blas", "avx512", "avx2"};
+
+/* Whether this CPU runs implementation CXR_GEMM_* isa. */
+static int cpu_runs(int isa)
+{
+	__builtin_cpu_init();
+	/* __builtin_cpu_supports returns a bit mask, not 1 */
+	switch (isa) {
+	case CXR_GEMM_AVX512:
+		return __builtin_cpu_supports("avx512f") != 0;
+	case CXR_GEMM_AVX2:
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	default:
+		return 1;
+	}
+}
+
 static int isa_default(void)
 {
 	const char *e = getenv("CXR_GEMM");
 	if (e && !strcmp(e, "blas"))
 		return CXR_GEMM_BLAS;
-	__builtin_cpu_init();
-	/* __builtin_cpu_supports returns a bit mask, not 1 */
-	if (__builtin_cpu_supports("avx512f"))
+	if (cpu_runs(CXR_GEMM_AVX512))
 		return CXR_GEMM_AVX512;
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		return CXR_GEMM_AVX2;
-	return CXR_GEMM_BLAS;
+	return cpu_runs(CXR_GEMM_AVX2) ? CXR_GEMM_AVX2 : CXR_GEMM_BLAS;
 }
 
 static int current(void)
@@ -90,8 +103,6 @@ static const geom *own(void)
 	}
 }
 
-static const char *const impl_names[] = {"blas", "avx512", "avx2"};
-
 const char *cxr_gemm_impl(void)
 {
 	return impl_names[current()];
@@ -103,17 +114,12 @@ int cxr_gemm_use(const char *name)
 		impl = -1;
 		return 0;
 	}
-	__builtin_cpu_init();
-	if (!strcmp(name, "blas"))
-		impl = CXR_GEMM_BLAS;
-	else if (!strcmp(name, "avx512") && __builtin_cpu_supports("avx512f"))
-		impl = CXR_GEMM_AVX512;
-	else if (!strcmp(name, "avx2") && __builtin_cpu_supports("avx2") &&
-		 __builtin_cpu_supports("fma"))
-		impl = CXR_GEMM_AVX2;
-	else
-		return -1;
-	return 0;
+	for (int i = 0; i < (int)(sizeof impl_names / sizeof *impl_names); i++)
+		if (!strcmp(name, impl_names[i]) && cpu_runs(i)) {
+			impl = i;
+			return 0;
+		}
+	return -1;
 }
 
 /* The mask of lanes [0, n) of a 16-lane vector: none for n <= 0, all
@@ -176,11 +182,10 @@ static void pack_a(const geom *g, float *restrict dst, const float *a, int lda, 
 		float *d = dst + (size_t)r * kc;
 		if (ta) {
 			const float *src = a + (size_t)p0 * lda + i0 + r;
-			if (g->isa == CXR_GEMM_AVX512) {
+			if (g->isa == CXR_GEMM_AVX512)
 				pack_a_columns512(d, src, lda, mr, kc);
-				continue;
-			}
-			gemm_avx2_pack_a_columns(d, src, lda, mr, kc);
+			else
+				gemm_avx2_pack_a_columns(d, src, lda, mr, kc);
 			continue;
 		}
 		for (int q = 0; q < R; q++) {
@@ -834,16 +839,14 @@ static void gemm_blocked(const geom *g, int bf16, int ta, int tb, int m, int n, 
 						for (int r = 0; r < mc; r += MRg) {
 							const int mr = mc - r < MRg ? mc - r : MRg;
 							const size_t at = (size_t)(i0 + r) * ldc + j0;
-							if (!bf16 && a_direct && r < whole) {
-								kernel(g, kc, a + (size_t)(i0 + r) * lda + pc,
-								       (a_layout){(size_t)lda, 1}, bpp, c + at, ldc, mr,
-								       nr, !first, epj);
-								continue;
-							}
-							if (!bf16) {
-								kernel(g, kc, myap + (size_t)r * kc,
-								       a_layout_of(g, ta, kc), bpp, c + at, ldc, mr,
-								       nr, !first, epj);
+							if (!bf16) { /* A in place, or its packed panel */
+								const int here = a_direct && r < whole;
+								kernel(g, kc,
+								       here ? a + (size_t)(i0 + r) * lda + pc
+									    : myap + (size_t)r * kc,
+								       here ? (a_layout){(size_t)lda, 1}
+									    : a_layout_of(g, ta, kc),
+								       bpp, c + at, ldc, mr, nr, !first, epj);
 								continue;
 							}
 							a_layout L = a_layout_of(g, ta, kc2);

@@ -65,18 +65,16 @@ AVX2 static inline void store_block(__m256 acc[GEMM_AVX2_MR][2], float *C, int l
 	}
 }
 
-/* The block's products over kc values of k: the six rows of the A panel
- * from two base pointers with offsets 0, s, 2s (six offsets of one base
- * would want more registers than the loop has), s and the step along k
- * constants where the caller inlines it with constants. Each lane sums
- * its products in k order from zero, as the AVX-512 kernel's do. */
-AVX2 static inline __attribute__((always_inline)) void
-block(int kc, const float *restrict A, size_t s, size_t step, const float *restrict B, float *C,
-      int ldc, int mr, int nr, int add, const epilogue *ep)
+/* The six rows of the A panel from two base pointers with offsets 0, s,
+ * 2s (six offsets of one base would want more registers than the loop
+ * has). Each lane sums its products in k order from zero, as the AVX-512
+ * kernel's do. */
+AVX2 void gemm_avx2_kernel(int kc, const float *restrict A, a_layout L, const float *restrict B,
+			   float *C, int ldc, int mr, int nr, int add, const epilogue *ep)
 {
 	__m256 c0a = _mm256_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
 	__m256 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
-	const size_t s2 = 2 * s;
+	const size_t s = L.row, s2 = 2 * s;
 	const float *a0 = A, *a3 = A + 3 * s;
 	/* C's block, read or written at the end, on its way meanwhile; and
 	 * the next row panel's (the driver's next call, where the block has
@@ -86,7 +84,7 @@ block(int kc, const float *restrict A, size_t s, size_t step, const float *restr
 		_mm_prefetch((const char *)(C + (size_t)i * ldc + 15), _MM_HINT_T0);
 	}
 #pragma GCC unroll 4
-	for (int p = 0; p < kc; p++, a0 += step, a3 += step, B += GEMM_AVX2_NR) {
+	for (int p = 0; p < kc; p++, a0 += L.k, a3 += L.k, B += GEMM_AVX2_NR) {
 		const __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
 		__m256 av;
 #define ROW(base, off, x, y)                          \
@@ -104,15 +102,6 @@ block(int kc, const float *restrict A, size_t s, size_t step, const float *restr
 	__m256 acc[GEMM_AVX2_MR][2] = {{c0a, c0b}, {c1a, c1b}, {c2a, c2b},
 				       {c3a, c3b}, {c4a, c4b}, {c5a, c5b}};
 	store_block(acc, C, ldc, mr, nr, add, ep);
-}
-
-AVX2 void gemm_avx2_kernel(int kc, const float *restrict A, a_layout L, const float *restrict B,
-			   float *C, int ldc, int mr, int nr, int add, const epilogue *ep)
-{
-	if (L.row == 1 && L.k == GEMM_AVX2_MR) /* k-major: one stream, offsets 0-5 */
-		block(kc, A, 1, GEMM_AVX2_MR, B, C, ldc, mr, nr, add, ep);
-	else
-		block(kc, A, L.row, L.k, B, C, ldc, mr, nr, add, ep);
 }
 
 /* r[i] = column i of the 8x8 block whose rows were r[0..7]. */
