@@ -80,6 +80,11 @@ fi
 # The model's metadata, key<TAB>value, when the model and cxr-score are there.
 info=$(mktemp "${TMPDIR:-/tmp}/report.XXXXXX")
 trap 'rm -f "$info"' EXIT
+# a signal (a reader that stops early sends SIGPIPE) ends the script through
+# exit, so that the EXIT trap above removes the file
+trap 'exit 141' PIPE
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 score=${CXR_BIN:-$(cd "$(dirname "$0")/.." && pwd)/bin}/cxr-score
 [ -x "$score" ] || score=$(command -v cxr-score || true)
 if [ -r "$out/model.cxm" ] && [ -n "$score" ]; then

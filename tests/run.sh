@@ -10,10 +10,19 @@
 # set extension the machine lacks, such as AVX512_BF16, and says which on
 # an `unsupported:` line): counted apart as unsupported, the one kind of
 # test not run that does not fail CI, since no install step can add it.
+# Each test gets an empty TMPDIR of its own and fails if it leaves
+# anything there (KEEP=1, which keeps shell tests' scratch, excepted).
 # T=pattern runs only the tests whose name contains pattern.
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$top/bin:$PATH"; export PATH
 CXR_TOP=$top; export CXR_TOP
+# Each test runs with TMPDIR a directory of its own, which must be empty
+# when it ends: a test (or a tool it ran) that leaves a temporary file
+# behind fails.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/cxr-check.XXXXXX") || exit 1
+trap 'rm -rf "$scratch"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 pass=0; fail=0; skip=0; unsup=0; failed=; skipped=; unsupported=
 phase=check
 for t in "$@"; do
@@ -22,12 +31,19 @@ for t in "$@"; do
 	name=$(basename "$t")
 	log=$top/tests/bin/$name.log
 	mkdir -p "$top/tests/bin"
+	mkdir "$scratch/tmp"
 	if [ $phase = check ]; then
-		CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120} "$t" >"$log" 2>&1
+		TMPDIR=$scratch/tmp CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120} "$t" >"$log" 2>&1
 	else
-		( cd "$top/tests" && NAME=${name%.sh} sh "$top/$t" ) >"$log" 2>&1
+		( cd "$top/tests" && TMPDIR=$scratch/tmp NAME=${name%.sh} sh "$top/$t" ) >"$log" 2>&1
 	fi
 	rc=$?
+	left=$(cd "$scratch/tmp" && ls -A)
+	if [ -n "$left" ] && [ -z "${KEEP:-}" ]; then
+		printf 'left behind in TMPDIR: %s\n' $left >>"$log"
+		rc=1
+	fi
+	rm -rf "$scratch/tmp"
 	if [ $rc -eq 0 ]; then
 		pass=$((pass+1)); printf 'PASS %s\n' "$name"
 	elif [ $rc -eq 78 ]; then

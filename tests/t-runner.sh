@@ -3,7 +3,8 @@
 # skipped (not passed) with its reasons shown, the last line is
 # "check: N passed, N failed, N skipped", and under CI (CI=true) a skip
 # fails the run while outside CI it does not; a test that exits 78
-# (unsupported on this CPU) is counted apart and fails neither.
+# (unsupported on this CPU) is counted apart and fails neither; a test that
+# leaves a file in its TMPDIR fails.
 NAME=t-runner; . ./lib.sh
 run=$CXR_TOP/tests/run.sh
 mkdir "$t/tests"
@@ -49,6 +50,13 @@ check $? "an unsupported test under CI=true does not fail the run"
 	grep -q '^UNSUPPORTED t-d.sh' "$t/o5" && grep -q 'no AVX512_BF16' "$t/o5" &&
 	grep -q '^unsupported on this CPU (1): t-d.sh' "$t/o5"
 check $? "the unsupported test and its reason are shown, not counted as passed"
+# A test that leaves a file in its TMPDIR fails, the file named; a test's
+# TMPDIR is its own, empty at the start.
+printf '#!/bin/sh\n[ -z "$(ls -A "$TMPDIR")" ] || exit 1\n: > "$TMPDIR/stray.tmp"\nexit 0\n' >"$t/tests/t-e.sh"
+T= CI= sh tests/run.sh -- tests/t-a.sh tests/t-e.sh tests/t-e.sh >"$t/o6" 2>&1
+[ $? -ne 0 ] && [ "$(tail -n 1 "$t/o6")" = "check: 1 passed, 2 failed, 0 skipped" ] &&
+	grep -q 'left behind in TMPDIR: stray.tmp' "$t/o6"
+check $? "a test that leaves a temporary file fails, the file named"
 (NAME=x; . "$CXR_TOP/tests/lib.sh"; unsupported "part"; finish) >/dev/null
 [ $? -eq 78 ]
 check $? "lib.sh: unsupported then finish exits 78"

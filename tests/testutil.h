@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Test data: a xorshift64 stream in [0, 1) whose state test_lcg a test
@@ -36,13 +38,58 @@ static inline const char *test_data(const char *name)
 	return buf;
 }
 
-/* A fresh temporary directory, removed by the caller (or left in /tmp). */
+/* Directories test_tmpdir made in this process, removed with what they
+ * hold when it exits: Check runs each test in a child that exits (through
+ * exit, so atexit runs) when the test ends, passed or failed. tests/run.sh
+ * fails a test that leaves anything in its TMPDIR. */
+static char test_tmpdirs[16][4096];
+static pid_t test_tmpdir_owner[16];
+static int test_ntmpdirs;
+
+/* Removes path, a directory's contents first (links not followed). */
+static inline void test_remove_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		for (struct dirent *e; d && (e = readdir(d));) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char *sub = malloc(strlen(path) + strlen(e->d_name) + 2);
+			if (!sub)
+				abort();
+			sprintf(sub, "%s/%s", path, e->d_name);
+			test_remove_tree(sub);
+			free(sub);
+		}
+		if (d)
+			closedir(d);
+	}
+	remove(path);
+}
+
+static inline void test_tmpdirs_remove(void)
+{
+	/* a test's child inherits its parent's list: each removes its own */
+	while (test_ntmpdirs > 0)
+		if (test_tmpdir_owner[--test_ntmpdirs] == getpid())
+			test_remove_tree(test_tmpdirs[test_ntmpdirs]);
+}
+
+/* A fresh temporary directory under $TMPDIR (or /tmp); it and its files
+ * are removed when the process that made it exits. */
 static inline const char *test_tmpdir(void)
 {
-	static char buf[64];
-	strcpy(buf, "/tmp/cxr-test-XXXXXX");
+	if (test_ntmpdirs == (int)(sizeof test_tmpdirs / sizeof test_tmpdirs[0]))
+		abort();
+	char *buf = test_tmpdirs[test_ntmpdirs];
+	const char *base = getenv("TMPDIR");
+	snprintf(buf, sizeof test_tmpdirs[0], "%s/cxr-test-XXXXXX", base && *base ? base : "/tmp");
 	if (!mkdtemp(buf))
 		abort();
+	test_tmpdir_owner[test_ntmpdirs] = getpid();
+	if (test_ntmpdirs++ == 0)
+		atexit(test_tmpdirs_remove);
 	return buf;
 }
 
