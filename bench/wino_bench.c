@@ -2,7 +2,7 @@
  * every stride-1 3x3 convolution shape of ResNet-50 at 256x256 input.
  *
  * usage: wino_bench [-c] [-n batch] [-j threads] [-r repeats] [-s stage]
- *                   [-T tiles,slices]
+ *                   [-T tiles,slices[,wgrad_mode]]
  *
  * -T forces the Winograd plan's block of tiles and column slices
  * (cxr_wino_tune; 0 leaves one to the cost model), to try the model's
@@ -182,7 +182,7 @@ static void run(ctx *c, int op)
 int main(int argc, char **argv)
 {
 	cxr_blas_prefer_avx512(argv);
-	int batch = 16, threads = 2, reps = 3, only = 0, opt, tiles = 0, slices = 0;
+	int batch = 16, threads = 2, reps = 3, only = 0, opt, tiles = 0, slices = 0, mode = 0;
 	while ((opt = getopt(argc, argv, "cn:j:r:s:T:")) != -1) {
 		switch (opt) {
 		case 'c': clk = CLOCK_PROCESS_CPUTIME_ID; break;
@@ -191,19 +191,19 @@ int main(int argc, char **argv)
 		case 'r': reps = atoi(optarg); break;
 		case 's': only = atoi(optarg); break;
 		case 'T':
-			if (sscanf(optarg, "%d,%d", &tiles, &slices) != 2)
+			if (sscanf(optarg, "%d,%d,%d", &tiles, &slices, &mode) < 2)
 				tiles = -1;
 			break;
 		default:
 			fprintf(stderr, "usage: wino_bench [-c] [-n batch] [-j threads] [-r repeats] "
-					"[-s stage] [-T tiles,slices]\n");
+					"[-s stage] [-T tiles,slices[,wgrad_mode]]\n");
 			return 2;
 		}
 	}
 	if (batch < 1 || threads < 1 || reps < 1 || tiles < 0 || slices < 0)
 		return 2;
 	cxr_par_set_threads(threads);
-	cxr_wino_tune(tiles, slices, 0);
+	cxr_wino_tune(tiles, slices, mode);
 	printf("# wino_bench: batch %d, %d threads, best of %d %s; OpenBLAS %s, wino %s\n",
 	       batch, threads, reps, clk == CLOCK_MONOTONIC ? "wall" : "cpu", cxr_blas_core(),
 	       cxr_wino_isa());
