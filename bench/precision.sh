@@ -262,6 +262,9 @@ mhz=$(awk -F: '/^cpu MHz/ { printf "%.0f", $2; exit }' /proc/cpuinfo)
 # 3. cxr: training, then scoring at batch 8 and 1, per precision
 cxr_train() { # P
 	p=$1 d=$tmp/train-$1
+	# fresh: a checkpoint left in a KEEP directory by an earlier run would
+	# make cxr-train resume it (and time nothing)
+	rm -rf "$d"
 	mkdir -p "$d"
 	echo "# cxr-train --precision $p ..." >&2
 	rm -f "$d/pid"
@@ -274,12 +277,15 @@ cxr_train() { # P
 	# fields: seconds cpu step epoch loss lr
 	awk -F'\t' -v s="$skip" -v n="$steps" -v b="$batch" '
 		$3 == s { t0 = $1; c0 = $2 } $3 == n { t1 = $1; c1 = $2 }
-		END { printf "%.3f\t%.3f\n", b * (n - s) / (t1 - t0), b * (n - s) / (c1 - c0) }' \
-		"$d/stamped.tsv" > "$d/rate"
+		END { if (t1 <= t0 || c1 <= c0) exit 1
+			printf "%.3f\t%.3f\n", b * (n - s) / (t1 - t0), b * (n - s) / (c1 - c0) }' \
+		"$d/stamped.tsv" > "$d/rate" ||
+		{ echo "precision.sh: cxr-train's steps $skip and $steps were not seen apart as its step log grew ($d/stamped.tsv)" >&2; return 1; }
 	train_gflop=$(sed -n 's/.* \([0-9.e+]*\) GFLOP per image.*/\1/p' "$d/m.cxm.log" | head -n 1)
 }
 cxr_score() { # P B
 	p=$1 b=$2 d=$tmp/score-$1-$2
+	rm -rf "$d"
 	mkdir -p "$d"
 	echo "# cxr-score --precision $p --batch $b ..." >&2
 	m=$tmp/train-$p/m.cxm
