@@ -10,6 +10,7 @@
 #
 #	sh bench/precision.sh  [THREADS=2] [STEPS=12] [SKIP=2] [IMAGES=64]
 #	                       [TORCH_ITERS=3] [PRECISIONS="fp32 bf16"] [KEEP=DIR]
+#	                       [ROUNDS=1]
 #	                       [WIDTH=1] [SIZE=256]  (other sizes: for trying it out)
 #
 # How each figure is taken:
@@ -49,6 +50,13 @@
 #   On a busy machine the wall-time rates are what is left over; the
 #   per-CPU-second rates hold.
 #
+# - ROUNDS=N runs the whole set (cxr, then PyTorch, per precision) N times
+#   over, so that each round's pair meets the same hour of a machine
+#   whose speed drifts (a shared virtual machine's swung 20-50% between
+#   runs an hour apart): the table then gives each figure's median over
+#   the rounds, each ratio as the median of the rounds' own ratios, and a
+#   line per round with that round's ratios.
+#
 # OpenMP settings are left as the environment has them, for both.
 # A run takes 10 to 20 minutes on 2 cores. Needs `make all bench-bin`,
 # /usr/bin/time and /usr/bin/python3 (with torch for PyTorch's columns,
@@ -57,10 +65,11 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$top/bin:$PATH; export PATH
 threads=${THREADS:-2} steps=${STEPS:-12} skip=${SKIP:-2} nscore=${IMAGES:-64}
-titers=${TORCH_ITERS:-3} precisions=${PRECISIONS:-fp32 bf16}
+titers=${TORCH_ITERS:-3} precisions=${PRECISIONS:-fp32 bf16} rounds=${ROUNDS:-1}
 width=${WIDTH:-1} size=${SIZE:-256}
 batch=16 warm_img=8 py=/usr/bin/python3
 [ "$steps" -gt "$skip" ] || { echo "precision.sh: STEPS must exceed SKIP" >&2; exit 2; }
+[ "$rounds" -ge 1 ] 2>/dev/null || { echo "precision.sh: ROUNDS must be 1 or more" >&2; exit 2; }
 [ "$nscore" -gt "$warm_img" ] || { echo "precision.sh: IMAGES must exceed $warm_img" >&2; exit 2; }
 for f in "$top/bin/cxr-train" "$top/bin/cxr-score" "$top/bench/bin/resnet_bench" /usr/bin/time; do
 	[ -x "$f" ] || { echo "precision.sh: $f is missing (make all bench-bin)" >&2; exit 1; }
@@ -322,13 +331,67 @@ torch_modes() { # P
 # 4. per precision, cxr then PyTorch, so each pair meets the same load
 have_torch=0
 "$py" -c 'import torch' 2> /dev/null && have_torch=1
-for p in $precisions; do
-	cxr_train "$p"
-	cxr_score "$p" 8
-	cxr_score "$p" 1
-	torch_modes "$p"
+rm -rf "$tmp"/round-*
+r=1
+while [ $r -le "$rounds" ]; do
+	[ "$rounds" -eq 1 ] || echo "# round $r of $rounds" >&2
+	for p in $precisions; do
+		cxr_train "$p"
+		cxr_score "$p" 8
+		cxr_score "$p" 1
+		torch_modes "$p"
+		# the round's figures, kept apart
+		for d in train-$p score-$p-8 score-$p-1; do
+			rm -rf "$tmp/round-$r/$d"
+			mkdir -p "$tmp/round-$r/$d"
+			cp "$tmp/$d/rate" "$tmp/$d/time" "$tmp/round-$r/$d/"
+		done
+		cp "$tmp/torch-$p.tsv" "$tmp/round-$r/"
+	done
+	r=$((r + 1))
 done
 load_end=$(load)
+
+# median: of the numbers on the standard input, one a line
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
+		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# With more than one round, each cxr file's fields and each PyTorch mode's
+# figures become their medians over the rounds (the variant: the names seen).
+if [ "$rounds" -gt 1 ]; then
+	for p in $precisions; do
+		for d in train-$p score-$p-8 score-$p-1; do
+			for f in rate time; do
+				n=$(awk '{ print NF; exit }' "$tmp/round-1/$d/$f")
+				i=1 line=
+				while [ $i -le "$n" ]; do
+					v=$(for q in "$tmp"/round-*/"$d/$f"; do awk -v i=$i '{ print $i; exit }' "$q"; done | median)
+					line="$line${line:+	}$v"
+					i=$((i + 1))
+				done
+				printf '%s\n' "$line" > "$tmp/$d/$f"
+			done
+		done
+		[ -s "$tmp/round-1/torch-$p.tsv" ] || continue
+		awk -F'\t' -v OFS='\t' '
+			FNR == 1 { if (NR == 1) print; next }
+			/^#/ { if (!seen[$0]++) other[++no] = $0; next }
+			{ k = $1 OFS $2; if (!(k in at)) keys[++nk] = k; at[k] = 1
+			  for (i = 3; i <= 5; i++) val[k, i] = val[k, i] " " $i
+			  if (index(" " var[k] " ", " " $7 " ") == 0) var[k] = var[k] (var[k] == "" ? "" : "/") $7
+			  prec[k] = $6 }
+			function med(s,   n, a, i, j, t) {
+				n = split(s, a, " ")
+				for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+				return n % 2 ? a[(n + 1) / 2] : sprintf("%.3f", (a[n / 2] + a[n / 2 + 1]) / 2)
+			}
+			END { for (i = 1; i <= nk; i++) { k = keys[i]
+				print k, med(val[k, 3]), med(val[k, 4]), med(val[k, 5]), prec[k], var[k] }
+			      for (i = 1; i <= no; i++) print other[i] }' \
+			"$tmp"/round-*/torch-$p.tsv > "$tmp/torch-$p.tsv"
+	done
+fi
 
 # 5. the table
 # rows: work key; cxr files give "img_per_s img_per_cpu_s [whole]", time "e u s rss"
@@ -337,12 +400,13 @@ get() { # FILE FIELD -> value or -
 }
 tget() { # P MODE BATCH FIELD(img_per_s 3, rss 4, cpu 5, variant 7)
 	awk -F'\t' -v m="$2" -v b="$3" -v f="$4" '$1 == m && $2 == b { v = $f } END { print (v == "" ? "-" : v) }' \
-		"$tmp/torch-$1.tsv"
+		"${base:-$tmp}/torch-$1.tsv"
 }
 kib2mb() { [ "$1" = - ] && echo - || awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 cell() { # WORK P FIELD: cxr's figure
-	case $1 in train) f=$tmp/train-$2 ;; score8) f=$tmp/score-$2-8 ;; score1) f=$tmp/score-$2-1 ;; esac
+	b=${base:-$tmp}
+	case $1 in train) f=$b/train-$2 ;; score8) f=$b/score-$2-8 ;; score1) f=$b/score-$2-1 ;; esac
 	case $3 in
 	rate) get "$f/rate" 1 ;; cpu) get "$f/rate" 2 ;; whole) [ "$1" = train ] && echo - || get "$f/rate" 3 ;;
 	rss) kib2mb "$(get "$f/time" 4)" ;;
@@ -354,10 +418,18 @@ tcell() { # WORK P FIELD
 	variant) tget "$2" $m $b 7 ;; whole) echo - ;; esac
 }
 has() { case " $precisions " in *" $1 "*) return 0 ;; esac; return 1; }
+# ratio of WORK P FIELD in round R (its directory as base)
+round_ratio() { base=$tmp/round-$4; ratio "$(cell "$1" "$2" "$3")" "$(tcell "$1" "$2" "$3")"; base=; }
+# the median over the rounds of WORK P FIELD's ratio
+rounds_ratio() {
+	i=1
+	while [ $i -le "$rounds" ]; do echo "$(round_ratio "$1" "$2" "$3" $i)"; i=$((i + 1)); done |
+		grep -v '^-$' | median
+}
 val() { if has "$2"; then cell "$1" "$2" "$3"; else echo -; fi; }
 tval() { if has "$2"; then tcell "$1" "$2" "$3"; else echo -; fi; }
 
-echo "# precision.sh, $started: ResNet-50 width $width, 1x${size}x$size, $threads threads each, one after another;"
+echo "# precision.sh, $started: ResNet-50 width $width, 1x${size}x$size, $threads threads each, one after another, $rounds round(s);"
 echo "# cxr: whole cxr-train (batch $batch, $steps steps, the first $skip not timed) and cxr-score (--batch 8 and 1,"
 echo "# $nscore images, the first $warm_img not timed) processes; PyTorch $( [ $have_torch = 1 ] && "$py" -c 'import torch; print(torch.__version__)' || echo absent):"
 echo "# torch_resnet_bench.py, best variant per mode. OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)}. Tree $tree."
@@ -369,7 +441,10 @@ for w in train score8 score1; do
 		case $q in rate) qn=img_per_s ;; cpu) qn=img_per_cpu_s ;; whole) qn=whole_img_per_s ;; rss) qn=peak_rss_mb ;; esac
 		[ $w = train ] && [ $q = whole ] && continue
 		a=$(val $w fp32 $q) b=$(tval $w fp32 $q) c=$(val $w bf16 $q) d=$(tval $w bf16 $q)
-		if [ $q = whole ]; then r1=- r2=-; else r1=$(ratio "$a" "$b") r2=$(ratio "$c" "$d"); fi
+		if [ $q = whole ]; then r1=- r2=-
+		elif [ "$rounds" -gt 1 ]; then
+			r1=$(has fp32 && rounds_ratio $w fp32 $q || echo -) r2=$(has bf16 && rounds_ratio $w bf16 $q || echo -)
+		else r1=$(ratio "$a" "$b") r2=$(ratio "$c" "$d"); fi
 		# issue 10's goals, as ratios
 		case $w.$q in
 		train.rate) g1='>=1.5' g2='>=1.25' ;; score8.rate) g1='>=1.3' g2='>=1.25' ;;
@@ -381,6 +456,18 @@ for w in train score8 score1; do
 done
 echo "# ratio: cxr / PyTorch (for peak_rss_mb, below 1 is better); whole_img_per_s: $nscore images over"
 echo "# the process's time to its last line less a load-only run's time (cxr-score on an empty stream)"
+if [ "$rounds" -gt 1 ]; then
+	echo "# $rounds rounds: figures are medians over the rounds, ratios the medians of the rounds' ratios;"
+	echo "# each round's img_per_s ratios (training, scoring batch 8, scoring batch 1):"
+	i=1
+	while [ $i -le "$rounds" ]; do
+		for p in $precisions; do
+			printf '#   round %d %s: %s %s %s\n' $i "$p" "$(round_ratio train "$p" rate $i)" \
+				"$(round_ratio score8 "$p" rate $i)" "$(round_ratio score1 "$p" rate $i)"
+		done
+		i=$((i + 1))
+	done
+fi
 
 # GFLOP/s
 echo
@@ -418,7 +505,7 @@ done
 echo "# gflops: FLOP per image x img_per_s, against the $threads-thread bf16 peak; gflop_per_cpu_s: x img_per_cpu_s,"
 echo "# against one core's bf16 peak (the engine's own efficiency, whatever the load)"
 echo
-echo "# PyTorch's other variants (not the best):"
+echo "# PyTorch's other variants (not the best$([ "$rounds" -gt 1 ] && echo "; of every round"):"
 for p in $precisions; do
 	[ -s "$tmp/torch-$p.tsv" ] && grep '^#' "$tmp/torch-$p.tsv" | sed 's/^#\t/#   /' || true
 done
