@@ -97,7 +97,7 @@ bench: deps-bench  ## throughput next to the references (Pillow, PyTorch, sgemm)
 
 # BENCH=name (as bench/run.sh) picks it or leaves it out.
 .PHONY: bench-precision
-bench-precision: all bench-bin  ## fp32 and bf16, cxr's tools next to PyTorch's best modes (10-20 min)
+bench-precision: all bench-bin  ## fp32 and bf16, cxr's tools next to PyTorch's best modes (10-20 min a round; ROUNDS=3 interleaves three)
 	sh bench/precision.sh
 
 deps:  ## install the Debian packages the build and tests need (root)
