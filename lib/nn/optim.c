@@ -10,11 +10,13 @@
  * instructions; the result is bit-identical to torch on this machine
  * (tests/check_optim.c). */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/parallel.h"
 #include "nn/optim.h"
 
 /* a*b + c rounded once to float (but for a rare double rounding) */
@@ -28,36 +30,76 @@ cxr_adam_cfg cxr_adam_defaults(void)
 	return (cxr_adam_cfg){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
 }
 
+/* The step's scalars, rounded to float as ATen applies them. */
+typedef struct adam_k {
+	float keep, l2, fb1, fb2, a1, a2, bc2s, eps, neg_step;
+	int decoupled, decay;
+} adam_k;
+
+/* Elements [i0, i1) of the update in one of its three forms (mode, a
+ * constant where inlined: 0 no decay, 1 AdamW's, 2 Adam's L2), each
+ * element's operations the scalar loop's, in the same order: the same
+ * bits, vectorised. The scalar loop, through double and back one element
+ * at a time, took twice the time its traffic needs (ResNet-50's 23.5M
+ * parameters: 660 MB a step). */
+static inline __attribute__((always_inline)) void adam_body(float *restrict p,
+							    const float *restrict g,
+							    float *restrict m, float *restrict v,
+							    size_t i0, size_t i1, const adam_k *k,
+							    const int mode)
+{
+	const adam_k c = *k;
+#pragma omp simd
+	for (size_t i = i0; i < i1; i++) {
+		float gi = g[i], pi = p[i];
+		if (mode == 1)
+			pi = pi * c.keep;
+		else if (mode == 2)
+			gi = fmadd(pi, c.l2, gi);
+		float mi = fmadd(gi, c.a1, m[i] * c.fb1);
+		float vi = fmadd(c.a2 * gi, gi, v[i] * c.fb2);
+		float denom = sqrtf(vi) / c.bc2s + c.eps;
+		p[i] = pi + c.neg_step * mi / denom;
+		m[i] = mi;
+		v[i] = vi;
+	}
+}
+
+CXR_CLONES static void adam_range(float *restrict p, const float *restrict g, float *restrict m,
+				  float *restrict v, size_t i0, size_t i1, const adam_k *k)
+{
+	if (!k->decay)
+		adam_body(p, g, m, v, i0, i1, k, 0);
+	else if (k->decoupled)
+		adam_body(p, g, m, v, i0, i1, k, 1);
+	else
+		adam_body(p, g, m, v, i0, i1, k, 2);
+}
+
 void cxr_adam_step(float *p, const float *g, float *m, float *v, size_t n,
 		   const cxr_adam_cfg *cfg, long step)
 {
 	double lr = cfg->lr, b1 = cfg->beta1, b2 = cfg->beta2, wd = cfg->weight_decay;
 	double bc1 = 1 - pow(b1, (double)step);
 	double bc2 = 1 - pow(b2, (double)step);
-	const float keep = (float)(1 - lr * wd);    /* AdamW: param.mul_(1 - lr*wd) */
-	const float l2 = (float)wd;                 /* Adam: grad.add(param, alpha=wd) */
-	const float fb1 = (float)b1, fb2 = (float)b2;
-	const float a1 = (float)(1 - b1), a2 = (float)(1 - b2);
-	const float bc2s = (float)sqrt(bc2);
-	const float eps = (float)cfg->eps;
-	const float neg_step = (float)-(lr / bc1);
-	const int decoupled = cfg->decoupled, decay = cfg->weight_decay != 0;
-	long long nn = (long long)n;
-#pragma omp parallel for schedule(static) if (nn > 65536)
-	for (long long i = 0; i < nn; i++) {
-		float gi = g[i], pi = p[i];
-		if (decay) {
-			if (decoupled)
-				pi = pi * keep;
-			else
-				gi = fmadd(pi, l2, gi);
-		}
-		float mi = fmadd(gi, a1, m[i] * fb1);
-		float vi = fmadd(a2 * gi, gi, v[i] * fb2);
-		float denom = sqrtf(vi) / bc2s + eps;
-		p[i] = pi + neg_step * mi / denom;
-		m[i] = mi;
-		v[i] = vi;
+	const adam_k k = {
+		.keep = (float)(1 - lr * wd), /* AdamW: param.mul_(1 - lr*wd) */
+		.l2 = (float)wd,              /* Adam: grad.add(param, alpha=wd) */
+		.fb1 = (float)b1,
+		.fb2 = (float)b2,
+		.a1 = (float)(1 - b1),
+		.a2 = (float)(1 - b2),
+		.bc2s = (float)sqrt(bc2),
+		.eps = (float)cfg->eps,
+		.neg_step = (float)-(lr / bc1),
+		.decoupled = cfg->decoupled,
+		.decay = cfg->weight_decay != 0,
+	};
+#pragma omp parallel if (n > 65536)
+	{
+		size_t i0, i1;
+		cxr_par_range(n, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+		adam_range(p, g, m, v, i0, i1, &k);
 	}
 }
 

@@ -662,9 +662,14 @@ static double lr_at(run *r, long nb, long step)
 static int grads_finite(run *r)
 {
 	const float *g = cxr_resnet_grads(r->net);
+	const long long n = (long long)r->np;
 	float acc = 0;
-	for (size_t i = 0; i < r->np; i++)
-		acc += g[i] * 0.0f; /* NaN or Inf anywhere makes acc NaN */
+	/* NaN or Inf anywhere makes acc NaN, in any order of the sums: on
+	 * every thread, vectorised (one thread's chain of dependent adds took
+	 * 23 ms a step at width 1) */
+#pragma omp parallel for simd reduction(+ : acc) schedule(static) if (n > 65536)
+	for (long long i = 0; i < n; i++)
+		acc += g[i] * 0.0f;
 	return acc == 0;
 }
 
