@@ -170,8 +170,22 @@ int main(int argc, char **argv)
 	cxr_resnet_config cfg;
 	cxr_resnet_default_config(&cfg);
 	int threads = 2, reps = 2, tb[8] = {16, 32}, ib[8] = {1, 8, 32}, nt = 2, ni = 3, c;
-	while ((c = getopt(argc, argv, "j:W:s:t:i:r:P:IA:")) != -1) {
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	static const char usage[] =
+		"usage: resnet_bench [-j N] [-W W] [-s SIZE] [-t B,..] [-i B,..] [-r N] [-P fp32|bf16] "
+		"[-I] [-A torchvision|keras]";
+	while ((c = getopt_long(argc, argv, "j:W:s:t:i:r:P:IA:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			printf("%s\n\n"
+			       "  -j N      threads (2)           -W W     width multiplier (1)\n"
+			       "  -s SIZE   input side (256)      -r N     timed steps a mode (2)\n"
+			       "  -t B,..   training batches (16,32; - none)\n"
+			       "  -i B,..   inference batches (1,8,32; - none)\n"
+			       "  -P P      fp32 or bf16          -I       3x3 by im2col, not Winograd\n"
+			       "  -A ARCH   torchvision (default) or keras\n",
+			       usage);
+			return 0;
 		case 'A':
 			if (!strcmp(optarg, "keras") || !strcmp(optarg, "keras-resnet50"))
 				cfg.arch = CXR_ARCH_KERAS;
@@ -206,7 +220,7 @@ int main(int argc, char **argv)
 			reps = (int)cxr_parse_long("-r", optarg, 1, 100);
 			break;
 		default:
-			cxr_usage_error("usage: resnet_bench [-j N] [-W W] [-s SIZE] [-t B,..] [-i B,..] [-r N] [-P fp32|bf16] [-I] [-A torchvision|keras]");
+			cxr_usage_error("%s", usage);
 		}
 	}
 	/* no threads start in this process: OpenMP does not survive fork */
