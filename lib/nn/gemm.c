@@ -42,17 +42,21 @@
 
 /* An own kernel's register block (mr x nr) and cache blocks: kc values
  * of k (a B panel of kc x nr stays in L1), mc rows of A (a multiple of
- * mr, in L2), nc columns of B (a multiple of nr). */
+ * mr, in L2), nc columns of B (a multiple of nr); and its fp32 code: the
+ * micro-kernel (C [+]= an A panel times a B panel, then the epilogue),
+ * one B panel's packing, one transposed A panel's (gemm_kernel.h's
+ * gemm_avx2_* are the AVX2 ones). */
 typedef struct geom {
 	int isa; /* CXR_GEMM_AVX512 or CXR_GEMM_AVX2 */
 	int mr, nr, kc, mc, nc;
+	void (*kernel)(int kc, const float *restrict A, a_layout L, const float *restrict B,
+		       float *C, int ldc, int mr, int nr, int add, const epilogue *ep);
+	void (*pack_b)(float *restrict dst, const float *b, int ldb, int tb, int n, int j0, int p0,
+		       int kc);
+	void (*pack_a_columns)(float *restrict dst, const float *src, int lda, int mr, int kc);
 } geom;
 
 enum { CXR_GEMM_BLAS, CXR_GEMM_AVX512, CXR_GEMM_AVX2 };
-
-static const geom g512 = {CXR_GEMM_AVX512, MR, NR, KC, MC, NC};
-/* Zen 3: a 16 KB B panel of the 32 KB L1, 144 KB of A of the 512 KB L2 */
-static const geom g256 = {CXR_GEMM_AVX2, GEMM_AVX2_MR, GEMM_AVX2_NR, 256, 144, 3072};
 
 static int impl = -1; /* CXR_GEMM_* */
 
@@ -88,19 +92,6 @@ static int current(void)
 	if (impl < 0)
 		impl = isa_default();
 	return impl;
-}
-
-/* The own kernel's geometry, NULL where OpenBLAS runs. */
-static const geom *own(void)
-{
-	switch (current()) {
-	case CXR_GEMM_AVX512:
-		return &g512;
-	case CXR_GEMM_AVX2:
-		return &g256;
-	default:
-		return NULL;
-	}
 }
 
 const char *cxr_gemm_impl(void)
@@ -181,11 +172,7 @@ static void pack_a(const geom *g, float *restrict dst, const float *a, int lda, 
 		const int mr = mc - r < R ? mc - r : R;
 		float *d = dst + (size_t)r * kc;
 		if (ta) {
-			const float *src = a + (size_t)p0 * lda + i0 + r;
-			if (g->isa == CXR_GEMM_AVX512)
-				pack_a_columns512(d, src, lda, mr, kc);
-			else
-				gemm_avx2_pack_a_columns(d, src, lda, mr, kc);
+			g->pack_a_columns(d, a + (size_t)p0 * lda + i0 + r, lda, mr, kc);
 			continue;
 		}
 		for (int q = 0; q < R; q++) {
@@ -334,25 +321,23 @@ AVX512 static void kernel512(int kc, const float *restrict A, a_layout L, const 
 	store_block(acc, C, ldc, mr, nr, add, ep);
 }
 
-/* pack_b for geometry g: one fp32 B panel of g->nr columns. */
-static void pack_b(const geom *g, float *restrict dst, const float *b, int ldb, int tb, int n,
-		   int j0, int p0, int kc)
-{
-	if (g->isa == CXR_GEMM_AVX512)
-		pack_b512(dst, b, ldb, tb, n, j0, p0, kc);
-	else
-		gemm_avx2_pack_b(dst, b, ldb, tb, n, j0, p0, kc);
-}
+static const geom g512 = {CXR_GEMM_AVX512, MR, NR, KC, MC, NC,
+			  kernel512, pack_b512, pack_a_columns512};
+/* Zen 3: a 16 KB B panel of the 32 KB L1, 144 KB of A of the 512 KB L2 */
+static const geom g256 = {CXR_GEMM_AVX2, GEMM_AVX2_MR, GEMM_AVX2_NR, 256, 144, 3072,
+			  gemm_avx2_kernel, gemm_avx2_pack_b, gemm_avx2_pack_a_columns};
 
-/* The fp32 micro-kernel of geometry g (kernel512's arguments). */
-static void kernel(const geom *g, int kc, const float *restrict A, a_layout L,
-		   const float *restrict B, float *C, int ldc, int mr, int nr, int add,
-		   const epilogue *ep)
+/* The own kernel's geometry, NULL where OpenBLAS runs. */
+static const geom *own(void)
 {
-	if (g->isa == CXR_GEMM_AVX512)
-		kernel512(kc, A, L, B, C, ldc, mr, nr, add, ep);
-	else
-		gemm_avx2_kernel(kc, A, L, B, C, ldc, mr, nr, add, ep);
+	switch (current()) {
+	case CXR_GEMM_AVX512:
+		return &g512;
+	case CXR_GEMM_AVX2:
+		return &g256;
+	default:
+		return NULL;
+	}
 }
 
 
@@ -808,7 +793,7 @@ static void gemm_blocked(const geom *g, int bf16, int ta, int tb, int m, int n, 
 							pack_b_bf16((uint32_t *)dst, b, b16, ldb, tb, n, jc + jp * NRg,
 								    pc, kc);
 						else
-							pack_b(g, dst, b, ldb, tb, n, jc + jp * NRg, pc, kc);
+							g->pack_b(dst, b, ldb, tb, n, jc + jp * NRg, pc, kc);
 					}
 				}
 				size_t it0, it1;
@@ -841,12 +826,12 @@ static void gemm_blocked(const geom *g, int bf16, int ta, int tb, int m, int n, 
 							const size_t at = (size_t)(i0 + r) * ldc + j0;
 							if (!bf16) { /* A in place, or its packed panel */
 								const int here = a_direct && r < whole;
-								kernel(g, kc,
-								       here ? a + (size_t)(i0 + r) * lda + pc
-									    : myap + (size_t)r * kc,
-								       here ? (a_layout){(size_t)lda, 1}
-									    : a_layout_of(g, ta, kc),
-								       bpp, c + at, ldc, mr, nr, !first, epj);
+								g->kernel(kc,
+									  here ? a + (size_t)(i0 + r) * lda + pc
+									       : myap + (size_t)r * kc,
+									  here ? (a_layout){(size_t)lda, 1}
+									       : a_layout_of(g, ta, kc),
+									  bpp, c + at, ldc, mr, nr, !first, epj);
 								continue;
 							}
 							a_layout L = a_layout_of(g, ta, kc2);
@@ -1068,7 +1053,7 @@ void cxr_gemm_pack_b(int prec, int tb, int n, int k, const float *b, int ldb, fl
 			if (bf16)
 				pack_b_bf16((uint32_t *)d, b, NULL, ldb, tb, n, jp * NR, pc, kc);
 			else
-				pack_b(g, d, b, ldb, tb, n, jp * g->nr, pc, kc);
+				g->pack_b(d, b, ldb, tb, n, jp * g->nr, pc, kc);
 		}
 	}
 }
