@@ -16,9 +16,7 @@
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$top/bin:$PATH"; export PATH
 CXR_TOP=$top; export CXR_TOP
-# Each test runs with TMPDIR a directory of its own, which must be empty
-# when it ends: a test (or a tool it ran) that leaves a temporary file
-# behind fails.
+# the parent of each test's TMPDIR
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/cxr-check.XXXXXX") || exit 1
 trap 'rm -rf "$scratch"' EXIT
 trap 'exit 130' INT

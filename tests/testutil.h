@@ -42,9 +42,12 @@ static inline const char *test_data(const char *name)
  * hold when it exits: Check runs each test in a child that exits (through
  * exit, so atexit runs) when the test ends, passed or failed. tests/run.sh
  * fails a test that leaves anything in its TMPDIR. */
-static char test_tmpdirs[16][4096];
-static pid_t test_tmpdir_owner[16];
-static int test_ntmpdirs;
+typedef struct test_tmpdir_node {
+	struct test_tmpdir_node *next;
+	pid_t owner;
+	char path[];
+} test_tmpdir_node;
+static test_tmpdir_node *test_tmpdirs;
 
 /* Removes path, a directory's contents first (links not followed). */
 static inline void test_remove_tree(const char *path)
@@ -71,26 +74,35 @@ static inline void test_remove_tree(const char *path)
 static inline void test_tmpdirs_remove(void)
 {
 	/* a test's child inherits its parent's list: each removes its own */
-	while (test_ntmpdirs > 0)
-		if (test_tmpdir_owner[--test_ntmpdirs] == getpid())
-			test_remove_tree(test_tmpdirs[test_ntmpdirs]);
+	while (test_tmpdirs) {
+		test_tmpdir_node *d = test_tmpdirs;
+		test_tmpdirs = d->next;
+		if (d->owner == getpid())
+			test_remove_tree(d->path);
+		free(d);
+	}
 }
 
-/* A fresh temporary directory under $TMPDIR (or /tmp); it and its files
- * are removed when the process that made it exits. */
+/* A fresh temporary directory under $TMPDIR (or /tmp), as many as a
+ * process asks for (CK_FORK=no runs a whole suite in one); it and its
+ * files are removed when the process that made it exits. */
 static inline const char *test_tmpdir(void)
 {
-	if (test_ntmpdirs == (int)(sizeof test_tmpdirs / sizeof test_tmpdirs[0]))
-		abort();
-	char *buf = test_tmpdirs[test_ntmpdirs];
 	const char *base = getenv("TMPDIR");
-	snprintf(buf, sizeof test_tmpdirs[0], "%s/cxr-test-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(buf))
+	if (!base || !*base)
+		base = "/tmp";
+	test_tmpdir_node *d = malloc(sizeof *d + strlen(base) + sizeof "/cxr-test-XXXXXX");
+	if (!d)
 		abort();
-	test_tmpdir_owner[test_ntmpdirs] = getpid();
-	if (test_ntmpdirs++ == 0)
+	sprintf(d->path, "%s/cxr-test-XXXXXX", base);
+	if (!mkdtemp(d->path))
+		abort();
+	d->owner = getpid();
+	if (!test_tmpdirs)
 		atexit(test_tmpdirs_remove);
-	return buf;
+	d->next = test_tmpdirs;
+	test_tmpdirs = d;
+	return d->path;
 }
 
 /* Runs one suite and returns the exit status for main. */
