@@ -352,10 +352,17 @@ while [ $r -le "$rounds" ]; do
 done
 load_end=$(load)
 
-# median: of the numbers on the standard input, one a line
+# med(s): the median of the numbers in the string s, blank-separated (an
+# even count's the mean of the middle two, to 3 decimals); for awk
+med_awk='
+function med(s,   n, a, i, j, t) {
+	n = split(s, a, " ")
+	for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+	return n % 2 ? a[(n + 1) / 2] : sprintf("%.3f", (a[n / 2] + a[n / 2 + 1]) / 2)
+}'
+# median: of the numbers on the standard input, one a line ("-": none)
 median() {
-	sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
-		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	awk "$med_awk"' { s = s " " $1 } END { print NR ? med(s) : "-" }'
 }
 # With more than one round, each cxr file's fields and each PyTorch mode's
 # figures become their medians over the rounds (the variant: the names seen).
@@ -374,18 +381,13 @@ if [ "$rounds" -gt 1 ]; then
 			done
 		done
 		[ -s "$tmp/round-1/torch-$p.tsv" ] || continue
-		awk -F'\t' -v OFS='\t' '
+		awk -F'\t' -v OFS='\t' "$med_awk"'
 			FNR == 1 { if (NR == 1) print; next }
 			/^#/ { if (!seen[$0]++) other[++no] = $0; next }
 			{ k = $1 OFS $2; if (!(k in at)) keys[++nk] = k; at[k] = 1
 			  for (i = 3; i <= 5; i++) val[k, i] = val[k, i] " " $i
 			  if (index(" " var[k] " ", " " $7 " ") == 0) var[k] = var[k] (var[k] == "" ? "" : "/") $7
 			  prec[k] = $6 }
-			function med(s,   n, a, i, j, t) {
-				n = split(s, a, " ")
-				for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-				return n % 2 ? a[(n + 1) / 2] : sprintf("%.3f", (a[n / 2] + a[n / 2 + 1]) / 2)
-			}
 			END { for (i = 1; i <= nk; i++) { k = keys[i]
 				print k, med(val[k, 3]), med(val[k, 4]), med(val[k, 5]), prec[k], var[k] }
 			      for (i = 1; i <= no; i++) print other[i] }' \
