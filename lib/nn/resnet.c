@@ -28,7 +28,8 @@
 #include "nn/precision.h"
 #include "nn/wino.h"
 
-#define NO_PACK ((size_t)-1)
+/* the offset of a unit's tensor that the plan does not make */
+#define NO_OFFSET ((size_t)-1)
 
 #define NSTAGES 4
 #define MAXBLOCKS 16
@@ -54,17 +55,19 @@ typedef struct unit {
 	unit_params grads;        /* in net->grads */
 	float *running_mean;      /* (O) in net->buffers */
 	float *running_var;       /* (O) in net->buffers */
-	/* Inference with batch norm folded in. Offsets: net->fold is
-	 * allocated at the first folded forward, net->wfold and net->fpack
-	 * with the plan (plan_inference) for the precision and Winograd
-	 * setting in force. */
-	size_t fold_w;            /* (O,KH,KW,C) conv_w * BN scale, in net->fold */
+	/* Inference with batch norm folded in. Offsets in net->fold,
+	 * net->wfold and net->fpack, laid out by the plan (plan_inference)
+	 * for the precision and Winograd setting in force. */
+	size_t fold_w;            /* (O,KH,KW,C) conv_w * BN scale, in net->fold;
+				   * NO_OFFSET where the plan runs the convolution
+				   * by Winograd or packed weights, which are
+				   * made from it (fold_weights' scratch) */
 	size_t fold_b;            /* (O) BN shift (+ conv_b * BN scale), in net->fold */
 	int wino;                 /* 3x3 stride 1 pad 1: Winograd can run it */
 	int infer_wino;           /* the plan: inference runs it by Winograd */
 	size_t wino_fold_w;       /* fold_w transformed (wino.h), in net->wfold */
 	size_t fold_pack;         /* fold_w packed for the matrix product, in
-				   * net->fpack; NO_PACK when it runs otherwise */
+				   * net->fpack; NO_OFFSET when it runs otherwise */
 	/* training activations, in the arena */
 	float *conv_out;          /* (N,OH,OW,O) the convolution's output, BN's input
 				   * (bf16 values when the network trains in bf16:
@@ -164,7 +167,8 @@ struct cxr_resnet {
 	int feat, fh, fw;           /* the last block's output (FH,FW,FEAT) */
 	head head;
 
-	size_t nparams, nbuffers, nfold;
+	size_t nparams, nbuffers;
+	size_t max_unit_w;          /* the most weights of one convolution */
 	float *params, *grads, *buffers, *fold, *dlogits;
 	int fold_valid, fold_on;
 
@@ -305,8 +309,8 @@ static void make_unit(cxr_resnet *net, unit *u, const char *conv, const char *bn
 	off = net->nbuffers, net->nbuffers += o;
 	snprintf(name, sizeof name, "%s.running_var", bn);
 	add_tensor(net, name, R_RVAR, off, &u->running_var, NULL, 1, o, 0, 0, 0);
-	u->fold_w = net->nfold, net->nfold += nw;
-	u->fold_b = net->nfold, net->nfold += o;
+	if (nw > net->max_unit_w)
+		net->max_unit_w = nw;
 	u->wino = k == 3 && s == 1 && p == 1;
 	if (u->wino) {
 		if (nw > net->wtmp_w)
@@ -716,7 +720,8 @@ static void drop_packed(cxr_resnet *net)
 {
 	free(net->fpack);
 	free(net->wfold);
-	net->fpack = net->wfold = NULL;
+	free(net->fold);
+	net->fpack = net->wfold = net->fold = NULL;
 	net->planned = 0;
 	net->fold_valid = 0;
 }
@@ -1275,34 +1280,52 @@ static int plan_inference(cxr_resnet *net)
 	if (net->planned)
 		return 0;
 	const int can_pack = cxr_gemm_can_prepack(net->prec);
-	size_t nwfold = 0, npack = 0;
+	size_t nwfold = 0, npack = 0, nfold = 0;
 	for (int i = 0; i < net->nunits; i++) {
 		unit *u = net->units[i];
 		u->infer_wino = plan_wino(net, u);
-		u->fold_pack = NO_PACK;
+		u->fold_pack = u->fold_w = NO_OFFSET;
 		if (u->infer_wino) {
 			u->wino_fold_w = nwfold;
 			nwfold += (cxr_wino_weights_size(u->d.c, u->d.o) + 15) & ~(size_t)15;
 		} else if (can_pack) {
 			u->fold_pack = npack;
 			npack += (conv_packed_size(&u->d) + 15) & ~(size_t)15;
+		} else {
+			u->fold_w = nfold;
+			nfold += (size_t)u->d.o * u->d.kh * u->d.kw * u->d.c;
 		}
+		u->fold_b = nfold;
+		nfold += u->d.o;
 	}
-	if (nwfold && !(net->wfold = cxr_malloc_huge(nwfold * sizeof(float)))) {
-		cxr_seterr("out of memory for transformed weights");
-		return -1;
-	}
-	if (npack && !(net->fpack = cxr_aligned_huge(64, npack * sizeof(float)))) {
-		cxr_seterr("out of memory for packed weights");
+	/* the folded weights themselves only where a product reads them
+	 * unpacked: elsewhere a copy as large as the network's parameters
+	 * (94 MB at width 1), written once and never read again, a fifth of
+	 * what scoring one image faulted in */
+	net->fold = cxr_malloc_huge(nfold * sizeof(float));
+	net->wfold = nwfold ? cxr_malloc_huge(nwfold * sizeof(float)) : NULL;
+	net->fpack = npack ? cxr_aligned_huge(64, npack * sizeof(float)) : NULL;
+	if (!net->fold || (nwfold && !net->wfold) || (npack && !net->fpack)) {
+		cxr_seterr("out of memory for the folded weights (%zu MB)",
+			   (nfold + nwfold + npack) * sizeof(float) >> 20);
+		drop_packed(net);
 		return -1;
 	}
 	net->planned = 1;
 	return 0;
 }
 
-static void fold_weights(cxr_resnet *net)
+static int fold_weights(cxr_resnet *net)
 {
-	float *F = net->fold;
+	float *F = net->fold, *scratch = NULL;
+	for (int i = 0; i < net->nunits; i++)
+		if (net->units[i]->fold_w == NO_OFFSET) {
+			if (!(scratch = malloc(net->max_unit_w * sizeof *scratch))) {
+				cxr_seterr("out of memory for folded weights");
+				return -1;
+			}
+			break;
+		}
 	for (int i = 0; i < net->nunits; i++) {
 		const unit *u = net->units[i];
 		const int o = u->d.o;
@@ -1314,7 +1337,7 @@ static void fold_weights(cxr_resnet *net)
 		if (u->params.conv_b)
 			for (int j = 0; j < o; j++)
 				F[u->fold_b + j] += scale[j] * u->params.conv_b[j];
-		float *restrict fw = F + u->fold_w;
+		float *restrict fw = u->fold_w != NO_OFFSET ? F + u->fold_w : scratch;
 		const float *restrict w = u->params.conv_w;
 		for (int j = 0; j < o; j++)
 #pragma omp simd
@@ -1322,13 +1345,15 @@ static void fold_weights(cxr_resnet *net)
 				fw[j * k + q] = w[j * k + q] * scale[j];
 		free(scale);
 		if (u->infer_wino) {
-			to_oc33(net->wtmp, F + u->fold_w, o, u->d.c);
+			to_oc33(net->wtmp, fw, o, u->d.c);
 			cxr_wino_transform_weights(net->wfold + u->wino_fold_w, net->wtmp, u->d.c, o);
 		}
-		if (u->fold_pack != NO_PACK)
-			conv_pack_weights(net->fpack + u->fold_pack, F + u->fold_w, &u->d);
+		if (u->fold_pack != NO_OFFSET)
+			conv_pack_weights(net->fpack + u->fold_pack, fw, &u->d);
 	}
+	free(scratch);
 	net->fold_valid = 1;
+	return 0;
 }
 
 /* out = [relu](conv(in) + bias [+ out]) with BN folded in; out and in
@@ -1338,7 +1363,7 @@ static void unit_folded(cxr_resnet *net, const unit *u, void *out, const void *i
 {
 	conv_dims d = at_batch(u, n);
 	if (!u->infer_wino) {
-		if (u->fold_pack != NO_PACK)
+		if (u->fold_pack != NO_OFFSET)
 			TIMED(net, u->kind, 0, conv_flops(&d),
 			      conv_forward_packed(out, in, net->fpack + u->fold_pack,
 						  net->fold + u->fold_b, &d, net->ws, flags));
@@ -1514,15 +1539,9 @@ const float *cxr_resnet_forward(cxr_resnet *net, const float *x, int n, int trai
 	net->last_n = 0;
 	if (arena(net, train))
 		return NULL;
-	if (!train && net->fold_on && !net->fold_valid) {
-		if (!net->fold && !(net->fold = cxr_malloc_huge(net->nfold * sizeof(float)))) {
-			cxr_seterr("out of memory for folded weights");
+	if (!train && net->fold_on && !net->fold_valid)
+		if (plan_inference(net) || fold_weights(net))
 			return NULL;
-		}
-		if (plan_inference(net))
-			return NULL;
-		fold_weights(net);
-	}
 	/* the input (N,C,H,W) as (N,H,W,C) */
 	const int C = net->cfg.in_channels;
 	const size_t hw = (size_t)net->cfg.height * net->cfg.width;
