@@ -368,9 +368,10 @@ INLINE void yin_body(float *Y, size_t es, int ldy, const float *dy, const wdims 
  * im2col and OpenBLAS. Each lane's sum is the same either way.
  *
  * Cm (mr, 16*nv; rows ldc apart) (+)= sum over t < n of A[i*ra + t*ka] *
- * B (row t, ldb apart): the forward's M = V U (A = V by rows, ra = its
- * row stride, ka = 1) and the weight gradient's Z = Y' V (A = Y read by
- * columns: ra = 1, ka = its row stride). mr, nv and the strides that are
+ * B (row t, ldb apart; its columns in runs of 16, ps apart): the
+ * forward's M = V U (A = V by rows, ra = its row stride, ka = 1) and the
+ * weight gradient's Z = Y' V (A = Y read by columns: ra = 1, ka = its row
+ * stride). mr, nv and the strides that are
  * 1 are constants after inlining, so acc lives in registers. The sum runs
  * in chunks of KC terms added into Cm: one long running sum over 512
  * channels would lose more than twice the accuracy. With init the first
@@ -381,8 +382,8 @@ enum { KC = 64 };
 	typedef float v##W __attribute__((vector_size(4 * W)));                          \
 	typedef float v##W##u __attribute__((vector_size(4 * W), aligned(4)));           \
 	INLINE void kern_##W(const int mr, const int nv, int n, const float *A, size_t ra, \
-			     size_t ka, const float *B, size_t ldb, float *Cm, size_t ldc, \
-			     int init)                                                   \
+			     size_t ka, const float *B, size_t ldb, size_t ps, float *Cm,  \
+			     size_t ldc, int init)                                       \
 	{                                                                                \
 		const int nw = nv * (VL / W);                                            \
 		for (int t0 = 0; t0 < n; t0 += KC, init = 0) {                           \
@@ -393,7 +394,8 @@ enum { KC = 64 };
 			const int t1 = imin(n, t0 + KC);                                 \
 			for (int t = t0; t < t1; t++, B += ldb) {                        \
 				_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++)     \
-					b[j] = *(const v##W##u *)(B + W * j);             \
+					b[j] = *(const v##W##u *)(B + W * j / VL * ps +   \
+								  W * j % VL);             \
 				_Pragma("GCC unroll 12") for (int i = 0; i < mr; i++) {  \
 					float a = A[i * ra + t * ka];                     \
 					_Pragma("GCC unroll 8") for (int j = 0; j < nw; j++) \
@@ -416,23 +418,25 @@ KERNEL(4)
 	((w) == 16 ? kern_16(__VA_ARGS__) : (w) == 8 ? kern_8(__VA_ARGS__) : kern_4(__VA_ARGS__))
 
 /* For e in 36: M[e] (tb, kw) = V[e] (tb, C) * U[e][:, k0:k0+kw], tb a
- * multiple of mr, kw of 16; U (36, C, ldu). Vectors of w floats. */
+ * multiple of mr, k0 and kw of 16; U (36, ldu/16, C, 16): each run of 16
+ * columns whole, row after row (wxf_body). Vectors of w floats. */
 INLINE void gemm_fwd_body(const int w, const int mr, const int nv, float *M, size_t mes, int ldm,
 			  const float *V, size_t ves, int ldv, const float *U, int C, int ldu,
 			  int tb, int k0, int kw)
 {
+	const size_t ps = (size_t)C * VL; /* between runs of 16 columns */
 	for (int e = 0; e < NE; e++) {
-		const float *Ve = V + e * ves, *Ue = U + (size_t)e * C * ldu + k0;
+		const float *Ve = V + e * ves, *Ue = U + (size_t)e * C * ldu + k0 / VL * ps;
 		float *Me = M + e * mes;
 		int k = 0;
 		for (; k + VL * nv <= kw; k += VL * nv)
 			for (int r = 0; r < tb; r += mr)
-				KERN(w, mr, nv, C, Ve + (size_t)r * ldv, ldv, 1, Ue + k, ldu,
-				     Me + (size_t)r * ldm + k, ldm, 1);
+				KERN(w, mr, nv, C, Ve + (size_t)r * ldv, ldv, 1, Ue + k / VL * ps, VL,
+				     ps, Me + (size_t)r * ldm + k, ldm, 1);
 		for (; k < kw; k += VL)
 			for (int r = 0; r < tb; r += mr)
-				KERN(w, mr, 1, C, Ve + (size_t)r * ldv, ldv, 1, Ue + k, ldu,
-				     Me + (size_t)r * ldm + k, ldm, 1);
+				KERN(w, mr, 1, C, Ve + (size_t)r * ldv, ldv, 1, Ue + k / VL * ps, VL,
+				     ps, Me + (size_t)r * ldm + k, ldm, 1);
 	}
 }
 
@@ -448,11 +452,11 @@ INLINE void gemm_wg_body(const int w, const int mr, const int nv, float *Z, size
 		int c = 0;
 		for (; c + VL * nv <= cwp; c += VL * nv)
 			for (int k = 0; k < kz; k += mr)
-				KERN(w, mr, nv, tb, Ye + k, 1, ldy, Ve + c, ldv,
+				KERN(w, mr, nv, tb, Ye + k, 1, ldy, Ve + c, ldv, VL,
 				     Ze + (size_t)k * ldz + c, ldz, init);
 		for (; c < cwp; c += VL)
 			for (int k = 0; k < kz; k += mr)
-				KERN(w, mr, 1, tb, Ye + k, 1, ldy, Ve + c, ldv,
+				KERN(w, mr, 1, tb, Ye + k, 1, ldy, Ve + c, ldv, VL,
 				     Ze + (size_t)k * ldz + c, ldz, init);
 	}
 }
@@ -502,7 +506,13 @@ INLINE void zout_body(float *dw, const float *Z, size_t zes, int ldz, int k0, in
 
 /* G g G' for input channel c and every k, 16 values of k at a time, so
  * that U is written in whole runs (its element stride is a power of two
- * for most layers: single stores would hit one cache set 36 times). */
+ * for most layers: single stores would hit one cache set 36 times). U
+ * (36, kp/16, C, 16): element e's run of columns [k0, k0+16) for channel
+ * c at ((e*kp/16 + k0/16)*C + c)*16, so that a product reading a run of
+ * 16 columns down all C rows reads one sequential stream (with rows kp
+ * apart, 2 KB at 512 columns, the prefetchers left each row a miss: at
+ * batch 1, whose 4 tiles of the 8x8 stage reuse U little, the product
+ * waited on memory for 5.5 ms a layer). */
 INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int c)
 {
 	const int kp = rup(K, VL);
@@ -527,7 +537,7 @@ INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int c)
 		for (int a = 0; a < 6; a++) {
 			vf g0 = t[a][0], g1 = t[a][1], g2 = t[a][2];
 			vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
-			float *u = U + ((size_t)(a * 6) * C + c) * kp + k0;
+			float *u = U + (((size_t)(a * 6) * (kp / VL) + k0 / VL) * C + c) * VL;
 			const size_t es = (size_t)C * kp;
 			ST(u, 0.25f * g0);
 			ST(u + es, s - (1.0f / 6) * g1);
@@ -660,9 +670,9 @@ size_t cxr_wino_weights_size(int C, int K)
 	return (size_t)NE * C * rup(K, VL);
 }
 
-/* U (36, C, rup(K,16)) = G g G' for g(k, c) = w[(k*C + c)*9] (3x3,
- * row-major), or, with rot, g(k, c) = w(c, k) rotated 180 degrees and
- * C, K the swapped counts. */
+/* U (36 x C x rup(K,16), in runs of 16 columns: wxf_body) = G g G' for
+ * g(k, c) = w[(k*C + c)*9] (3x3, row-major), or, with rot, g(k, c) =
+ * w(c, k) rotated 180 degrees and C, K the swapped counts. */
 static void transform(float *U, const float *w, int C, int K, int rot)
 {
 	const isa *z = best();
@@ -891,7 +901,10 @@ void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const 
 				z->xin(V, ves, cp, x, !!x_bf16, &d, t0, nt, p.tb, 0, C);
 			last = b;
 			int k0 = s * p.ks, kw = imin(p.ks, kp - k0);
-			z->gemm_fwd(M, mes, p.ks, V, ves, cp, U, C, kp, p.tb, k0, kw);
+			/* only the kernel's row panels that hold tiles: a block's
+			 * rows past nt are zero, and xout reads none of them (at
+			 * batch 1 the 8x8 stage's 4 tiles filled 4 of 12 rows) */
+			z->gemm_fwd(M, mes, p.ks, V, ves, cp, U, C, kp, rup(nt, z->mr), k0, kw);
 			z->xout(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0), &o);
 		}
 	}
