@@ -504,19 +504,20 @@ INLINE void zout_body(float *dw, const float *Z, size_t zes, int ldz, int k0, in
 		}
 }
 
-/* G g G' for input channel c and every k, 16 values of k at a time, so
- * that U is written in whole runs (its element stride is a power of two
- * for most layers: single stores would hit one cache set 36 times). U
- * (36, kp/16, C, 16): element e's run of columns [k0, k0+16) for channel
- * c at ((e*kp/16 + k0/16)*C + c)*16, so that a product reading a run of
- * 16 columns down all C rows reads one sequential stream (with rows kp
- * apart, 2 KB at 512 columns, the prefetchers left each row a miss: at
- * batch 1, whose 4 tiles of the 8x8 stage reuse U little, the product
- * waited on memory for 5.5 ms a layer). */
-INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int c)
+/* G g G' for input channels [c0, c1) and the 16 output channels from k0,
+ * channel after channel, so that each of the 36 elements' runs is written
+ * as one sequential stream. U (36, kp/16, C, 16): element e's run of
+ * columns [k0, k0+16) for channel c at ((e*kp/16 + k0/16)*C + c)*16, so
+ * that a product reading a run of 16 columns down all C rows reads one
+ * sequential stream too (with rows kp apart, 2 KB at 512 columns, the
+ * prefetchers left each row a miss: at batch 1, whose 4 tiles of the 8x8
+ * stage reuse U little, the product waited on memory for 5.5 ms a
+ * layer). */
+INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int k0, int c0, int c1)
 {
 	const int kp = rup(K, VL);
-	for (int k0 = 0; k0 < kp; k0 += VL) {
+	const size_t es = (size_t)C * kp;
+	for (int c = c0; c < c1; c++) {
 		float gb[9][VL] = { { 0 } };
 		for (int k = k0; k < imin(k0 + VL, K); k++) {
 			const float *g = rot ? w + ((size_t)c * K + k) * 9 : w + ((size_t)k * C + c) * 9;
@@ -538,7 +539,6 @@ INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int c)
 			vf g0 = t[a][0], g1 = t[a][1], g2 = t[a][2];
 			vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
 			float *u = U + (((size_t)(a * 6) * (kp / VL) + k0 / VL) * C + c) * VL;
-			const size_t es = (size_t)C * kp;
 			ST(u, 0.25f * g0);
 			ST(u + es, s - (1.0f / 6) * g1);
 			ST(u + 2 * es, s + (1.0f / 6) * g1);
@@ -564,7 +564,7 @@ typedef struct isa {
 	void (*gemm_wg)(float *, size_t, int, const float *, size_t, int, const float *, size_t,
 			int, int, int, int, int);
 	void (*zout)(float *, const float *, size_t, int, int, int, int, int, int);
-	void (*wxf)(float *, const float *, int, int, int, int);
+	void (*wxf)(float *, const float *, int, int, int, int, int, int);
 } isa;
 
 #define ISA(sfx, TARGET, W, MR, NV)                                                        \
@@ -611,9 +611,9 @@ typedef struct isa {
 		zout_body(dw, Z, zes, ldz, k0, k1, C, c0, cw);                          \
 	}                                                                               \
 	TARGET static void wxf_##sfx(float *U, const float *w, int C, int K, int rot,   \
-				     int c)                                             \
+				     int k0, int c0, int c1)                            \
 	{                                                                               \
-		wxf_body(U, w, C, K, rot, c);                                           \
+		wxf_body(U, w, C, K, rot, k0, c0, c1);                                  \
 	}                                                                               \
 	static const isa isa_##sfx = { #sfx, MR, xin_##sfx, xout_##sfx, yin_##sfx,     \
 				       gemm_fwd_##sfx, gemm_wg_##sfx, zout_##sfx,       \
@@ -676,9 +676,14 @@ size_t cxr_wino_weights_size(int C, int K)
 static void transform(float *U, const float *w, int C, int K, int rot)
 {
 	const isa *z = best();
+	/* items: (run of 16 output channels, block of CB input channels) */
+	enum { CB = 32 };
+	const int runs = rup(K, VL) / VL, cblocks = (C + CB - 1) / CB;
 #pragma omp parallel for schedule(static)
-	for (int c = 0; c < C; c++)
-		z->wxf(U, w, C, K, rot, c);
+	for (int it = 0; it < runs * cblocks; it++) {
+		const int c0 = it % cblocks * CB;
+		z->wxf(U, w, C, K, rot, it / cblocks * VL, c0, imin(c0 + CB, C));
+	}
 }
 
 void cxr_wino_transform_weights(float *U, const float *w, int C, int K)
