@@ -801,9 +801,23 @@ typedef struct wplan {
 	int split;   /* blocks are shared out among threads, each with its own Z */
 	int kz;      /* rows of Z: K rounded up to the kernel rows */
 	long nblk;
-	size_t ves, yes, zes;  /* element strides of V (tb, cs), Y (tb, kp), Z (kz, cs) */
+	int ldv, ldy;  /* row strides of V (>= cs) and Y (>= kp): col_stride */
+	size_t ves, yes, zes;  /* element strides of V (tb, ldv), Y (tb, ldy), Z (kz, cs) */
 	size_t per;  /* floats of workspace per thread */
 } wplan;
+
+/* The row stride of a block the weight gradient's product reads down
+ * its columns, a line a row, for n columns: at 8 cache lines or more an
+ * odd number of lines (rows 1 or 2 KB apart fell in 4 or 2 of L1's 64
+ * sets, too few ways for a block's rows, and were missed again for every
+ * column: stage 3's and 4's products took 15% and 20% longer); below that
+ * the rows as they are (stage 1's 4 lines a row spread over 16 sets, and
+ * a padded row only added bytes). */
+static int col_stride(int n)
+{
+	n = rup(n, VL);
+	return n >= 8 * VL ? (int)skew((size_t)n) : n;
+}
 
 /* Weight gradient: a thread goes through blocks of tiles, transforms x's
  * channels of its slice (V) and all of dy (Y), and adds Y' V into its Z
@@ -841,13 +855,15 @@ static wplan plan_wg(const wdims *d, int nthr)
 				t += zb / bw(zb, nthr);
 			if (t < bestt * 0.999) {
 				bestt = t;
-				best = (wplan){ tb, cs, ns, split, kz, nblk, 0, 0, 0, 0 };
+				best = (wplan){ tb, cs, ns, split, kz, nblk, 0, 0, 0, 0, 0, 0 };
 			}
 		}
 	}
+	best.ldv = col_stride(best.cs);
+	best.ldy = col_stride(kp);
 	/* Y has slack: the kernel reads its last row up to kz */
-	best.ves = skew((size_t)best.tb * best.cs);
-	best.yes = skew((size_t)best.tb * kp + 2 * VL);
+	best.ves = skew((size_t)best.tb * best.ldv);
+	best.yes = skew((size_t)best.tb * best.ldy + 2 * VL);
 	best.zes = skew((size_t)best.kz * best.cs);
 	best.per = NE * (best.ves + best.yes + best.zes);
 	return best;
@@ -929,8 +945,14 @@ void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N
 	{
 		const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
 		float *V = ws + p.per * tid, *Y = V + NE * ves, *Z = Y + NE * yes;
-		for (int e = 0; e < NE; e++)  /* the kernel reads past the last row */
-			memset(Y + e * yes + (size_t)p.tb * kp, 0, 2 * VL * sizeof *Y);
+		/* the kernel reads a row's k up to kz, past kp: those are
+		 * zero, and so is the slack after the last row */
+		for (int e = 0; e < NE; e++) {
+			for (int q = 0; q < p.tb; q++)
+				memset(Y + e * yes + (size_t)q * p.ldy + kp, 0,
+				       (size_t)(p.ldy - kp) * sizeof *Y);
+			memset(Y + e * yes + (size_t)p.tb * p.ldy, 0, 2 * VL * sizeof *Y);
+		}
 		/* split: blocks [b0, b1) and all channels; else slices s, all blocks */
 		long b0 = p.split ? p.nblk * tid / nth : 0;
 		long b1 = p.split ? p.nblk * (tid + 1) / nth : p.nblk;
@@ -941,9 +963,9 @@ void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N
 			for (long b = b0; b < b1; b++) {
 				long t0 = b * p.tb;
 				int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
-				z->xin(V, ves, p.cs, x, 0, &d, t0, nt, p.tb, c0, cw);
-				z->yin(Y, yes, kp, dy, &d, t0, nt, p.tb);
-				z->gemm_wg(Z, zes, p.cs, Y, yes, kp, V, ves, p.cs, p.tb, p.kz,
+				z->xin(V, ves, p.ldv, x, 0, &d, t0, nt, p.tb, c0, cw);
+				z->yin(Y, yes, p.ldy, dy, &d, t0, nt, p.tb);
+				z->gemm_wg(Z, zes, p.cs, Y, yes, p.ldy, V, ves, p.ldv, p.tb, p.kz,
 					   rup(cw, VL), b == b0);
 			}
 			if (!p.split)
