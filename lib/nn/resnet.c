@@ -217,7 +217,7 @@ struct cxr_resnet {
 				     * for the product that writes its bf16 output,
 				     * made per pass (the largest's size) */
 	size_t wtmp_w, wtmp_size;
-	int planned;                /* wfold and fpack laid out for the settings */
+	int planned;                /* fold, wfold and fpack laid out for the settings */
 	cxr_rng rng;
 	int mask_given;
 	/* Running statistics: updated by a training forward (bn_update 1,
@@ -713,9 +713,9 @@ void cxr_resnet_set_fold(cxr_resnet *net, int fold)
 	net->fold_on = fold;
 }
 
-/* The transformed and packed weights follow the precision and which
- * convolutions run by Winograd: planned and made again at the next folded
- * forward. */
+/* The folded, transformed and packed weights follow the precision and
+ * which convolutions run by Winograd: planned and made again at the next
+ * folded forward. */
 static void drop_packed(cxr_resnet *net)
 {
 	free(net->fpack);
