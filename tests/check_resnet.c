@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "nn/activation.h"
+#include "nn/gemm.h"
 #include "base/cli.h"
 #include "data/model_file.h"
 #include "base/parallel.h"
@@ -243,6 +244,50 @@ START_TEST(eval_batching_and_fold)
 }
 END_TEST
 
+/* Where the product cannot take packed weights (OpenBLAS), inference
+ * keeps the folded weights unpacked and reads them so; with the own
+ * kernel it keeps them only packed or transformed, each layer folded in
+ * a scratch: the two plans give the same logits, before and after a
+ * parameter change. */
+START_TEST(fold_unpacked)
+{
+	float *x;
+	cxr_resnet *net = trained(3, &x);
+	float own[3], blas[3], before[3];
+	for (int round = 0; round < 2; round++) {
+		if (round) { /* a change each plan must fold in again */
+			cxr_resnet_params(net)[cxr_resnet_tensor_find(net, "layer1.0.bn1.bias")->offset] +=
+				0.5f;
+			cxr_resnet_params(net)[cxr_resnet_tensor_find(net, "layer4.0.conv2.weight")->offset] +=
+				0.25f;
+			cxr_resnet_params_changed(net);
+		}
+		for (int b = 0; b < 2; b++) {
+			cxr_gemm_use(b ? "blas" : NULL);
+			/* the plan is made for the product in force */
+			cxr_resnet_set_winograd(net, 0);
+			cxr_resnet_set_winograd(net, 1);
+			const float *y = cxr_resnet_forward(net, x, 3, 0);
+			ck_assert_msg(y != NULL, "%s", cxr_errmsg());
+			memcpy(b ? blas : own, y, sizeof own);
+		}
+		cxr_gemm_use(NULL);
+		for (int i = 0; i < 3; i++)
+			ck_assert_msg(fabsf(blas[i] - own[i]) <= 1e-5f * (1 + fabsf(own[i])),
+				      "round %d, image %d: OpenBLAS's plan %g, the own kernel's %g", round,
+				      i, blas[i], own[i]);
+		if (!round)
+			memcpy(before, own, sizeof own);
+	}
+	float moved = 0;
+	for (int i = 0; i < 3; i++)
+		moved = fmaxf(moved, fabsf(own[i] - before[i]));
+	ck_assert_msg(moved > 1e-3f, "the parameter change moved no logit (%g)", moved);
+	free(x);
+	cxr_resnet_free(net);
+}
+END_TEST
+
 START_TEST(backward_contract)
 {
 	float *x;
@@ -365,6 +410,6 @@ END_TEST
 int main(void)
 {
 	return test_run_suite(resnet_suite("resnet", &goldens, shapes, init, model_roundtrip,
-					   eval_batching_and_fold, backward_contract, two_channels,
+					   eval_batching_and_fold, fold_unpacked, backward_contract, two_channels,
 					   NULL));
 }
