@@ -168,7 +168,6 @@ struct cxr_resnet {
 	head head;
 
 	size_t nparams, nbuffers;
-	size_t max_unit_w;          /* the most weights of one convolution */
 	float *params, *grads, *buffers, *fold, *dlogits;
 	int fold_valid, fold_on;
 
@@ -309,8 +308,6 @@ static void make_unit(cxr_resnet *net, unit *u, const char *conv, const char *bn
 	off = net->nbuffers, net->nbuffers += o;
 	snprintf(name, sizeof name, "%s.running_var", bn);
 	add_tensor(net, name, R_RVAR, off, &u->running_var, NULL, 1, o, 0, 0, 0);
-	if (nw > net->max_unit_w)
-		net->max_unit_w = nw;
 	u->wino = k == 3 && s == 1 && p == 1;
 	if (u->wino) {
 		if (nw > net->wtmp_w)
@@ -1269,6 +1266,12 @@ int cxr_resnet_backward(cxr_resnet *net)
 
 /* -- inference -- */
 
+/* Floats of a convolution's weights (O,KH,KW,C). */
+static size_t weights_of(const conv_dims *d)
+{
+	return (size_t)d->o * d->kh * d->kw * d->c;
+}
+
 /* Which convolutions run by Winograd at inference (their folded weights
  * transformed into wfold) and which by the matrix product (packed into
  * fpack where the product can take them packed: at batch 1 repacking a
@@ -1293,7 +1296,7 @@ static int plan_inference(cxr_resnet *net)
 			npack += (conv_packed_size(&u->d) + 15) & ~(size_t)15;
 		} else {
 			u->fold_w = nfold;
-			nfold += (size_t)u->d.o * u->d.kh * u->d.kw * u->d.c;
+			nfold += weights_of(&u->d);
 		}
 		u->fold_b = nfold;
 		nfold += u->d.o;
@@ -1317,15 +1320,16 @@ static int plan_inference(cxr_resnet *net)
 
 static int fold_weights(cxr_resnet *net)
 {
-	float *F = net->fold, *scratch = NULL;
+	/* one layer at a time where the plan keeps no folded weights */
+	size_t most = 0;
 	for (int i = 0; i < net->nunits; i++)
-		if (net->units[i]->fold_w == NO_OFFSET) {
-			if (!(scratch = malloc(net->max_unit_w * sizeof *scratch))) {
-				cxr_seterr("out of memory for folded weights");
-				return -1;
-			}
-			break;
-		}
+		if (net->units[i]->fold_w == NO_OFFSET && weights_of(&net->units[i]->d) > most)
+			most = weights_of(&net->units[i]->d);
+	float *F = net->fold, *scratch = most ? malloc(most * sizeof *scratch) : NULL;
+	if (most && !scratch) {
+		cxr_seterr("out of memory for folded weights");
+		return -1;
+	}
 	for (int i = 0; i < net->nunits; i++) {
 		const unit *u = net->units[i];
 		const int o = u->d.o;
