@@ -419,6 +419,53 @@ START_TEST(test_act)
 }
 END_TEST
 
+/* The weight transform writes U by streaming stores where U is 16-byte
+ * aligned and by ordinary ones elsewhere: both give the same bits, on
+ * every instruction set, forward and rotated (the data gradient's), for
+ * channel counts that fill no vector and one that fills several. */
+START_TEST(test_transform_alignment)
+{
+	static const int shapes[][2] = { { 3, 5 }, { 40, 33 }, { 64, 48 } };
+	static const char *isas[] = { "avx512", "avx2", "sse2" };
+	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+		const int C = shapes[s][0], K = shapes[s][1];
+		float *w = normal((size_t)K * C * 9, 1);
+		for (int rot = 0; rot < 2; rot++) {
+			/* rotated: U holds (K, C) swapped */
+			const size_t nu = rot ? cxr_wino_weights_size(K, C) : cxr_wino_weights_size(C, K);
+			float *a = aligned_alloc(64, (nu + 16) * sizeof *a);
+			float *b = aligned_alloc(64, (nu + 16) * sizeof *b);
+			for (int i = 0; i < 3; i++) {
+				if (cxr_wino_set_isa(isas[i]) < 0)
+					continue;
+				memset(a, 0, (nu + 16) * sizeof *a);
+				memset(b, 0, (nu + 16) * sizeof *b);
+				float *ua = a, *ub = b + 1; /* 4 bytes past a line: unaligned */
+				if (rot) {
+					cxr_wino_transform_weights_backward(ua, w, C, K);
+					cxr_wino_transform_weights_backward(ub, w, C, K);
+				} else {
+					cxr_wino_transform_weights(ua, w, C, K);
+					cxr_wino_transform_weights(ub, w, C, K);
+				}
+				size_t nonzero = 0;
+				for (size_t j = 0; j < nu; j++) {
+					ck_assert_msg(!memcmp(ua + j, ub + j, sizeof *ua),
+						      "%s %dx%d rot %d: U[%zu] aligned %a, unaligned %a",
+						      isas[i], C, K, rot, j, ua[j], ub[j]);
+					nonzero += ua[j] != 0;
+				}
+				ck_assert_msg(nonzero > (size_t)18 * C * K, "%s %dx%d rot %d: U mostly zero",
+					      isas[i], C, K, rot);
+			}
+			free(a), free(b);
+		}
+		free(w);
+	}
+	cxr_wino_set_isa(NULL);
+}
+END_TEST
+
 /* A zero-size batch is a no-op, and an image of one pixel sees only the
  * centre tap. */
 START_TEST(test_edges)
@@ -449,6 +496,7 @@ int main(void)
 	tcase_add_test(tc, test_dgrad);
 	tcase_add_test(tc, test_wgrad);
 	tcase_add_test(tc, test_edges);
+	tcase_add_test(tc, test_transform_alignment);
 	tcase_add_test(tc, test_act);
 	suite_add_tcase(s, tc);
 	TCase *slow = tcase_create("network");

@@ -25,7 +25,9 @@
 #include "nn/wino.h"
 
 #include <omp.h>
+#include <xmmintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef float vf __attribute__((vector_size(64)));
@@ -517,35 +519,67 @@ INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int k0, in
 {
 	const int kp = rup(K, VL);
 	const size_t es = (size_t)C * kp;
-	for (int c = c0; c < c1; c++) {
-		float gb[9][VL] = { { 0 } };
-		for (int k = k0; k < imin(k0 + VL, K); k++) {
-			const float *g = rot ? w + ((size_t)c * K + k) * 9 : w + ((size_t)k * C + c) * 9;
-			for (int q = 0; q < 9; q++)
-				gb[rot ? 8 - q : q][k - k0] = g[q];
+	/* The 36 values of a (c, k) pair go to 36 places es floats apart, a
+	 * power of two times 64 bytes at 256 channels and more: written in
+	 * place, c by c, they were 36 streams falling in one set of L1 and
+	 * of L2, each line evicted before it was whole (stage 4's two
+	 * transforms took 20 ms a step). They are made here for WC channels
+	 * at a time, then each position's run of WC * 16 floats written out
+	 * whole. */
+	enum { WC = 8 };
+	float stage[NE][WC][VL] __attribute__((aligned(64)));
+	const int stream = ((uintptr_t)U & 15) == 0;
+	for (int cb = c0; cb < c1; cb += WC) {
+		const int cn = imin(WC, c1 - cb);
+		for (int c = cb; c < cb + cn; c++) {
+			float gb[9][VL] = { { 0 } };
+			const int kn = imin(VL, K - k0);
+			if (rot) {
+				const float *g = w + ((size_t)c * K + k0) * 9;
+				for (int k = 0; k < kn; k++, g += 9)
+					_Pragma("GCC unroll 9") for (int q = 0; q < 9; q++)
+						gb[8 - q][k] = g[q];
+			} else {
+				const float *g = w + ((size_t)k0 * C + c) * 9;
+				for (int k = 0; k < kn; k++, g += (size_t)C * 9)
+					_Pragma("GCC unroll 9") for (int q = 0; q < 9; q++)
+						gb[q][k] = g[q];
+			}
+			vf t[6][3];
+			for (int j = 0; j < 3; j++) {
+				vf g0 = LD(gb[j]), g1 = LD(gb[3 + j]), g2 = LD(gb[6 + j]);
+				vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
+				t[0][j] = 0.25f * g0;
+				t[1][j] = s - (1.0f / 6) * g1;
+				t[2][j] = s + (1.0f / 6) * g1;
+				t[3][j] = d + (1.0f / 12) * g1 + (1.0f / 8) * g2;
+				t[4][j] = d - (1.0f / 12) * g1 + (1.0f / 8) * g2;
+				t[5][j] = g2;
+			}
+			for (int a = 0; a < 6; a++) {
+				vf g0 = t[a][0], g1 = t[a][1], g2 = t[a][2];
+				vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
+				float(*u)[WC][VL] = stage + a * 6;
+				ST(u[0][c - cb], 0.25f * g0);
+				ST(u[1][c - cb], s - (1.0f / 6) * g1);
+				ST(u[2][c - cb], s + (1.0f / 6) * g1);
+				ST(u[3][c - cb], d + (1.0f / 12) * g1 + (1.0f / 8) * g2);
+				ST(u[4][c - cb], d - (1.0f / 12) * g1 + (1.0f / 8) * g2);
+				ST(u[5][c - cb], g2);
+			}
 		}
-		vf t[6][3];
-		for (int j = 0; j < 3; j++) {
-			vf g0 = LD(gb[j]), g1 = LD(gb[3 + j]), g2 = LD(gb[6 + j]);
-			vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
-			t[0][j] = 0.25f * g0;
-			t[1][j] = s - (1.0f / 6) * g1;
-			t[2][j] = s + (1.0f / 6) * g1;
-			t[3][j] = d + (1.0f / 12) * g1 + (1.0f / 8) * g2;
-			t[4][j] = d - (1.0f / 12) * g1 + (1.0f / 8) * g2;
-			t[5][j] = g2;
-		}
-		for (int a = 0; a < 6; a++) {
-			vf g0 = t[a][0], g1 = t[a][1], g2 = t[a][2];
-			vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
-			float *u = U + (((size_t)(a * 6) * (kp / VL) + k0 / VL) * C + c) * VL;
-			ST(u, 0.25f * g0);
-			ST(u + es, s - (1.0f / 6) * g1);
-			ST(u + 2 * es, s + (1.0f / 6) * g1);
-			ST(u + 3 * es, d + (1.0f / 12) * g1 + (1.0f / 8) * g2);
-			ST(u + 4 * es, d - (1.0f / 12) * g1 + (1.0f / 8) * g2);
-			ST(u + 5 * es, g2);
-		}
+		/* by streaming stores where U allows them (16-byte aligned):
+		 * at 512 channels U is 38 MB, more than the caches hold, and
+		 * an ordinary store would first read each line it fills */
+		float *u = U + ((size_t)(k0 / VL) * C + cb) * VL;
+		for (int e = 0; e < NE; e++)
+			for (int i = 0; i < cn * VL; i += 4) {
+				const __m128 v = _mm_load_ps(stage[e][0] + i);
+				if (stream)
+					_mm_stream_ps(u + e * es + i, v);
+				else
+					_mm_storeu_ps(u + e * es + i, v);
+			}
 	}
 }
 
@@ -679,10 +713,15 @@ static void transform(float *U, const float *w, int C, int K, int rot)
 	/* items: (run of 16 output channels, block of CB input channels) */
 	enum { CB = 32 };
 	const int runs = rup(K, VL) / VL, cblocks = (C + CB - 1) / CB;
-#pragma omp parallel for schedule(static)
-	for (int it = 0; it < runs * cblocks; it++) {
-		const int c0 = it % cblocks * CB;
-		z->wxf(U, w, C, K, rot, it / cblocks * VL, c0, imin(c0 + CB, C));
+#pragma omp parallel
+	{
+#pragma omp for schedule(static)
+		for (int it = 0; it < runs * cblocks; it++) {
+			const int c0 = it % cblocks * CB;
+			z->wxf(U, w, C, K, rot, it / cblocks * VL, c0, imin(c0 + CB, C));
+		}
+		/* the streaming stores (wxf_body) seen before the region's end */
+		_mm_sfence();
 	}
 }
 
