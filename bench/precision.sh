@@ -41,11 +41,14 @@
 #   training, bench/bin/resnet_bench's gflops/img_per_s for inference: the
 #   direct convolutions' count, so Winograd's saving shows as a higher
 #   effective rate) times the rate; the same count for PyTorch, which runs
-#   the same network. The peak: a microbenchmark compiled here times
-#   independent vdpbf16ps (and vfmadd231ps) chains in THREADS threads at
-#   once, per thread CPU second, and the clock by a chain of dependent
-#   adds; it is set beside /proc/cpuinfo's MHz. resnet_bench's sgemm and
-#   own-gemm ceilings (fp32, large product) are printed too.
+#   the same network. The peaks: a microbenchmark compiled here times
+#   independent vdpbf16ps and vfmadd231ps chains (512-bit where the CPU
+#   has AVX512_BF16; else 256-bit vfmadd231ps alone, where it has AVX2
+#   and FMA) in THREADS threads at once, per thread CPU second, and the
+#   clock by a chain of dependent adds; it is set beside /proc/cpuinfo's
+#   MHz. Each engine's rate is given against both peaks (the bf16 one
+#   '-' where there is none). resnet_bench's sgemm and own-gemm ceilings
+#   (fp32, large product) are printed too.
 # - The load average at the start and the end: the machine may be shared.
 #   On a busy machine the wall-time rates are what is left over; the
 #   per-CPU-second rates hold.
@@ -172,14 +175,26 @@ sgemm=$(awk -F'\t' '$1 == "#" && $4 == "sgemm" { print $7; exit }' "$tmp/rb.tsv"
 owngemm=$(awk -F'\t' '$1 == "#" && $4 ~ /^gemm/ { print $4 " " $7; exit }' "$tmp/rb.tsv")
 
 cat > "$tmp/peak.c" <<'EOF'
-/* the peak of vdpbf16ps and vfmadd231ps per thread CPU second, in
- * argv[1] threads at once, and the clock by a chain of dependent adds */
+/* the peak of vdpbf16ps (where compiled for AVX512_BF16) and of
+ * vfmadd231ps (512-bit with AVX-512, else 256-bit AVX2+FMA) per thread
+ * CPU second, in argv[1] threads at once, and the clock by a chain of
+ * dependent adds. Each loop keeps ACC independent accumulators, more than
+ * the FMA latency times the FMA units, so it runs at the units' rate;
+ * the operand passes through an empty asm each round, so the compiler can
+ * neither hoist the products nor fold the chains into one. */
 #include <immintrin.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+/* independent chains: as many as the registers hold beside the operands
+ * (32 with AVX-512, 16 with AVX2) */
+#ifdef __AVX512F__
 #define ACC 16
+#else
+#define ACC 12
+#endif
 static double tcpu(void)
 {
 	struct timespec t;
@@ -187,6 +202,7 @@ static double tcpu(void)
 	return t.tv_sec + t.tv_nsec * 1e-9;
 }
 static volatile float sink;
+#ifdef __AVX512BF16__
 static double bf16(long n)
 {
 	__m512 acc[ACC];
@@ -207,24 +223,48 @@ static double bf16(long n)
 	sink = _mm512_reduce_add_ps(acc[0]);
 	return 64.0 * ACC * n / t / 1e9; /* 32 products and 32 sums each */
 }
+#else
+static double bf16(long n)
+{
+	(void)n;
+	return NAN;
+}
+#endif
+#ifdef __AVX512F__
+typedef __m512 vec;
+#define VZERO _mm512_setzero_ps
+#define VSET _mm512_set1_ps
+#define VFMA _mm512_fmadd_ps
+#define VADD _mm512_add_ps
+#define LANES 16
+#else
+typedef __m256 vec;
+#define VZERO _mm256_setzero_ps
+#define VSET _mm256_set1_ps
+#define VFMA _mm256_fmadd_ps
+#define VADD _mm256_add_ps
+#define LANES 8
+#endif
 static double fp32(long n)
 {
-	__m512 acc[ACC];
+	vec acc[ACC];
 	for (int i = 0; i < ACC; i++)
-		acc[i] = _mm512_setzero_ps();
-	__m512 a = _mm512_set1_ps(1e-3f), b = _mm512_set1_ps(2e-3f);
+		acc[i] = VZERO();
+	vec a = VSET(1e-3f), b = VSET(2e-3f);
 	double t = tcpu();
 	for (long r = 0; r < n; r++) {
 #pragma GCC unroll 16 /* the accumulators in registers */
 		for (int i = 0; i < ACC; i++)
-			acc[i] = _mm512_fmadd_ps(a, b, acc[i]);
-		__asm__ volatile("" : "+v"(a));
+			acc[i] = VFMA(a, b, acc[i]);
+		__asm__ volatile("" : "+x"(a));
 	}
 	t = tcpu() - t;
 	for (int i = 1; i < ACC; i++)
-		acc[0] = _mm512_add_ps(acc[0], acc[i]);
-	sink = _mm512_reduce_add_ps(acc[0]);
-	return 32.0 * ACC * n / t / 1e9;
+		acc[0] = VADD(acc[0], acc[i]);
+	float f[LANES];
+	__builtin_memcpy(f, &acc[0], sizeof f);
+	sink = f[0];
+	return 2.0 * LANES * ACC * n / t / 1e9;
 }
 static double ghz(long n)
 {
@@ -240,9 +280,10 @@ static double res[64][3];
 static void *work(void *p)
 {
 	double *r = p;
-	for (int k = 0; k < 3; k++) { /* the best of three */
+	for (int k = 0; k < 3; k++) { /* the best of three (bf16: NAN where not built) */
 		double b = bf16(20000000), f = fp32(20000000), g = ghz(100000000);
-		r[0] = b > r[0] ? b : r[0], r[1] = f > r[1] ? f : r[1], r[2] = g > r[2] ? g : r[2];
+		r[0] = isnan(b) || b > r[0] ? b : r[0], r[1] = f > r[1] ? f : r[1];
+		r[2] = g > r[2] ? g : r[2];
 	}
 	return NULL;
 }
@@ -260,9 +301,15 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
-peak_ok=0
-if grep -qw avx512_bf16 /proc/cpuinfo &&
-	${CC:-cc} -O2 -mavx512f -mavx512bf16 -pthread -o "$tmp/peak" "$tmp/peak.c" 2> "$tmp/peak.err"; then
+# the widest the CPU has: AVX-512 with bf16, else AVX2 with FMA (fp32 only)
+peak_ok=0 peak_flags=
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+	peak_flags="-mavx512f -mavx512bf16"
+elif grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+	peak_flags="-mavx2 -mfma"
+fi
+if [ -n "$peak_flags" ] &&
+	${CC:-cc} -O2 $peak_flags -pthread -o "$tmp/peak" "$tmp/peak.c" -lm 2> "$tmp/peak.err"; then
 	echo "# peak microbenchmark ..." >&2
 	"$tmp/peak" "$threads" > "$tmp/peak.tsv" && peak_ok=1
 fi
@@ -473,23 +520,32 @@ fi
 
 # GFLOP/s
 echo
+bf_peak=- bf_core=- fp_peak=- fp_core=-
 if [ $peak_ok = 1 ]; then
 	pk=$(awk -F'\t' '{ b += $2; f += $3; g += $4; n++ } END { printf "%.1f\t%.1f\t%.3f\t%d", b, f, g / n, n }' "$tmp/peak.tsv")
 	set -- $pk
 	bf_peak=$1 fp_peak=$2 clk=$3 nthr=$4
-	bf_core=$(awk -v b="$bf_peak" -v n="$nthr" 'BEGIN { printf "%.1f", b / n }')
-	echo "# peak (microbenchmark, $nthr threads at once, per thread CPU second, best of 3): vdpbf16ps $bf_core GFLOP/s a core,"
-	echo "# $bf_peak for $nthr; vfmadd231ps $fp_peak for $nthr; clock by dependent adds $clk GHz (cpuinfo says $mhz MHz):"
-	awk -v b="$bf_core" -v c="$clk" -v m="$mhz" -v f="$fp_peak" -v n="$nthr" 'BEGIN {
-		printf "# %.1f bf16 FLOP a cycle at the measured clock (%.1f at cpuinfo'\''s), fp32 FMA %.1f\n",
-			b / c, b / (m / 1000), f / n / c }'
+	fp_core=$(awk -v f="$fp_peak" -v n="$nthr" 'BEGIN { printf "%.1f", f / n }')
+	if [ "$bf_peak" = nan ] || [ "$bf_peak" = -nan ]; then
+		bf_peak=-
+		echo "# peak (microbenchmark, $nthr threads at once, per thread CPU second, best of 3; no AVX512_BF16):"
+		echo "# vfmadd231ps ($peak_flags) $fp_core GFLOP/s a core, $fp_peak for $nthr; clock by dependent adds $clk GHz"
+		awk -v c="$clk" -v m="$mhz" -v f="$fp_core" 'BEGIN {
+			printf "# (cpuinfo says %s MHz): %.1f fp32 FLOP a cycle at the measured clock\n", m, f / c }'
+	else
+		bf_core=$(awk -v b="$bf_peak" -v n="$nthr" 'BEGIN { printf "%.1f", b / n }')
+		echo "# peak (microbenchmark, $nthr threads at once, per thread CPU second, best of 3): vdpbf16ps $bf_core GFLOP/s a core,"
+		echo "# $bf_peak for $nthr; vfmadd231ps $fp_peak for $nthr; clock by dependent adds $clk GHz (cpuinfo says $mhz MHz):"
+		awk -v b="$bf_core" -v c="$clk" -v m="$mhz" -v f="$fp_peak" -v n="$nthr" 'BEGIN {
+			printf "# %.1f bf16 FLOP a cycle at the measured clock (%.1f at cpuinfo'\''s), fp32 FMA %.1f\n",
+				b / c, b / (m / 1000), f / n / c }'
+	fi
 else
-	bf_peak=- bf_core=-
-	echo "# peak: no microbenchmark (no avx512_bf16 or no compiler: $(head -c 200 "$tmp/peak.err" 2>/dev/null))"
+	echo "# peak: no microbenchmark (no AVX2 with FMA, or no compiler: $(head -c 200 "$tmp/peak.err" 2>/dev/null))"
 fi
 echo "# ceilings of one 2048^3 product (resnet_bench, fp32): sgemm $sgemm GFLOP/s, $owngemm GFLOP/s"
 echo "# FLOP per image (direct convolutions): training $train_gflop GFLOP (cxr-train's log), inference $infer_gflop (resnet_bench)"
-printf 'work\tengine\tgflop_per_img\tgflops\tof_bf16_peak\tgflop_per_cpu_s\tof_core_bf16_peak\n'
+printf 'work\tengine\tgflop_per_img\tgflops\tof_bf16_peak\tof_fp32_peak\tgflop_per_cpu_s\tof_core_bf16_peak\tof_core_fp32_peak\n'
 for w in train score8 score1; do
 	case $w in train) wn="training, batch $batch" g=$train_gflop ;; score8) wn="scoring, batch 8" g=$infer_gflop ;;
 		score1) wn="scoring, batch 1" g=$infer_gflop ;; esac
@@ -497,15 +553,19 @@ for w in train score8 score1; do
 		set -- $e
 		has "$2" || continue
 		if [ "$1" = cxr ]; then r=$(cell $w "$2" rate) c=$(cell $w "$2" cpu); else r=$(tcell $w "$2" rate) c=$(tcell $w "$2" cpu); fi
-		awk -v wn="$wn" -v e="$e" -v g="$g" -v r="$r" -v c="$c" -v p="$bf_peak" -v pc="$bf_core" 'BEGIN {
-			if (r == "-" || g == "") { printf "%s\t%s\t%s\t-\t-\t-\t-\n", wn, e, g; exit }
-			printf "%s\t%s\t%.3g\t%.1f\t%s\t%.1f\t%s\n", wn, e, g, g * r,
-				p == "-" ? "-" : sprintf("%.3f", g * r / p), g * c,
-				pc == "-" ? "-" : sprintf("%.3f", g * c / pc) }'
+		awk -v wn="$wn" -v e="$e" -v g="$g" -v r="$r" -v c="$c" -v p="$bf_peak" -v pc="$bf_core" \
+			-v f="$fp_peak" -v fc="$fp_core" 'BEGIN {
+			if (r == "-" || g == "") { printf "%s\t%s\t%s\t-\t-\t-\t-\t-\t-\n", wn, e, g; exit }
+			printf "%s\t%s\t%.3g\t%.1f\t%s\t%s\t%.1f\t%s\t%s\n", wn, e, g, g * r,
+				p == "-" ? "-" : sprintf("%.3f", g * r / p),
+				f == "-" ? "-" : sprintf("%.3f", g * r / f), g * c,
+				pc == "-" ? "-" : sprintf("%.3f", g * c / pc),
+				fc == "-" ? "-" : sprintf("%.3f", g * c / fc) }'
 	done
 done
-echo "# gflops: FLOP per image x img_per_s, against the $threads-thread bf16 peak; gflop_per_cpu_s: x img_per_cpu_s,"
-echo "# against one core's bf16 peak (the engine's own efficiency, whatever the load)"
+echo "# gflops: FLOP per image x img_per_s, against the $threads-thread bf16 peak and fp32 FMA peak;"
+echo "# gflop_per_cpu_s: x img_per_cpu_s, against one core's (the engine's own efficiency, whatever the"
+echo "# load). Winograd's saving counts as work done: the FLOP are the direct convolutions' count"
 echo
 echo "# PyTorch's other variants (not the best$([ "$rounds" -gt 1 ] && echo "; of every round"):"
 for p in $precisions; do
