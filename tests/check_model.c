@@ -705,6 +705,34 @@ START_TEST(test_bombs)
 }
 END_TEST
 
+/* A model whose frame declares its size (as cxr_model_save writes them)
+ * is decompressed into one block of that size: loading needs little more
+ * address space than the content. The block grown by doubling, 40 MB of
+ * content needed the 32 MB block and the 40 MB one at once (and 220 MB
+ * of pages were touched for a 94 MB ResNet-50). */
+START_TEST(test_sized_load_in_one_block)
+{
+	enum { N = 10 << 20 }; /* floats: 40 MB */
+	cxr_model *m = cxr_model_new();
+	int64_t d[1] = {N};
+	float *w = cxr_model_add(m, "big", CXR_F32, 1, d);
+	for (size_t i = 0; i < N; i++)
+		w[i] = (float)(i % 1000);
+	ck_assert_int_eq(cxr_model_save(m, path), 0);
+	cxr_model_free(m);
+	int limited = limit_memory(56) == 0;
+	m = cxr_model_load(path);
+	if (limited)
+		unlimit_memory();
+	ck_assert_msg(m, "a 40 MB model in 56 MB of address space: %s", cxr_errmsg());
+	const cxr_tensor *t = cxr_model_find(m, "big");
+	ck_assert(t && t->nbytes == (size_t)N * sizeof(float));
+	const float *v = t->data;
+	ck_assert(v[0] == 0 && v[999] == 999 && v[N - 1] == (float)((N - 1) % 1000));
+	cxr_model_free(m);
+}
+END_TEST
+
 /* fuzz finding content-size-8g.cxm: a frame header declaring 8 GiB - 1
  * bytes of content sized the buffer before any byte was read (8 GiB of
  * address space for an 18-byte file: "out of memory" under a limit). */
@@ -737,6 +765,7 @@ int main(void)
 	tcase_add_test(tc, test_torch2cxm);
 	tcase_add_test(tc, test_sha256);
 	tcase_add_test(tc, test_bombs);
+	tcase_add_test(tc, test_sized_load_in_one_block);
 	tcase_add_test(tc, test_declared_size);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
