@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #include "base/cli.h"
@@ -506,9 +507,9 @@ const char *cxr_model_digest(const cxr_model *m)
  * allocates nothing before its bytes have arrived, and the magic and
  * version are checked on the first bytes, so a zstd bomb of anything else
  * costs one step. The one exception is the frame's own content size,
- * given its block after that step (pull): address space, with memory
- * behind it only as the bytes arrive, and the doubling where it is
- * refused. */
+ * up to a few times the file's, given its block after that step
+ * (whole_block_due): address space, with memory behind it only as the
+ * bytes arrive, and the doubling where it is refused. */
 #define STEP (64u << 10)       /* bytes decompressed at a time, at least */
 #define TRAIL_MAX (1u << 20)   /* trailing content counted in a message */
 #define DRAIN_MAX (64u << 20)  /* content read past a parse error */
@@ -560,6 +561,7 @@ typedef struct src {
 	int done;               /* the frame is complete */
 	int bad;                /* a step failed: the decoder is not to be used */
 	int sized;              /* the frame declares its content size: limit */
+	size_t file_size;       /* a regular file's size, else 0 */
 	size_t limit;           /* the content is no longer: its size, or the limit */
 	unsigned char *base;    /* the block: cap + ALIGN bytes */
 	size_t shift, cap, len; /* content at base + shift; len bytes so far */
@@ -653,6 +655,23 @@ out:
 	return rc;
 }
 
+/* Whether the block, full at cap bytes short of the content's declared
+ * size, is to take that whole size now rather than double: where the
+ * first step (the magic and the version) has been read and the size is
+ * at most WHOLE_RATIO times the file's (a model's floats compress little;
+ * a bomb's claim is many times its bytes and keeps the doubling, memory
+ * following the bytes as they arrive). One block means no copy at every
+ * doubling: a 94 MB model touched 220 MB of fresh pages that way, the
+ * kernel zeroing each, the larger part of a cold start. Its pages take
+ * memory only as the content fills them; where its address space is
+ * refused, the doubling goes on. */
+#define WHOLE_RATIO 4
+static int whole_block_due(const src *s, size_t cap)
+{
+	return s->sized && s->cap >= STEP && s->limit > cap &&
+	       s->limit / WHOLE_RATIO <= s->file_size;
+}
+
 /* Decompresses until the content holds want bytes: 1, 0 when it has
  * fewer (the frame ended, or want is past the content's size), -1. */
 static int pull(src *s, size_t want)
@@ -664,15 +683,7 @@ static int pull(src *s, size_t want)
 			return 0;
 		if (s->len == s->cap) {
 			size_t cap = s->cap < STEP ? STEP : 2 * s->cap;
-			/* A frame that declares its size gets a block of that
-			 * size once its first step (the magic and the version)
-			 * has been read: its pages are mapped only as the content
-			 * fills them, so a false size costs address space, not
-			 * memory, and the content is not copied at every doubling
-			 * (a 94 MB model touched 220 MB that way, the kernel
-			 * zeroing each page: the larger part of a cold start).
-			 * Where the address space is short, the doubling goes on. */
-			if (!(s->sized && s->cap >= STEP && s->limit > cap && !move_to(s, s->limit)) &&
+			if (!(whole_block_due(s, cap) && !move_to(s, s->limit)) &&
 			    grow_to(s, cap < s->limit ? cap : s->limit))
 				return -1;
 		}
@@ -883,6 +894,9 @@ cxr_model *cxr_model_load(const char *path)
 		return NULL;
 	}
 	src s = {.path = path, .f = f, .limit = CXR_MODEL_MAX_CONTENT};
+	struct stat st;
+	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && st.st_size > 0)
+		s.file_size = (size_t)st.st_size;
 	s.in_cap = ZSTD_DStreamInSize();
 	s.in = cxr_xmalloc(s.in_cap);
 	s.zin.src = s.in;
