@@ -25,10 +25,10 @@
 #include "nn/wino.h"
 
 #include <omp.h>
-#include <xmmintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <xmmintrin.h>
 
 typedef float vf __attribute__((vector_size(64)));
 typedef float vfu __attribute__((vector_size(64), aligned(4)));
@@ -506,26 +506,23 @@ INLINE void zout_body(float *dw, const float *Z, size_t zes, int ldz, int k0, in
 		}
 }
 
-/* G g G' for input channels [c0, c1) and the 16 output channels from k0,
- * channel after channel, so that each of the 36 elements' runs is written
- * as one sequential stream. U (36, kp/16, C, 16): element e's run of
- * columns [k0, k0+16) for channel c at ((e*kp/16 + k0/16)*C + c)*16, so
- * that a product reading a run of 16 columns down all C rows reads one
- * sequential stream too (with rows kp apart, 2 KB at 512 columns, the
- * prefetchers left each row a miss: at batch 1, whose 4 tiles of the 8x8
- * stage reuse U little, the product waited on memory for 5.5 ms a
- * layer). */
+/* G g G' for input channels [c0, c1) and the 16 output channels from k0.
+ * U (36, kp/16, C, 16): element e's run of columns [k0, k0+16) for
+ * channel c at ((e*kp/16 + k0/16)*C + c)*16, so that a product reading a
+ * run of 16 columns down all C rows reads one sequential stream (with
+ * rows kp apart, 2 KB at 512 columns, the prefetchers left each row a
+ * miss: at batch 1, whose 4 tiles of the 8x8 stage reuse U little, the
+ * product waited on memory for 5.5 ms a layer). A channel's 36 values
+ * go to 36 places es floats apart, a power of two times 64 bytes at 256
+ * channels and more: written in place, channel by channel, they were 36
+ * streams falling in one set of L1 and of L2, each line evicted before
+ * it was whole (a 512-channel layer's two transforms took 20 ms a
+ * training step). So they are made for WC channels at a time in an L1
+ * buffer, then each element's run of WC * 16 floats written out whole. */
 INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int k0, int c0, int c1)
 {
-	const int kp = rup(K, VL);
+	const int kp = rup(K, VL), kn = imin(VL, K - k0);
 	const size_t es = (size_t)C * kp;
-	/* The 36 values of a (c, k) pair go to 36 places es floats apart, a
-	 * power of two times 64 bytes at 256 channels and more: written in
-	 * place, c by c, they were 36 streams falling in one set of L1 and
-	 * of L2, each line evicted before it was whole (stage 4's two
-	 * transforms took 20 ms a step). They are made here for WC channels
-	 * at a time, then each position's run of WC * 16 floats written out
-	 * whole. */
 	enum { WC = 8 };
 	float stage[NE][WC][VL] __attribute__((aligned(64)));
 	const int stream = ((uintptr_t)U & 15) == 0;
@@ -533,7 +530,6 @@ INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int k0, in
 		const int cn = imin(WC, c1 - cb);
 		for (int c = cb; c < cb + cn; c++) {
 			float gb[9][VL] = { { 0 } };
-			const int kn = imin(VL, K - k0);
 			if (rot) {
 				const float *g = w + ((size_t)c * K + k0) * 9;
 				for (int k = 0; k < kn; k++, g += 9)
