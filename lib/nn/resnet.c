@@ -310,8 +310,8 @@ static void make_unit(cxr_resnet *net, unit *u, const char *conv, const char *bn
 	add_tensor(net, name, R_RVAR, off, &u->running_var, NULL, 1, o, 0, 0, 0);
 	u->wino = k == 3 && s == 1 && p == 1;
 	if (u->wino) {
-		if (nw > net->wtmp_w)
-			net->wtmp_w = nw;
+		if (nw > net->wtmp_w) /* U after it on a cache line's start */
+			net->wtmp_w = (nw + 15) & ~(size_t)15;
 		size_t t = cxr_wino_weights_size(c, o), tb = cxr_wino_weights_size(o, c);
 		t = t > tb ? t : tb;
 		if (t > net->wtmp_size)
@@ -573,8 +573,8 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 	net->bstats = calloc(net->nbuffers ? net->nbuffers : 1, sizeof(double));
 	net->bn_update = 1;
 	net->dlogits = calloc(max_batch, sizeof(float));
-	net->ws = cxr_malloc_huge((net->ws_size + 16) * sizeof(float));
-	net->wtmp = cxr_malloc_huge((net->wtmp_w + net->wtmp_size + 32) * sizeof(float));
+	net->ws = cxr_aligned_huge(64, (net->ws_size + 16) * sizeof(float));
+	net->wtmp = cxr_aligned_huge(64, (net->wtmp_w + net->wtmp_size + 32) * sizeof(float));
 	if (!net->params || !net->grads || !net->buffers || !net->bstats || !net->dlogits ||
 	    !net->ws || !net->wtmp) {
 		cxr_seterr("out of memory for a network of %zu parameters", net->nparams);
@@ -1305,8 +1305,8 @@ static int plan_inference(cxr_resnet *net)
 	 * unpacked: elsewhere a copy as large as the network's parameters
 	 * (94 MB at width 1), written once and never read again, a fifth of
 	 * what scoring one image faulted in */
-	net->fold = cxr_malloc_huge(nfold * sizeof(float));
-	net->wfold = nwfold ? cxr_malloc_huge(nwfold * sizeof(float)) : NULL;
+	net->fold = cxr_aligned_huge(64, nfold * sizeof(float));
+	net->wfold = nwfold ? cxr_aligned_huge(64, nwfold * sizeof(float)) : NULL;
 	net->fpack = npack ? cxr_aligned_huge(64, npack * sizeof(float)) : NULL;
 	if (!net->fold || (nwfold && !net->wfold) || (npack && !net->fpack)) {
 		cxr_seterr("out of memory for the folded weights (%zu MB)",
@@ -1521,7 +1521,7 @@ static int arena(cxr_resnet *net, int train)
 		return 0;
 	free(net->act);
 	net->act_size = 0;
-	net->act = cxr_malloc_huge(need * sizeof(float));
+	net->act = cxr_aligned_huge(64, need * sizeof(float));
 	if (!net->act) {
 		point_arena(net);
 		cxr_seterr("out of memory for the activations of a batch of %d (%.1f GB)",
