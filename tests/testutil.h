@@ -11,6 +11,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A passing assertion costs nothing. Check's own ck_assert_msg (which
+ * ck_assert and the typed ck_assert_* expand to) records every passing
+ * assertion's place, in fork mode a write to the parent through a pipe:
+ * the suites' element-by-element checks made 3.7 million of those a
+ * `make check` (check_bf16: 1.8 million, 18 s of system time of its 26).
+ * What that place was for: a test that crashes or times out is reported
+ * at its last passing assertion; now at its last mark_point(), else its
+ * start (under SANITIZE=1 the sanitizer's report names the line). */
+#undef ck_assert_msg
+#define ck_assert_msg(expr, ...)                                                               \
+	((expr) ? (void)0                                                                      \
+		: _ck_assert_failed(__FILE__, __LINE__, "Assertion '" #expr "' failed", ##__VA_ARGS__))
+
 /* Test data: a xorshift64 stream in [0, 1) whose state test_lcg a test
  * may seed to repeat it, and arrays of floats uniform in [lo, hi). */
 static uint64_t test_lcg __attribute__((unused)) = 88172645463325252ull;
