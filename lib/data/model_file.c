@@ -683,8 +683,8 @@ static int pull(src *s, size_t want)
 			return 0;
 		if (s->len == s->cap) {
 			size_t cap = s->cap < STEP ? STEP : 2 * s->cap;
-			if (!(whole_block_due(s, cap) && !move_to(s, s->limit)) &&
-			    grow_to(s, cap < s->limit ? cap : s->limit))
+			const int whole = whole_block_due(s, cap) && move_to(s, s->limit) == 0;
+			if (!whole && grow_to(s, cap < s->limit ? cap : s->limit))
 				return -1;
 		}
 		/* a step ahead of the parse, but the first bytes alone: the
