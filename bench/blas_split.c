@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 					cxr_gemm(0, 1, m, n, k, a, k, b, k, 0, c, n);
 				} else if (w == OWN_PACKED) {
 					cxr_gemm_prepacked(CXR_PREC_FP32, 0, m, n, k, a, k, packed, 0, bias,
-							   1, c, n);
+							   1, c, n, NULL);
 				} else {
 					openblas_set_num_threads(w == BLAS_THREADS ? threads : 1);
 					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1, a,

@@ -165,7 +165,8 @@ static void check_gemm_act(int m, int n, int k, int pad, int accum, int relu)
 	cxr_gemm_pack_b(CXR_PREC_BF16, 0, n, k, b, n, packed);
 	float *ref = malloc((size_t)m * ldc * sizeof *ref), *cf = malloc((size_t)m * ldc * sizeof *cf);
 	memcpy(ref, c0, (size_t)m * ldc * sizeof *ref);
-	cxr_gemm_prepacked(CXR_PREC_BF16, 0, m, n, k, af, lda, packed, accum, bias, relu, ref, ldc);
+	cxr_gemm_prepacked(CXR_PREC_BF16, 0, m, n, k, af, lda, packed, accum, bias, relu, ref, ldc,
+			   NULL);
 	const int saved = omp_get_max_threads();
 	for (int nt = 1; nt <= 3; nt++) {
 		omp_set_num_threads(nt);

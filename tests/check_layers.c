@@ -5,6 +5,7 @@
  * with fixed random r, so dout = r. A finite difference whose two sides
  * see different ReLU masks or max-pool winners (a kink) is skipped. */
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,89 @@ START_TEST(gemm)
 		}
 		cxr_par_set_threads(0);
 	}
+}
+END_TEST
+
+/* conv_forward_packed_stats in fp32 (training's products, which add
+ * batch norm's statistics as they store): the output bit for bit that of
+ * conv_forward_packed, and each channel's sum and sum of squares against
+ * double sums of the stored output, within float's rounding over the rows
+ * of a register block (at most 14, the AVX-512 kernel's; then double),
+ * i.e. 14 * 2^-24 of the sum of the magnitudes; with each own kernel the
+ * CPU runs (AVX2 adds the sums in registers, AVX-512 from the stored
+ * block), 1 to 3 threads, in one product and in im2col chunks, with bias
+ * and ReLU (the values after them). offset: added to the bias, a mean
+ * that dwarfs the spread. (Batch norm's variance is the difference of two
+ * such sums: float sums over a whole 144-row block lost enough of it to
+ * put the Keras network's gradients a percent off PyTorch's, which
+ * check_keras caught; this bound, a worst case, is loose enough to pass
+ * them.) */
+static void check_conv_stats(int n, int h, int w, int c, int o, int k, int st, int pad,
+			     size_t chunk, float offset)
+{
+	conv_dims d;
+	conv_dims_set(&d, n, h, w, c, o, k, st, pad);
+	const size_t nx = (size_t)n * h * w * c, ny = (size_t)n * d.oh * d.ow * o;
+	const size_t rows = ny / o;
+	float *x = test_frand(nx, -1, 1), *wt = test_frand((size_t)o * k * k * c, -1, 1);
+	float *bias = test_frand(o, -0.5, 0.5);
+	for (int j = 0; j < o; j++)
+		bias[j] += offset;
+	float *y = malloc(ny * sizeof *y), *ref = malloc(ny * sizeof *ref);
+	conv_set_chunk(chunk);
+	float *ws = calloc(conv_workspace(&d) + 1, sizeof *ws);
+	float *packed = aligned_alloc(64, conv_packed_size(&d) * sizeof(float));
+	static const char *const own[] = {"avx512", "avx2"};
+	const int saved = omp_get_max_threads();
+	int kernels = 0;
+	for (int g = 0; g < 2; g++) {
+		if (cxr_gemm_use(own[g]))
+			continue;
+		kernels++;
+		conv_pack_weights(packed, wt, &d);
+		for (int nt = 1; nt <= 3; nt++)
+			for (int relu = 0; relu < 2; relu++) {
+				const int flags = relu ? CONV_RELU : 0;
+				omp_set_num_threads(nt);
+				double *stats = calloc((size_t)nt * 2 * o, sizeof *stats);
+				conv_forward_packed(ref, x, packed, bias, &d, ws, flags);
+				conv_forward_packed_stats(y, x, packed, bias, &d, ws, flags, stats);
+				ck_assert_msg(!memcmp(y, ref, ny * sizeof *y),
+					      "%s, conv %dx%d/%d: the output changed with its sums",
+					      own[g], k, k, st);
+				for (int j = 0; j < o; j++) {
+					double s0 = 0, s1 = 0, r0 = 0, r1 = 0, a0 = 0;
+					for (int t = 0; t < nt; t++)
+						s0 += stats[(size_t)t * 2 * o + j],
+							s1 += stats[(size_t)t * 2 * o + o + j];
+					for (size_t i = 0; i < rows; i++) {
+						double v = y[i * o + j];
+						r0 += v, r1 += v * v, a0 += fabs(v);
+					}
+					const double u = 14 * ldexp(1, -24);
+					ck_assert_msg(fabs(s0 - r0) <= u * a0 && fabs(s1 - r1) <= u * r1,
+						      "%s, conv %dx%d/%d c%d o%d, %d threads, relu %d: "
+						      "channel %d's sums %.9g %.9g, want %.9g %.9g",
+						      own[g], k, k, st, c, o, nt, relu, j, s0, s1, r0, r1);
+				}
+				free(stats);
+			}
+	}
+	ck_assert_msg(kernels > 0, "no own kernel runs here: the product's sums are untested");
+	cxr_gemm_use(NULL);
+	omp_set_num_threads(saved);
+	conv_set_chunk(0);
+	free(x), free(wt), free(bias), free(y), free(ref), free(ws), free(packed);
+}
+
+START_TEST(conv_stats)
+{
+	check_conv_stats(2, 9, 7, 64, 40, 1, 1, 0, 0, 0);      /* 1x1: one product, edge panels */
+	check_conv_stats(3, 30, 20, 16, 48, 1, 1, 0, 0, 0);    /* row blocks past one MC */
+	check_conv_stats(3, 30, 20, 16, 48, 1, 1, 0, 0, 30);   /* ... a large mean */
+	check_conv_stats(2, 12, 11, 24, 20, 3, 1, 1, 500, 0);  /* 3x3 in im2col chunks */
+	check_conv_stats(2, 16, 16, 8, 24, 3, 2, 1, 0, 0);     /* stride 2 */
+	check_conv_stats(2, 72, 56, 1, 16, 7, 2, 3, 0, 0);     /* a stem */
 }
 END_TEST
 
@@ -737,6 +821,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, gemm);
 	tcase_add_test(tc, gemm_split);
+	tcase_add_test(tc, conv_stats);
 	tc = tcase_create("batchnorm");
 	tcase_add_test(tc, bn_plain);
 	tcase_add_test(tc, bn_relu);

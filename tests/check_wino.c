@@ -329,7 +329,11 @@ END_TEST
  * and conv_bias_relu after it; with either in bf16, the bits of the fp32
  * call on the values they hold, a bf16 y rounded once (precision.h's
  * rounding). Every instruction set, 1 and 2 threads, channels that fill
- * no vector, tiles cut by the image's edge. */
+ * no vector, tiles cut by the image's edge. An fp32 y's channel sums
+ * (stats: batch norm's statistics, added up as y is stored) against
+ * double sums of the stored y, within float's rounding over a tile's 16
+ * outputs, i.e. 16 * 2^-24 of the sum of the magnitudes; y the same bits
+ * with them as without. */
 static void check_act(int N, int H, int W, int C, int K, int acc, int relu)
 {
 	const size_t nx = (size_t)N * H * W * C, ny = (size_t)N * H * W * K;
@@ -357,8 +361,25 @@ static void check_act(int N, int H, int W, int C, int K, int acc, int relu)
 				const int x_h = mix & 1, y_h = mix >> 1;
 				memcpy(yf, y0, ny * sizeof *yf);
 				memcpy(y16, y016, ny * 2);
+				double *stats = y_h ? NULL : calloc((size_t)t * 2 * K, sizeof *stats);
 				cxr_wino_forward_act(y_h ? (void *)y16 : yf, y_h, x_h ? (const void *)x16 : x,
-						     x_h, U, N, H, W, C, K, ws, acc, bias, relu);
+						     x_h, U, N, H, W, C, K, ws, acc, bias, relu, stats);
+				for (int k = 0; stats && k < K; k++) {
+					double s0 = 0, s1 = 0, r0 = 0, r1 = 0, a0 = 0;
+					for (int q = 0; q < t; q++)
+						s0 += stats[(size_t)q * 2 * K + k],
+							s1 += stats[(size_t)q * 2 * K + K + k];
+					for (size_t i = (size_t)k; i < ny; i += (size_t)K) {
+						double v = yf[i];
+						r0 += v, r1 += v * v, a0 += fabs(v);
+					}
+					const double u = 16 * ldexp(1, -24);
+					ck_assert_msg(fabs(s0 - r0) <= u * a0 && fabs(s1 - r1) <= u * r1,
+						      "wino_forward_act %s %d threads %dx%dx%dx%d->%d acc %d "
+						      "relu %d: channel %d's sums %.9g %.9g, want %.9g %.9g",
+						      isas[a], t, N, H, W, C, K, acc, relu, k, s0, s1, r0, r1);
+				}
+				free(stats);
 				for (size_t i = 0; i < ny; i++) {
 					float got = y_h ? cxr_bf16_float(y16[i]) : yf[i];
 					float want = y_h ? cxr_bf16_float(cxr_bf16_round(ref[i])) : ref[i];
@@ -398,7 +419,7 @@ static void check_act_rounding(void)
 	for (int a = 0; a < 3; a++) {
 		if (cxr_wino_set_isa(isas[a]) < 0)
 			continue;
-		cxr_wino_forward_act(y, 1, x, 0, U, 1, 5, 5, C, K, ws, 0, special, 0);
+		cxr_wino_forward_act(y, 1, x, 0, U, 1, 5, 5, C, K, ws, 0, special, 0, NULL);
 		for (int p = 0; p < HW; p++)
 			for (int k = 0; k < K; k++)
 				ck_assert_msg(y[p * K + k] == cxr_bf16_round(special[k]),

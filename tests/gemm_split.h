@@ -54,7 +54,7 @@ static void gemm_split_check(int prec)
 			for (size_t t_ = 0; t_ < sizeof nts / sizeof *nts; t_++) {
 				omp_set_num_threads(nts[t_]);
 				memcpy(c, c0, (size_t)m * n * sizeof *c);
-				cxr_gemm_prepacked(prec, 0, m, n, k, a, k, packed, 1, bias, 1, c, n);
+				cxr_gemm_prepacked(prec, 0, m, n, k, a, k, packed, 1, bias, 1, c, n, NULL);
 				ck_assert_msg(!memcmp(c, e1, (size_t)m * n * sizeof *c),
 					      "gemm %dx%dx%d (%s) on %d threads: the bias and ReLU epilogue "
 					      "differs from adding them after the product", m, n, k,
@@ -67,7 +67,8 @@ static void gemm_split_check(int prec)
 					for (size_t i = 0; i < (size_t)m * n; i++)
 						c[i] = NAN;
 					if (pre)
-						cxr_gemm_prepacked(prec, 0, m, n, k, a, k, packed, 0, NULL, 0, c, n);
+						cxr_gemm_prepacked(prec, 0, m, n, k, a, k, packed, 0, NULL, 0, c, n,
+									   NULL);
 					else
 						cxr_gemm_prec(prec, 0, 0, m, n, k, a, k, b, n, 0, c, n);
 					ck_assert_msg(!memcmp(c, c1, (size_t)m * n * sizeof *c),

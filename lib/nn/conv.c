@@ -223,9 +223,12 @@ static void weight_product(const conv_dims *d, int m, const void *a, const float
 		return;
 	}
 	if (packed) {
-		cxr_gemm_prepacked(d->prec, 0, m, o, K, a, K, packed, accum, bias, relu, y, o);
+		cxr_gemm_prepacked(d->prec, 0, m, o, K, a, K, packed, accum, bias, relu, y, o, stats);
 		return;
 	}
+	if (stats)
+		cxr_die(CXR_EXIT_DATA, "internal error: the output sums of a convolution whose "
+			"weights are not packed");
 	cxr_gemm_prec(d->prec, 0, 1, m, o, K, a, K, weight, K, accum, y, o);
 	conv_bias_relu(y, bias, relu, (size_t)m, o);
 }
@@ -279,8 +282,6 @@ void conv_forward_packed_stats(void *out, const void *in, const float *packed,
 			       const float *bias, const conv_dims *d, float *ws, int flags,
 			       double *stats)
 {
-	if (stats && !(flags & CONV_OUT_BF16))
-		cxr_die(CXR_EXIT_DATA, "internal error: the output sums of an fp32 convolution");
 	forward(out, in, NULL, packed, bias, d, ws, flags, stats);
 }
 

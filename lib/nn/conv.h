@@ -73,10 +73,11 @@ size_t conv_packed_size(const conv_dims *d);
 void conv_pack_weights(float *packed, const float *weight, const conv_dims *d);
 void conv_forward_packed(void *out, const void *in, const float *packed, const float *bias,
 			 const conv_dims *d, float *ws, int flags);
-/* conv_forward_packed with CONV_OUT_BF16 that also adds each output
- * channel's sum and sum of squares of the values it stores to stats
- * (cxr_gemm_prepacked_stats's layout, o channels): batch norm's
- * statistics without another pass over the output. */
+/* conv_forward_packed that also adds each output channel's sum and sum
+ * of squares of the values it stores to stats (cxr_gemm_prepacked_stats's
+ * layout, o channels): batch norm's statistics without another pass over
+ * the output. An fp32 output (weights packed for fp32), or CONV_OUT_BF16
+ * (for bf16). */
 void conv_forward_packed_stats(void *out, const void *in, const float *packed,
 			       const float *bias, const conv_dims *d, float *ws, int flags,
 			       double *stats);

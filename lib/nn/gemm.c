@@ -49,6 +49,7 @@
 typedef struct geom {
 	int isa; /* CXR_GEMM_AVX512 or CXR_GEMM_AVX2 */
 	int mr, nr, kc, mc, nc;
+	int sums_in_store; /* the kernel adds column sums (epilogue.sums) */
 	void (*kernel)(int kc, const float *restrict A, a_layout L, const float *restrict B,
 		       float *C, int ldc, int mr, int nr, int add, const epilogue *ep);
 	void (*pack_b)(float *restrict dst, const float *b, int ldb, int tb, int n, int j0, int p0,
@@ -321,10 +322,10 @@ AVX512 static void kernel512(int kc, const float *restrict A, a_layout L, const 
 	store_block(acc, C, ldc, mr, nr, add, ep);
 }
 
-static const geom g512 = {CXR_GEMM_AVX512, MR, NR, KC, MC, NC,
+static const geom g512 = {CXR_GEMM_AVX512, MR, NR, KC, MC, NC, 0,
 			  kernel512, pack_b512, pack_a_columns512};
 /* Zen 3: a 16 KB B panel of the 32 KB L1, 144 KB of A of the 512 KB L2 */
-static const geom g256 = {CXR_GEMM_AVX2, GEMM_AVX2_MR, GEMM_AVX2_NR, 256, 144, 3072,
+static const geom g256 = {CXR_GEMM_AVX2, GEMM_AVX2_MR, GEMM_AVX2_NR, 256, 144, 3072, 1,
 			  gemm_avx2_kernel, gemm_avx2_pack_b, gemm_avx2_pack_a_columns};
 
 /* The own kernel's geometry, NULL where OpenBLAS runs. */
@@ -743,6 +744,26 @@ static const uint32_t *a16_panel(uint32_t *buf, const uint16_t *a, int lda, int 
 	return buf;
 }
 
+/* sums[j] += the sum of column j of an mr x nr block of fp32 C just
+ * stored (in L1 still), sums[sq + j] += that of its squares, in float
+ * over the block's rows, then in double: epilogue.sums for a kernel that
+ * does not add them as it stores. */
+static void tile_sums(double *sums, size_t sq, const float *c, int ldc, int mr, int nr)
+{
+	float f0[NR] = {0}, f1[NR] = {0};
+	for (int i = 0; i < mr; i++) {
+		const float *row = c + (size_t)i * ldc;
+		for (int j = 0; j < nr; j++) {
+			f0[j] += row[j];
+			f1[j] += row[j] * row[j];
+		}
+	}
+	for (int j = 0; j < nr; j++) {
+		sums[j] += f0[j];
+		sums[sq + j] += f1[j];
+	}
+}
+
 /* C [+]= op(A) op(B) in geometry g with the work spread over nt threads
  * by row blocks and column-panel groups; bf16 (g512 only): products of
  * bf16-rounded operands, and io (NULL: none) the operands kept in bf16.
@@ -818,9 +839,14 @@ static void gemm_blocked(const geom *g, int bf16, int ta, int tb, int m, int n, 
 						const int j0 = jc + jp * NRg;
 						const int nr = n - j0 < NRg ? n - j0 : NRg;
 						const float *bpp = (prepacked ? pbk : bp) + (size_t)jp * panel;
+						/* an fp32 C's column sums, thread t's */
+						double *sums = !bf16 && last && io && io->stats
+								       ? io->stats + (size_t)t * 2 * n + j0
+								       : NULL;
 						const epilogue e = {ep && ep->bias ? ep->bias + j0 : NULL,
-								    ep && ep->relu};
-						const epilogue *epj = last && ep ? &e : NULL;
+								    ep && ep->relu,
+								    g->sums_in_store ? sums : NULL, (size_t)n};
+						const epilogue *epj = last && (ep || e.sums) ? &e : NULL;
 						for (int r = 0; r < mc; r += MRg) {
 							const int mr = mc - r < MRg ? mc - r : MRg;
 							const size_t at = (size_t)(i0 + r) * ldc + j0;
@@ -832,6 +858,8 @@ static void gemm_blocked(const geom *g, int bf16, int ta, int tb, int m, int n, 
 									  here ? (a_layout){(size_t)lda, 1}
 									       : a_layout_of(g, ta, kc),
 									  bpp, c + at, ldc, mr, nr, !first, epj);
+								if (sums && !g->sums_in_store)
+									tile_sums(sums, (size_t)n, c + at, ldc, mr, nr);
 								continue;
 							}
 							a_layout L = a_layout_of(g, ta, kc2);
@@ -1060,11 +1088,15 @@ void cxr_gemm_pack_b(int prec, int tb, int n, int k, const float *b, int ldb, fl
 
 void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, int lda,
 			const float *packed, float beta, const float *bias, int relu, float *c,
-			int ldc)
+			int ldc, double *stats)
 {
 	if (m <= 0 || n <= 0)
 		return;
-	const epilogue ep = {bias, relu};
+	const epilogue ep = {bias, relu, NULL, 0};
+	const int bf16 = prec == CXR_PREC_BF16;
+	if (stats && (bf16 || k <= 0))
+		cxr_die(CXR_EXIT_DATA, "internal error: the column sums of a%s product over k = %d",
+			bf16 ? " bf16 (fp32 C)" : "n fp32", k);
 	if (k <= 0) {
 		empty_product(m, n, beta != 0, c, ldc);
 		for (int i = 0; i < m && (bias || relu); i++)
@@ -1074,9 +1106,9 @@ void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, i
 			}
 		return;
 	}
-	const int bf16 = prec == CXR_PREC_BF16;
+	const bf16_io io = {.stats = stats};
 	gemm_blocked(packing_geom(prec), bf16, ta, 0, m, n, k, a, lda, NULL, 0, packed, beta != 0,
-		     bias || relu ? &ep : NULL, c, ldc, omp_get_max_threads(), NULL);
+		     bias || relu ? &ep : NULL, c, ldc, omp_get_max_threads(), stats ? &io : NULL);
 }
 
 void cxr_gemm_prepacked_act(int m, int n, int k, const void *a, int a_bf16, int lda,
@@ -1096,7 +1128,7 @@ void cxr_gemm_prepacked_stats(int m, int n, int k, const void *a, int a_bf16, in
 	if (k <= 0 || (stats && !c_bf16))
 		cxr_die(CXR_EXIT_DATA, "internal error: a bf16 product over k = %d%s", k,
 			k > 0 ? " with the sums of an fp32 C" : "");
-	const epilogue ep = {bias, relu};
+	const epilogue ep = {bias, relu, NULL, 0};
 	const bf16_io io = {.a = a_bf16 ? a : NULL, .c = c_bf16 ? c : NULL, .stats = stats};
 	gemm_blocked(&g512, 1, 0, 0, m, n, k, a_bf16 ? NULL : a, lda, NULL, 0, packed, accum,
 		     bias || relu ? &ep : NULL, c_bf16 ? NULL : c, ldc, omp_get_max_threads(), &io);

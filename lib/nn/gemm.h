@@ -51,14 +51,17 @@ void cxr_gemm_prec(int prec, int ta, int tb, int m, int n, int k, const float *a
  * C (m,n) [+]= op(A) B with the same results as cxr_gemm_prec, then, as
  * the product's results are stored, adds bias (n floats, NULL: none) to
  * every row and, with relu, sets what is not positive to 0 (a
- * convolution's epilogue, without another pass over C). Only where
- * the own kernel runs: cxr_gemm_can_prepack(prec). */
+ * convolution's epilogue, without another pass over C). With stats (not
+ * NULL; fp32 only, k > 0) it also adds each column's sum and sum of
+ * squares of the values it stores, as cxr_gemm_prepacked_stats below
+ * does for a bf16 C (the same layout and order). Only where the own
+ * kernel runs: cxr_gemm_can_prepack(prec). */
 int cxr_gemm_can_prepack(int prec);
 size_t cxr_gemm_packed_size(int prec, int n, int k);
 void cxr_gemm_pack_b(int prec, int tb, int n, int k, const float *b, int ldb, float *packed);
 void cxr_gemm_prepacked(int prec, int ta, int m, int n, int k, const float *a, int lda,
 			const float *packed, float beta, const float *bias, int relu, float *c,
-			int ldc);
+			int ldc, double *stats);
 
 /* cxr_gemm_prepacked in bf16 (B packed with CXR_PREC_BF16, ta 0) for
  * activations kept in bf16 between layers: a (m,k) and c (m,n) are

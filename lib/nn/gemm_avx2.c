@@ -25,9 +25,40 @@ AVX2 static inline __m256i lanes8(int n)
 	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* d[j] += v's lanes j (d of doubles): four at a time. */
+AVX2 static inline void add_pd(double *d, __m256 v)
+{
+	_mm256_storeu_pd(d, _mm256_add_pd(_mm256_loadu_pd(d),
+					  _mm256_cvtps_pd(_mm256_castps256_ps128(v))));
+	_mm256_storeu_pd(d + 4, _mm256_add_pd(_mm256_loadu_pd(d + 4),
+					      _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
+}
+
+/* sums[j] += column j's sum (s0 columns 0-7, s1 8-15), sums[sq + j] +=
+ * its squares' (q0, q1), for the nr columns there are: lanes past them
+ * would reach another column's or another thread's sums. */
+AVX2 static inline void add_sums(double *sums, size_t sq, __m256 s0, __m256 s1, __m256 q0,
+				 __m256 q1, int nr)
+{
+	if (nr >= 16) {
+		add_pd(sums, s0), add_pd(sums + 8, s1);
+		add_pd(sums + sq, q0), add_pd(sums + sq + 8, q1);
+		return;
+	}
+	float f[32];
+	_mm256_storeu_ps(f, s0), _mm256_storeu_ps(f + 8, s1);
+	_mm256_storeu_ps(f + 16, q0), _mm256_storeu_ps(f + 24, q1);
+	for (int j = 0; j < nr; j++) {
+		sums[j] += f[j];
+		sums[sq + j] += f[16 + j];
+	}
+}
+
 /* C (mr rows, nr columns) [+]= the accumulators, then the epilogue, as
  * gemm.c's store_block does for the AVX-512 kernel (the same operations
- * in the same order: the sum, C's value, the bias, ReLU). */
+ * in the same order: the sum, C's value, the bias, ReLU); then, where the
+ * epilogue asks for them, the stored values' column sums and sums of
+ * squares over the mr rows, added to its sums in double. */
 AVX2 static inline void store_block(__m256 acc[GEMM_AVX2_MR][2], float *C, int ldc, int mr,
 				    int nr, int add, const epilogue *ep)
 {
@@ -40,6 +71,8 @@ AVX2 static inline void store_block(__m256 acc[GEMM_AVX2_MR][2], float *C, int l
 		b0 = full ? _mm256_loadu_ps(ep->bias) : _mm256_maskload_ps(ep->bias, m0);
 		b1 = full ? _mm256_loadu_ps(ep->bias + 8) : _mm256_maskload_ps(ep->bias + 8, m1);
 	}
+	const int sums = ep && ep->sums;
+	__m256 s0 = zero, s1 = zero, q0 = zero, q1 = zero;
 	for (int i = 0; i < mr; i++) {
 		float *c = C + (size_t)i * ldc;
 		__m256 x = acc[i][0], y = acc[i][1];
@@ -62,7 +95,15 @@ AVX2 static inline void store_block(__m256 acc[GEMM_AVX2_MR][2], float *C, int l
 			_mm256_maskstore_ps(c, m0, x);
 			_mm256_maskstore_ps(c + 8, m1, y);
 		}
+		if (sums) {
+			s0 = _mm256_add_ps(s0, x);
+			s1 = _mm256_add_ps(s1, y);
+			q0 = _mm256_fmadd_ps(x, x, q0);
+			q1 = _mm256_fmadd_ps(y, y, q1);
+		}
 	}
+	if (sums)
+		add_sums(ep->sums, ep->sq, s0, s1, q0, q1, nr);
 }
 
 /* The six rows of the A panel from two base pointers with offsets 0, s,

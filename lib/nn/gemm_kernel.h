@@ -18,10 +18,17 @@ typedef struct a_layout {
 } a_layout;
 
 /* What the last k block's store adds: a bias per column (NULL: none),
- * then ReLU; in the order conv_bias_relu applies them after a product. */
+ * then ReLU; in the order conv_bias_relu applies them after a product.
+ * sums (NULL: none; kernels whose geometry says sums_in_store): where
+ * the store adds each column's sum of the values it stores (sums[j]) and
+ * of their squares (sums[sq + j]), summed in float over the block's rows
+ * and then added in double (a float sum over more rows lost batch norm's
+ * variance to cancellation where a channel's mean dwarfs its spread). */
 typedef struct epilogue {
 	const float *bias;
 	int relu;
+	double *sums;
+	size_t sq;
 } epilogue;
 
 /* The AVX2 register block (CPUs with AVX2 and FMA but not AVX-512):

@@ -212,9 +212,11 @@ struct cxr_resnet {
 	int wino_on;
 	float *wtmp, *wfold;
 	float *fpack;               /* inference weights packed once (conv.h), or NULL */
-	float *wpack;               /* training in bf16: a convolution's weights packed
-				     * for the product that writes its bf16 output,
-				     * made per pass (the largest's size) */
+	float *wpack;               /* training: a convolution's weights packed for
+				     * the own product (which adds batch norm's sums
+				     * and, in bf16, writes a bf16 output), made per
+				     * pass; wpack_size floats, the largest's size */
+	size_t wpack_size;
 	size_t wtmp_w, wtmp_size;
 	int planned;                /* fold, wfold and fpack laid out for the settings */
 	cxr_rng rng;
@@ -890,8 +892,9 @@ static int train_wino(const cxr_resnet *net, const unit *u)
 /* out (N,OH,OW,O) = conv(in) with weight w (O,KH,KW,C) [+ out if
  * CONV_ACCUM] [+ bias (O) if not NULL]: Winograd where it applies, else
  * im2col + sgemm. in and out fp32, or bf16 as CONV_IN_BF16 and
- * CONV_OUT_BF16 say (training in bf16: the weights packed for the product
- * that writes bf16, in wpack). */
+ * CONV_OUT_BF16 say. stats (NULL: none): batch norm's sums of out, added
+ * as it is stored (unit_train); the product then runs on weights packed
+ * in wpack (as in bf16, whose product writes the bf16 output). */
 static void unit_conv(cxr_resnet *net, const unit *u, void *out, const void *in,
 		      const float *w, const float *bias, int flags, int n, double *stats)
 {
@@ -901,8 +904,8 @@ static void unit_conv(cxr_resnet *net, const unit *u, void *out, const void *in,
 		to_oc33(net->wtmp, w, d.o, d.c);
 		cxr_wino_transform_weights(U, net->wtmp, d.c, d.o);
 		cxr_wino_forward_act(out, !!(flags & CONV_OUT_BF16), in, !!(flags & CONV_IN_BF16), U, n,
-				     d.h, d.w, d.c, d.o, net->ws, !!(flags & CONV_ACCUM), bias, 0);
-	} else if (flags & (CONV_IN_BF16 | CONV_OUT_BF16)) {
+				     d.h, d.w, d.c, d.o, net->ws, !!(flags & CONV_ACCUM), bias, 0, stats);
+	} else if (stats || (flags & (CONV_IN_BF16 | CONV_OUT_BF16))) {
 		conv_pack_weights(net->wpack, w, &d);
 		conv_forward_packed_stats(out, in, net->wpack, bias, &d, net->ws, flags, stats);
 	} else {
@@ -938,11 +941,14 @@ static void unit_train(cxr_resnet *net, unit *u, const void *in, void *out, cons
 	const int bf = a16 ? BN_IN_BF16 | (io & IO_OUT16 ? BN_OUT_BF16 : 0) |
 				     (io & IO_RES16 ? BN_RES_BF16 : 0)
 			   : 0;
-	/* where the bf16 product stores the convolution's output (unit_conv's
-	 * packed path), it adds up batch norm's sums as it does (a pass over
-	 * the output spared); elsewhere batch norm sums them itself */
+	/* where the own product (unit_conv's packed path) or Winograd's
+	 * output transform (fp32) stores the convolution's output, it adds up
+	 * batch norm's sums as it does: a pass over the output spared, half
+	 * of batch norm's forward time (fp32, batch 16: about 110 -> 60 ms a step);
+	 * elsewhere (OpenBLAS, Winograd into bf16) batch norm sums them itself */
 	const int nt = omp_get_max_threads();
-	const int fused = !train_wino(net, u) && (cf & CONV_OUT_BF16);
+	const int fused = train_wino(net, u) ? !(cf & CONV_OUT_BF16)
+					     : cxr_gemm_can_prepack(net->prec);
 	double *stats = fused ? cxr_xcalloc((size_t)nt * 2 * d.o, sizeof *stats) : NULL;
 	TIMED(net, u->kind, 0, conv_flops(&d),
 	      unit_conv(net, u, u->conv_out, in, u->params.conv_w, u->params.conv_b, cf, n, stats));
@@ -1216,22 +1222,30 @@ static void head_backward(cxr_resnet *net, void *din, int n)
 	});
 }
 
-/* Training in bf16: wpack sized for the largest convolution the matrix
- * product runs. -1 when memory is short. */
+/* Training where the own kernel runs: wpack sized for the largest
+ * convolution the matrix product runs (its weights packed there each
+ * pass, so that the product can add batch norm's sums: unit_train), in
+ * the precision and kernel in force now (their panels differ). -1 when
+ * memory is short. */
 static int training_scratch(cxr_resnet *net)
 {
-	if (!act16(net) || net->wpack)
+	if (!cxr_gemm_can_prepack(net->prec))
 		return 0;
 	size_t need = 0;
 	for (int i = 0; i < net->nunits; i++) {
 		size_t p = conv_packed_size(&net->units[i]->d);
 		need = p > need ? p : need;
 	}
+	if (need <= net->wpack_size)
+		return 0;
+	free(net->wpack);
+	net->wpack_size = 0;
 	net->wpack = cxr_aligned_huge(64, need * sizeof(float));
 	if (!net->wpack) {
 		cxr_seterr("out of memory for the packed weights of a convolution");
 		return -1;
 	}
+	net->wpack_size = need;
 	return 0;
 }
 
@@ -1380,7 +1394,7 @@ static void unit_folded(cxr_resnet *net, const unit *u, void *out, const void *i
 	TIMED(net, u->kind, 0, conv_flops(&d),
 	      cxr_wino_forward_act(out, flags & CONV_OUT_BF16, in, flags & CONV_IN_BF16,
 				   net->wfold + u->wino_fold_w, n, d.h, d.w, d.c, d.o, net->ws,
-				   flags & CONV_ACCUM, net->fold + u->fold_b, flags & CONV_RELU));
+				   flags & CONV_ACCUM, net->fold + u->fold_b, flags & CONV_RELU, NULL));
 }
 
 /* out = [relu](bn(conv(in)) [+ res]), unfolded; tmp: conv output. */

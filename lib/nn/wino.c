@@ -30,6 +30,8 @@
 #include <string.h>
 #include <xmmintrin.h>
 
+#include "base/cli.h"
+
 typedef float vf __attribute__((vector_size(64)));
 typedef float vfu __attribute__((vector_size(64), aligned(4)));
 #define LD(p) (*(const vfu *)(p))
@@ -260,10 +262,14 @@ INLINE void xin_body(float *V, size_t es, int ldv, const void *x, int h, const w
 }
 
 /* How xout_body stores: y in fp32 or bf16 (h), [+ y's old value]
- * [+ bias] [ReLU], rounded (bf16) after all of them. */
+ * [+ bias] [ReLU], rounded (bf16) after all of them; s0 (NULL: not)
+ * and s1: the storing thread's sums of each channel's stored values and
+ * of their squares (fp32 y only), added to in float over a tile, then in
+ * double. */
 typedef struct wout {
 	int h, accumulate, relu;
 	const float *bias;
+	double *s0, *s1;
 } wout;
 
 /* y (N,H,W,K) channels [k0, k0+kw) (+)= A' M A for tiles t0..t0+nt,
@@ -293,6 +299,7 @@ INLINE void xout_body(void *y, const float *M, size_t es, int ldm, const wdims *
 				for (int i = 0; i < 4; i++)
 					t[i][j] = r[i];
 			}
+			vf sum = { 0 }, sq = { 0 };
 			for (int i = 0; i < ny; i++) {
 				vf r[4];
 				AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r);
@@ -309,8 +316,15 @@ INLINE void xout_body(void *y, const float *M, size_t es, int ldm, const wdims *
 					if (o->relu) /* v > 0 ? v : 0, NaN and -0 to +0 */
 						v = (vf)((vi)v & (vi)(v > 0));
 					stxn(y, at, &v, nk, h);
+					sum += v;
+					sq += v * v;
 				}
 			}
+			if (o->s0)
+				for (int l = 0; l < nk; l++) {
+					o->s0[k0 + kk + l] += sum[l];
+					o->s1[k0 + kk + l] += sq[l];
+				}
 		}
 	}
 }
@@ -927,14 +941,16 @@ size_t cxr_wino_workspace_size(int N, int H, int W, int C, int K)
 void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, int W, int C,
 		      int K, float *ws, int accumulate)
 {
-	cxr_wino_forward_act(y, 0, x, 0, U, N, H, W, C, K, ws, accumulate, NULL, 0);
+	cxr_wino_forward_act(y, 0, x, 0, U, N, H, W, C, K, ws, accumulate, NULL, 0, NULL);
 }
 
 void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const float *U, int N,
 			  int H, int W, int C, int K, float *ws, int accumulate, const float *bias,
-			  int relu)
+			  int relu, double *stats)
 {
-	const wout o = { !!y_bf16, accumulate, relu, bias };
+	if (stats && y_bf16)
+		cxr_die(CXR_EXIT_DATA, "internal error: the output sums of a Winograd layer's bf16 y");
+	const wout o = { !!y_bf16, accumulate, relu, bias, NULL, NULL };
 	wdims d = dims(N, H, W, C, K);
 	if (d.nt == 0 || C < 1 || K < 1)
 		return;
@@ -948,6 +964,11 @@ void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const 
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
 		float *V = ws + p.per * tid, *M = V + NE * ves;
 		long i0 = items * tid / nth, i1 = items * (tid + 1) / nth, last = -1;
+		wout mine = o;
+		if (stats) {
+			mine.s0 = stats + (size_t)tid * 2 * K;
+			mine.s1 = mine.s0 + K;
+		}
 		for (long it = i0; it < i1; it++) {
 			long b = it / p.ns;
 			int s = (int)(it % p.ns);
@@ -961,7 +982,7 @@ void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const 
 			 * rows past nt are zero, and xout reads none of them (at
 			 * batch 1 the 8x8 stage's 4 tiles filled 4 of 12 rows) */
 			z->gemm_fwd(M, mes, p.ks, V, ves, cp, U, C, kp, rup(nt, z->mr), k0, kw);
-			z->xout(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0), &o);
+			z->xout(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0), &mine);
 		}
 	}
 }

@@ -58,10 +58,14 @@ void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, in
  * added and, with relu, what is not positive set to 0, in that order (a
  * bf16 y rounded once, after them: to nearest even, as precision.h).
  * With fp32 x and y the same bits as cxr_wino_forward followed by
- * conv_bias_relu. Runs on every instruction set wino.h uses. */
+ * conv_bias_relu. Runs on every instruction set wino.h uses. stats (NULL:
+ * none; fp32 y only): each thread (of omp_get_max_threads() at most) adds
+ * each channel's sum and sum of squares of the values it stores at
+ * stats[t*2K + k] and stats[t*2K + K + k], as cxr_gemm_prepacked_stats
+ * lays them out (batch norm's statistics without another pass over y). */
 void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const float *U, int N,
 			  int H, int W, int C, int K, float *ws, int accumulate, const float *bias,
-			  int relu);
+			  int relu, double *stats);
 
 /* dw (K,C,3,3) += dL/dw of y = conv3x3(x, w), given x (N,H,W,C) and
  * dy (N,H,W,K); dw is in the PyTorch layout and is added to, never
