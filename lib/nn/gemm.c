@@ -745,22 +745,26 @@ static const uint32_t *a16_panel(uint32_t *buf, const uint16_t *a, int lda, int 
 }
 
 /* sums[j] += the sum of column j of an mr x nr block of fp32 C just
- * stored (in L1 still), sums[sq + j] += that of its squares, in float
- * over the block's rows, then in double: epilogue.sums for a kernel that
- * does not add them as it stores. */
+ * stored (in L1 still), sums[sq + j] += that of its squares: in float
+ * over the block's rows, of the differences from its first row (which
+ * are of the order of the spread, not the mean), then in double, as the
+ * AVX2 kernel's store adds them (gemm_avx2.c, add_sums): epilogue.sums
+ * for a kernel that does not add them as it stores. */
 static void tile_sums(double *sums, size_t sq, const float *c, int ldc, int mr, int nr)
 {
-	float f0[NR] = {0}, f1[NR] = {0};
+	float d[NR] = {0}, dd[NR] = {0};
 	for (int i = 0; i < mr; i++) {
 		const float *row = c + (size_t)i * ldc;
 		for (int j = 0; j < nr; j++) {
-			f0[j] += row[j];
-			f1[j] += row[j] * row[j];
+			const float v = row[j] - c[j];
+			d[j] += v;
+			dd[j] += v * v;
 		}
 	}
 	for (int j = 0; j < nr; j++) {
-		sums[j] += f0[j];
-		sums[sq + j] += f1[j];
+		const double k = c[j];
+		sums[j] += mr * k + d[j];
+		sums[sq + j] += dd[j] + k * (2.0 * d[j] + mr * k);
 	}
 }
 

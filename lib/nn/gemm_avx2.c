@@ -25,32 +25,54 @@ AVX2 static inline __m256i lanes8(int n)
 	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* d[j] += v's lanes j (d of doubles): four at a time. */
-AVX2 static inline void add_pd(double *d, __m256 v)
+/* The low and high four lanes of v, widened to double. */
+AVX2 static inline __m256d lo_pd(__m256 v)
 {
-	_mm256_storeu_pd(d, _mm256_add_pd(_mm256_loadu_pd(d),
-					  _mm256_cvtps_pd(_mm256_castps256_ps128(v))));
-	_mm256_storeu_pd(d + 4, _mm256_add_pd(_mm256_loadu_pd(d + 4),
-					      _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
+	return _mm256_cvtps_pd(_mm256_castps256_ps128(v));
 }
 
-/* sums[j] += column j's sum (s0 columns 0-7, s1 8-15), sums[sq + j] +=
- * its squares' (q0, q1), for the nr columns there are: lanes past them
- * would reach another column's or another thread's sums. */
-AVX2 static inline void add_sums(double *sums, size_t sq, __m256 s0, __m256 s1, __m256 q0,
-				 __m256 q1, int nr)
+AVX2 static inline __m256d hi_pd(__m256 v)
 {
+	return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+}
+
+/* For 4 columns: s[j] += n k + d, q[j] += dd + k (2 d + n k), the sums
+ * of x and x^2 over n rows given those of d = x - k and d^2 (all but the
+ * last rounding in double). */
+AVX2 static inline void add_shifted(double *s, double *q, __m256d k, __m256d d, __m256d dd,
+				    __m256d n)
+{
+	_mm256_storeu_pd(s, _mm256_add_pd(_mm256_loadu_pd(s), _mm256_fmadd_pd(n, k, d)));
+	const __m256d t = _mm256_fmadd_pd(n, k, _mm256_add_pd(d, d));
+	_mm256_storeu_pd(q, _mm256_add_pd(_mm256_loadu_pd(q), _mm256_fmadd_pd(k, t, dd)));
+}
+
+/* sums[j] += column j's sum of the mr rows' values, sums[sq + j] += that
+ * of their squares, from the sums of their differences from the first
+ * row (k0, k1; d0, d1 and dd0, dd1: columns 0-7 and 8-15), for the nr
+ * columns there are (lanes past them would reach another column's or
+ * another thread's sums). The differences are of the order of the
+ * column's spread, not its mean, so their float sums lose nothing to a
+ * mean that dwarfs the spread (batch norm's variance is the difference
+ * of the two sums). */
+AVX2 static inline void add_sums(double *sums, size_t sq, int mr, __m256 k0, __m256 k1,
+				 __m256 d0, __m256 d1, __m256 dd0, __m256 dd1, int nr)
+{
+	const __m256d n = _mm256_set1_pd(mr);
 	if (nr >= 16) {
-		add_pd(sums, s0), add_pd(sums + 8, s1);
-		add_pd(sums + sq, q0), add_pd(sums + sq + 8, q1);
+		add_shifted(sums, sums + sq, lo_pd(k0), lo_pd(d0), lo_pd(dd0), n);
+		add_shifted(sums + 4, sums + sq + 4, hi_pd(k0), hi_pd(d0), hi_pd(dd0), n);
+		add_shifted(sums + 8, sums + sq + 8, lo_pd(k1), lo_pd(d1), lo_pd(dd1), n);
+		add_shifted(sums + 12, sums + sq + 12, hi_pd(k1), hi_pd(d1), hi_pd(dd1), n);
 		return;
 	}
-	float f[32];
-	_mm256_storeu_ps(f, s0), _mm256_storeu_ps(f + 8, s1);
-	_mm256_storeu_ps(f + 16, q0), _mm256_storeu_ps(f + 24, q1);
+	float k[16], d[16], dd[16];
+	_mm256_storeu_ps(k, k0), _mm256_storeu_ps(k + 8, k1);
+	_mm256_storeu_ps(d, d0), _mm256_storeu_ps(d + 8, d1);
+	_mm256_storeu_ps(dd, dd0), _mm256_storeu_ps(dd + 8, dd1);
 	for (int j = 0; j < nr; j++) {
-		sums[j] += f[j];
-		sums[sq + j] += f[16 + j];
+		sums[j] += (double)mr * k[j] + d[j];
+		sums[sq + j] += dd[j] + (double)k[j] * (2.0 * d[j] + (double)mr * k[j]);
 	}
 }
 
@@ -72,7 +94,8 @@ AVX2 static inline void store_block(__m256 acc[GEMM_AVX2_MR][2], float *C, int l
 		b1 = full ? _mm256_loadu_ps(ep->bias + 8) : _mm256_maskload_ps(ep->bias + 8, m1);
 	}
 	const int sums = ep && ep->sums;
-	__m256 s0 = zero, s1 = zero, q0 = zero, q1 = zero;
+	/* the sums' shift (the first row) and its differences' sums */
+	__m256 k0 = zero, k1 = zero, s0 = zero, s1 = zero, q0 = zero, q1 = zero;
 	for (int i = 0; i < mr; i++) {
 		float *c = C + (size_t)i * ldc;
 		__m256 x = acc[i][0], y = acc[i][1];
@@ -96,14 +119,17 @@ AVX2 static inline void store_block(__m256 acc[GEMM_AVX2_MR][2], float *C, int l
 			_mm256_maskstore_ps(c + 8, m1, y);
 		}
 		if (sums) {
-			s0 = _mm256_add_ps(s0, x);
-			s1 = _mm256_add_ps(s1, y);
-			q0 = _mm256_fmadd_ps(x, x, q0);
-			q1 = _mm256_fmadd_ps(y, y, q1);
+			if (i == 0)
+				k0 = x, k1 = y;
+			const __m256 dx = _mm256_sub_ps(x, k0), dy = _mm256_sub_ps(y, k1);
+			s0 = _mm256_add_ps(s0, dx);
+			s1 = _mm256_add_ps(s1, dy);
+			q0 = _mm256_fmadd_ps(dx, dx, q0);
+			q1 = _mm256_fmadd_ps(dy, dy, q1);
 		}
 	}
 	if (sums)
-		add_sums(ep->sums, ep->sq, s0, s1, q0, q1, nr);
+		add_sums(ep->sums, ep->sq, mr, k0, k1, s0, s1, q0, q1, nr);
 }
 
 /* The six rows of the A panel from two base pointers with offsets 0, s,

@@ -264,8 +264,8 @@ INLINE void xin_body(float *V, size_t es, int ldv, const void *x, int h, const w
 /* How xout_body stores: y in fp32 or bf16 (h), [+ y's old value]
  * [+ bias] [ReLU], rounded (bf16) after all of them; s0 (NULL: not)
  * and s1: the storing thread's sums of each channel's stored values and
- * of their squares (fp32 y only), added to in float over a tile, then in
- * double. */
+ * of their squares (fp32 y only), added to in float over a tile (as
+ * differences from its first output), then in double. */
 typedef struct wout {
 	int h, accumulate, relu;
 	const float *bias;
@@ -299,7 +299,10 @@ INLINE void xout_body(void *y, const float *M, size_t es, int ldm, const wdims *
 				for (int i = 0; i < 4; i++)
 					t[i][j] = r[i];
 			}
-			vf sum = { 0 }, sq = { 0 };
+			/* the sums of the differences from the tile's first output
+			 * (of the order of the spread, not the mean: batch norm's
+			 * variance is the difference of the two sums) */
+			vf shift = { 0 }, sum = { 0 }, sq = { 0 };
 			for (int i = 0; i < ny; i++) {
 				vf r[4];
 				AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r);
@@ -316,14 +319,18 @@ INLINE void xout_body(void *y, const float *M, size_t es, int ldm, const wdims *
 					if (o->relu) /* v > 0 ? v : 0, NaN and -0 to +0 */
 						v = (vf)((vi)v & (vi)(v > 0));
 					stxn(y, at, &v, nk, h);
-					sum += v;
-					sq += v * v;
+					if (i == 0 && j == 0)
+						shift = v;
+					const vf dv = v - shift;
+					sum += dv;
+					sq += dv * dv;
 				}
 			}
 			if (o->s0)
 				for (int l = 0; l < nk; l++) {
-					o->s0[k0 + kk + l] += sum[l];
-					o->s1[k0 + kk + l] += sq[l];
+					const double n = ny * nx, k = shift[l];
+					o->s0[k0 + kk + l] += n * k + sum[l];
+					o->s1[k0 + kk + l] += sq[l] + k * (2.0 * sum[l] + n * k);
 				}
 		}
 	}

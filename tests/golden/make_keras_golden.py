@@ -9,7 +9,14 @@ tests/t-keras.sh.
     /usr/bin/python3 tests/golden/make_keras_golden.py --probs    # t-keras.sh's reference
     /usr/bin/python3 tests/golden/make_keras_golden.py --full F   # W=1, 256x256 (bench)
 
-The committed seeds (7, 10) were the best of 12 by --search.
+The committed seeds (67, 19) are the ones of 160 and 40 with the least
+kink risk (golden_lib.kink_risk, 2e-3 at 1e-6) and float32 within 1e-4
+(gradients) and 4e-5 (logits) of float64. The earlier ones (7, 10), the
+best of 12 by float32 agreement alone, each had a ReLU input within a few
+1e-6 of its edge: a change in the order batch norm's sums were added in
+turned one or the other's gradients from 1e-4 to 2e-2 and 4e-2 off
+PyTorch's, by the toss of the rounding, while the new ones agreed to
+3e-4 or better with the sums added four different ways.
 
 tests/data/keras_w16_64.cxm, keras_w16_72x56.cxm: what make_golden.py
 writes for torchvision's network (see there: initial parameters, input,
@@ -72,8 +79,8 @@ NET = golden_lib.Net("make_keras_golden.py", keras_twin, build, keras_twin.BN_MO
                      noise=lambda key: key.endswith("_conv.bias"), exact_step=False)
 
 CONFIGS = {
-    "keras_w16_64.cxm": (1 / 16, 64, 64, 4, 7),
-    "keras_w16_72x56.cxm": (1 / 16, 72, 56, 3, 10),
+    "keras_w16_64.cxm": (1 / 16, 64, 64, 4, 67),
+    "keras_w16_72x56.cxm": (1 / 16, 72, 56, 3, 19),
 }
 
 
