@@ -291,11 +291,8 @@ END_TEST
  * CPU runs (AVX2 adds the sums in registers, AVX-512 from the stored
  * block), 1 to 3 threads, in one product and in im2col chunks, with bias
  * and ReLU (the values after them). offset: added to the bias, a mean
- * that dwarfs the spread. (Batch norm's variance is the difference of two
- * such sums: float sums over a whole 144-row block lost enough of it to
- * put the Keras network's gradients a percent off PyTorch's, which
- * check_keras caught; this bound, a worst case, is loose enough to pass
- * them.) */
+ * that dwarfs the spread (the blocks sum differences from their first
+ * row, and then the bound holds with room to spare). */
 static void check_conv_stats(int n, int h, int w, int c, int o, int k, int st, int pad,
 			     size_t chunk, float offset)
 {
