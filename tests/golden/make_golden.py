@@ -43,11 +43,13 @@ BN weights, biases and running statistics are randomised (the defaults
 1, 0, 0, 1 would hide errors in their handling); running statistics start
 near the true statistics of a calibration batch so that eval-mode
 activations stay in range.  Seeded: a rerun on the same machine and torch
-writes the same bytes.  The seeds of the committed goldens were picked
-with --search among 30 for the smallest float32-to-float64 distance,
-before it measured kinks: both carry one (kink risk 0.035 and 0.19), and
-pass as they are (re-drawing them touches t-report.sh's and check_bf16's
-fixtures).
+writes the same bytes.  golden_w16_64.cxm's seed (3) was picked with
+--search among 30 for the smallest float32-to-float64 distance, before it
+measured kinks: it carries one (kink risk 0.035) and passes as it is
+(re-drawing it touches t-report.sh's fixtures).  golden_w16_72x56.cxm's
+(50) is the one of 120 without a kink in reach (kink risk 1e-3; the
+earlier seed 16: 0.19), float32 within 7.3e-5 (gradients) and 1.5e-5
+(logits) of float64.
 """
 
 import argparse
@@ -151,7 +153,7 @@ def main():
     torch.set_num_threads(2)
     configs = {
         "golden_w16_64.cxm": (1 / 16, 64, 64, 4, 3),
-        "golden_w16_72x56.cxm": (1 / 16, 72, 56, 3, 16),
+        "golden_w16_72x56.cxm": (1 / 16, 72, 56, 3, 50),
     }
     if a.search:
         NET.search(configs, a.search, 5)
