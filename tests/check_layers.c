@@ -326,21 +326,14 @@ static void check_conv_stats(int n, int h, int w, int c, int o, int k, int st, i
 				ck_assert_msg(!memcmp(y, ref, ny * sizeof *y),
 					      "%s, conv %dx%d/%d: the output changed with its sums",
 					      own[g], k, k, st);
-				for (int j = 0; j < o; j++) {
-					double s0 = 0, s1 = 0, r0 = 0, r1 = 0, a0 = 0;
-					for (int t = 0; t < nt; t++)
-						s0 += stats[(size_t)t * 2 * o + j],
-							s1 += stats[(size_t)t * 2 * o + o + j];
-					for (size_t i = 0; i < rows; i++) {
-						double v = y[i * o + j];
-						r0 += v, r1 += v * v, a0 += fabs(v);
-					}
-					const double u = 14 * ldexp(1, -24);
-					ck_assert_msg(fabs(s0 - r0) <= u * a0 && fabs(s1 - r1) <= u * r1,
-						      "%s, conv %dx%d/%d c%d o%d, %d threads, relu %d: "
-						      "channel %d's sums %.9g %.9g, want %.9g %.9g",
-						      own[g], k, k, st, c, o, nt, relu, j, s0, s1, r0, r1);
-				}
+				double got[2], want[2];
+				const int j = test_channel_sums(stats, nt, y, rows, o, 14 * ldexp(1, -24),
+								got, want);
+				ck_assert_msg(j < 0,
+					      "%s, conv %dx%d/%d c%d o%d, %d threads, relu %d: "
+					      "channel %d's sums %.9g %.9g, want %.9g %.9g",
+					      own[g], k, k, st, c, o, nt, relu, j, got[0], got[1], want[0],
+					      want[1]);
 				free(stats);
 			}
 	}

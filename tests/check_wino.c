@@ -364,20 +364,15 @@ static void check_act(int N, int H, int W, int C, int K, int acc, int relu)
 				double *stats = y_h ? NULL : calloc((size_t)t * 2 * K, sizeof *stats);
 				cxr_wino_forward_act(y_h ? (void *)y16 : yf, y_h, x_h ? (const void *)x16 : x,
 						     x_h, U, N, H, W, C, K, ws, acc, bias, relu, stats);
-				for (int k = 0; stats && k < K; k++) {
-					double s0 = 0, s1 = 0, r0 = 0, r1 = 0, a0 = 0;
-					for (int q = 0; q < t; q++)
-						s0 += stats[(size_t)q * 2 * K + k],
-							s1 += stats[(size_t)q * 2 * K + K + k];
-					for (size_t i = (size_t)k; i < ny; i += (size_t)K) {
-						double v = yf[i];
-						r0 += v, r1 += v * v, a0 += fabs(v);
-					}
-					const double u = 16 * ldexp(1, -24);
-					ck_assert_msg(fabs(s0 - r0) <= u * a0 && fabs(s1 - r1) <= u * r1,
+				if (stats) {
+					double got[2], want[2];
+					const int k = test_channel_sums(stats, t, yf, ny / K, K,
+									16 * ldexp(1, -24), got, want);
+					ck_assert_msg(k < 0,
 						      "wino_forward_act %s %d threads %dx%dx%dx%d->%d acc %d "
 						      "relu %d: channel %d's sums %.9g %.9g, want %.9g %.9g",
-						      isas[a], t, N, H, W, C, K, acc, relu, k, s0, s1, r0, r1);
+						      isas[a], t, N, H, W, C, K, acc, relu, k, got[0], got[1],
+						      want[0], want[1]);
 				}
 				free(stats);
 				for (size_t i = 0; i < ny; i++) {

@@ -2,6 +2,7 @@
 #ifndef CXR_TESTUTIL_H
 #define CXR_TESTUTIL_H
 #include <check.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,31 @@
 #define ck_assert_msg(expr, ...)                                                               \
 	((expr) ? (void)0                                                                      \
 		: _ck_assert_failed(__FILE__, __LINE__, "Assertion '" #expr "' failed", ##__VA_ARGS__))
+
+/* Batch norm's sums as the products and Winograd's output transform add
+ * them up (stats: nt threads' slabs of 2c doubles, c channels' sums then
+ * their squares'), against double sums of the values y holds (rows x c),
+ * channel by channel: within u of the sum of the magnitudes, and of the
+ * squares. -1 if every channel is, else the first that is not, with its
+ * sums in got[] and y's in want[]. */
+static inline int test_channel_sums(const double *stats, int nt, const float *y, size_t rows,
+				    int c, double u, double got[2], double want[2])
+{
+	for (int j = 0; j < c; j++) {
+		double s0 = 0, s1 = 0, r0 = 0, r1 = 0, a0 = 0;
+		for (int t = 0; t < nt; t++)
+			s0 += stats[(size_t)t * 2 * c + j], s1 += stats[(size_t)t * 2 * c + c + j];
+		for (size_t i = 0; i < rows; i++) {
+			double v = y[i * c + j];
+			r0 += v, r1 += v * v, a0 += fabs(v);
+		}
+		if (!(fabs(s0 - r0) <= u * a0 && fabs(s1 - r1) <= u * r1)) {
+			got[0] = s0, got[1] = s1, want[0] = r0, want[1] = r1;
+			return j;
+		}
+	}
+	return -1;
+}
 
 /* Test data: a xorshift64 stream in [0, 1) whose state test_lcg a test
  * may seed to repeat it, and arrays of floats uniform in [lo, hi). */

@@ -27,6 +27,7 @@
 #include "base/cli.h"
 #include "base/hugemem.h"
 #include "base/parallel.h"
+#include "nn/block_sums.h"
 #include "nn/gemm_kernel.h"
 #include "nn/precision.h"
 
@@ -745,11 +746,9 @@ static const uint32_t *a16_panel(uint32_t *buf, const uint16_t *a, int lda, int 
 }
 
 /* sums[j] += the sum of column j of an mr x nr block of fp32 C just
- * stored (in L1 still), sums[sq + j] += that of its squares: in float
- * over the block's rows, of the differences from its first row (which
- * are of the order of the spread, not the mean), then in double, as the
- * AVX2 kernel's store adds them (gemm_avx2.c, add_sums): epilogue.sums
- * for a kernel that does not add them as it stores. */
+ * stored (in L1 still), sums[sq + j] += that of its squares, by
+ * block_sums.h (as the AVX2 kernel's store adds them): epilogue.sums for
+ * a kernel that does not add them as it stores. */
 static void tile_sums(double *sums, size_t sq, const float *c, int ldc, int mr, int nr)
 {
 	float d[NR] = {0}, dd[NR] = {0};
@@ -761,11 +760,8 @@ static void tile_sums(double *sums, size_t sq, const float *c, int ldc, int mr, 
 			dd[j] += v * v;
 		}
 	}
-	for (int j = 0; j < nr; j++) {
-		const double k = c[j];
-		sums[j] += mr * k + d[j];
-		sums[sq + j] += dd[j] + k * (2.0 * d[j] + mr * k);
-	}
+	for (int j = 0; j < nr; j++)
+		block_sums_add(sums + j, sums + sq + j, mr, c[j], d[j], dd[j]);
 }
 
 /* C [+]= op(A) op(B) in geometry g with the work spread over nt threads

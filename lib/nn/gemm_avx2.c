@@ -13,6 +13,8 @@
 
 #include <immintrin.h>
 
+#include "nn/block_sums.h"
+
 #define AVX2 __attribute__((target("avx2,fma")))
 
 _Static_assert(GEMM_AVX2_MR == 6 && GEMM_AVX2_NR == 16, "the kernel holds 6 rows of 16");
@@ -36,9 +38,7 @@ AVX2 static inline __m256d hi_pd(__m256 v)
 	return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
 }
 
-/* For 4 columns: s[j] += n k + d, q[j] += dd + k (2 d + n k), the sums
- * of x and x^2 over n rows given those of d = x - k and d^2 (all but the
- * last rounding in double). */
+/* block_sums_add (block_sums.h) for 4 columns. */
 AVX2 static inline void add_shifted(double *s, double *q, __m256d k, __m256d d, __m256d dd,
 				    __m256d n)
 {
@@ -49,12 +49,9 @@ AVX2 static inline void add_shifted(double *s, double *q, __m256d k, __m256d d, 
 
 /* sums[j] += column j's sum of the mr rows' values, sums[sq + j] += that
  * of their squares, from the sums of their differences from the first
- * row (k0, k1; d0, d1 and dd0, dd1: columns 0-7 and 8-15), for the nr
- * columns there are (lanes past them would reach another column's or
- * another thread's sums). The differences are of the order of the
- * column's spread, not its mean, so their float sums lose nothing to a
- * mean that dwarfs the spread (batch norm's variance is the difference
- * of the two sums). */
+ * row (k0, k1; d0, d1 and dd0, dd1: columns 0-7 and 8-15; block_sums.h),
+ * for the nr columns there are (lanes past them would reach another
+ * column's or another thread's sums). */
 AVX2 static inline void add_sums(double *sums, size_t sq, int mr, __m256 k0, __m256 k1,
 				 __m256 d0, __m256 d1, __m256 dd0, __m256 dd1, int nr)
 {
@@ -70,10 +67,8 @@ AVX2 static inline void add_sums(double *sums, size_t sq, int mr, __m256 k0, __m
 	_mm256_storeu_ps(k, k0), _mm256_storeu_ps(k + 8, k1);
 	_mm256_storeu_ps(d, d0), _mm256_storeu_ps(d + 8, d1);
 	_mm256_storeu_ps(dd, dd0), _mm256_storeu_ps(dd + 8, dd1);
-	for (int j = 0; j < nr; j++) {
-		sums[j] += (double)mr * k[j] + d[j];
-		sums[sq + j] += dd[j] + (double)k[j] * (2.0 * d[j] + (double)mr * k[j]);
-	}
+	for (int j = 0; j < nr; j++)
+		block_sums_add(sums + j, sums + sq + j, mr, k[j], d[j], dd[j]);
 }
 
 /* C (mr rows, nr columns) [+]= the accumulators, then the epilogue, as

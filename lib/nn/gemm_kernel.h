@@ -21,9 +21,8 @@ typedef struct a_layout {
  * then ReLU; in the order conv_bias_relu applies them after a product.
  * sums (NULL: none; kernels whose geometry says sums_in_store): where
  * the store adds each column's sum of the values it stores (sums[j]) and
- * of their squares (sums[sq + j]), summed in float over the block's rows
- * and then added in double (a float sum over more rows lost batch norm's
- * variance to cancellation where a channel's mean dwarfs its spread). */
+ * of their squares (sums[sq + j]), over the block's rows as block_sums.h
+ * says (in float from the first row's value, then in double). */
 typedef struct epilogue {
 	const float *bias;
 	int relu;

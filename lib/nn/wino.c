@@ -31,6 +31,7 @@
 #include <xmmintrin.h>
 
 #include "base/cli.h"
+#include "nn/block_sums.h"
 
 typedef float vf __attribute__((vector_size(64)));
 typedef float vfu __attribute__((vector_size(64), aligned(4)));
@@ -300,8 +301,7 @@ INLINE void xout_body(void *y, const float *M, size_t es, int ldm, const wdims *
 					t[i][j] = r[i];
 			}
 			/* the sums of the differences from the tile's first output
-			 * (of the order of the spread, not the mean: batch norm's
-			 * variance is the difference of the two sums) */
+			 * (block_sums.h) */
 			vf shift = { 0 }, sum = { 0 }, sq = { 0 };
 			for (int i = 0; i < ny; i++) {
 				vf r[4];
@@ -327,11 +327,9 @@ INLINE void xout_body(void *y, const float *M, size_t es, int ldm, const wdims *
 				}
 			}
 			if (o->s0)
-				for (int l = 0; l < nk; l++) {
-					const double n = ny * nx, k = shift[l];
-					o->s0[k0 + kk + l] += n * k + sum[l];
-					o->s1[k0 + kk + l] += sq[l] + k * (2.0 * sum[l] + n * k);
-				}
+				for (int l = 0; l < nk; l++)
+					block_sums_add(o->s0 + k0 + kk + l, o->s1 + k0 + kk + l, ny * nx,
+						       shift[l], sum[l], sq[l]);
 		}
 	}
 }
