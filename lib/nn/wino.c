@@ -19,9 +19,10 @@
  * threads sharing out either the input channels (each owning a slice of
  * Z) or the blocks (each with its own Z, summed at the end).
  *
- * The inner loops are written once with GCC vector extensions on 16 floats
- * and instantiated for AVX-512, AVX2+FMA and plain SSE2; the best one the
- * CPU has is picked at run time. */
+ * The inner loops are written once with GCC vector extensions and
+ * instantiated for AVX-512, AVX2+FMA and plain SSE2, each on vectors as
+ * wide as its registers (the transforms in wino_xform.h, the products
+ * here); the best one the CPU has is picked at run time. */
 #include "nn/wino.h"
 
 #include <omp.h>
@@ -33,99 +34,18 @@
 #include "base/cli.h"
 #include "nn/block_sums.h"
 
-typedef float vf __attribute__((vector_size(64)));
-typedef float vfu __attribute__((vector_size(64), aligned(4)));
+/* A vector of the transforms' width (wino_xform.h's vf) from or to p,
+ * aligned or not. */
 #define LD(p) (*(const vfu *)(p))
 #define ST(p, v) (*(vfu *)(p) = (v))
 #define INLINE static inline __attribute__((always_inline))
 
 enum {
 	NE = 36,   /* elements of the 6x6 transformed tile */
-	VL = 16,   /* floats per vector, and the channel padding */
+	VL = 16,   /* channels in a run of the transformed layouts, and their padding */
 	MRMAX = 12,
 	TBQ = 12,  /* tile blocks are multiples of every kernel's row count */
 };
-
-/* Activations kept in bf16 (cxr_wino_forward_act): 16 values of the
- * upper halves of fp32s, widened and narrowed with integer operations, so
- * every instruction set's instance takes them. (Vectors go through
- * pointers: a function taking or returning one would change the ABI.) */
-typedef unsigned short vhu __attribute__((vector_size(32), aligned(2)));
-typedef unsigned int vu __attribute__((vector_size(64)));
-typedef int vi __attribute__((vector_size(64)));
-
-/* *v = the 16 bf16 values at p. */
-INLINE void from_bf16(vf *v, const unsigned short *p)
-{
-	*v = (vf)(__builtin_convertvector(*(const vhu *)p, vu) << 16);
-}
-
-/* The first n of *v rounded to bf16 as precision.h's cxr_bf16_round (to
- * nearest even, zero and subnormals to a signed zero, NaN kept quiet), to
- * p. */
-INLINE void to_bf16(unsigned short *p, const vf *v, int n)
-{
-	const vu u = (vu)*v;
-	vu r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-	const vu tiny = (vu)((u & 0x7f800000u) == 0), nan = (vu)((u & 0x7fffffffu) > 0x7f800000u);
-	r = (r & ~tiny) | ((u >> 16) & 0x8000u & tiny);
-	r = (r & ~nan) | (((u >> 16) | 0x40u) & nan);
-	vhu h = __builtin_convertvector(r, vhu);
-	if (n == VL)
-		*(vhu *)p = h;
-	else
-		memcpy(p, &h, (size_t)n * sizeof *p);
-}
-
-/* *v = 16 values at element i of x, fp32 or (h) bf16. */
-INLINE void ldx(vf *v, const void *x, size_t i, int h)
-{
-	if (h)
-		from_bf16(v, (const unsigned short *)x + i);
-	else
-		*v = LD((const float *)x + i);
-}
-
-/* *v = up to 16 floats from p, zeros after n. (Through a pointer: a
- * function returning a 64-byte vector would change the ABI.) */
-INLINE void ldn(vf *v, const float *p, int n)
-{
-	if (n == VL) {
-		*v = LD(p);
-		return;
-	}
-	float b[VL] = { 0 };
-	memcpy(b, p, (size_t)n * sizeof *p);
-	*v = LD(b);
-}
-
-/* Element i of x and the n - 1 after it (the rest zero), fp32 or bf16. */
-INLINE void ldxn(vf *v, const void *x, size_t i, int n, int h)
-{
-	if (!h) {
-		ldn(v, (const float *)x + i, n);
-	} else if (n == VL) {
-		from_bf16(v, (const unsigned short *)x + i);
-	} else {
-		unsigned short b[VL] = { 0 };
-		memcpy(b, (const unsigned short *)x + i, (size_t)n * sizeof *b);
-		from_bf16(v, b);
-	}
-}
-
-/* The first n values of *v to element i of y, fp32 or (h) rounded to bf16. */
-INLINE void stxn(void *y, size_t i, const vf *v, int n, int h)
-{
-	if (h) {
-		to_bf16((unsigned short *)y + i, v, n);
-	} else if (n == VL) {
-		ST((float *)y + i, *v);
-	} else {
-		float b[VL];
-		ST(b, *v);
-		memcpy((float *)y + i, b, (size_t)n * sizeof *b);
-	}
-}
 
 static inline int rup(int a, int b) { return (a + b - 1) / b * b; }
 static inline int imin(int a, int b) { return a < b ? a : b; }
@@ -154,7 +74,9 @@ static wdims dims(int N, int H, int W, int C, int K)
 	return d;
 }
 
-/* --- the transforms, on 16 channels at a time ------------------------- */
+/* --- the transforms ---------------------------------------------------- */
+
+/* The 6-point transforms, on vectors of any width (wino_xform.h's vf). */
 
 /* B' d: six input values to six transformed values. */
 #define BT6(d0, d1, d2, d3, d4, d5, o)                                        \
@@ -193,6 +115,16 @@ static wdims dims(int N, int H, int W, int C, int K)
 		(o)[5] = (v3);                                                \
 	} while (0)
 
+/* G' z: six transformed values to three weight taps. */
+#define GT6(z0, z1, z2, z3, z4, z5, o)                                        \
+	do {                                                                  \
+		vf s12_ = (z1) + (z2), d12_ = (z2) - (z1);                    \
+		vf s34_ = (z3) + (z4), d34_ = (z3) - (z4);                    \
+		(o)[0] = 0.25f * (z0) - (1.0f / 6) * s12_ + (1.0f / 24) * s34_; \
+		(o)[1] = (1.0f / 6) * d12_ + (1.0f / 12) * d34_;              \
+		(o)[2] = (1.0f / 6) * (s34_ - s12_) + (z5);                   \
+	} while (0)
+
 /* Tile t of the batch: image, top-left pixel of its 4x4 output block. */
 INLINE void tile_pos(const wdims *d, long t, int *n, int *y0, int *x0)
 {
@@ -201,65 +133,6 @@ INLINE void tile_pos(const wdims *d, long t, int *n, int *y0, int *x0)
 	*x0 = tx * 4;
 	*y0 = (int)(r % d->th) * 4;
 	*n = (int)(r / d->th);
-}
-
-/* V (36, tb, ldv), element e at V + e*es: rows [0, nt) the transformed
- * 6x6 input patches of tiles t0.. for channels [c0, c0+cw) of
- * x (N,H,W,C) (fp32, or bf16 with h), padded with zeros to rup(cw, 16)
- * columns; rows [nt, tb) zero. */
-INLINE void xin_body(float *V, size_t es, int ldv, const void *x, int h, const wdims *d,
-		     long t0, int nt, int tb, int c0, int cw)
-{
-	const int C = d->c, H = d->h, W = d->w, cwp = rup(cw, VL);
-	for (int q = 0; q < tb; q++) {
-		float *vr = V + (size_t)q * ldv;
-		if (q >= nt) {
-			for (int e = 0; e < NE; e++)
-				memset(vr + e * es, 0, (size_t)cwp * sizeof *vr);
-			continue;
-		}
-		int n, y0, x0;
-		tile_pos(d, t0 + q, &n, &y0, &x0);
-		y0--, x0--;
-		const size_t xb = (size_t)n * H * W * C + c0;
-		const int inside = y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W;
-		for (int cc = 0; cc < cw; cc += VL) {
-			int nc = imin(VL, cw - cc);
-			vf t[6][6];
-			for (int j = 0; j < 6; j++) {
-				int ix = x0 + j;
-				vf dd[6];
-				/* may lie outside x: only an offset until checked */
-				const ptrdiff_t at = (ptrdiff_t)xb + ((ptrdiff_t)y0 * W + ix) * C + cc;
-				if (inside && nc == VL) {  /* most tiles: no checks */
-#pragma GCC unroll 6
-					for (int i = 0; i < 6; i++)
-						ldx(&dd[i], x, (size_t)(at + (ptrdiff_t)i * W * C), h);
-				} else {
-					for (int i = 0; i < 6; i++) {
-						int iy = y0 + i;
-						if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-							dd[i] = (vf){ 0 };
-						else
-							ldxn(&dd[i], x, (size_t)(at + (ptrdiff_t)i * W * C), nc,
-							     h);
-					}
-				}
-				vf o[6];
-				BT6(dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], o);
-#pragma GCC unroll 6
-				for (int i = 0; i < 6; i++)
-					t[i][j] = o[i];
-			}
-			for (int i = 0; i < 6; i++) {
-				vf o[6];
-				BT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], o);
-#pragma GCC unroll 6
-				for (int j = 0; j < 6; j++)
-					ST(vr + (i * 6 + j) * es + cc, o[j]);
-			}
-		}
-	}
 }
 
 /* How xout_body stores: y in fp32 or bf16 (h), [+ y's old value]
@@ -273,112 +146,21 @@ typedef struct wout {
 	double *s0, *s1;
 } wout;
 
-/* y (N,H,W,K) channels [k0, k0+kw) (+)= A' M A for tiles t0..t0+nt,
- * M (36, nt, ldm) as xin_body lays out V, its columns from k0; stored as
- * o says (h: a constant where inlined, the two layouts' code apart). */
-INLINE void xout_body(void *y, const float *M, size_t es, int ldm, const wdims *d, long t0,
-		      int nt, int k0, int kw, const wout *o, int h)
-{
-	const int K = d->k, H = d->h, W = d->w;
-	for (int q = 0; q < nt; q++) {
-		const float *mr = M + (size_t)q * ldm;
-		int n, y0, x0;
-		tile_pos(d, t0 + q, &n, &y0, &x0);
-		int ny = imin(4, H - y0), nx = imin(4, W - x0);
-		const size_t yb = (((size_t)n * H + y0) * W + x0) * K + k0;
-		for (int kk = 0; kk < kw; kk += VL) {
-			int nk = imin(VL, kw - kk);
-			vf t[4][6], bias = { 0 };
-			if (o->bias)
-				ldn(&bias, o->bias + k0 + kk, nk);
-			for (int j = 0; j < 6; j++) {
-				vf r[4];
-				const float *p = mr + j * es + kk;
-				AT6(LD(p), LD(p + 6 * es), LD(p + 12 * es), LD(p + 18 * es),
-				    LD(p + 24 * es), LD(p + 30 * es), r);
-#pragma GCC unroll 4
-				for (int i = 0; i < 4; i++)
-					t[i][j] = r[i];
-			}
-			/* the sums of the differences from the tile's first output
-			 * (block_sums.h) */
-			vf shift = { 0 }, sum = { 0 }, sq = { 0 };
-			for (int i = 0; i < ny; i++) {
-				vf r[4];
-				AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r);
-				for (int j = 0; j < nx; j++) {
-					const size_t at = yb + ((size_t)i * W + j) * K + kk;
-					vf v = r[j];
-					if (o->accumulate) {
-						vf old;
-						ldxn(&old, y, at, nk, h);
-						v = old + v;
-					}
-					if (o->bias)
-						v = v + bias;
-					if (o->relu) /* v > 0 ? v : 0, NaN and -0 to +0 */
-						v = (vf)((vi)v & (vi)(v > 0));
-					stxn(y, at, &v, nk, h);
-					if (i == 0 && j == 0)
-						shift = v;
-					const vf dv = v - shift;
-					sum += dv;
-					sq += dv * dv;
-				}
-			}
-			if (o->s0)
-				for (int l = 0; l < nk; l++)
-					block_sums_add(o->s0 + k0 + kk + l, o->s1 + k0 + kk + l, ny * nx,
-						       shift[l], sum[l], sq[l]);
-		}
-	}
-}
-
-/* Y (36, tb, ldy): rows [0, nt) are A dy A' of the 4x4 output-gradient
- * tiles t0.. of dy (N,H,W,K), all K channels, zero-padded to rup(K, 16);
- * rows [nt, tb) zero. */
-INLINE void yin_body(float *Y, size_t es, int ldy, const float *dy, const wdims *d, long t0,
-		     int nt, int tb)
-{
-	const int K = d->k, H = d->h, W = d->w, kp = rup(K, VL);
-	for (int q = 0; q < tb; q++) {
-		float *yr = Y + (size_t)q * ldy;
-		if (q >= nt) {
-			for (int e = 0; e < NE; e++)
-				memset(yr + e * es, 0, (size_t)kp * sizeof *yr);
-			continue;
-		}
-		int n, y0, x0;
-		tile_pos(d, t0 + q, &n, &y0, &x0);
-		int ny = imin(4, H - y0), nx = imin(4, W - x0);
-		const float *gb = dy + (((size_t)n * H + y0) * W + x0) * K;
-		for (int kk = 0; kk < K; kk += VL) {
-			int nk = imin(VL, K - kk);
-			vf t[6][4];
-			for (int j = 0; j < 4; j++) {
-				vf g[4];
-#pragma GCC unroll 4
-				for (int i = 0; i < 4; i++)
-					if (i < ny && j < nx)
-						ldn(&g[i], gb + ((size_t)i * W + j) * K + kk, nk);
-					else
-						g[i] = (vf){ 0 };
-				vf o[6];
-				A4(g[0], g[1], g[2], g[3], o);
-#pragma GCC unroll 6
-				for (int i = 0; i < 6; i++)
-					t[i][j] = o[i];
-			}
-			for (int i = 0; i < 6; i++) {
-				vf o[6];
-				A4(t[i][0], t[i][1], t[i][2], t[i][3], o);
-#pragma GCC unroll 6
-				for (int j = 0; j < 6; j++)
-					ST(yr + (i * 6 + j) * es + kk, o[j]);
-			}
-		}
-	}
-}
+#define VW 16
+#define VW_FN(name) name##_16
+#include "nn/wino_xform.h"
+#undef VW
+#undef VW_FN
+#define VW 8
+#define VW_FN(name) name##_8
+#include "nn/wino_xform.h"
+#undef VW
+#undef VW_FN
+#define VW 4
+#define VW_FN(name) name##_4
+#include "nn/wino_xform.h"
+#undef VW
+#undef VW_FN
 
 /* --- the matrix products ----------------------------------------------- */
 
@@ -482,122 +264,6 @@ INLINE void gemm_wg_body(const int w, const int mr, const int nv, float *Z, size
 	}
 }
 
-/* G' z: six transformed values to three weight taps. */
-#define GT6(z0, z1, z2, z3, z4, z5, o)                                        \
-	do {                                                                  \
-		vf s12_ = (z1) + (z2), d12_ = (z2) - (z1);                    \
-		vf s34_ = (z3) + (z4), d34_ = (z3) - (z4);                    \
-		(o)[0] = 0.25f * (z0) - (1.0f / 6) * s12_ + (1.0f / 24) * s34_; \
-		(o)[1] = (1.0f / 6) * d12_ + (1.0f / 12) * d34_;              \
-		(o)[2] = (1.0f / 6) * (s34_ - s12_) + (z5);                   \
-	} while (0)
-
-/* dw (K,C,3,3) rows [k0, k1), channels [c0, c0+cw) += G' Z G, with
- * Z (36, >= k1, ldz) holding columns c0.. */
-INLINE void zout_body(float *dw, const float *Z, size_t zes, int ldz, int k0, int k1, int C,
-		      int c0, int cw)
-{
-	for (int k = k0; k < k1; k++)
-		for (int cc = 0; cc < cw; cc += VL) {
-			const float *zp = Z + (size_t)k * ldz + cc;
-			vf t[3][6], r[9];
-			for (int b = 0; b < 6; b++) {
-				vf o[3];
-				GT6(LD(zp + b * zes), LD(zp + (6 + b) * zes), LD(zp + (12 + b) * zes),
-				    LD(zp + (18 + b) * zes), LD(zp + (24 + b) * zes),
-				    LD(zp + (30 + b) * zes), o);
-#pragma GCC unroll 3
-				for (int i = 0; i < 3; i++)
-					t[i][b] = o[i];
-			}
-#pragma GCC unroll 3
-			for (int i = 0; i < 3; i++)
-				GT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r + 3 * i);
-			float b[9][VL];
-#pragma GCC unroll 9
-			for (int q = 0; q < 9; q++)
-				ST(b[q], r[q]);
-			int nc = imin(VL, cw - cc);
-			float *g = dw + ((size_t)k * C + c0 + cc) * 9;
-			for (int l = 0; l < nc; l++)
-				for (int q = 0; q < 9; q++)
-					g[l * 9 + q] += b[q][l];
-		}
-}
-
-/* G g G' for input channels [c0, c1) and the 16 output channels from k0.
- * U (36, kp/16, C, 16): element e's run of columns [k0, k0+16) for
- * channel c at ((e*kp/16 + k0/16)*C + c)*16, so that a product reading a
- * run of 16 columns down all C rows reads one sequential stream (with
- * rows kp apart, 2 KB at 512 columns, the prefetchers left each row a
- * miss: at batch 1, whose 4 tiles of the 8x8 stage reuse U little, the
- * product waited on memory for 5.5 ms a layer). A channel's 36 values
- * go to 36 places es floats apart, a power of two times 64 bytes at 256
- * channels and more: written in place, channel by channel, they were 36
- * streams falling in one set of L1 and of L2, each line evicted before
- * it was whole (a 512-channel layer's two transforms took 20 ms a
- * training step). So they are made for WC channels at a time in an L1
- * buffer, then each element's run of WC * 16 floats written out whole. */
-INLINE void wxf_body(float *U, const float *w, int C, int K, int rot, int k0, int c0, int c1)
-{
-	const int kp = rup(K, VL), kn = imin(VL, K - k0);
-	const size_t es = (size_t)C * kp;
-	enum { WC = 8 };
-	float stage[NE][WC][VL] __attribute__((aligned(64)));
-	const int stream = ((uintptr_t)U & 15) == 0;
-	for (int cb = c0; cb < c1; cb += WC) {
-		const int cn = imin(WC, c1 - cb);
-		for (int c = cb; c < cb + cn; c++) {
-			float gb[9][VL] = { { 0 } };
-			if (rot) {
-				const float *g = w + ((size_t)c * K + k0) * 9;
-				for (int k = 0; k < kn; k++, g += 9)
-					_Pragma("GCC unroll 9") for (int q = 0; q < 9; q++)
-						gb[8 - q][k] = g[q];
-			} else {
-				const float *g = w + ((size_t)k0 * C + c) * 9;
-				for (int k = 0; k < kn; k++, g += (size_t)C * 9)
-					_Pragma("GCC unroll 9") for (int q = 0; q < 9; q++)
-						gb[q][k] = g[q];
-			}
-			vf t[6][3];
-			for (int j = 0; j < 3; j++) {
-				vf g0 = LD(gb[j]), g1 = LD(gb[3 + j]), g2 = LD(gb[6 + j]);
-				vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
-				t[0][j] = 0.25f * g0;
-				t[1][j] = s - (1.0f / 6) * g1;
-				t[2][j] = s + (1.0f / 6) * g1;
-				t[3][j] = d + (1.0f / 12) * g1 + (1.0f / 8) * g2;
-				t[4][j] = d - (1.0f / 12) * g1 + (1.0f / 8) * g2;
-				t[5][j] = g2;
-			}
-			for (int a = 0; a < 6; a++) {
-				vf g0 = t[a][0], g1 = t[a][1], g2 = t[a][2];
-				vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
-				float(*u)[WC][VL] = stage + a * 6;
-				ST(u[0][c - cb], 0.25f * g0);
-				ST(u[1][c - cb], s - (1.0f / 6) * g1);
-				ST(u[2][c - cb], s + (1.0f / 6) * g1);
-				ST(u[3][c - cb], d + (1.0f / 12) * g1 + (1.0f / 8) * g2);
-				ST(u[4][c - cb], d - (1.0f / 12) * g1 + (1.0f / 8) * g2);
-				ST(u[5][c - cb], g2);
-			}
-		}
-		/* by streaming stores where U allows them (16-byte aligned):
-		 * at 512 channels U is 38 MB, more than the caches hold, and
-		 * an ordinary store would first read each line it fills */
-		float *u = U + ((size_t)(k0 / VL) * C + cb) * VL;
-		for (int e = 0; e < NE; e++)
-			for (int i = 0; i < cn * VL; i += 4) {
-				const __m128 v = _mm_load_ps(stage[e][0] + i);
-				if (stream)
-					_mm_stream_ps(u + e * es + i, v);
-				else
-					_mm_storeu_ps(u + e * es + i, v);
-			}
-	}
-}
-
 /* --- one instance per instruction set ---------------------------------- */
 
 typedef struct isa {
@@ -622,23 +288,23 @@ typedef struct isa {
 				     int cw)                                            \
 	{                                                                               \
 		if (h)                                                                  \
-			xin_body(V, es, ldv, x, 1, d, t0, nt, tb, c0, cw);              \
+			xin_body_##W(V, es, ldv, x, 1, d, t0, nt, tb, c0, cw);              \
 		else                                                                    \
-			xin_body(V, es, ldv, x, 0, d, t0, nt, tb, c0, cw);              \
+			xin_body_##W(V, es, ldv, x, 0, d, t0, nt, tb, c0, cw);              \
 	}                                                                               \
 	TARGET static void xout_##sfx(void *y, const float *M, size_t es, int ldm,      \
 				      const wdims *d, long t0, int nt, int k0, int kw,  \
 				      const wout *o)                                    \
 	{                                                                               \
 		if (o->h)                                                               \
-			xout_body(y, M, es, ldm, d, t0, nt, k0, kw, o, 1);              \
+			xout_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 1);              \
 		else                                                                    \
-			xout_body(y, M, es, ldm, d, t0, nt, k0, kw, o, 0);              \
+			xout_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 0);              \
 	}                                                                               \
 	TARGET static void yin_##sfx(float *Y, size_t es, int ldy, const float *dy,     \
 				     const wdims *d, long t0, int nt, int tb)           \
 	{                                                                               \
-		yin_body(Y, es, ldy, dy, d, t0, nt, tb);                                \
+		yin_body_##W(Y, es, ldy, dy, d, t0, nt, tb);                                \
 	}                                                                               \
 	TARGET static void gemm_fwd_##sfx(float *M, size_t mes, int ldm, const float *V, \
 					  size_t ves, int ldv, const float *U, int C,   \
@@ -657,12 +323,12 @@ typedef struct isa {
 	TARGET static void zout_##sfx(float *dw, const float *Z, size_t zes, int ldz,   \
 				      int k0, int k1, int C, int c0, int cw)            \
 	{                                                                               \
-		zout_body(dw, Z, zes, ldz, k0, k1, C, c0, cw);                          \
+		zout_body_##W(dw, Z, zes, ldz, k0, k1, C, c0, cw);                          \
 	}                                                                               \
 	TARGET static void wxf_##sfx(float *U, const float *w, int C, int K, int rot,   \
 				     int k0, int c0, int c1)                            \
 	{                                                                               \
-		wxf_body(U, w, C, K, rot, k0, c0, c1);                                  \
+		wxf_body_##W(U, w, C, K, rot, k0, c0, c1);                                  \
 	}                                                                               \
 	static const isa isa_##sfx = { #sfx, MR, xin_##sfx, xout_##sfx, yin_##sfx,     \
 				       gemm_fwd_##sfx, gemm_wg_##sfx, zout_##sfx,       \
