@@ -1,4 +1,6 @@
-/* Winograd F(4x4,3x3) convolutions against a direct convolution in double.
+/* Winograd F(4x4,3x3) convolutions, stride 1 (forward, data and weight
+ * gradients) and stride 2 (forward), against a direct convolution in
+ * double.
  *
  * Inputs at the magnitudes of the network: activations after a ReLU
  * (max(0, N(0,1))), He-initialised weights N(0, 2/(9C)), output gradients
@@ -476,9 +478,178 @@ START_TEST(test_transform_alignment)
 			}
 			free(a), free(b);
 		}
+		/* the stride-2 transform (81 elements) likewise */
+		const size_t n2 = cxr_wino2_weights_size(C, K);
+		float *a = aligned_alloc(64, (n2 + 16) * sizeof *a);
+		float *b = aligned_alloc(64, (n2 + 16) * sizeof *b);
+		for (int i = 0; i < 3; i++) {
+			if (cxr_wino_set_isa(isas[i]) < 0)
+				continue;
+			memset(a, 0, (n2 + 16) * sizeof *a);
+			memset(b, 0, (n2 + 16) * sizeof *b);
+			cxr_wino2_transform_weights(a, w, C, K);
+			cxr_wino2_transform_weights(b + 1, w, C, K);
+			size_t nonzero = 0;
+			for (size_t j = 0; j < n2; j++) {
+				ck_assert_msg(!memcmp(a + j, b + 1 + j, sizeof *a),
+					      "%s %dx%d stride 2: U[%zu] aligned %a, unaligned %a",
+					      isas[i], C, K, j, a[j], b[1 + j]);
+				nonzero += a[j] != 0;
+			}
+			ck_assert_msg(nonzero > (size_t)40 * C * K, "%s %dx%d stride 2: U mostly zero",
+				      isas[i], C, K);
+		}
+		free(a), free(b);
 		free(w);
 	}
 	cxr_wino_set_isa(NULL);
+}
+END_TEST
+
+/* --- stride 2 (cxr_wino2_*, forward only) --- */
+
+/* y (N,(H+1)/2,(W+1)/2,K) = direct 3x3 stride-2 pad-1 conv of x, in double */
+static void ref_forward2(double *y, const float *x, const float *w, int N, int H, int W, int C,
+			 int K)
+{
+	const int OH = (H + 1) / 2, OW = (W + 1) / 2;
+	for (int n = 0; n < N; n++)
+		for (int oy = 0; oy < OH; oy++)
+			for (int ox = 0; ox < OW; ox++)
+				for (int k = 0; k < K; k++) {
+					double s = 0;
+					for (int i = 0; i < 3; i++)
+						for (int j = 0; j < 3; j++) {
+							int iy = 2 * oy + i - 1, ix = 2 * ox + j - 1;
+							if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+								continue;
+							const float *xp = x + (((size_t)n * H + iy) * W + ix) * C;
+							for (int c = 0; c < C; c++)
+								s += (double)xp[c] * w[((size_t)k * C + c) * 9 + i * 3 + j];
+						}
+					y[(((size_t)n * OH + oy) * OW + ox) * K + k] = s;
+				}
+}
+
+/* Every shape (odd sizes, images of 1 and 2 pixels, tiles cut by every
+ * border, channel counts off the vector width), every instruction set,
+ * 1 and 2 threads, the cost model's plan and forced ones, accumulate off
+ * and on: within BOUND of the float64 direct convolution, and nothing
+ * written past cxr_wino2_workspace_size(). */
+START_TEST(test_stride2)
+{
+	for (int si = 0; si < NSHAPES; si++) {
+		const shape *s = &shapes[si];
+		const int OH = (s->h + 1) / 2, OW = (s->w + 1) / 2;
+		const size_t nx = (size_t)s->n * s->h * s->w * s->c, ny = (size_t)s->n * OH * OW * s->k;
+		float *x = relu_normal(nx), *w = normal((size_t)s->k * s->c * 9, sqrt(2.0 / (9 * s->c)));
+		float *base = normal(ny, 1), *y = malloc(ny * sizeof *y);
+		double *ref = malloc(ny * sizeof *ref);
+		ref_forward2(ref, x, w, s->n, s->h, s->w, s->c, s->k);
+		float *U = malloc(cxr_wino2_weights_size(s->c, s->k) * sizeof *U);
+		cxr_wino2_transform_weights(U, w, s->c, s->k);
+		for (int a = 0; a < 3; a++) {
+			if (cxr_wino_set_isa(isas[a]) < 0)
+				continue;
+			for (int tu = 0; tu < NTUNES; tu++) {
+				cxr_wino_tune(tunes[tu][0], tunes[tu][1], 0);
+				const int acc = tu % 2;
+				const size_t nws = cxr_wino2_workspace_size(s->n, s->h, s->w, s->c, s->k);
+				float *ws = ws_alloc(nws);
+				for (int t = 1; t <= 2; t++) {
+					omp_set_num_threads(t);
+					memcpy(y, base, ny * sizeof *y);
+					cxr_wino2_forward_act(y, 0, x, 0, U, s->n, s->h, s->w, s->c, s->k, ws,
+							      acc, NULL, 0, NULL);
+					double e = relerr(y, ref, acc ? base : NULL, ny);
+					ck_assert_msg(e < BOUND,
+						      "wino2 %s %d threads tune %d %dx%dx%dx%d->%d acc %d: "
+						      "error %.3g", isas[a], t, tu, s->n, s->h, s->w, s->c,
+						      s->k, acc, e);
+					ck_assert_msg(fence_ok(ws, nws), "wino2 %s tune %d %dx%dx%dx%d->%d: "
+						      "wrote past its workspace", isas[a], tu, s->n, s->h,
+						      s->w, s->c, s->k);
+				}
+				free(ws);
+			}
+		}
+		cxr_wino_tune(0, 0, 0);
+		free(x), free(w), free(base), free(y), free(ref), free(U);
+	}
+	cxr_wino_set_isa(NULL);
+	omp_set_num_threads(omp_get_num_procs());
+}
+END_TEST
+
+/* The stores' options (bf16 x or y, accumulate, bias, ReLU, batch
+ * norm's sums) do what cxr_wino_forward_act's do: the same bits as the
+ * plain stride-2 forward followed by conv_bias_relu, on every
+ * instruction set. */
+static void check_act2(int N, int H, int W, int C, int K, int acc, int relu)
+{
+	const int OH = (H + 1) / 2, OW = (W + 1) / 2;
+	const size_t nx = (size_t)N * H * W * C, ny = (size_t)N * OH * OW * K;
+	float *x = relu_normal(nx), *w = normal((size_t)K * C * 9, sqrt(2.0 / (9 * C)));
+	float *bias = normal(K, 0.5), *y0 = normal(ny, 1);
+	float *ref = malloc(ny * sizeof *ref), *yf = malloc(ny * sizeof *yf);
+	uint16_t *x16 = malloc(nx * 2), *y16 = malloc(ny * 2), *y016 = malloc(ny * 2);
+	for (size_t i = 0; i < nx; i++)
+		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
+	for (size_t i = 0; i < ny; i++)
+		y016[i] = cxr_bf16_round(y0[i]), y0[i] = cxr_bf16_float(y016[i]);
+	float *U = malloc(cxr_wino2_weights_size(C, K) * sizeof *U);
+	float *ws = malloc(cxr_wino2_workspace_size(N, H, W, C, K) * sizeof *ws);
+	cxr_wino2_transform_weights(U, w, C, K);
+	for (int a = 0; a < 3; a++) {
+		if (cxr_wino_set_isa(isas[a]) < 0)
+			continue;
+		for (int t = 1; t <= 2; t++) {
+			omp_set_num_threads(t);
+			memcpy(ref, y0, ny * sizeof *ref);
+			cxr_wino2_forward_act(ref, 0, x, 0, U, N, H, W, C, K, ws, acc, NULL, 0, NULL);
+			conv_bias_relu(ref, bias, relu, (size_t)N * OH * OW, K);
+			for (int mix = 0; mix < 4; mix++) {
+				const int x_h = mix & 1, y_h = mix >> 1;
+				memcpy(yf, y0, ny * sizeof *yf);
+				memcpy(y16, y016, ny * 2);
+				double *stats = y_h ? NULL : calloc((size_t)t * 2 * K, sizeof *stats);
+				cxr_wino2_forward_act(y_h ? (void *)y16 : yf, y_h,
+						      x_h ? (const void *)x16 : x, x_h, U, N, H, W, C, K, ws,
+						      acc, bias, relu, stats);
+				if (stats) {
+					double got[2], want[2];
+					const int k = test_channel_sums(stats, t, yf, ny / K, K,
+									16 * ldexp(1, -24), got, want);
+					ck_assert_msg(k < 0,
+						      "wino2_forward_act %s %d threads %dx%dx%dx%d->%d acc %d "
+						      "relu %d: channel %d's sums %.9g %.9g, want %.9g %.9g",
+						      isas[a], t, N, H, W, C, K, acc, relu, k, got[0], got[1],
+						      want[0], want[1]);
+				}
+				free(stats);
+				for (size_t i = 0; i < ny; i++) {
+					float got = y_h ? cxr_bf16_float(y16[i]) : yf[i];
+					float want = y_h ? cxr_bf16_float(cxr_bf16_round(ref[i])) : ref[i];
+					ck_assert_msg(!memcmp(&got, &want, sizeof got),
+						      "wino2_forward_act %s %d threads %dx%dx%dx%d->%d x %s "
+						      "y %s acc %d relu %d: [%zu] %a, want %a", isas[a], t, N,
+						      H, W, C, K, x_h ? "bf16" : "fp32", y_h ? "bf16" : "fp32",
+						      acc, relu, i, got, want);
+				}
+			}
+		}
+	}
+	cxr_wino_set_isa(NULL);
+	omp_set_num_threads(omp_get_num_procs());
+	free(x), free(w), free(bias), free(y0), free(ref), free(yf), free(x16), free(y16);
+	free(y016), free(U), free(ws);
+}
+
+START_TEST(test_act2)
+{
+	check_act2(2, 9, 7, 20, 33, 0, 1);
+	check_act2(1, 16, 15, 48, 32, 1, 1);
+	check_act2(2, 5, 6, 16, 17, 1, 0);
 }
 END_TEST
 
@@ -514,6 +685,8 @@ int main(void)
 	tcase_add_test(tc, test_edges);
 	tcase_add_test(tc, test_transform_alignment);
 	tcase_add_test(tc, test_act);
+	tcase_add_test(tc, test_stride2);
+	tcase_add_test(tc, test_act2);
 	suite_add_tcase(s, tc);
 	TCase *slow = tcase_create("network");
 	tcase_set_tags(slow, "slow");

@@ -28,21 +28,32 @@
 /* Batch norm's sums as the products and Winograd's output transform add
  * them up (stats: nt threads' slabs of 2c doubles, c channels' sums then
  * their squares'), against double sums of the values y holds (rows x c),
- * channel by channel: within u of the sum of the magnitudes, and of the
- * squares. -1 if every channel is, else the first that is not, with its
- * sums in got[] and y's in want[]. */
+ * channel by channel. They sum each block of at most 16 rows in float as
+ * differences from the block's first value k (block_sums.h), whose
+ * rounding errors scale with those differences: |v - k| <= |v| + |k|,
+ * and the blocks' n |k| add up to at most rows * max|v| (M). So the sum
+ * is held within u (a0 + rows M), a0 the sum of the magnitudes, and the
+ * sum of squares within u (4 r1 + 6 rows M^2), r1 the exact one (the
+ * squares of the differences, at most 2 v^2 + 2 k^2, and twice k times
+ * the sum's error). (Bounds on the magnitudes alone failed on some data:
+ * a block of ReLU outputs whose first value is its largest and the rest
+ * zero has differences n times its values.) -1 if every channel is
+ * within them, else the first that is not, with its sums in got[] and
+ * y's in want[]. */
 static inline int test_channel_sums(const double *stats, int nt, const float *y, size_t rows,
 				    int c, double u, double got[2], double want[2])
 {
 	for (int j = 0; j < c; j++) {
-		double s0 = 0, s1 = 0, r0 = 0, r1 = 0, a0 = 0;
+		double s0 = 0, s1 = 0, r0 = 0, r1 = 0, a0 = 0, m = 0;
 		for (int t = 0; t < nt; t++)
 			s0 += stats[(size_t)t * 2 * c + j], s1 += stats[(size_t)t * 2 * c + c + j];
 		for (size_t i = 0; i < rows; i++) {
 			double v = y[i * c + j];
 			r0 += v, r1 += v * v, a0 += fabs(v);
+			m = fabs(v) > m ? fabs(v) : m;
 		}
-		if (!(fabs(s0 - r0) <= u * a0 && fabs(s1 - r1) <= u * r1)) {
+		if (!(fabs(s0 - r0) <= u * (a0 + rows * m) &&
+		      fabs(s1 - r1) <= u * (4 * r1 + 6 * rows * m * m))) {
 			got[0] = s0, got[1] = s1, want[0] = r0, want[1] = r1;
 			return j;
 		}

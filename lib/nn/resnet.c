@@ -30,6 +30,8 @@
 
 /* the offset of a unit's tensor that the plan does not make */
 #define NO_OFFSET ((size_t)-1)
+/* unit.infer_wino: by which Winograd inference runs a convolution (0: none) */
+enum { WINO_S1 = 1, WINO_S2 = 2 };
 
 #define NSTAGES 4
 #define MAXBLOCKS 16
@@ -64,7 +66,8 @@ typedef struct unit {
 				   * made from it (fold_weights' scratch) */
 	size_t fold_b;            /* (O) BN shift (+ conv_b * BN scale), in net->fold */
 	int wino;                 /* 3x3 stride 1 pad 1: Winograd can run it */
-	int infer_wino;           /* the plan: inference runs it by Winograd */
+	int wino2;                /* 3x3 stride 2 pad 1: the stride-2 Winograd can score it */
+	int infer_wino;           /* the plan: inference runs it by Winograd (WINO_S1, WINO_S2) */
 	size_t wino_fold_w;       /* fold_w transformed (wino.h), in net->wfold */
 	size_t fold_pack;         /* fold_w packed for the matrix product, in
 				   * net->fpack; NO_OFFSET when it runs otherwise */
@@ -311,6 +314,9 @@ static void make_unit(cxr_resnet *net, unit *u, const char *conv, const char *bn
 	snprintf(name, sizeof name, "%s.running_var", bn);
 	add_tensor(net, name, R_RVAR, off, &u->running_var, NULL, 1, o, 0, 0, 0);
 	u->wino = k == 3 && s == 1 && p == 1;
+	u->wino2 = k == 3 && s == 2 && p == 1;
+	if (u->wino2 && nw > net->wtmp_w) /* its weights as wino.h takes them (fold_weights) */
+		net->wtmp_w = (nw + 15) & ~(size_t)15;
 	if (u->wino) {
 		if (nw > net->wtmp_w) /* U after it on a cache line's start */
 			net->wtmp_w = (nw + 15) & ~(size_t)15;
@@ -563,6 +569,10 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 		size_t ws = conv_workspace(d);
 		if (net->units[i]->wino) {
 			size_t w2 = cxr_wino_workspace_size(d->n, d->h, d->w, d->c, d->o);
+			ws = w2 > ws ? w2 : ws;
+		}
+		if (net->units[i]->wino2) {
+			size_t w2 = cxr_wino2_workspace_size(d->n, d->h, d->w, d->c, d->o);
 			ws = w2 > ws ? w2 : ws;
 		}
 		if (ws > net->ws_size)
@@ -869,6 +879,23 @@ static int plan_wino(const cxr_resnet *net, const unit *u)
 		return 1;
 	/* measured at 256x256: stages 3 and 4 (16 and 4 tiles) gain */
 	return ((u->d.oh + 3) / 4) * ((u->d.ow + 3) / 4) >= 64;
+}
+
+/* Scoring in fp32: a stride-2 3x3 layer runs by the stride-2 Winograd
+ * (wino.h) where an image has enough output tiles to use its 81 weight
+ * matrices (81 C K floats) well, by im2col and the product elsewhere.
+ * Measured at 256x256, 2 threads, in one process alternating the plans:
+ * stages 2 and 3 (64 and 16 tiles an image, U 5 and 21 MB) by Winograd
+ * took the 3x3 layers from 135 to 127 ms a batch of 8 and left batch 1
+ * as it was (-0.1 to -0.5 ms); stage 4 too (4 tiles, U 85 MB, streamed
+ * from memory for every batch) gained as much again at batch 8 but cost
+ * 1.6 ms an image at batch 1. bf16 scoring keeps its bf16 product. Decided
+ * per image, as plan_wino. */
+static int plan_wino2(const cxr_resnet *net, const unit *u)
+{
+	if (!u->wino2 || !net->wino_on || net->prec != CXR_PREC_FP32)
+		return 0;
+	return ((u->d.oh + 3) / 4) * ((u->d.ow + 3) / 4) >= 16;
 }
 
 /* Training in bf16 (and the unfolded evaluation, which runs its
@@ -1300,11 +1327,14 @@ static int plan_inference(cxr_resnet *net)
 	size_t nwfold = 0, npack = 0, nfold = 0;
 	for (int i = 0; i < net->nunits; i++) {
 		unit *u = net->units[i];
-		u->infer_wino = plan_wino(net, u);
+		u->infer_wino = plan_wino(net, u) ? WINO_S1 : plan_wino2(net, u) ? WINO_S2 : 0;
 		u->fold_pack = u->fold_w = NO_OFFSET;
 		if (u->infer_wino) {
 			u->wino_fold_w = nwfold;
-			nwfold += (cxr_wino_weights_size(u->d.c, u->d.o) + 15) & ~(size_t)15;
+			nwfold += ((u->infer_wino == WINO_S2 ? cxr_wino2_weights_size(u->d.c, u->d.o)
+							      : cxr_wino_weights_size(u->d.c, u->d.o)) +
+				   15) &
+				  ~(size_t)15;
 		} else if (can_pack) {
 			u->fold_pack = npack;
 			npack += (conv_packed_size(&u->d) + 15) & ~(size_t)15;
@@ -1364,7 +1394,9 @@ static int fold_weights(cxr_resnet *net)
 		free(scale);
 		if (u->infer_wino) {
 			to_oc33(net->wtmp, fw, o, u->d.c);
-			cxr_wino_transform_weights(net->wfold + u->wino_fold_w, net->wtmp, u->d.c, o);
+			(u->infer_wino == WINO_S2 ? cxr_wino2_transform_weights
+						  : cxr_wino_transform_weights)(
+				net->wfold + u->wino_fold_w, net->wtmp, u->d.c, o);
 		}
 		if (u->fold_pack != NO_OFFSET)
 			conv_pack_weights(net->fpack + u->fold_pack, fw, &u->d);
@@ -1392,9 +1424,10 @@ static void unit_folded(cxr_resnet *net, const unit *u, void *out, const void *i
 		return;
 	}
 	TIMED(net, u->kind, 0, conv_flops(&d),
-	      cxr_wino_forward_act(out, flags & CONV_OUT_BF16, in, flags & CONV_IN_BF16,
-				   net->wfold + u->wino_fold_w, n, d.h, d.w, d.c, d.o, net->ws,
-				   flags & CONV_ACCUM, net->fold + u->fold_b, flags & CONV_RELU, NULL));
+	      (u->infer_wino == WINO_S2 ? cxr_wino2_forward_act : cxr_wino_forward_act)(
+		      out, flags & CONV_OUT_BF16, in, flags & CONV_IN_BF16,
+		      net->wfold + u->wino_fold_w, n, d.h, d.w, d.c, d.o, net->ws,
+		      flags & CONV_ACCUM, net->fold + u->fold_b, flags & CONV_RELU, NULL));
 }
 
 /* out = [relu](bn(conv(in)) [+ res]), unfolded; tmp: conv output. */

@@ -42,6 +42,7 @@
 
 enum {
 	NE = 36,   /* elements of the 6x6 transformed tile */
+	NE2 = 81,  /* and of the 9x9 one of a stride-2 convolution */
 	VL = 16,   /* channels in a run of the transformed layouts, and their padding */
 	MRMAX = 12,
 	TBQ = 12,  /* tile blocks are multiples of every kernel's row count */
@@ -62,16 +63,24 @@ static size_t skew(size_t n)
 
 /* The shape of one call. */
 typedef struct wdims {
-	int n, h, w, c, k;
-	int th, tw;  /* tiles down and across one image */
+	int n, h, w, c, k;  /* x (n,h,w,c), K output channels */
+	int oh, ow;  /* y's height and width */
+	int ne;      /* elements of a transformed tile: NE, or NE2 for stride 2 */
+	int th, tw;  /* tiles down and across one image of y */
 	long nt;     /* tiles in the batch */
 } wdims;
 
-static wdims dims(int N, int H, int W, int C, int K)
+static wdims dims_of(int N, int H, int W, int C, int K, int stride)
 {
-	wdims d = { N, H, W, C, K, (H + 3) / 4, (W + 3) / 4, 0 };
+	const int oh = stride == 2 ? (H + 1) / 2 : H, ow = stride == 2 ? (W + 1) / 2 : W;
+	wdims d = { N, H, W, C, K, oh, ow, stride == 2 ? NE2 : NE, (oh + 3) / 4, (ow + 3) / 4, 0 };
 	d.nt = (long)N * d.th * d.tw;
 	return d;
+}
+
+static wdims dims(int N, int H, int W, int C, int K)
+{
+	return dims_of(N, H, W, C, K, 1);
 }
 
 /* --- the transforms ---------------------------------------------------- */
@@ -123,6 +132,48 @@ static wdims dims(int N, int H, int W, int C, int K)
 		(o)[0] = 0.25f * (z0) - (1.0f / 6) * s12_ + (1.0f / 24) * s34_; \
 		(o)[1] = (1.0f / 6) * d12_ + (1.0f / 12) * d34_;              \
 		(o)[2] = (1.0f / 6) * (s34_ - s12_) + (z5);                   \
+	} while (0)
+
+/* Stride 2. An output y[i] = x[2i-1] w0 + x[2i] w1 + x[2i+1] w2 is an
+ * odd-phase 2-tap correlation plus an even-phase 1-tap product: four
+ * outputs take a 9-sample patch s, whose odd-phase samples s0, s2, .., s8
+ * go through Winograd F(4,2) (points 0, +-1, 2 and infinity: 5 products
+ * for 4 outputs) and whose even-phase samples s1, s3, s5, s7 pass as
+ * they are (4 for 4): 9 transformed values per 4 outputs instead of 12,
+ * 81 per 4x4 tile instead of 144, 0.56 of im2col's multiplies.
+ * T9: the patch s[9] to the 9 transformed values o[9]. */
+#define T9(s, o)                                                              \
+	do {                                                                  \
+		(o)[0] = 2.0f * ((s)[0] - (s)[4]) + ((s)[6] - (s)[2]);        \
+		(o)[1] = ((s)[6] - (s)[4]) - 2.0f * (s)[2];                   \
+		(o)[2] = ((s)[6] - (s)[4]) + 2.0f * ((s)[2] - (s)[4]);        \
+		(o)[3] = (s)[6] - (s)[2];                                     \
+		(o)[4] = 2.0f * ((s)[2] - (s)[6]) + ((s)[8] - (s)[4]);        \
+		(o)[5] = (s)[1];                                              \
+		(o)[6] = (s)[3];                                              \
+		(o)[7] = (s)[5];                                              \
+		(o)[8] = (s)[7];                                              \
+	} while (0)
+
+/* A9: the 9 products m[9] to the 4 outputs r[4]. */
+#define A9(m, r)                                                              \
+	do {                                                                  \
+		vf a_ = (m)[1] + (m)[2], b_ = (m)[1] - (m)[2];                \
+		(r)[0] = (m)[0] + a_ + (m)[3] + (m)[5];                       \
+		(r)[1] = b_ + 2.0f * (m)[3] + (m)[6];                         \
+		(r)[2] = a_ + 4.0f * (m)[3] + (m)[7];                         \
+		(r)[3] = b_ + 8.0f * (m)[3] + (m)[4] + (m)[8];                \
+	} while (0)
+
+/* G9: the three taps g[3] to the 9 transformed weights o[9]. */
+#define G9(g, o)                                                              \
+	do {                                                                  \
+		(o)[0] = 0.5f * (g)[0];                                       \
+		(o)[1] = -0.5f * ((g)[0] + (g)[2]);                           \
+		(o)[2] = (1.0f / 6) * ((g)[2] - (g)[0]);                      \
+		(o)[3] = (1.0f / 6) * ((g)[0] + 2.0f * (g)[2]);               \
+		(o)[4] = (g)[2];                                              \
+		(o)[5] = (o)[6] = (o)[7] = (o)[8] = (g)[1];                   \
 	} while (0)
 
 /* Tile t of the batch: image, top-left pixel of its 4x4 output block. */
@@ -220,15 +271,16 @@ KERNEL(4)
 #define KERN(w, ...) \
 	((w) == 16 ? kern_16(__VA_ARGS__) : (w) == 8 ? kern_8(__VA_ARGS__) : kern_4(__VA_ARGS__))
 
-/* For e in 36: M[e] (tb, kw) = V[e] (tb, C) * U[e][:, k0:k0+kw], tb a
- * multiple of mr, k0 and kw of 16; U (36, ldu/16, C, 16): each run of 16
+/* For e < ne (36; 81 for stride 2): M[e] (tb, kw) = V[e] (tb, C) *
+ * U[e][:, k0:k0+kw], tb a multiple of mr, k0 and kw of 16;
+ * U (ne, ldu/16, C, 16): each run of 16
  * columns whole, row after row (wxf_body). Vectors of w floats. */
-INLINE void gemm_fwd_body(const int w, const int mr, const int nv, float *M, size_t mes, int ldm,
-			  const float *V, size_t ves, int ldv, const float *U, int C, int ldu,
-			  int tb, int k0, int kw)
+INLINE void gemm_fwd_body(const int w, const int mr, const int nv, int ne, float *M, size_t mes,
+			  int ldm, const float *V, size_t ves, int ldv, const float *U, int C,
+			  int ldu, int tb, int k0, int kw)
 {
 	const size_t ps = (size_t)C * VL; /* between runs of 16 columns */
-	for (int e = 0; e < NE; e++) {
+	for (int e = 0; e < ne; e++) {
 		const float *Ve = V + e * ves, *Ue = U + (size_t)e * C * ldu + k0 / VL * ps;
 		float *Me = M + e * mes;
 		int k = 0;
@@ -274,12 +326,18 @@ typedef struct isa {
 	void (*xout)(void *, const float *, size_t, int, const wdims *, long, int, int, int,
 		     const wout *);
 	void (*yin)(float *, size_t, int, const float *, const wdims *, long, int, int);
-	void (*gemm_fwd)(float *, size_t, int, const float *, size_t, int, const float *, int,
-			 int, int, int, int);
+	void (*gemm_fwd)(int, float *, size_t, int, const float *, size_t, int, const float *,
+			 int, int, int, int, int);
 	void (*gemm_wg)(float *, size_t, int, const float *, size_t, int, const float *, size_t,
 			int, int, int, int, int);
 	void (*zout)(float *, const float *, size_t, int, int, int, int, int, int);
 	void (*wxf)(float *, const float *, int, int, int, int, int, int);
+	/* stride 2 */
+	void (*xin2)(float *, size_t, int, const void *, int, const wdims *, long, int, int, int,
+		     int);
+	void (*xout2)(void *, const float *, size_t, int, const wdims *, long, int, int, int,
+		      const wout *);
+	void (*wxf2)(float *, const float *, int, int, int, int, int);
 } isa;
 
 #define ISA(sfx, TARGET, W, MR, NV)                                                        \
@@ -306,11 +364,13 @@ typedef struct isa {
 	{                                                                               \
 		yin_body_##W(Y, es, ldy, dy, d, t0, nt, tb);                                \
 	}                                                                               \
-	TARGET static void gemm_fwd_##sfx(float *M, size_t mes, int ldm, const float *V, \
-					  size_t ves, int ldv, const float *U, int C,   \
-					  int ldu, int tb, int k0, int kw)              \
+	TARGET static void gemm_fwd_##sfx(int ne, float *M, size_t mes, int ldm,        \
+					  const float *V, size_t ves, int ldv,          \
+					  const float *U, int C, int ldu, int tb, int k0, \
+					  int kw)                                       \
 	{                                                                               \
-		gemm_fwd_body(W, MR, NV, M, mes, ldm, V, ves, ldv, U, C, ldu, tb, k0, kw); \
+		gemm_fwd_body(W, MR, NV, ne, M, mes, ldm, V, ves, ldv, U, C, ldu, tb, k0, \
+			      kw);                                                      \
 	}                                                                               \
 	TARGET static void gemm_wg_##sfx(float *Z, size_t zes, int ldz, const float *Y, \
 					 size_t yes, int ldy, const float *V,           \
@@ -330,9 +390,32 @@ typedef struct isa {
 	{                                                                               \
 		wxf_body_##W(U, w, C, K, rot, k0, c0, c1);                                  \
 	}                                                                               \
+	TARGET static void xin2_##sfx(float *V, size_t es, int ldv, const void *x, int h, \
+				      const wdims *d, long t0, int nt, int tb, int c0,  \
+				      int cw)                                           \
+	{                                                                               \
+		if (h)                                                                  \
+			xin2_body_##W(V, es, ldv, x, 1, d, t0, nt, tb, c0, cw);         \
+		else                                                                    \
+			xin2_body_##W(V, es, ldv, x, 0, d, t0, nt, tb, c0, cw);         \
+	}                                                                               \
+	TARGET static void xout2_##sfx(void *y, const float *M, size_t es, int ldm,     \
+				       const wdims *d, long t0, int nt, int k0, int kw, \
+				       const wout *o)                                   \
+	{                                                                               \
+		if (o->h)                                                               \
+			xout2_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 1);         \
+		else                                                                    \
+			xout2_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 0);         \
+	}                                                                               \
+	TARGET static void wxf2_##sfx(float *U, const float *w, int C, int K, int k0,   \
+				      int c0, int c1)                                   \
+	{                                                                               \
+		wxf2_body_##W(U, w, C, K, k0, c0, c1);                                  \
+	}                                                                               \
 	static const isa isa_##sfx = { #sfx, MR, xin_##sfx, xout_##sfx, yin_##sfx,     \
 				       gemm_fwd_##sfx, gemm_wg_##sfx, zout_##sfx,       \
-				       wxf_##sfx };
+				       wxf_##sfx, xin2_##sfx, xout2_##sfx, wxf2_##sfx };
 
 /* AVX-512: 12x32 blocks, 24 accumulators of the 32 registers. AVX2: 6x16,
  * 12 of 16. SSE2: 3x16, 12 of 16. */
@@ -416,6 +499,27 @@ void cxr_wino_transform_weights_backward(float *U, const float *w, int C, int K)
 	transform(U, w, K, C, 1);
 }
 
+size_t cxr_wino2_weights_size(int C, int K)
+{
+	return (size_t)NE2 * C * rup(K, VL);
+}
+
+void cxr_wino2_transform_weights(float *U, const float *w, int C, int K)
+{
+	const isa *z = best();
+	enum { CB = 32 };
+	const int runs = rup(K, VL) / VL, cblocks = (C + CB - 1) / CB;
+#pragma omp parallel
+	{
+#pragma omp for schedule(static)
+		for (int it = 0; it < runs * cblocks; it++) {
+			const int c0 = it % cblocks * CB;
+			z->wxf2(U, w, C, K, it / cblocks * VL, c0, imin(c0 + CB, C));
+		}
+		_mm_sfence();
+	}
+}
+
 /* --- plans: block sizes and how threads share the work ------------------ */
 
 static int nthreads(void)
@@ -496,12 +600,12 @@ static fplan plan_fwd(const wdims *d, int nthr)
 				continue;  /* the same as fewer slices */
 			long items = nblk * ns, rounds = (items + nthr - 1) / nthr;
 			long blocks = (rounds + ns - 1) / ns + (ns > 1);
-			double ub = 4.0 * NE * d->c * kp, blk = 4.0 * NE * tb * (cp + ks);
-			double t = 2.0 * NE * tb * d->c * ks / FLOPS + ub / ns / bw(ub, 1) +
-				   (double)tb * ks * XF;
+			double ub = 4.0 * d->ne * d->c * kp, blk = 4.0 * d->ne * tb * (cp + ks);
+			double t = 2.0 * d->ne * tb * d->c * ks / FLOPS + ub / ns / bw(ub, 1) +
+				   (double)tb * ks * XF * d->ne / NE;
 			if (blk > L2FIT)
 				t += 2 * blk / bw(blk, nthr);
-			t = t * rounds + (double)blocks * tb * cp * XF;
+			t = t * rounds + (double)blocks * tb * cp * XF * d->ne / NE;
 			if (t < bestt * 0.999) {
 				bestt = t;
 				best = (fplan){ tb, ks, (kp + ks - 1) / ks, nblk, 0, 0, 0 };
@@ -510,7 +614,7 @@ static fplan plan_fwd(const wdims *d, int nthr)
 	}
 	best.ves = skew((size_t)best.tb * cp);
 	best.mes = skew((size_t)best.tb * best.ks);
-	best.per = NE * (best.ves + best.mes);
+	best.per = d->ne * (best.ves + best.mes);
 	return best;
 }
 
@@ -607,7 +711,19 @@ size_t cxr_wino_workspace_size(int N, int H, int W, int C, int K)
 	return most;
 }
 
-/* --- the three calls ----------------------------------------------------- */
+size_t cxr_wino2_workspace_size(int N, int H, int W, int C, int K)
+{
+	wdims d = dims_of(N, H, W, C, K, 2);
+	size_t most = 0;
+	if (d.nt == 0 || C < 1 || K < 1)
+		return 0;
+	for (int t = 1; t <= omp_get_num_procs(); t++)
+		if (plan_fwd(&d, t).per * t > most)
+			most = plan_fwd(&d, t).per * t;
+	return most;
+}
+
+/* --- the calls ----------------------------------------------------------- */
 
 void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, int W, int C,
 		      int K, float *ws, int accumulate)
@@ -615,17 +731,19 @@ void cxr_wino_forward(float *y, const float *x, const float *U, int N, int H, in
 	cxr_wino_forward_act(y, 0, x, 0, U, N, H, W, C, K, ws, accumulate, NULL, 0, NULL);
 }
 
-void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const float *U, int N,
-			  int H, int W, int C, int K, float *ws, int accumulate, const float *bias,
-			  int relu, double *stats)
+/* The forward of stride 1 or 2 (d.ne) as cxr_wino_forward_act says. */
+static void forward(const wdims d, void *y, int y_bf16, const void *x, int x_bf16,
+		    const float *U, float *ws, int accumulate, const float *bias, int relu,
+		    double *stats)
 {
 	if (stats && y_bf16)
 		cxr_die(CXR_EXIT_DATA, "internal error: the output sums of a Winograd layer's bf16 y");
 	const wout o = { !!y_bf16, accumulate, relu, bias, NULL, NULL };
-	wdims d = dims(N, H, W, C, K);
+	const int C = d.c, K = d.k;
 	if (d.nt == 0 || C < 1 || K < 1)
 		return;
 	const isa *z = best();
+	const int s2 = d.ne == NE2;
 	const int nthr = nthreads(), cp = rup(C, VL), kp = rup(K, VL);
 	const fplan p = plan_fwd(&d, nthr);
 	const long items = p.nblk * p.ns;
@@ -633,7 +751,7 @@ void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const 
 #pragma omp parallel num_threads(nthr)
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-		float *V = ws + p.per * tid, *M = V + NE * ves;
+		float *V = ws + p.per * tid, *M = V + d.ne * ves;
 		long i0 = items * tid / nth, i1 = items * (tid + 1) / nth, last = -1;
 		wout mine = o;
 		if (stats) {
@@ -646,16 +764,34 @@ void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const 
 			long t0 = b * p.tb;
 			int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
 			if (b != last)
-				z->xin(V, ves, cp, x, !!x_bf16, &d, t0, nt, p.tb, 0, C);
+				(s2 ? z->xin2 : z->xin)(V, ves, cp, x, !!x_bf16, &d, t0, nt, p.tb, 0,
+							C);
 			last = b;
 			int k0 = s * p.ks, kw = imin(p.ks, kp - k0);
 			/* only the kernel's row panels that hold tiles: a block's
 			 * rows past nt are zero, and xout reads none of them (at
 			 * batch 1 the 8x8 stage's 4 tiles filled 4 of 12 rows) */
-			z->gemm_fwd(M, mes, p.ks, V, ves, cp, U, C, kp, rup(nt, z->mr), k0, kw);
-			z->xout(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0), &mine);
+			z->gemm_fwd(d.ne, M, mes, p.ks, V, ves, cp, U, C, kp, rup(nt, z->mr), k0,
+				    kw);
+			(s2 ? z->xout2 : z->xout)(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0),
+						  &mine);
 		}
 	}
+}
+
+void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const float *U, int N,
+			  int H, int W, int C, int K, float *ws, int accumulate, const float *bias,
+			  int relu, double *stats)
+{
+	forward(dims(N, H, W, C, K), y, y_bf16, x, x_bf16, U, ws, accumulate, bias, relu, stats);
+}
+
+void cxr_wino2_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const float *U, int N,
+			   int H, int W, int C, int K, float *ws, int accumulate, const float *bias,
+			   int relu, double *stats)
+{
+	forward(dims_of(N, H, W, C, K, 2), y, y_bf16, x, x_bf16, U, ws, accumulate, bias, relu,
+		stats);
 }
 
 void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N, int H,

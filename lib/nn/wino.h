@@ -73,6 +73,24 @@ void cxr_wino_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const 
 void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N, int H,
 			       int W, int C, int K, float *ws);
 
+/* Stride 2 (pad 1), forward only: y (N,(H+1)/2,(W+1)/2,K) from
+ * x (N,H,W,C). Each output row and column is an odd-phase 2-tap
+ * correlation (Winograd F(4,2): points 0, +-1, 2 and infinity) plus an
+ * even-phase 1-tap product, so a 4x4 output tile takes a 9x9 input
+ * patch and 81 matrix products (tiles x C) * (C x K): 5.06 multiplies per
+ * output and channel pair instead of im2col's 9. Against a float64
+ * direct convolution the normwise relative error is of the order of the
+ * stride-1 forward's (tests/check_wino.c bounds it at 1e-5).
+ * cxr_wino2_weights_size, cxr_wino2_transform_weights (w (K,C,3,3)) and
+ * cxr_wino2_workspace_size (N, H, W of x) as their stride-1 namesakes;
+ * cxr_wino2_forward_act as cxr_wino_forward_act, H and W being x's. */
+size_t cxr_wino2_weights_size(int C, int K);
+void cxr_wino2_transform_weights(float *U, const float *w, int C, int K);
+size_t cxr_wino2_workspace_size(int N, int H, int W, int C, int K);
+void cxr_wino2_forward_act(void *y, int y_bf16, const void *x, int x_bf16, const float *U, int N,
+			   int H, int W, int C, int K, float *ws, int accumulate, const float *bias,
+			   int relu, double *stats);
+
 /* The instruction set in use: "avx512", "avx2" or "sse2". Tests and
  * benchmarks may force a lower one with cxr_wino_set_isa(name) (returns
  * -1 if the CPU lacks it or the name is unknown; NULL restores the best). */

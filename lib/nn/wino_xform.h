@@ -174,11 +174,47 @@ INLINE void VW_FN(xin_body)(float *V, size_t es, int ldv, const void *x, int h, 
 	}
 }
 
+/* One output tile's values r (ny x nx of its 4x4), channels [k, k + nk)
+ * of their pixels, to y from element yb (rows ldr elements apart,
+ * pixels K apart), fp32 or (h) bf16, as o says: [+ y's old value]
+ * [+ bias] [ReLU]; and, where o asks, each channel's sums of the stored
+ * values and of their squares (of the differences from the tile's first
+ * output in float, then in double: block_sums.h). */
+INLINE void VW_FN(store_tile)(void *y, size_t yb, size_t ldr, int K, vf r[4][4], int ny, int nx,
+			      int nk, int h, const wout *o, const vf *bias, int k)
+{
+	vf shift = { 0 }, sum = { 0 }, sq = { 0 };
+	for (int i = 0; i < ny; i++)
+		for (int j = 0; j < nx; j++) {
+			const size_t at = yb + i * ldr + (size_t)j * K;
+			vf v = r[i][j];
+			if (o->accumulate) {
+				vf old;
+				VW_FN(ldxn)(&old, y, at, nk, h);
+				v = old + v;
+			}
+			if (o->bias)
+				v = v + *bias;
+			if (o->relu)
+				VW_FN(relu)(&v);
+			VW_FN(stxn)(y, at, &v, nk, h);
+			if (i == 0 && j == 0)
+				shift = v;
+			const vf dv = v - shift;
+			sum += dv;
+			sq += dv * dv;
+		}
+	if (o->s0)
+		for (int l = 0; l < nk; l++)
+			block_sums_add(o->s0 + k + l, o->s1 + k + l, ny * nx, shift[l], sum[l],
+				       sq[l]);
+}
+
 /* y (N,H,W,K) channels [k0, k0+kw) (+)= A' M A for tiles t0..t0+nt,
  * M (36, nt, ldm) as xin_body lays out V, its columns from k0; stored as
  * o says (h: a constant where inlined, the two layouts' code apart). */
 INLINE void VW_FN(xout_body)(void *y, const float *M, size_t es, int ldm, const wdims *d, long t0,
-		      int nt, int k0, int kw, const wout *o, int h)
+			     int nt, int k0, int kw, const wout *o, int h)
 {
 	const int K = d->k, H = d->h, W = d->w;
 	for (int q = 0; q < nt; q++) {
@@ -201,36 +237,108 @@ INLINE void VW_FN(xout_body)(void *y, const float *M, size_t es, int ldm, const 
 				for (int i = 0; i < 4; i++)
 					t[i][j] = r[i];
 			}
-			/* the sums of the differences from the tile's first output
-			 * (block_sums.h) */
-			vf shift = { 0 }, sum = { 0 }, sq = { 0 };
-			for (int i = 0; i < ny; i++) {
-				vf r[4];
-				AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r);
-				for (int j = 0; j < nx; j++) {
-					const size_t at = yb + ((size_t)i * W + j) * K + kk;
-					vf v = r[j];
-					if (o->accumulate) {
-						vf old;
-						VW_FN(ldxn)(&old, y, at, nk, h);
-						v = old + v;
+			vf r[4][4];
+			for (int i = 0; i < ny; i++)
+				AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r[i]);
+			VW_FN(store_tile)(y, yb + kk, (size_t)W * K, K, r, ny, nx, nk, h, o, &bias,
+					  k0 + kk);
+		}
+	}
+}
+
+/* --- stride 2 (wino.c's F(4x4,3x3) stride 2, 81 elements) --- */
+
+/* V (81, tb, ldv) as xin_body's, for a stride-2 convolution: the 9x9
+ * input patch of an output tile at (y0, x0) starts at (2 y0 - 1,
+ * 2 x0 - 1); transformed by T9 down its columns, then along its rows. */
+INLINE void VW_FN(xin2_body)(float *V, size_t es, int ldv, const void *x, int h, const wdims *d,
+			     long t0, int nt, int tb, int c0, int cw)
+{
+	const int C = d->c, H = d->h, W = d->w, cwp = rup(cw, VL);
+	for (int q = 0; q < tb; q++) {
+		float *vr = V + (size_t)q * ldv;
+		if (q >= nt) {
+			for (int e = 0; e < NE2; e++)
+				memset(vr + e * es, 0, (size_t)cwp * sizeof *vr);
+			continue;
+		}
+		int n, y0, x0;
+		tile_pos(d, t0 + q, &n, &y0, &x0);
+		y0 = 2 * y0 - 1, x0 = 2 * x0 - 1;
+		const size_t xb = (size_t)n * H * W * C + c0;
+		const int inside = y0 >= 0 && y0 + 9 <= H && x0 >= 0 && x0 + 9 <= W;
+		for (int cc = 0; cc < cwp; cc += VW) {
+			int nc = imax(0, imin(VW, cw - cc));
+			vf t[9][9];
+			for (int j = 0; j < 9; j++) {
+				int ix = x0 + j;
+				vf dd[9];
+				/* may lie outside x: only an offset until checked */
+				const ptrdiff_t at = (ptrdiff_t)xb + ((ptrdiff_t)y0 * W + ix) * C + cc;
+				if (inside && nc == VW) {
+#pragma GCC unroll 9
+					for (int i = 0; i < 9; i++)
+						VW_FN(ldx)(&dd[i], x, (size_t)(at + (ptrdiff_t)i * W * C), h);
+				} else {
+					for (int i = 0; i < 9; i++) {
+						int iy = y0 + i;
+						if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+							dd[i] = (vf){ 0 };
+						else
+							VW_FN(ldxn)(&dd[i], x,
+								    (size_t)(at + (ptrdiff_t)i * W * C), nc, h);
 					}
-					if (o->bias)
-						v = v + bias;
-					if (o->relu)
-						VW_FN(relu)(&v);
-					VW_FN(stxn)(y, at, &v, nk, h);
-					if (i == 0 && j == 0)
-						shift = v;
-					const vf dv = v - shift;
-					sum += dv;
-					sq += dv * dv;
 				}
+				vf o[9];
+				T9(dd, o);
+#pragma GCC unroll 9
+				for (int i = 0; i < 9; i++)
+					t[i][j] = o[i];
 			}
-			if (o->s0)
-				for (int l = 0; l < nk; l++)
-					block_sums_add(o->s0 + k0 + kk + l, o->s1 + k0 + kk + l, ny * nx,
-						       shift[l], sum[l], sq[l]);
+			for (int i = 0; i < 9; i++) {
+				vf o[9];
+				T9(t[i], o);
+#pragma GCC unroll 9
+				for (int j = 0; j < 9; j++)
+					ST(vr + (i * 9 + j) * es + cc, o[j]);
+			}
+		}
+	}
+}
+
+/* xout_body for a stride-2 convolution: y (N,OH,OW,K) from M (81, nt,
+ * ldm) by A9 down the columns, then along the rows. */
+INLINE void VW_FN(xout2_body)(void *y, const float *M, size_t es, int ldm, const wdims *d,
+			      long t0, int nt, int k0, int kw, const wout *o, int h)
+{
+	const int K = d->k, H = d->oh, W = d->ow;
+	for (int q = 0; q < nt; q++) {
+		const float *mr = M + (size_t)q * ldm;
+		int n, y0, x0;
+		tile_pos(d, t0 + q, &n, &y0, &x0);
+		int ny = imin(4, H - y0), nx = imin(4, W - x0);
+		const size_t yb = (((size_t)n * H + y0) * W + x0) * K + k0;
+		for (int kk = 0; kk < kw; kk += VW) {
+			int nk = imin(VW, kw - kk);
+			vf t[4][9], bias = { 0 };
+			if (o->bias)
+				VW_FN(ldn)(&bias, o->bias + k0 + kk, nk);
+			for (int j = 0; j < 9; j++) {
+				vf m[9], r[4];
+				const float *p = mr + j * es + kk;
+#pragma GCC unroll 9
+				for (int i = 0; i < 9; i++)
+					m[i] = LD(p + 9 * i * es);
+				A9(m, r);
+#pragma GCC unroll 4
+				for (int i = 0; i < 4; i++)
+					t[i][j] = r[i];
+			}
+			vf r[4][4];
+			for (int i = 0; i < ny; i++)
+				A9(t[i], r[i]);
+			VW_FN(store_tile)(y, yb + kk, (size_t)W * K, K, r, ny, nx, nk, h, o, &bias,
+					  k0 + kk);
 		}
 	}
 }
@@ -379,6 +487,56 @@ INLINE void VW_FN(wxf_body)(float *U, const float *w, int C, int K, int rot, int
 		 * an ordinary store would first read each line it fills */
 		float *u = U + ((size_t)(k0 / VL) * C + cb) * VL;
 		for (int e = 0; e < NE; e++)
+			for (int i = 0; i < cn * VL; i += 4) {
+				const __m128 v = _mm_load_ps(stage[e][0] + i);
+				if (stream)
+					_mm_stream_ps(u + e * es + i, v);
+				else
+					_mm_storeu_ps(u + e * es + i, v);
+			}
+	}
+}
+
+/* wxf_body for a stride-2 convolution: U (81, kp/16, C, 16) = G9 g G9'
+ * for input channels [c0, c1) and the 16 output channels from k0, in
+ * the same layout and made the same way (WC2 channels at a time in an L1
+ * buffer of 81 elements, then written out whole). */
+INLINE void VW_FN(wxf2_body)(float *U, const float *w, int C, int K, int k0, int c0, int c1)
+{
+	const int kp = rup(K, VL), kn = imin(VL, K - k0);
+	const size_t es = (size_t)C * kp;
+	enum { WC2 = 4 };
+	float stage[NE2][WC2][VL] __attribute__((aligned(64)));
+	const int stream = ((uintptr_t)U & 15) == 0;
+	for (int cb = c0; cb < c1; cb += WC2) {
+		const int cn = imin(WC2, c1 - cb);
+		for (int c = cb; c < cb + cn; c++) {
+			float gb[9][VL] = { { 0 } };
+			const float *g = w + ((size_t)k0 * C + c) * 9;
+			for (int k = 0; k < kn; k++, g += (size_t)C * 9)
+				_Pragma("GCC unroll 9") for (int q = 0; q < 9; q++)
+					gb[q][k] = g[q];
+			for (int hv = 0; hv < VL; hv += VW) {
+				vf t[9][3];
+				for (int j = 0; j < 3; j++) {
+					vf col[3] = { LD(gb[j] + hv), LD(gb[3 + j] + hv), LD(gb[6 + j] + hv) };
+					vf o[9];
+					G9(col, o);
+#pragma GCC unroll 9
+					for (int a = 0; a < 9; a++)
+						t[a][j] = o[a];
+				}
+				for (int a = 0; a < 9; a++) {
+					vf o[9];
+					G9(t[a], o);
+#pragma GCC unroll 9
+					for (int b = 0; b < 9; b++)
+						ST(stage[a * 9 + b][c - cb] + hv, o[b]);
+				}
+			}
+		}
+		float *u = U + ((size_t)(k0 / VL) * C + cb) * VL;
+		for (int e = 0; e < NE2; e++)
 			for (int i = 0; i < cn * VL; i += 4) {
 				const __m128 v = _mm_load_ps(stage[e][0] + i);
 				if (stream)
