@@ -2,7 +2,9 @@
  * every stride-1 3x3 convolution shape of ResNet-50 at 256x256 input.
  *
  * usage: wino_bench [-c] [-n batch] [-j threads] [-r repeats] [-s stage]
- *                   [-T tiles,slices[,wgrad_mode]]
+ *                   [-T tiles,slices[,wgrad_mode]] [-2]
+ *
+ * -2 times the stride-2 forward instead (stride2_table, below).
  *
  * -T forces the Winograd plan's block of tiles and column slices
  * (cxr_wino_tune; 0 leaves one to the cost model), to try the model's
@@ -17,6 +19,7 @@
  * OpenBLAS shared out among the OpenMP threads); the data gradient's
  * col2im is a gather. */
 #include "base/parallel.h"
+#include "nn/conv.h"
 #include "nn/gemm.h"
 #include "nn/wino.h"
 
@@ -179,12 +182,67 @@ static void run(ctx *c, int op)
 	}
 }
 
+/* -2: ResNet-50's three stride-2 3x3 layers (input 64x64 C=K=128,
+ * 32x32 256, 16x16 512), forward with the bias and ReLU as scoring runs
+ * them: the stride-2 Winograd (cxr_wino2_forward_act) against im2col and
+ * the product on weights packed once (conv_forward_packed), alternated;
+ * ms (best of reps), effective GFLOP/s (the direct convolution's FLOP)
+ * and the transformed weights' size. */
+static int stride2_table(int batch, int reps)
+{
+	printf("%-5s %-14s %9s %9s %9s %9s %7s %8s\n", "stage", "input", "im2col_ms", "wino2_ms",
+	       "im2col_GF", "wino2_GF", "speedup", "U_MB");
+	static const int hw[] = { 64, 32, 16 }, ch[] = { 128, 256, 512 };
+	for (int st = 0; st < 3; st++) {
+		conv_dims d;
+		conv_dims_set(&d, batch, hw[st], hw[st], ch[st], ch[st], 3, 2, 1);
+		const size_t nx = (size_t)d.n * d.h * d.w * d.c, ny = (size_t)d.n * d.oh * d.ow * d.o;
+		const size_t nw = (size_t)d.o * 9 * d.c, nu = cxr_wino2_weights_size(d.c, d.o);
+		float *x = randn(nx, 1, 1), *y = malloc(ny * sizeof *y), *bias = randn(d.o, 0.1, 0);
+		float *w = randn(nw, sqrt(2.0 / (9 * d.c)), 0), *wt = malloc(nw * sizeof *wt);
+		/* w is (K,C,3,3) for wino.h, wt (K,3,3,C) for conv.h */
+		for (int k = 0; k < d.o; k++)
+			for (int q = 0; q < d.c; q++)
+				for (int t = 0; t < 9; t++)
+					wt[((size_t)k * 9 + t) * d.c + q] = w[((size_t)k * d.c + q) * 9 + t];
+		float *packed = aligned_alloc(64, (conv_packed_size(&d) + 16) * sizeof *packed);
+		float *U = aligned_alloc(64, (nu + 16) * sizeof *U);
+		size_t nws = conv_workspace(&d), nw2 = cxr_wino2_workspace_size(d.n, d.h, d.w, d.c, d.o);
+		float *ws = malloc((nws > nw2 ? nws : nw2) * sizeof *ws);
+		conv_pack_weights(packed, wt, &d);
+		cxr_wino2_transform_weights(U, w, d.c, d.o);
+		double best[2] = { 1e30, 1e30 };
+		for (int r = 0; r <= reps; r++)
+			for (int way = 0; way < 2; way++) {
+				double t0 = now();
+				if (way)
+					cxr_wino2_forward_act(y, 0, x, 0, U, d.n, d.h, d.w, d.c, d.o, ws, 0,
+							      bias, 1, NULL);
+				else
+					conv_forward_packed(y, x, packed, bias, &d, ws, CONV_RELU);
+				double t = now() - t0;
+				if (r > 0 && t < best[way])
+					best[way] = t;
+			}
+		const double flops = 2.0 * ny * d.c * 9;
+		char sh[32];
+		snprintf(sh, sizeof sh, "%dx%dx%d", d.h, d.w, d.c);
+		printf("%-5d %-14s %9.2f %9.2f %9.1f %9.1f %6.2fx %8.1f\n", st + 2, sh, best[0] * 1e3,
+		       best[1] * 1e3, flops / best[0] * 1e-9, flops / best[1] * 1e-9, best[0] / best[1],
+		       nu * 4e-6);
+		free(x), free(y), free(bias), free(w), free(wt), free(packed), free(U), free(ws);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	cxr_blas_prefer_avx512(argv);
 	int batch = 16, threads = 2, reps = 3, only = 0, opt, tiles = 0, slices = 0, mode = 0;
-	while ((opt = getopt(argc, argv, "cn:j:r:s:T:")) != -1) {
+	int stride2 = 0;
+	while ((opt = getopt(argc, argv, "cn:j:r:s:T:2")) != -1) {
 		switch (opt) {
+		case '2': stride2 = 1; break;
 		case 'c': clk = CLOCK_PROCESS_CPUTIME_ID; break;
 		case 'n': batch = atoi(optarg); break;
 		case 'j': threads = atoi(optarg); break;
@@ -196,7 +254,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: wino_bench [-c] [-n batch] [-j threads] [-r repeats] "
-					"[-s stage] [-T tiles,slices[,wgrad_mode]]\n");
+					"[-s stage] [-T tiles,slices[,wgrad_mode]] [-2]\n");
 			return 2;
 		}
 	}
@@ -207,6 +265,8 @@ int main(int argc, char **argv)
 	printf("# wino_bench: batch %d, %d threads, best of %d %s; OpenBLAS %s, wino %s\n",
 	       batch, threads, reps, clk == CLOCK_MONOTONIC ? "wall" : "cpu", cxr_blas_core(),
 	       cxr_wino_isa());
+	if (stride2)
+		return stride2_table(batch, reps);
 	printf("%-5s %-14s %-6s %9s %9s %9s %9s %7s\n", "stage", "shape", "pass", "gemm_ms",
 	       "wino_ms", "gemm_GF", "wino_GF", "speedup");
 	static const int hw[] = { 64, 32, 16, 8 }, ch[] = { 64, 128, 256, 512 };
