@@ -327,18 +327,25 @@ START_TEST(test_network_shapes)
 }
 END_TEST
 
-/* cxr_wino_forward_act: with fp32 x and y, the bits of cxr_wino_forward
- * and conv_bias_relu after it; with either in bf16, the bits of the fp32
+/* cxr_wino_forward_act (stride 1) and cxr_wino2_forward_act (stride 2):
+ * with fp32 x and y, the bits of the plain forward of that stride and
+ * conv_bias_relu after it; with either in bf16, the bits of the fp32
  * call on the values they hold, a bf16 y rounded once (precision.h's
  * rounding). Every instruction set, 1 and 2 threads, channels that fill
  * no vector, tiles cut by the image's edge. An fp32 y's channel sums
  * (stats: batch norm's statistics, added up as y is stored) against
- * double sums of the stored y, within float's rounding over a tile's 16
- * outputs, i.e. 16 * 2^-24 of the sum of the magnitudes; y the same bits
+ * double sums of the stored y, within test_channel_sums' bound for
+ * float sums over a tile's 16 outputs (u = 16 * 2^-24); y the same bits
  * with them as without. */
-static void check_act(int N, int H, int W, int C, int K, int acc, int relu)
+typedef void forward_act_fn(void *, int, const void *, int, const float *, int, int, int, int,
+			    int, float *, int, const float *, int, double *);
+
+static void check_act(int stride, int N, int H, int W, int C, int K, int acc, int relu)
 {
-	const size_t nx = (size_t)N * H * W * C, ny = (size_t)N * H * W * K;
+	const int OH = stride == 2 ? (H + 1) / 2 : H, OW = stride == 2 ? (W + 1) / 2 : W;
+	forward_act_fn *act = stride == 2 ? cxr_wino2_forward_act : cxr_wino_forward_act;
+	const char *name = stride == 2 ? "wino2_forward_act" : "wino_forward_act";
+	const size_t nx = (size_t)N * H * W * C, ny = (size_t)N * OH * OW * K;
 	float *x = relu_normal(nx), *w = normal((size_t)K * C * 9, sqrt(2.0 / (9 * C)));
 	float *bias = normal(K, 0.5), *y0 = normal(ny, 1);
 	float *ref = malloc(ny * sizeof *ref), *yf = malloc(ny * sizeof *yf);
@@ -347,42 +354,46 @@ static void check_act(int N, int H, int W, int C, int K, int acc, int relu)
 		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
 	for (size_t i = 0; i < ny; i++)
 		y016[i] = cxr_bf16_round(y0[i]), y0[i] = cxr_bf16_float(y016[i]);
-	float *U = malloc(cxr_wino_weights_size(C, K) * sizeof *U);
-	float *ws = malloc(cxr_wino_workspace_size(N, H, W, C, K) * sizeof *ws);
-	cxr_wino_transform_weights(U, w, C, K);
-	static const char *isas[] = { "avx512", "avx2", "sse2" };
+	const size_t nu = stride == 2 ? cxr_wino2_weights_size(C, K) : cxr_wino_weights_size(C, K);
+	const size_t nws = stride == 2 ? cxr_wino2_workspace_size(N, H, W, C, K)
+				       : cxr_wino_workspace_size(N, H, W, C, K);
+	float *U = malloc(nu * sizeof *U), *ws = malloc(nws * sizeof *ws);
+	if (stride == 2)
+		cxr_wino2_transform_weights(U, w, C, K);
+	else
+		cxr_wino_transform_weights(U, w, C, K);
 	for (int a = 0; a < 3; a++) {
 		if (cxr_wino_set_isa(isas[a]) < 0)
 			continue;
 		for (int t = 1; t <= 2; t++) {
 			omp_set_num_threads(t);
 			memcpy(ref, y0, ny * sizeof *ref);
-			cxr_wino_forward(ref, x, U, N, H, W, C, K, ws, acc);
-			conv_bias_relu(ref, bias, relu, (size_t)N * H * W, K);
+			act(ref, 0, x, 0, U, N, H, W, C, K, ws, acc, NULL, 0, NULL);
+			conv_bias_relu(ref, bias, relu, (size_t)N * OH * OW, K);
 			for (int mix = 0; mix < 4; mix++) {
 				const int x_h = mix & 1, y_h = mix >> 1;
 				memcpy(yf, y0, ny * sizeof *yf);
 				memcpy(y16, y016, ny * 2);
 				double *stats = y_h ? NULL : calloc((size_t)t * 2 * K, sizeof *stats);
-				cxr_wino_forward_act(y_h ? (void *)y16 : yf, y_h, x_h ? (const void *)x16 : x,
-						     x_h, U, N, H, W, C, K, ws, acc, bias, relu, stats);
+				act(y_h ? (void *)y16 : yf, y_h, x_h ? (const void *)x16 : x, x_h, U, N, H, W,
+				    C, K, ws, acc, bias, relu, stats);
 				if (stats) {
 					double got[2], want[2];
 					const int k = test_channel_sums(stats, t, yf, ny / K, K,
 									16 * ldexp(1, -24), got, want);
 					ck_assert_msg(k < 0,
-						      "wino_forward_act %s %d threads %dx%dx%dx%d->%d acc %d "
-						      "relu %d: channel %d's sums %.9g %.9g, want %.9g %.9g",
-						      isas[a], t, N, H, W, C, K, acc, relu, k, got[0], got[1],
-						      want[0], want[1]);
+						      "%s %s %d threads %dx%dx%dx%d->%d acc %d relu %d: "
+						      "channel %d's sums %.9g %.9g, want %.9g %.9g",
+						      name, isas[a], t, N, H, W, C, K, acc, relu, k, got[0],
+						      got[1], want[0], want[1]);
 				}
 				free(stats);
 				for (size_t i = 0; i < ny; i++) {
 					float got = y_h ? cxr_bf16_float(y16[i]) : yf[i];
 					float want = y_h ? cxr_bf16_float(cxr_bf16_round(ref[i])) : ref[i];
 					ck_assert_msg(!memcmp(&got, &want, sizeof got),
-						      "wino_forward_act %s %d threads %dx%dx%dx%d->%d x %s y %s "
-						      "acc %d relu %d: [%zu] %a, want %a", isas[a], t, N, H, W,
+						      "%s %s %d threads %dx%dx%dx%d->%d x %s y %s acc %d "
+						      "relu %d: [%zu] %a, want %a", name, isas[a], t, N, H, W,
 						      C, K, x_h ? "bf16" : "fp32", y_h ? "bf16" : "fp32", acc,
 						      relu, i, got, want);
 				}
@@ -430,10 +441,12 @@ static void check_act_rounding(void)
 START_TEST(test_act)
 {
 	check_act_rounding();
-	check_act(2, 9, 7, 20, 33, 0, 1);
-	check_act(1, 12, 13, 48, 32, 1, 1);
-	check_act(2, 5, 6, 16, 17, 1, 0);
-	check_act(1, 8, 8, 64, 64, 0, 0);
+	for (int stride = 1; stride <= 2; stride++) {
+		check_act(stride, 2, 9, 7, 20, 33, 0, 1);
+		check_act(stride, 1, 12, 13, 48, 32, 1, 1);
+		check_act(stride, 2, 5, 6, 16, 17, 1, 0);
+		check_act(stride, 1, 8, 8, 64, 64, 0, 0);
+	}
 }
 END_TEST
 
@@ -581,78 +594,6 @@ START_TEST(test_stride2)
 }
 END_TEST
 
-/* The stores' options (bf16 x or y, accumulate, bias, ReLU, batch
- * norm's sums) do what cxr_wino_forward_act's do: the same bits as the
- * plain stride-2 forward followed by conv_bias_relu, on every
- * instruction set. */
-static void check_act2(int N, int H, int W, int C, int K, int acc, int relu)
-{
-	const int OH = (H + 1) / 2, OW = (W + 1) / 2;
-	const size_t nx = (size_t)N * H * W * C, ny = (size_t)N * OH * OW * K;
-	float *x = relu_normal(nx), *w = normal((size_t)K * C * 9, sqrt(2.0 / (9 * C)));
-	float *bias = normal(K, 0.5), *y0 = normal(ny, 1);
-	float *ref = malloc(ny * sizeof *ref), *yf = malloc(ny * sizeof *yf);
-	uint16_t *x16 = malloc(nx * 2), *y16 = malloc(ny * 2), *y016 = malloc(ny * 2);
-	for (size_t i = 0; i < nx; i++)
-		x16[i] = cxr_bf16_round(x[i]), x[i] = cxr_bf16_float(x16[i]);
-	for (size_t i = 0; i < ny; i++)
-		y016[i] = cxr_bf16_round(y0[i]), y0[i] = cxr_bf16_float(y016[i]);
-	float *U = malloc(cxr_wino2_weights_size(C, K) * sizeof *U);
-	float *ws = malloc(cxr_wino2_workspace_size(N, H, W, C, K) * sizeof *ws);
-	cxr_wino2_transform_weights(U, w, C, K);
-	for (int a = 0; a < 3; a++) {
-		if (cxr_wino_set_isa(isas[a]) < 0)
-			continue;
-		for (int t = 1; t <= 2; t++) {
-			omp_set_num_threads(t);
-			memcpy(ref, y0, ny * sizeof *ref);
-			cxr_wino2_forward_act(ref, 0, x, 0, U, N, H, W, C, K, ws, acc, NULL, 0, NULL);
-			conv_bias_relu(ref, bias, relu, (size_t)N * OH * OW, K);
-			for (int mix = 0; mix < 4; mix++) {
-				const int x_h = mix & 1, y_h = mix >> 1;
-				memcpy(yf, y0, ny * sizeof *yf);
-				memcpy(y16, y016, ny * 2);
-				double *stats = y_h ? NULL : calloc((size_t)t * 2 * K, sizeof *stats);
-				cxr_wino2_forward_act(y_h ? (void *)y16 : yf, y_h,
-						      x_h ? (const void *)x16 : x, x_h, U, N, H, W, C, K, ws,
-						      acc, bias, relu, stats);
-				if (stats) {
-					double got[2], want[2];
-					const int k = test_channel_sums(stats, t, yf, ny / K, K,
-									16 * ldexp(1, -24), got, want);
-					ck_assert_msg(k < 0,
-						      "wino2_forward_act %s %d threads %dx%dx%dx%d->%d acc %d "
-						      "relu %d: channel %d's sums %.9g %.9g, want %.9g %.9g",
-						      isas[a], t, N, H, W, C, K, acc, relu, k, got[0], got[1],
-						      want[0], want[1]);
-				}
-				free(stats);
-				for (size_t i = 0; i < ny; i++) {
-					float got = y_h ? cxr_bf16_float(y16[i]) : yf[i];
-					float want = y_h ? cxr_bf16_float(cxr_bf16_round(ref[i])) : ref[i];
-					ck_assert_msg(!memcmp(&got, &want, sizeof got),
-						      "wino2_forward_act %s %d threads %dx%dx%dx%d->%d x %s "
-						      "y %s acc %d relu %d: [%zu] %a, want %a", isas[a], t, N,
-						      H, W, C, K, x_h ? "bf16" : "fp32", y_h ? "bf16" : "fp32",
-						      acc, relu, i, got, want);
-				}
-			}
-		}
-	}
-	cxr_wino_set_isa(NULL);
-	omp_set_num_threads(omp_get_num_procs());
-	free(x), free(w), free(bias), free(y0), free(ref), free(yf), free(x16), free(y16);
-	free(y016), free(U), free(ws);
-}
-
-START_TEST(test_act2)
-{
-	check_act2(2, 9, 7, 20, 33, 0, 1);
-	check_act2(1, 16, 15, 48, 32, 1, 1);
-	check_act2(2, 5, 6, 16, 17, 1, 0);
-}
-END_TEST
-
 /* A zero-size batch is a no-op, and an image of one pixel sees only the
  * centre tap. */
 START_TEST(test_edges)
@@ -686,7 +627,6 @@ int main(void)
 	tcase_add_test(tc, test_transform_alignment);
 	tcase_add_test(tc, test_act);
 	tcase_add_test(tc, test_stride2);
-	tcase_add_test(tc, test_act2);
 	suite_add_tcase(s, tc);
 	TCase *slow = tcase_create("network");
 	tcase_set_tags(slow, "slow");

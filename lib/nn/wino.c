@@ -197,6 +197,25 @@ typedef struct wout {
 	double *s0, *s1;
 } wout;
 
+/* The weight transforms' staged elements (ne of them, each wc channels
+ * of VL floats, cn filled) to their runs in U, u being the first
+ * element's and es the stride between elements: by streaming stores
+ * where U allows them (16-byte aligned; at 512 channels U is 38 MB, more
+ * than the caches hold, and an ordinary store would first read each line
+ * it fills). */
+INLINE void stage_out(float *u, size_t es, const float *stage, int ne, int wc, int cn)
+{
+	const int stream = ((uintptr_t)u & 15) == 0;
+	for (int e = 0; e < ne; e++)
+		for (int i = 0; i < cn * VL; i += 4) {
+			const __m128 v = _mm_load_ps(stage + (size_t)e * wc * VL + i);
+			if (stream)
+				_mm_stream_ps(u + e * es + i, v);
+			else
+				_mm_storeu_ps(u + e * es + i, v);
+		}
+}
+
 #define VW 16
 #define VW_FN(name) name##_16
 #include "nn/wino_xform.h"
@@ -321,10 +340,11 @@ INLINE void gemm_wg_body(const int w, const int mr, const int nv, float *Z, size
 typedef struct isa {
 	const char *name;
 	int mr;  /* kernel rows; divides TBQ */
-	void (*xin)(float *, size_t, int, const void *, int, const wdims *, long, int, int, int,
-		    int);
+	/* the input and output transforms, stride 1 or 2 (s2) */
+	void (*xin)(float *, size_t, int, const void *, int, int, const wdims *, long, int, int,
+		    int, int);
 	void (*xout)(void *, const float *, size_t, int, const wdims *, long, int, int, int,
-		     const wout *);
+		     const wout *, int);
 	void (*yin)(float *, size_t, int, const float *, const wdims *, long, int, int);
 	void (*gemm_fwd)(int, float *, size_t, int, const float *, size_t, int, const float *,
 			 int, int, int, int, int);
@@ -332,32 +352,35 @@ typedef struct isa {
 			int, int, int, int, int);
 	void (*zout)(float *, const float *, size_t, int, int, int, int, int, int);
 	void (*wxf)(float *, const float *, int, int, int, int, int, int);
-	/* stride 2 */
-	void (*xin2)(float *, size_t, int, const void *, int, const wdims *, long, int, int, int,
-		     int);
-	void (*xout2)(void *, const float *, size_t, int, const wdims *, long, int, int, int,
-		      const wout *);
 	void (*wxf2)(float *, const float *, int, int, int, int, int);
 } isa;
 
 #define ISA(sfx, TARGET, W, MR, NV)                                                        \
 	TARGET static void xin_##sfx(float *V, size_t es, int ldv, const void *x, int h, \
-				     const wdims *d, long t0, int nt, int tb, int c0,   \
-				     int cw)                                            \
+				     int s2, const wdims *d, long t0, int nt, int tb,   \
+				     int c0, int cw)                                    \
 	{                                                                               \
-		if (h)                                                                  \
-			xin_body_##W(V, es, ldv, x, 1, d, t0, nt, tb, c0, cw);              \
+		if (s2 && h)                                                            \
+			xin_body_##W(V, es, ldv, x, 1, 1, d, t0, nt, tb, c0, cw);       \
+		else if (s2)                                                            \
+			xin_body_##W(V, es, ldv, x, 0, 1, d, t0, nt, tb, c0, cw);       \
+		else if (h)                                                             \
+			xin_body_##W(V, es, ldv, x, 1, 0, d, t0, nt, tb, c0, cw);       \
 		else                                                                    \
-			xin_body_##W(V, es, ldv, x, 0, d, t0, nt, tb, c0, cw);              \
+			xin_body_##W(V, es, ldv, x, 0, 0, d, t0, nt, tb, c0, cw);       \
 	}                                                                               \
 	TARGET static void xout_##sfx(void *y, const float *M, size_t es, int ldm,      \
 				      const wdims *d, long t0, int nt, int k0, int kw,  \
-				      const wout *o)                                    \
+				      const wout *o, int s2)                            \
 	{                                                                               \
-		if (o->h)                                                               \
-			xout_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 1);              \
+		if (s2 && o->h)                                                         \
+			xout_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 1, 1);       \
+		else if (s2)                                                            \
+			xout_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 0, 1);       \
+		else if (o->h)                                                          \
+			xout_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 1, 0);       \
 		else                                                                    \
-			xout_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 0);              \
+			xout_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 0, 0);       \
 	}                                                                               \
 	TARGET static void yin_##sfx(float *Y, size_t es, int ldy, const float *dy,     \
 				     const wdims *d, long t0, int nt, int tb)           \
@@ -390,24 +413,6 @@ typedef struct isa {
 	{                                                                               \
 		wxf_body_##W(U, w, C, K, rot, k0, c0, c1);                                  \
 	}                                                                               \
-	TARGET static void xin2_##sfx(float *V, size_t es, int ldv, const void *x, int h, \
-				      const wdims *d, long t0, int nt, int tb, int c0,  \
-				      int cw)                                           \
-	{                                                                               \
-		if (h)                                                                  \
-			xin2_body_##W(V, es, ldv, x, 1, d, t0, nt, tb, c0, cw);         \
-		else                                                                    \
-			xin2_body_##W(V, es, ldv, x, 0, d, t0, nt, tb, c0, cw);         \
-	}                                                                               \
-	TARGET static void xout2_##sfx(void *y, const float *M, size_t es, int ldm,     \
-				       const wdims *d, long t0, int nt, int k0, int kw, \
-				       const wout *o)                                   \
-	{                                                                               \
-		if (o->h)                                                               \
-			xout2_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 1);         \
-		else                                                                    \
-			xout2_body_##W(y, M, es, ldm, d, t0, nt, k0, kw, o, 0);         \
-	}                                                                               \
 	TARGET static void wxf2_##sfx(float *U, const float *w, int C, int K, int k0,   \
 				      int c0, int c1)                                   \
 	{                                                                               \
@@ -415,7 +420,7 @@ typedef struct isa {
 	}                                                                               \
 	static const isa isa_##sfx = { #sfx, MR, xin_##sfx, xout_##sfx, yin_##sfx,     \
 				       gemm_fwd_##sfx, gemm_wg_##sfx, zout_##sfx,       \
-				       wxf_##sfx, xin2_##sfx, xout2_##sfx, wxf2_##sfx };
+				       wxf_##sfx, wxf2_##sfx };
 
 /* AVX-512: 12x32 blocks, 24 accumulators of the 32 registers. AVX2: 6x16,
  * 12 of 16. SSE2: 3x16, 12 of 16. */
@@ -470,8 +475,9 @@ size_t cxr_wino_weights_size(int C, int K)
 
 /* U (36 x C x rup(K,16), in runs of 16 columns: wxf_body) = G g G' for
  * g(k, c) = w[(k*C + c)*9] (3x3, row-major), or, with rot, g(k, c) =
- * w(c, k) rotated 180 degrees and C, K the swapped counts. */
-static void transform(float *U, const float *w, int C, int K, int rot)
+ * w(c, k) rotated 180 degrees and C, K the swapped counts; with s2 the
+ * stride-2 transform (81 x C x rup(K,16): wxf2_body) of g. */
+static void transform(float *U, const float *w, int C, int K, int rot, int s2)
 {
 	const isa *z = best();
 	/* items: (run of 16 output channels, block of CB input channels) */
@@ -481,22 +487,25 @@ static void transform(float *U, const float *w, int C, int K, int rot)
 	{
 #pragma omp for schedule(static)
 		for (int it = 0; it < runs * cblocks; it++) {
-			const int c0 = it % cblocks * CB;
-			z->wxf(U, w, C, K, rot, it / cblocks * VL, c0, imin(c0 + CB, C));
+			const int c0 = it % cblocks * CB, k0 = it / cblocks * VL, c1 = imin(c0 + CB, C);
+			if (s2)
+				z->wxf2(U, w, C, K, k0, c0, c1);
+			else
+				z->wxf(U, w, C, K, rot, k0, c0, c1);
 		}
-		/* the streaming stores (wxf_body) seen before the region's end */
+		/* the streaming stores (stage_out) seen before the region's end */
 		_mm_sfence();
 	}
 }
 
 void cxr_wino_transform_weights(float *U, const float *w, int C, int K)
 {
-	transform(U, w, C, K, 0);
+	transform(U, w, C, K, 0, 0);
 }
 
 void cxr_wino_transform_weights_backward(float *U, const float *w, int C, int K)
 {
-	transform(U, w, K, C, 1);
+	transform(U, w, K, C, 1, 0);
 }
 
 size_t cxr_wino2_weights_size(int C, int K)
@@ -506,18 +515,7 @@ size_t cxr_wino2_weights_size(int C, int K)
 
 void cxr_wino2_transform_weights(float *U, const float *w, int C, int K)
 {
-	const isa *z = best();
-	enum { CB = 32 };
-	const int runs = rup(K, VL) / VL, cblocks = (C + CB - 1) / CB;
-#pragma omp parallel
-	{
-#pragma omp for schedule(static)
-		for (int it = 0; it < runs * cblocks; it++) {
-			const int c0 = it % cblocks * CB;
-			z->wxf2(U, w, C, K, it / cblocks * VL, c0, imin(c0 + CB, C));
-		}
-		_mm_sfence();
-	}
+	transform(U, w, C, K, 0, 1);
 }
 
 /* --- plans: block sizes and how threads share the work ------------------ */
@@ -764,8 +762,7 @@ static void forward(const wdims d, void *y, int y_bf16, const void *x, int x_bf1
 			long t0 = b * p.tb;
 			int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
 			if (b != last)
-				(s2 ? z->xin2 : z->xin)(V, ves, cp, x, !!x_bf16, &d, t0, nt, p.tb, 0,
-							C);
+				z->xin(V, ves, cp, x, !!x_bf16, s2, &d, t0, nt, p.tb, 0, C);
 			last = b;
 			int k0 = s * p.ks, kw = imin(p.ks, kp - k0);
 			/* only the kernel's row panels that hold tiles: a block's
@@ -773,8 +770,7 @@ static void forward(const wdims d, void *y, int y_bf16, const void *x, int x_bf1
 			 * batch 1 the 8x8 stage's 4 tiles filled 4 of 12 rows) */
 			z->gemm_fwd(d.ne, M, mes, p.ks, V, ves, cp, U, C, kp, rup(nt, z->mr), k0,
 				    kw);
-			(s2 ? z->xout2 : z->xout)(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0),
-						  &mine);
+			z->xout(y, M, mes, p.ks, &d, t0, nt, k0, imin(kw, K - k0), &mine, s2);
 		}
 	}
 }
@@ -826,7 +822,7 @@ void cxr_wino_backward_weights(float *dw, const float *x, const float *dy, int N
 			for (long b = b0; b < b1; b++) {
 				long t0 = b * p.tb;
 				int nt = (int)(d.nt - t0 < p.tb ? d.nt - t0 : p.tb);
-				z->xin(V, ves, p.ldv, x, 0, &d, t0, nt, p.tb, c0, cw);
+				z->xin(V, ves, p.ldv, x, 0, 0, &d, t0, nt, p.tb, c0, cw);
 				z->yin(Y, yes, p.ldy, dy, &d, t0, nt, p.tb);
 				z->gemm_wg(Z, zes, p.cs, Y, yes, p.ldy, V, ves, p.ldv, p.tb, p.kz,
 					   rup(cw, VL), b == b0);

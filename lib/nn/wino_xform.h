@@ -115,40 +115,44 @@ INLINE void VW_FN(relu)(vf *v)
 }
 
 
-/* V (36, tb, ldv), element e at V + e*es: rows [0, nt) the transformed
- * 6x6 input patches of tiles t0.. for channels [c0, c0+cw) of
- * x (N,H,W,C) (fp32, or bf16 with h), padded with zeros to rup(cw, 16)
- * columns; rows [nt, tb) zero. */
-INLINE void VW_FN(xin_body)(float *V, size_t es, int ldv, const void *x, int h, const wdims *d,
-		     long t0, int nt, int tb, int c0, int cw)
+/* V (ne, tb, ldv), element e at V + e*es: rows [0, nt) the transformed
+ * input patches of tiles t0.. for channels [c0, c0+cw) of x (N,H,W,C)
+ * (fp32, or bf16 with h), padded with zeros to rup(cw, 16) columns; rows
+ * [nt, tb) zero. Stride 1 (s2 0): 6x6 patches from (y0 - 1, x0 - 1) of
+ * an output tile at (y0, x0), by B' d B, 36 elements; stride 2: 9x9
+ * patches from (2 y0 - 1, 2 x0 - 1), by T9 down the columns and along
+ * the rows, 81. (s2 and h: constants where inlined.) */
+INLINE void VW_FN(xin_body)(float *V, size_t es, int ldv, const void *x, int h, int s2,
+			    const wdims *d, long t0, int nt, int tb, int c0, int cw)
 {
 	const int C = d->c, H = d->h, W = d->w, cwp = rup(cw, VL);
+	const int P = s2 ? 9 : 6;
 	for (int q = 0; q < tb; q++) {
 		float *vr = V + (size_t)q * ldv;
 		if (q >= nt) {
-			for (int e = 0; e < NE; e++)
+			for (int e = 0; e < P * P; e++)
 				memset(vr + e * es, 0, (size_t)cwp * sizeof *vr);
 			continue;
 		}
 		int n, y0, x0;
 		tile_pos(d, t0 + q, &n, &y0, &x0);
-		y0--, x0--;
+		y0 = (s2 ? 2 * y0 : y0) - 1, x0 = (s2 ? 2 * x0 : x0) - 1;
 		const size_t xb = (size_t)n * H * W * C + c0;
-		const int inside = y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W;
+		const int inside = y0 >= 0 && y0 + P <= H && x0 >= 0 && x0 + P <= W;
 		for (int cc = 0; cc < cwp; cc += VW) {
 			int nc = imax(0, imin(VW, cw - cc));
-			vf t[6][6];
-			for (int j = 0; j < 6; j++) {
+			vf t[9][9];
+			for (int j = 0; j < P; j++) {
 				int ix = x0 + j;
-				vf dd[6];
+				vf dd[9];
 				/* may lie outside x: only an offset until checked */
 				const ptrdiff_t at = (ptrdiff_t)xb + ((ptrdiff_t)y0 * W + ix) * C + cc;
 				if (inside && nc == VW) {  /* most tiles: no checks */
-#pragma GCC unroll 6
-					for (int i = 0; i < 6; i++)
+#pragma GCC unroll 9
+					for (int i = 0; i < P; i++)
 						VW_FN(ldx)(&dd[i], x, (size_t)(at + (ptrdiff_t)i * W * C), h);
 				} else {
-					for (int i = 0; i < 6; i++) {
+					for (int i = 0; i < P; i++) {
 						int iy = y0 + i;
 						if (iy < 0 || iy >= H || ix < 0 || ix >= W)
 							dd[i] = (vf){ 0 };
@@ -157,18 +161,24 @@ INLINE void VW_FN(xin_body)(float *V, size_t es, int ldv, const void *x, int h, 
 							     h);
 					}
 				}
-				vf o[6];
-				BT6(dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], o);
-#pragma GCC unroll 6
-				for (int i = 0; i < 6; i++)
+				vf o[9];
+				if (s2)
+					T9(dd, o);
+				else
+					BT6(dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], o);
+#pragma GCC unroll 9
+				for (int i = 0; i < P; i++)
 					t[i][j] = o[i];
 			}
-			for (int i = 0; i < 6; i++) {
-				vf o[6];
-				BT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], o);
-#pragma GCC unroll 6
-				for (int j = 0; j < 6; j++)
-					ST(vr + (i * 6 + j) * es + cc, o[j]);
+			for (int i = 0; i < P; i++) {
+				vf o[9];
+				if (s2)
+					T9(t[i], o);
+				else
+					BT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], o);
+#pragma GCC unroll 9
+				for (int j = 0; j < P; j++)
+					ST(vr + (i * P + j) * es + cc, o[j]);
 			}
 		}
 	}
@@ -210,108 +220,15 @@ INLINE void VW_FN(store_tile)(void *y, size_t yb, size_t ldr, int K, vf r[4][4],
 				       sq[l]);
 }
 
-/* y (N,H,W,K) channels [k0, k0+kw) (+)= A' M A for tiles t0..t0+nt,
- * M (36, nt, ldm) as xin_body lays out V, its columns from k0; stored as
- * o says (h: a constant where inlined, the two layouts' code apart). */
+/* y (N,OH,OW,K) channels [k0, k0+kw) (+)= the outputs of tiles
+ * t0..t0+nt from M (ne, nt, ldm), laid out as xin_body lays out V, its
+ * columns from k0: A' M A (stride 1), or A9 down the columns and along
+ * the rows (stride 2, s2); stored as o says (h and s2: constants where
+ * inlined). */
 INLINE void VW_FN(xout_body)(void *y, const float *M, size_t es, int ldm, const wdims *d, long t0,
-			     int nt, int k0, int kw, const wout *o, int h)
+			     int nt, int k0, int kw, const wout *o, int h, int s2)
 {
-	const int K = d->k, H = d->h, W = d->w;
-	for (int q = 0; q < nt; q++) {
-		const float *mr = M + (size_t)q * ldm;
-		int n, y0, x0;
-		tile_pos(d, t0 + q, &n, &y0, &x0);
-		int ny = imin(4, H - y0), nx = imin(4, W - x0);
-		const size_t yb = (((size_t)n * H + y0) * W + x0) * K + k0;
-		for (int kk = 0; kk < kw; kk += VW) {
-			int nk = imin(VW, kw - kk);
-			vf t[4][6], bias = { 0 };
-			if (o->bias)
-				VW_FN(ldn)(&bias, o->bias + k0 + kk, nk);
-			for (int j = 0; j < 6; j++) {
-				vf r[4];
-				const float *p = mr + j * es + kk;
-				AT6(LD(p), LD(p + 6 * es), LD(p + 12 * es), LD(p + 18 * es),
-				    LD(p + 24 * es), LD(p + 30 * es), r);
-#pragma GCC unroll 4
-				for (int i = 0; i < 4; i++)
-					t[i][j] = r[i];
-			}
-			vf r[4][4];
-			for (int i = 0; i < ny; i++)
-				AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r[i]);
-			VW_FN(store_tile)(y, yb + kk, (size_t)W * K, K, r, ny, nx, nk, h, o, &bias,
-					  k0 + kk);
-		}
-	}
-}
-
-/* --- stride 2 (wino.c's F(4x4,3x3) stride 2, 81 elements) --- */
-
-/* V (81, tb, ldv) as xin_body's, for a stride-2 convolution: the 9x9
- * input patch of an output tile at (y0, x0) starts at (2 y0 - 1,
- * 2 x0 - 1); transformed by T9 down its columns, then along its rows. */
-INLINE void VW_FN(xin2_body)(float *V, size_t es, int ldv, const void *x, int h, const wdims *d,
-			     long t0, int nt, int tb, int c0, int cw)
-{
-	const int C = d->c, H = d->h, W = d->w, cwp = rup(cw, VL);
-	for (int q = 0; q < tb; q++) {
-		float *vr = V + (size_t)q * ldv;
-		if (q >= nt) {
-			for (int e = 0; e < NE2; e++)
-				memset(vr + e * es, 0, (size_t)cwp * sizeof *vr);
-			continue;
-		}
-		int n, y0, x0;
-		tile_pos(d, t0 + q, &n, &y0, &x0);
-		y0 = 2 * y0 - 1, x0 = 2 * x0 - 1;
-		const size_t xb = (size_t)n * H * W * C + c0;
-		const int inside = y0 >= 0 && y0 + 9 <= H && x0 >= 0 && x0 + 9 <= W;
-		for (int cc = 0; cc < cwp; cc += VW) {
-			int nc = imax(0, imin(VW, cw - cc));
-			vf t[9][9];
-			for (int j = 0; j < 9; j++) {
-				int ix = x0 + j;
-				vf dd[9];
-				/* may lie outside x: only an offset until checked */
-				const ptrdiff_t at = (ptrdiff_t)xb + ((ptrdiff_t)y0 * W + ix) * C + cc;
-				if (inside && nc == VW) {
-#pragma GCC unroll 9
-					for (int i = 0; i < 9; i++)
-						VW_FN(ldx)(&dd[i], x, (size_t)(at + (ptrdiff_t)i * W * C), h);
-				} else {
-					for (int i = 0; i < 9; i++) {
-						int iy = y0 + i;
-						if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-							dd[i] = (vf){ 0 };
-						else
-							VW_FN(ldxn)(&dd[i], x,
-								    (size_t)(at + (ptrdiff_t)i * W * C), nc, h);
-					}
-				}
-				vf o[9];
-				T9(dd, o);
-#pragma GCC unroll 9
-				for (int i = 0; i < 9; i++)
-					t[i][j] = o[i];
-			}
-			for (int i = 0; i < 9; i++) {
-				vf o[9];
-				T9(t[i], o);
-#pragma GCC unroll 9
-				for (int j = 0; j < 9; j++)
-					ST(vr + (i * 9 + j) * es + cc, o[j]);
-			}
-		}
-	}
-}
-
-/* xout_body for a stride-2 convolution: y (N,OH,OW,K) from M (81, nt,
- * ldm) by A9 down the columns, then along the rows. */
-INLINE void VW_FN(xout2_body)(void *y, const float *M, size_t es, int ldm, const wdims *d,
-			      long t0, int nt, int k0, int kw, const wout *o, int h)
-{
-	const int K = d->k, H = d->oh, W = d->ow;
+	const int K = d->k, H = d->oh, W = d->ow, P = s2 ? 9 : 6;
 	for (int q = 0; q < nt; q++) {
 		const float *mr = M + (size_t)q * ldm;
 		int n, y0, x0;
@@ -323,20 +240,27 @@ INLINE void VW_FN(xout2_body)(void *y, const float *M, size_t es, int ldm, const
 			vf t[4][9], bias = { 0 };
 			if (o->bias)
 				VW_FN(ldn)(&bias, o->bias + k0 + kk, nk);
-			for (int j = 0; j < 9; j++) {
+			for (int j = 0; j < P; j++) {
 				vf m[9], r[4];
 				const float *p = mr + j * es + kk;
 #pragma GCC unroll 9
-				for (int i = 0; i < 9; i++)
-					m[i] = LD(p + 9 * i * es);
-				A9(m, r);
+				for (int i = 0; i < P; i++)
+					m[i] = LD(p + (size_t)P * i * es);
+				if (s2)
+					A9(m, r);
+				else
+					AT6(m[0], m[1], m[2], m[3], m[4], m[5], r);
 #pragma GCC unroll 4
 				for (int i = 0; i < 4; i++)
 					t[i][j] = r[i];
 			}
 			vf r[4][4];
-			for (int i = 0; i < ny; i++)
-				A9(t[i], r[i]);
+			for (int i = 0; i < ny; i++) {
+				if (s2)
+					A9(t[i], r[i]);
+				else
+					AT6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r[i]);
+			}
 			VW_FN(store_tile)(y, yb + kk, (size_t)W * K, K, r, ny, nx, nk, h, o, &bias,
 					  k0 + kk);
 		}
@@ -441,7 +365,6 @@ INLINE void VW_FN(wxf_body)(float *U, const float *w, int C, int K, int rot, int
 	const size_t es = (size_t)C * kp;
 	enum { WC = 8 };
 	float stage[NE][WC][VL] __attribute__((aligned(64)));
-	const int stream = ((uintptr_t)U & 15) == 0;
 	for (int cb = c0; cb < c1; cb += WC) {
 		const int cn = imin(WC, c1 - cb);
 		for (int c = cb; c < cb + cn; c++) {
@@ -482,18 +405,7 @@ INLINE void VW_FN(wxf_body)(float *U, const float *w, int C, int K, int rot, int
 			}
 			}
 		}
-		/* by streaming stores where U allows them (16-byte aligned):
-		 * at 512 channels U is 38 MB, more than the caches hold, and
-		 * an ordinary store would first read each line it fills */
-		float *u = U + ((size_t)(k0 / VL) * C + cb) * VL;
-		for (int e = 0; e < NE; e++)
-			for (int i = 0; i < cn * VL; i += 4) {
-				const __m128 v = _mm_load_ps(stage[e][0] + i);
-				if (stream)
-					_mm_stream_ps(u + e * es + i, v);
-				else
-					_mm_storeu_ps(u + e * es + i, v);
-			}
+		stage_out(U + ((size_t)(k0 / VL) * C + cb) * VL, es, stage[0][0], NE, WC, cn);
 	}
 }
 
@@ -507,7 +419,6 @@ INLINE void VW_FN(wxf2_body)(float *U, const float *w, int C, int K, int k0, int
 	const size_t es = (size_t)C * kp;
 	enum { WC2 = 4 };
 	float stage[NE2][WC2][VL] __attribute__((aligned(64)));
-	const int stream = ((uintptr_t)U & 15) == 0;
 	for (int cb = c0; cb < c1; cb += WC2) {
 		const int cn = imin(WC2, c1 - cb);
 		for (int c = cb; c < cb + cn; c++) {
@@ -535,15 +446,7 @@ INLINE void VW_FN(wxf2_body)(float *U, const float *w, int C, int K, int k0, int
 				}
 			}
 		}
-		float *u = U + ((size_t)(k0 / VL) * C + cb) * VL;
-		for (int e = 0; e < NE2; e++)
-			for (int i = 0; i < cn * VL; i += 4) {
-				const __m128 v = _mm_load_ps(stage[e][0] + i);
-				if (stream)
-					_mm_stream_ps(u + e * es + i, v);
-				else
-					_mm_storeu_ps(u + e * es + i, v);
-			}
+		stage_out(U + ((size_t)(k0 / VL) * C + cb) * VL, es, stage[0][0], NE2, WC2, cn);
 	}
 }
 
