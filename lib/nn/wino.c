@@ -1,4 +1,5 @@
-/* wino — 3x3 stride-1 pad-1 convolutions by Winograd F(4x4,3x3); see wino.h.
+/* wino — 3x3 pad-1 convolutions by Winograd: stride 1 by F(4x4,3x3), and
+ * stride 2 (forward) by the F(4x4) of T9, A9 and G9 below; see wino.h.
  *
  * One output tile is 4x4 pixels and needs a 6x6 input patch d. With the
  * transforms of Lavin and Gray (points 0, +-1, +-2, infinity),
@@ -18,6 +19,10 @@
  * 36 products Z[e] (K, C) += Y[e]' (K, tiles) * V[e] (tiles, C), the
  * threads sharing out either the input channels (each owning a slice of
  * Z) or the blocks (each with its own Z, summed at the end).
+ *
+ * Stride 2 runs the same way with 81 elements instead of 36 (9x9
+ * patches, dims_of's ne): the transforms differ, the products, plans and
+ * stores are shared.
  *
  * The inner loops are written once with GCC vector extensions and
  * instantiated for AVX-512, AVX2+FMA and plain SSE2, each on vectors as

@@ -1,4 +1,5 @@
-/* wino — 3x3, stride 1, pad 1 convolutions by Winograd F(4x4,3x3).
+/* wino — 3x3, stride 1, pad 1 convolutions by Winograd F(4x4,3x3), and
+ * stride-2 ones (forward only) by an F(4x4) of their own (cxr_wino2_*).
  *
  * Activations are channels-last: x (N,H,W,C), y (N,H,W,K), any H, W >= 1.
  * The output is cut into 4x4 tiles, each needing a 6x6 input patch; in the
