@@ -4,8 +4,8 @@
  * (16: AVX-512, 8: AVX2, 4: SSE2), with VW and VW_FN(name) (the name of
  * this width's version of a function) defined, after the transforms'
  * macros (BT6, AT6, A4, GT6; T9, A9, G9), wdims, tile_pos, wout and
- * stage_out: each instance of wino.c
- * runs the transforms on vectors as wide as its registers. Written on
+ * stage_out: each instance of wino.c runs the transforms on vectors as
+ * wide as its registers. Written on
  * 16-float vectors for all of them, the AVX2 instance kept every
  * transform's vectors in memory and split some operations into scalar
  * ones (GCC 12 does so with vectors wider than the registers): its input
