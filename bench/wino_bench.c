@@ -59,6 +59,16 @@ static float *randn(size_t n, double sd, int relu)
 
 /* --- the baseline: im2col + sgemm, channels-last ----------------------- */
 
+/* wt (K,3,3,C), the baseline's (and conv.h's) layout, from w (K,C,3,3),
+ * wino.h's. */
+static void to_k33c(float *wt, const float *w, int K, int C)
+{
+	for (int k = 0; k < K; k++)
+		for (int q = 0; q < C; q++)
+			for (int t = 0; t < 9; t++)
+				wt[((size_t)k * 9 + t) * C + q] = w[((size_t)k * C + q) * 9 + t];
+}
+
 enum { CHUNK = 1 << 21 };
 
 typedef struct shape {
@@ -200,11 +210,7 @@ static int stride2_table(int batch, int reps)
 		const size_t nw = (size_t)d.o * 9 * d.c, nu = cxr_wino2_weights_size(d.c, d.o);
 		float *x = randn(nx, 1, 1), *y = malloc(ny * sizeof *y), *bias = randn(d.o, 0.1, 0);
 		float *w = randn(nw, sqrt(2.0 / (9 * d.c)), 0), *wt = malloc(nw * sizeof *wt);
-		/* w is (K,C,3,3) for wino.h, wt (K,3,3,C) for conv.h */
-		for (int k = 0; k < d.o; k++)
-			for (int q = 0; q < d.c; q++)
-				for (int t = 0; t < 9; t++)
-					wt[((size_t)k * 9 + t) * d.c + q] = w[((size_t)k * d.c + q) * 9 + t];
+		to_k33c(wt, w, d.o, d.c);
 		float *packed = aligned_alloc(64, (conv_packed_size(&d) + 16) * sizeof *packed);
 		float *U = aligned_alloc(64, (nu + 16) * sizeof *U);
 		size_t nws = conv_workspace(&d), nw2 = cxr_wino2_workspace_size(d.n, d.h, d.w, d.c, d.o);
@@ -282,10 +288,7 @@ int main(int argc, char **argv)
 		c.y = randn(ny, 1, 0), c.dy = randn(ny, 1, 0);
 		c.w = randn(nw, sqrt(2.0 / (9 * s->c)), 0), c.dw = randn(nw, 0, 0);
 		c.wt = malloc(nw * sizeof *c.wt);
-		for (int k = 0; k < s->k; k++)
-			for (int q = 0; q < s->c; q++)
-				for (int t = 0; t < 9; t++)
-					c.wt[((size_t)k * 9 + t) * s->c + q] = c.w[((size_t)k * s->c + q) * 9 + t];
+		to_k33c(c.wt, c.w, s->k, s->c);
 		c.col = malloc((size_t)chunk_rows(s) * s->w * 9 * s->c * sizeof *c.col);
 		c.U = malloc(cxr_wino_weights_size(s->c, s->k) * sizeof *c.U);
 		c.Ub = malloc(cxr_wino_weights_size(s->k, s->c) * sizeof *c.Ub);

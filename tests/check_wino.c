@@ -423,7 +423,6 @@ static void check_act_rounding(void)
 	float *U = malloc(cxr_wino_weights_size(C, K) * sizeof *U);
 	float *ws = malloc(cxr_wino_workspace_size(1, 5, 5, C, K) * sizeof *ws);
 	cxr_wino_transform_weights(U, w, C, K);
-	static const char *isas[] = { "avx512", "avx2", "sse2" };
 	for (int a = 0; a < 3; a++) {
 		if (cxr_wino_set_isa(isas[a]) < 0)
 			continue;
@@ -457,7 +456,6 @@ END_TEST
 START_TEST(test_transform_alignment)
 {
 	static const int shapes[][2] = { { 3, 5 }, { 40, 33 }, { 64, 48 } };
-	static const char *isas[] = { "avx512", "avx2", "sse2" };
 	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
 		const int C = shapes[s][0], K = shapes[s][1];
 		float *w = normal((size_t)K * C * 9, 1);

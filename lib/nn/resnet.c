@@ -315,11 +315,11 @@ static void make_unit(cxr_resnet *net, unit *u, const char *conv, const char *bn
 	add_tensor(net, name, R_RVAR, off, &u->running_var, NULL, 1, o, 0, 0, 0);
 	u->wino = k == 3 && s == 1 && p == 1;
 	u->wino2 = k == 3 && s == 2 && p == 1;
-	if (u->wino2 && nw > net->wtmp_w) /* its weights as wino.h takes them (fold_weights) */
+	/* the weights as wino.h takes them (fold_weights, unit_conv), U after
+	 * them on a cache line's start */
+	if ((u->wino || u->wino2) && nw > net->wtmp_w)
 		net->wtmp_w = (nw + 15) & ~(size_t)15;
 	if (u->wino) {
-		if (nw > net->wtmp_w) /* U after it on a cache line's start */
-			net->wtmp_w = (nw + 15) & ~(size_t)15;
 		size_t t = cxr_wino_weights_size(c, o), tb = cxr_wino_weights_size(o, c);
 		t = t > tb ? t : tb;
 		if (t > net->wtmp_size)
@@ -567,14 +567,10 @@ cxr_resnet *cxr_resnet_create(const cxr_resnet_config *cfg, int max_batch)
 	for (int i = 0; i < net->nunits; i++) {
 		const conv_dims *d = &net->units[i]->d;
 		size_t ws = conv_workspace(d);
-		if (net->units[i]->wino) {
-			size_t w2 = cxr_wino_workspace_size(d->n, d->h, d->w, d->c, d->o);
-			ws = w2 > ws ? w2 : ws;
-		}
-		if (net->units[i]->wino2) {
-			size_t w2 = cxr_wino2_workspace_size(d->n, d->h, d->w, d->c, d->o);
-			ws = w2 > ws ? w2 : ws;
-		}
+		size_t w2 = net->units[i]->wino ? cxr_wino_workspace_size(d->n, d->h, d->w, d->c, d->o)
+			    : net->units[i]->wino2 ? cxr_wino2_workspace_size(d->n, d->h, d->w, d->c, d->o)
+						   : 0;
+		ws = w2 > ws ? w2 : ws;
 		if (ws > net->ws_size)
 			net->ws_size = ws;
 	}
@@ -1330,11 +1326,10 @@ static int plan_inference(cxr_resnet *net)
 		u->infer_wino = plan_wino(net, u) ? WINO_S1 : plan_wino2(net, u) ? WINO_S2 : 0;
 		u->fold_pack = u->fold_w = NO_OFFSET;
 		if (u->infer_wino) {
+			const size_t nu = u->infer_wino == WINO_S2 ? cxr_wino2_weights_size(u->d.c, u->d.o)
+								   : cxr_wino_weights_size(u->d.c, u->d.o);
 			u->wino_fold_w = nwfold;
-			nwfold += ((u->infer_wino == WINO_S2 ? cxr_wino2_weights_size(u->d.c, u->d.o)
-							      : cxr_wino_weights_size(u->d.c, u->d.o)) +
-				   15) &
-				  ~(size_t)15;
+			nwfold += (nu + 15) & ~(size_t)15;
 		} else if (can_pack) {
 			u->fold_pack = npack;
 			npack += (conv_packed_size(&u->d) + 15) & ~(size_t)15;

@@ -139,6 +139,20 @@ static wdims dims(int N, int H, int W, int C, int K)
 		(o)[2] = (1.0f / 6) * (s34_ - s12_) + (z5);                   \
 	} while (0)
 
+/* G g: the three taps g[3] (one column or row of a 3x3 kernel) to the
+ * six transformed weights o[6]. */
+#define G6(g, o)                                                              \
+	do {                                                                  \
+		vf s_ = ((g)[0] + (g)[2]) * (-1.0f / 6);                      \
+		vf d_ = ((g)[0] + (g)[2]) * (1.0f / 24);                      \
+		(o)[0] = 0.25f * (g)[0];                                      \
+		(o)[1] = s_ - (1.0f / 6) * (g)[1];                            \
+		(o)[2] = s_ + (1.0f / 6) * (g)[1];                            \
+		(o)[3] = d_ + (1.0f / 12) * (g)[1] + (1.0f / 8) * (g)[2];     \
+		(o)[4] = d_ - (1.0f / 12) * (g)[1] + (1.0f / 8) * (g)[2];     \
+		(o)[5] = (g)[2];                                              \
+	} while (0)
+
 /* Stride 2. An output y[i] = x[2i-1] w0 + x[2i] w1 + x[2i+1] w2 is an
  * odd-phase 2-tap correlation plus an even-phase 1-tap product: four
  * outputs take a 9-sample patch s, whose odd-phase samples s0, s2, .., s8
@@ -356,8 +370,7 @@ typedef struct isa {
 	void (*gemm_wg)(float *, size_t, int, const float *, size_t, int, const float *, size_t,
 			int, int, int, int, int);
 	void (*zout)(float *, const float *, size_t, int, int, int, int, int, int);
-	void (*wxf)(float *, const float *, int, int, int, int, int, int);
-	void (*wxf2)(float *, const float *, int, int, int, int, int);
+	void (*wxf)(float *, const float *, int, int, int, int, int, int, int);
 } isa;
 
 #define ISA(sfx, TARGET, W, MR, NV)                                                        \
@@ -414,18 +427,16 @@ typedef struct isa {
 		zout_body_##W(dw, Z, zes, ldz, k0, k1, C, c0, cw);                          \
 	}                                                                               \
 	TARGET static void wxf_##sfx(float *U, const float *w, int C, int K, int rot,   \
-				     int k0, int c0, int c1)                            \
+				     int s2, int k0, int c0, int c1)                    \
 	{                                                                               \
-		wxf_body_##W(U, w, C, K, rot, k0, c0, c1);                                  \
-	}                                                                               \
-	TARGET static void wxf2_##sfx(float *U, const float *w, int C, int K, int k0,   \
-				      int c0, int c1)                                   \
-	{                                                                               \
-		wxf2_body_##W(U, w, C, K, k0, c0, c1);                                  \
+		if (s2)                                                                 \
+			wxf_body_##W(U, w, C, K, 0, 1, k0, c0, c1);                     \
+		else                                                                    \
+			wxf_body_##W(U, w, C, K, rot, 0, k0, c0, c1);                   \
 	}                                                                               \
 	static const isa isa_##sfx = { #sfx, MR, xin_##sfx, xout_##sfx, yin_##sfx,     \
 				       gemm_fwd_##sfx, gemm_wg_##sfx, zout_##sfx,       \
-				       wxf_##sfx, wxf2_##sfx };
+				       wxf_##sfx };
 
 /* AVX-512: 12x32 blocks, 24 accumulators of the 32 registers. AVX2: 6x16,
  * 12 of 16. SSE2: 3x16, 12 of 16. */
@@ -481,7 +492,7 @@ size_t cxr_wino_weights_size(int C, int K)
 /* U (36 x C x rup(K,16), in runs of 16 columns: wxf_body) = G g G' for
  * g(k, c) = w[(k*C + c)*9] (3x3, row-major), or, with rot, g(k, c) =
  * w(c, k) rotated 180 degrees and C, K the swapped counts; with s2 the
- * stride-2 transform (81 x C x rup(K,16): wxf2_body) of g. */
+ * stride-2 transform (81 x C x rup(K,16)) of g. */
 static void transform(float *U, const float *w, int C, int K, int rot, int s2)
 {
 	const isa *z = best();
@@ -493,10 +504,7 @@ static void transform(float *U, const float *w, int C, int K, int rot, int s2)
 #pragma omp for schedule(static)
 		for (int it = 0; it < runs * cblocks; it++) {
 			const int c0 = it % cblocks * CB, k0 = it / cblocks * VL, c1 = imin(c0 + CB, C);
-			if (s2)
-				z->wxf2(U, w, C, K, k0, c0, c1);
-			else
-				z->wxf(U, w, C, K, rot, k0, c0, c1);
+			z->wxf(U, w, C, K, rot, s2, k0, c0, c1);
 		}
 		/* the streaming stores (stage_out) seen before the region's end */
 		_mm_sfence();
@@ -720,9 +728,10 @@ size_t cxr_wino2_workspace_size(int N, int H, int W, int C, int K)
 	size_t most = 0;
 	if (d.nt == 0 || C < 1 || K < 1)
 		return 0;
-	for (int t = 1; t <= omp_get_num_procs(); t++)
-		if (plan_fwd(&d, t).per * t > most)
-			most = plan_fwd(&d, t).per * t;
+	for (int t = 1; t <= omp_get_num_procs(); t++) {
+		const size_t a = plan_fwd(&d, t).per * t;
+		most = a > most ? a : most;
+	}
 	return most;
 }
 

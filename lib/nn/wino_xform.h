@@ -347,27 +347,30 @@ INLINE void VW_FN(zout_body)(float *dw, const float *Z, size_t zes, int ldz, int
 		}
 }
 
-/* G g G' for input channels [c0, c1) and the 16 output channels from k0.
- * U (36, kp/16, C, 16): element e's run of columns [k0, k0+16) for
+/* G g G' (stride 1, G6: 36 elements) or G9 g G9' (stride 2, s2: 81) for
+ * input channels [c0, c1) and the 16 output channels from k0.
+ * U (ne, kp/16, C, 16): element e's run of columns [k0, k0+16) for
  * channel c at ((e*kp/16 + k0/16)*C + c)*16, so that a product reading a
  * run of 16 columns down all C rows reads one sequential stream (with
  * rows kp apart, 2 KB at 512 columns, the prefetchers left each row a
  * miss: at batch 1, whose 4 tiles of the 8x8 stage reuse U little, the
  * product waited on memory for 5.5 ms a layer). A channel's 36 values
- * go to 36 places es floats apart, a power of two times 64 bytes at 256
+ * go to ne places es floats apart, a power of two times 64 bytes at 256
  * channels and more: written in place, channel by channel, they were 36
  * streams falling in one set of L1 and of L2, each line evicted before
  * it was whole (a 512-channel layer's two transforms took 20 ms a
- * training step). So they are made for WC channels at a time in an L1
- * buffer, then each element's run of WC * 16 floats written out whole. */
-INLINE void VW_FN(wxf_body)(float *U, const float *w, int C, int K, int rot, int k0, int c0, int c1)
+ * training step). So they are made for wc channels at a time in an L1
+ * buffer (8, or 4 of stride 2's larger tiles), then each element's run
+ * of wc * 16 floats written out whole (stage_out). rot (stride 1 only):
+ * the data gradient's weights, as transform() says. */
+INLINE void VW_FN(wxf_body)(float *U, const float *w, int C, int K, int rot, int s2, int k0,
+			    int c0, int c1)
 {
-	const int kp = rup(K, VL), kn = imin(VL, K - k0);
+	const int kp = rup(K, VL), kn = imin(VL, K - k0), P = s2 ? 9 : 6, wc = s2 ? 4 : 8;
 	const size_t es = (size_t)C * kp;
-	enum { WC = 8 };
-	float stage[NE][WC][VL] __attribute__((aligned(64)));
-	for (int cb = c0; cb < c1; cb += WC) {
-		const int cn = imin(WC, c1 - cb);
+	float stage[NE2 * 4 * VL] __attribute__((aligned(64))); /* ne x wc x VL, either way */
+	for (int cb = c0; cb < c1; cb += wc) {
+		const int cn = imin(wc, c1 - cb);
 		for (int c = cb; c < cb + cn; c++) {
 			float gb[9][VL] = { { 0 } };
 			if (rot) {
@@ -382,72 +385,31 @@ INLINE void VW_FN(wxf_body)(float *U, const float *w, int C, int K, int rot, int
 						gb[q][k] = g[q];
 			}
 			for (int hv = 0; hv < VL; hv += VW) {
-			vf t[6][3];
-			for (int j = 0; j < 3; j++) {
-				vf g0 = LD(gb[j] + hv), g1 = LD(gb[3 + j] + hv), g2 = LD(gb[6 + j] + hv);
-				vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
-				t[0][j] = 0.25f * g0;
-				t[1][j] = s - (1.0f / 6) * g1;
-				t[2][j] = s + (1.0f / 6) * g1;
-				t[3][j] = d + (1.0f / 12) * g1 + (1.0f / 8) * g2;
-				t[4][j] = d - (1.0f / 12) * g1 + (1.0f / 8) * g2;
-				t[5][j] = g2;
-			}
-			for (int a = 0; a < 6; a++) {
-				vf g0 = t[a][0], g1 = t[a][1], g2 = t[a][2];
-				vf s = (g0 + g2) * (-1.0f / 6), d = (g0 + g2) * (1.0f / 24);
-				float(*u)[WC][VL] = stage + a * 6;
-				ST(u[0][c - cb] + hv, 0.25f * g0);
-				ST(u[1][c - cb] + hv, s - (1.0f / 6) * g1);
-				ST(u[2][c - cb] + hv, s + (1.0f / 6) * g1);
-				ST(u[3][c - cb] + hv, d + (1.0f / 12) * g1 + (1.0f / 8) * g2);
-				ST(u[4][c - cb] + hv, d - (1.0f / 12) * g1 + (1.0f / 8) * g2);
-				ST(u[5][c - cb] + hv, g2);
-			}
-			}
-		}
-		stage_out(U + ((size_t)(k0 / VL) * C + cb) * VL, es, stage[0][0], NE, WC, cn);
-	}
-}
-
-/* wxf_body for a stride-2 convolution: U (81, kp/16, C, 16) = G9 g G9'
- * for input channels [c0, c1) and the 16 output channels from k0, in
- * the same layout and made the same way (WC2 channels at a time in an L1
- * buffer of 81 elements, then written out whole). */
-INLINE void VW_FN(wxf2_body)(float *U, const float *w, int C, int K, int k0, int c0, int c1)
-{
-	const int kp = rup(K, VL), kn = imin(VL, K - k0);
-	const size_t es = (size_t)C * kp;
-	enum { WC2 = 4 };
-	float stage[NE2][WC2][VL] __attribute__((aligned(64)));
-	for (int cb = c0; cb < c1; cb += WC2) {
-		const int cn = imin(WC2, c1 - cb);
-		for (int c = cb; c < cb + cn; c++) {
-			float gb[9][VL] = { { 0 } };
-			const float *g = w + ((size_t)k0 * C + c) * 9;
-			for (int k = 0; k < kn; k++, g += (size_t)C * 9)
-				_Pragma("GCC unroll 9") for (int q = 0; q < 9; q++)
-					gb[q][k] = g[q];
-			for (int hv = 0; hv < VL; hv += VW) {
 				vf t[9][3];
 				for (int j = 0; j < 3; j++) {
 					vf col[3] = { LD(gb[j] + hv), LD(gb[3 + j] + hv), LD(gb[6 + j] + hv) };
 					vf o[9];
-					G9(col, o);
+					if (s2)
+						G9(col, o);
+					else
+						G6(col, o);
 #pragma GCC unroll 9
-					for (int a = 0; a < 9; a++)
+					for (int a = 0; a < P; a++)
 						t[a][j] = o[a];
 				}
-				for (int a = 0; a < 9; a++) {
+				for (int a = 0; a < P; a++) {
 					vf o[9];
-					G9(t[a], o);
+					if (s2)
+						G9(t[a], o);
+					else
+						G6(t[a], o);
 #pragma GCC unroll 9
-					for (int b = 0; b < 9; b++)
-						ST(stage[a * 9 + b][c - cb] + hv, o[b]);
+					for (int b = 0; b < P; b++)
+						ST(stage + ((size_t)(a * P + b) * wc + (c - cb)) * VL + hv, o[b]);
 				}
 			}
 		}
-		stage_out(U + ((size_t)(k0 / VL) * C + cb) * VL, es, stage[0][0], NE2, WC2, cn);
+		stage_out(U + ((size_t)(k0 / VL) * C + cb) * VL, es, stage, P * P, wc, cn);
 	}
 }
 
